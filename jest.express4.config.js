@@ -1,0 +1,8 @@
+// The same suites that touch Express, run against Express 4 (installed as the `express4` alias).
+const base = require('./jest.config.js');
+/** @type {import('jest').Config} */
+module.exports = {
+  ...base,
+  testMatch: ['**/capture/**/*.test.ts', '**/viewer/**/*.test.ts', '**/collector/**/*.test.ts'],
+  moduleNameMapper: { ...base.moduleNameMapper, '^express$': 'express4' },
+};

@@ -1,0 +1,178 @@
+// LocalLogClient: the one place that checks a key's permissions and log scope, on every call.
+import { ElmahError, isElmahError } from '../model/errors.js';
+import { keyInfo, parseKey, secretMatches, type KeyInfo, type KeyRecord } from '../model/keys.js';
+import { normalizeMessage, type ErrorMessage } from '../model/message.js';
+import type { Permission } from '../model/permissions.js';
+import { parseQuery } from '../model/query.js';
+import type { GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
+import type {
+  ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
+} from './types.js';
+
+/** Options of {@link LocalLogClient}. */
+export interface LocalLogClientOptions {
+  /** Close the store when the client closes (set when the client opened it). */
+  ownsStore?: boolean;
+  /** How long a looked-up key record is trusted before it is read again, in ms. Default 1000: a revocation takes effect within a second. */
+  keyCacheMs?: number;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+/** A store seen through one key. */
+export class LocalLogClient implements LogClient {
+  readonly kind = 'local' as const;
+  private cached: { record: KeyRecord; at: number } | undefined;
+  private readonly keyCacheMs: number;
+  private readonly now: () => Date;
+
+  constructor(
+    /** The store behind the client. */
+    readonly store: Store,
+    private readonly key: string | undefined,
+    private readonly options: LocalLogClientOptions = {},
+  ) {
+    this.keyCacheMs = options.keyCacheMs ?? 1000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Looks up and checks the key: present, well-formed, known, secret matching, not revoked, not expired. */
+  private async authenticate(): Promise<KeyRecord> {
+    const { id, secret } = parseKey(this.key);
+    const t = Date.now();
+    let record = this.cached && t - this.cached.at < this.keyCacheMs ? this.cached.record : undefined;
+    if (!record) {
+      record = await this.store.getKey(id);
+      if (record && secretMatches(secret, record.hash)) this.cached = { record, at: t };
+      else this.cached = undefined;
+    }
+    if (!record || !secretMatches(secret, record.hash)) {
+      throw new ElmahError('ERR_ELMAH_KEY_INVALID', `API key ${id} is not known to this store.`, {
+        help: 'Create a key with `express-elmah keys create` against the same store, or check ELMAH_STORE.',
+      });
+    }
+    if (record.revoked) {
+      throw new ElmahError('ERR_ELMAH_KEY_INVALID', `API key ${id} was revoked on ${record.revoked}.`, {
+        help: 'Create a new key with `express-elmah keys create`.',
+      });
+    }
+    if (record.expires && Date.parse(record.expires) <= this.now().getTime()) {
+      throw new ElmahError('ERR_ELMAH_KEY_INVALID', `API key ${id} expired on ${record.expires}.`, {
+        help: 'Create a new key with `express-elmah keys create`.',
+      });
+    }
+    return record;
+  }
+
+  /** Authenticates and checks that the key carries one of `needed`. */
+  private async require(...needed: Permission[]): Promise<KeyRecord> {
+    const record = await this.authenticate();
+    if (!needed.some((p) => record.permissions.includes(p))) {
+      throw new ElmahError(
+        'ERR_ELMAH_PERMISSION',
+        `API key ${record.id} lacks ${needed.join(' or ')}; it has ${record.permissions.join(', ') || 'no permissions'}.`,
+        { help: `Use a key with ${needed.join(' or ')} (express-elmah keys create --permissions ${needed[0]}).` },
+      );
+    }
+    return record;
+  }
+
+  private checkLog(record: KeyRecord, log: string): void {
+    if (record.logs.length > 0 && !record.logs.includes(log)) {
+      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${record.id} is limited to log(s) ${record.logs.join(', ')}; not "${log}".`, {
+        help: 'Use a key for this log, or one without a log limit.',
+      });
+    }
+  }
+
+  /** The logs a read may cover: the asked ones (each checked against scope) or the key's scope. */
+  private scopeLogs(record: KeyRecord, log: string | readonly string[] | undefined): string | readonly string[] | undefined {
+    if (log === undefined) return record.logs.length > 0 ? record.logs : undefined;
+    for (const l of typeof log === 'string' ? [log] : log) this.checkLog(record, l);
+    return log;
+  }
+
+  private filter(record: KeyRecord, options: ClientFilter): MessageFilter {
+    return { log: this.scopeLogs(record, options.log), query: options.query ? parseQuery(options.query) : undefined, from: options.from, to: options.to };
+  }
+
+  async whoami(): Promise<KeyInfo> {
+    return keyInfo(await this.authenticate());
+  }
+
+  async append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    const record = await this.require('messages_write');
+    const now = this.now();
+    const results: ClientAppendResult[] = new Array(messages.length);
+    const valid: ErrorMessage[] = [];
+    const slots: number[] = [];
+    messages.forEach((input, i) => {
+      const own = (input as { log?: unknown } | null)?.log;
+      const target = log ?? (typeof own === 'string' ? own : 'default');
+      this.checkLog(record, target);
+      try {
+        valid.push(normalizeMessage(input, target, now));
+        slots.push(i);
+      } catch (err) {
+        if (!isElmahError(err)) throw err;
+        const id = (input as { id?: unknown } | null)?.id;
+        results[i] = { id: typeof id === 'string' ? id : undefined, status: 'rejected', error: { code: err.code, message: err.message, details: err.details } };
+      }
+    });
+    if (valid.length > 0) {
+      const stored = await this.store.append(valid);
+      stored.forEach((r, j) => (results[slots[j]!] = r));
+    }
+    return results;
+  }
+
+  async get(log: string, id: string): Promise<ErrorMessage> {
+    const record = await this.require('messages_read');
+    this.checkLog(record, log);
+    const message = await this.store.get(log, id);
+    if (!message) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id} in log "${log}".`);
+    return message;
+  }
+
+  async search(options: ClientSearchOptions = {}): Promise<SearchResult> {
+    const record = await this.require('messages_read');
+    return this.store.search({ ...this.filter(record, options), page: options.page, size: options.size, after: options.after });
+  }
+
+  async groups(options: ClientGroupOptions = {}): Promise<GroupResult> {
+    const record = await this.require('messages_read');
+    return this.store.groups({ ...this.filter(record, options), page: options.page, size: options.size });
+  }
+
+  async histogram(options: ClientHistogramOptions): Promise<HistogramResult> {
+    const record = await this.require('messages_read');
+    return this.store.histogram({ ...this.filter(record, options), from: options.from, to: options.to, buckets: options.buckets });
+  }
+
+  async neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }> {
+    const record = await this.require('messages_read');
+    this.checkLog(record, log);
+    return this.store.neighbours(log, id);
+  }
+
+  async delete(log: string, target: ClientDeleteTarget): Promise<number> {
+    const record = await this.require('messages_delete');
+    this.checkLog(record, log);
+    if ('ids' in target) return this.store.delete(log, { ids: target.ids });
+    return this.store.delete(log, { filter: { query: target.query ? parseQuery(target.query) : undefined, from: target.from, to: target.to } });
+  }
+
+  async logs(): Promise<LogSummary[]> {
+    const record = await this.require('logs_read', 'messages_read');
+    const all = await this.store.logs();
+    return record.logs.length > 0 ? all.filter((l) => record.logs.includes(l.name)) : all;
+  }
+
+  describe(): { kind: string; location: string } {
+    return { kind: this.store.kind, location: this.store.describe() };
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsStore) await this.store.close();
+  }
+}

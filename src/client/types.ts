@@ -1,0 +1,69 @@
+// LogClient: a store seen through one API key. Local (in-process store) and remote (collector over HTTP)
+// clients implement it alike, so capture and viewer work unchanged either way.
+import type { KeyInfo } from '../model/keys.js';
+import type { ErrorMessage } from '../model/message.js';
+import type { AppendResult, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+
+/** Filter as a client takes it: the query is text in the search language (parsed by the client). */
+export interface ClientFilter {
+  log?: string | readonly string[] | undefined;
+  /** Query text, e.g. `statusCode:[500 TO 599] AND type:TypeError`. */
+  query?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+/** Search options of a client. */
+export interface ClientSearchOptions extends ClientFilter {
+  page?: number | undefined;
+  size?: number | undefined;
+  after?: string | undefined;
+}
+
+/** Group listing options of a client. */
+export interface ClientGroupOptions extends ClientFilter {
+  page?: number | undefined;
+  size?: number | undefined;
+}
+
+/** Histogram options of a client. */
+export interface ClientHistogramOptions extends ClientFilter {
+  from: string;
+  to: string;
+  buckets: number;
+}
+
+/** The result of one message of an append: stored, already there, or rejected with a coded error. */
+export type ClientAppendResult =
+  | AppendResult
+  | { id?: string | undefined; status: 'rejected'; error: { code: string; message: string; details?: unknown } };
+
+/** What to delete through a client. */
+export type ClientDeleteTarget = { ids: readonly string[] } | { query?: string; from?: string; to?: string };
+
+/** A store seen through one key. Every call checks the key's permissions and log scope. */
+export interface LogClient {
+  /** `local` for an in-process store, `remote` for a collector. */
+  readonly kind: 'local' | 'remote';
+  /** The key's public view; fails with ERR_ELMAH_KEY_* when the key is missing, unknown, revoked or expired. */
+  whoami(): Promise<KeyInfo>;
+  /**
+   * Stores messages (needs `messages_write` and each message's log in scope). Each input is validated
+   * on its own: invalid ones come back `rejected`, the others are stored. `log` fills in messages without one.
+   */
+  append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
+  /** One message (needs `messages_read`); ERR_ELMAH_NOT_FOUND when absent. */
+  get(log: string, id: string): Promise<ErrorMessage>;
+  search(options?: ClientSearchOptions): Promise<SearchResult>;
+  groups(options?: ClientGroupOptions): Promise<GroupResult>;
+  histogram(options: ClientHistogramOptions): Promise<HistogramResult>;
+  neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }>;
+  /** Deletes (needs `messages_delete`); returns how many went. */
+  delete(log: string, target: ClientDeleteTarget): Promise<number>;
+  /** Logs the key may see (needs `logs_read` or `messages_read`). */
+  logs(): Promise<LogSummary[]>;
+  /** Where this client points, safe to show: `sqlite:/…/elmah.db`, `https://collector.example/`. */
+  describe(): { kind: string; location: string };
+  /** Releases what the client opened (a store it opened itself, sockets). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+// Public API of express-elmah: re-exports only.
+export { ElmahError, ElmahConfigError, ERROR_CODES, isElmahError } from './model/errors.js';
+export type { ElmahErrorCode, ElmahErrorOptions } from './model/errors.js';
+export { PERMISSIONS, DEFAULT_PERMISSIONS, isPermission, parsePermissions } from './model/permissions.js';
+export type { Permission } from './model/permissions.js';
+export { createKey, parseKey, keyIdOf, KEY_PATTERN } from './model/keys.js';
+export type { KeyRecord, KeyInfo, NewKey, CreateKeyOptions } from './model/keys.js';
+export { SEVERITIES, normalizeMessage, MAX_MESSAGE_BYTES, MAX_FORM_BYTES } from './model/message.js';
+export type { ErrorMessage, MessageInput, KeyValue, Severity, FieldError } from './model/message.js';
+export { newMessageId } from './model/id.js';
+export { computeFingerprint } from './model/fingerprint.js';
+export { parseStack } from './model/stack.js';
+export type { StackFrame } from './model/stack.js';
+export { parseQuery, tokenize, queryFields } from './model/query.js';
+export type { QueryNode } from './model/query.js';
+export { matchesQuery } from './model/query-eval.js';
+export { MemoryStore } from './stores/memory.js';
+export type { MemoryStoreOptions } from './stores/memory.js';
+export { openStore, resolveStoreUrl, DEFAULT_STORE_URL } from './stores/open.js';
+export type { OpenStoreOptions } from './stores/open.js';
+export { DEFAULT_RETENTION, isStore } from './stores/types.js';
+export type * from './stores/types.js';
+export { LocalLogClient } from './client/local.js';
+export type { LocalLogClientOptions } from './client/local.js';
+export { connect, isLogClient } from './client/connect.js';
+export type { ConnectOptions, StoreOption } from './client/connect.js';
+export type * from './client/types.js';

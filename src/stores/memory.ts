@@ -1,0 +1,273 @@
+// MemoryStore: a bounded in-process store for tests and throwaway use; the reference for the conformance suite.
+import type { KeyRecord } from '../model/keys.js';
+import type { ErrorMessage } from '../model/message.js';
+import { matchesQuery } from '../model/query-eval.js';
+import {
+  COUNT_CAP, closedError, cutoff, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize,
+} from './shared.js';
+import {
+  DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type ErrorGroup, type GroupOptions, type GroupResult,
+  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type RetentionOptions,
+  type SearchOptions, type SearchResult, type Store,
+} from './types.js';
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Most messages kept per log; the oldest go first. Default 10,000. */
+  maxMessages?: number;
+  /** Age limit applied by `prune()` without arguments. Default 90 days. */
+  retention?: RetentionOptions;
+}
+
+/** Newest first: dateTime desc, then id desc. */
+function newestFirst(a: ErrorMessage, b: ErrorMessage): number {
+  if (a.dateTime !== b.dateTime) return a.dateTime < b.dateTime ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Keeps everything in maps; bounded per log by `maxMessages`. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly logsMap = new Map<string, Map<string, ErrorMessage>>();
+  private readonly groupMap = new Map<string, ErrorGroup>();
+  private readonly keys = new Map<string, KeyRecord>();
+  private readonly maxMessages: number;
+  private readonly retention: Required<RetentionOptions>;
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxMessages = options.maxMessages ?? 10_000;
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention };
+  }
+
+  describe(): string {
+    return 'memory:';
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private open(): void {
+    if (this.closed) throw closedError('memory');
+  }
+
+  async append(messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
+    this.open();
+    const results: AppendResult[] = [];
+    for (const m of messages) {
+      let log = this.logsMap.get(m.log);
+      if (!log) this.logsMap.set(m.log, (log = new Map()));
+      if (log.has(m.id)) {
+        results.push({ id: m.id, status: 'duplicate' });
+        continue;
+      }
+      log.set(m.id, structuredClone(m));
+      this.addToGroup(m);
+      results.push({ id: m.id, status: 'created' });
+      if (log.size > this.maxMessages) this.trim(m.log, this.maxMessages);
+    }
+    return results;
+  }
+
+  private addToGroup(m: ErrorMessage): void {
+    const k = `${m.log}\n${m.fingerprint}`;
+    const g = this.groupMap.get(k);
+    if (!g) {
+      this.groupMap.set(k, {
+        log: m.log, fingerprint: m.fingerprint, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime,
+        lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode,
+      });
+      return;
+    }
+    g.count++;
+    if (m.dateTime < g.firstSeen) g.firstSeen = m.dateTime;
+    if (m.dateTime > g.lastSeen || (m.dateTime === g.lastSeen && m.id > g.lastId)) {
+      Object.assign(g, { lastSeen: m.dateTime, lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
+    }
+  }
+
+  /** Rebuilds the aggregate of the given fingerprints of one log from the messages left. */
+  private regroup(log: string, fingerprints: Set<string>): void {
+    for (const fp of fingerprints) this.groupMap.delete(`${log}\n${fp}`);
+    const messages = [...(this.logsMap.get(log)?.values() ?? [])].filter((m) => fingerprints.has(m.fingerprint));
+    messages.sort(newestFirst).reverse();
+    for (const m of messages) this.addToGroup(m);
+  }
+
+  private remove(log: string, ids: Iterable<string>): number {
+    const map = this.logsMap.get(log);
+    if (!map) return 0;
+    const touched = new Set<string>();
+    let n = 0;
+    for (const id of ids) {
+      const m = map.get(id);
+      if (m && map.delete(id)) {
+        touched.add(m.fingerprint);
+        n++;
+      }
+    }
+    if (map.size === 0) this.logsMap.delete(log);
+    this.regroup(log, touched);
+    return n;
+  }
+
+  private trim(log: string, keep: number): number {
+    const sorted = [...(this.logsMap.get(log)?.values() ?? [])].sort(newestFirst);
+    return this.remove(log, sorted.slice(keep).map((m) => m.id));
+  }
+
+  async get(log: string, id: string): Promise<ErrorMessage | undefined> {
+    this.open();
+    const m = this.logsMap.get(log)?.get(id);
+    return m && structuredClone(m);
+  }
+
+  private matching(filter: MessageFilter): ErrorMessage[] {
+    const logs = filterLogs(filter.log) ?? [...this.logsMap.keys()];
+    const out: ErrorMessage[] = [];
+    for (const name of logs) {
+      for (const m of this.logsMap.get(name)?.values() ?? []) {
+        if (filter.from !== undefined && m.dateTime < filter.from) continue;
+        if (filter.to !== undefined && m.dateTime >= filter.to) continue;
+        if (filter.query && !matchesQuery(filter.query, m)) continue;
+        out.push(m);
+      }
+    }
+    return out.sort(newestFirst);
+  }
+
+  async search(options: SearchOptions): Promise<SearchResult> {
+    this.open();
+    const all = this.matching(options);
+    const size = pageSize(options.size);
+    let start = pageIndex(options.page) * size;
+    if (options.after !== undefined) {
+      const c = decodeCursor(options.after);
+      start = all.findIndex((m) => m.dateTime < c.dateTime || (m.dateTime === c.dateTime && m.id < c.id));
+      if (start < 0) start = all.length;
+    }
+    const messages = all.slice(start, start + size).map((m) => structuredClone(m));
+    const last = messages[messages.length - 1];
+    const more = start + size < all.length;
+    return {
+      messages,
+      total: Math.min(all.length, COUNT_CAP + 1),
+      totalExact: all.length <= COUNT_CAP,
+      after: more && last ? encodeCursor(last.dateTime, last.id) : undefined,
+    };
+  }
+
+  async groups(options: GroupOptions): Promise<GroupResult> {
+    this.open();
+    let groups: ErrorGroup[];
+    if (options.query || options.from !== undefined || options.to !== undefined) {
+      const map = new Map<string, ErrorGroup>();
+      for (const m of this.matching(options).reverse()) {
+        const k = `${m.log}\n${m.fingerprint}`;
+        const g = map.get(k);
+        if (!g) {
+          map.set(k, {
+            log: m.log, fingerprint: m.fingerprint, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime, lastId: m.id,
+            title: m.title, type: m.type, statusCode: m.statusCode,
+          });
+        } else {
+          g.count++;
+          Object.assign(g, { lastSeen: m.dateTime, lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
+        }
+      }
+      groups = [...map.values()];
+    } else {
+      const logs = filterLogs(options.log);
+      groups = [...this.groupMap.values()].filter((g) => !logs || logs.includes(g.log)).map((g) => ({ ...g }));
+    }
+    groups.sort((a, b) => (a.lastSeen !== b.lastSeen ? (a.lastSeen < b.lastSeen ? 1 : -1) : a.lastId < b.lastId ? 1 : -1));
+    const size = pageSize(options.size);
+    const start = pageIndex(options.page) * size;
+    return { groups: groups.slice(start, start + size), total: groups.length };
+  }
+
+  async histogram(options: HistogramOptions): Promise<HistogramResult> {
+    this.open();
+    const { start, end, bucketMs, n } = histogramBuckets(options.from, options.to, options.buckets);
+    const counts = new Array<number>(n).fill(0);
+    const from = new Date(start).toISOString();
+    const to = new Date(end).toISOString();
+    for (const m of this.matching({ ...options, from: maxIso(options.from, from), to: minIso(options.to, to) })) {
+      const i = Math.floor((Date.parse(m.dateTime) - start) / bucketMs);
+      if (i >= 0 && i < n) counts[i]!++;
+    }
+    return { from, to, bucketMs, counts };
+  }
+
+  async neighbours(log: string, id: string): Promise<{ newer?: string; older?: string }> {
+    this.open();
+    const all = [...(this.logsMap.get(log)?.values() ?? [])].sort(newestFirst);
+    const i = all.findIndex((m) => m.id === id);
+    if (i < 0) return {};
+    return { newer: all[i - 1]?.id, older: all[i + 1]?.id };
+  }
+
+  async delete(log: string, target: DeleteTarget): Promise<number> {
+    this.open();
+    if ('ids' in target) return this.remove(log, target.ids);
+    return this.remove(log, this.matching({ ...target.filter, log }).map((m) => m.id));
+  }
+
+  async prune(options: RetentionOptions & { log?: string; now?: Date } = {}): Promise<number> {
+    this.open();
+    const maxAgeDays = options.maxAgeDays ?? this.retention.maxAgeDays;
+    const maxCount = Math.min(options.maxCount ?? this.retention.maxCount, this.maxMessages);
+    const limit = cutoff(maxAgeDays, options.now);
+    let removed = 0;
+    for (const name of options.log !== undefined ? [options.log] : [...this.logsMap.keys()]) {
+      const old = [...(this.logsMap.get(name)?.values() ?? [])].filter((m) => m.dateTime < limit).map((m) => m.id);
+      removed += this.remove(name, old);
+      removed += this.trim(name, maxCount);
+    }
+    return removed;
+  }
+
+  async logs(): Promise<LogSummary[]> {
+    this.open();
+    return [...this.logsMap.entries()]
+      .map(([name, map]) => {
+        let lastSeen: string | undefined;
+        for (const m of map.values()) if (lastSeen === undefined || m.dateTime > lastSeen) lastSeen = m.dateTime;
+        return { name, count: map.size, lastSeen };
+      })
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async putKey(record: KeyRecord): Promise<void> {
+    this.open();
+    if (this.keys.has(record.id)) throw new Error(`Key id ${record.id} exists.`);
+    this.keys.set(record.id, structuredClone(record));
+  }
+
+  async getKey(id: string): Promise<KeyRecord | undefined> {
+    this.open();
+    const k = this.keys.get(id);
+    return k && structuredClone(k);
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    this.open();
+    return [...this.keys.values()].map((k) => structuredClone(k)).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  }
+
+  async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {
+    this.open();
+    const k = this.keys.get(id);
+    if (!k) return false;
+    k.revoked ??= at.toISOString();
+    return true;
+  }
+}
+
+function maxIso(a: string, b: string): string {
+  return Date.parse(a) > Date.parse(b) ? a : b;
+}
+function minIso(a: string, b: string): string {
+  return Date.parse(a) < Date.parse(b) ? a : b;
+}

@@ -1,0 +1,161 @@
+// The storage contract: every backend (memory, SQLite, PostgreSQL) implements ErrorStore and KeyStore
+// and passes test/stores/conformance.ts. Stores never check keys; LocalLogClient does.
+import type { KeyRecord } from '../model/keys.js';
+import type { ErrorMessage } from '../model/message.js';
+import type { QueryNode } from '../model/query.js';
+
+/** Which backend a store is. */
+export type StoreKind = 'memory' | 'sqlite' | 'postgres';
+
+/** Retention limits; each store applies them on its own (periodically on append) and on `prune()`. */
+export interface RetentionOptions {
+  /** Messages older than this many days are removed. Default 90. */
+  maxAgeDays?: number;
+  /** At most this many messages are kept per log (oldest go first). Default 100,000. */
+  maxCount?: number;
+}
+
+/** The retention defaults of DESIGN.md. */
+export const DEFAULT_RETENTION: Required<RetentionOptions> = { maxAgeDays: 90, maxCount: 100_000 };
+
+/** Which messages a search, group listing, histogram or delete looks at. */
+export interface MessageFilter {
+  /** One log, several, or undefined for every log. */
+  log?: string | readonly string[] | undefined;
+  /** A parsed query (see `parseQuery`); undefined matches everything. */
+  query?: QueryNode | undefined;
+  /** Inclusive lower bound on `dateTime` (ISO 8601). */
+  from?: string | undefined;
+  /** Exclusive upper bound on `dateTime` (ISO 8601). */
+  to?: string | undefined;
+}
+
+/** A page of a search: `page` (0-based) and `size`, or the `after` cursor of the previous result. */
+export interface SearchOptions extends MessageFilter {
+  /** 0-based page index. Default 0. Ignored when `after` is given. */
+  page?: number | undefined;
+  /** Page size, 1–1000. Default 15. */
+  size?: number | undefined;
+  /** Cursor from a previous result's `after`: continue after that message (newest first). */
+  after?: string | undefined;
+}
+
+/** A page of messages, newest first (by `dateTime`, then `id`). */
+export interface SearchResult {
+  messages: ErrorMessage[];
+  /** How many messages match in all, or a lower bound when `totalExact` is false ("10,000+"). */
+  total: number;
+  /** False when counting stopped at a cap. */
+  totalExact: boolean;
+  /** Cursor for the next page, or undefined on the last page. */
+  after?: string | undefined;
+}
+
+/** One fingerprint's aggregate. */
+export interface ErrorGroup {
+  log: string;
+  fingerprint: string;
+  count: number;
+  /** ISO time of the first and last occurrence. */
+  firstSeen: string;
+  lastSeen: string;
+  /** The most recent occurrence, as a representative: id, title, type, statusCode. */
+  lastId: string;
+  title: string;
+  type: string;
+  statusCode?: number | undefined;
+}
+
+/** Options for {@link ErrorStore.groups}: most recently seen first. */
+export interface GroupOptions extends MessageFilter {
+  page?: number | undefined;
+  size?: number | undefined;
+}
+
+/** A page of groups. */
+export interface GroupResult {
+  groups: ErrorGroup[];
+  total: number;
+}
+
+/** Options for {@link ErrorStore.histogram}: counts of matching messages in equal time buckets. */
+export interface HistogramOptions extends MessageFilter {
+  from: string;
+  to: string;
+  /** Number of buckets, 1–500. */
+  buckets: number;
+}
+
+/** Counts per bucket, oldest first; bucket i covers [from + i*bucketMs, from + (i+1)*bucketMs). */
+export interface HistogramResult {
+  from: string;
+  to: string;
+  bucketMs: number;
+  counts: number[];
+}
+
+/** A log and what it holds. */
+export interface LogSummary {
+  name: string;
+  count: number;
+  /** ISO time of the newest message. */
+  lastSeen?: string | undefined;
+}
+
+/** What happened to one message of an append. */
+export interface AppendResult {
+  id: string;
+  /** `duplicate` when a message with this id was already in this log (appends are idempotent). */
+  status: 'created' | 'duplicate';
+}
+
+/** What to delete: a list of ids, or every message matching a filter. */
+export type DeleteTarget = { ids: readonly string[] } | { filter: MessageFilter };
+
+/** Message storage. Every method is async so that network backends fit. */
+export interface ErrorStore {
+  /** Stores normalized messages; a message whose (log, id) already exists is left alone. */
+  append(messages: readonly ErrorMessage[]): Promise<AppendResult[]>;
+  /** One message, or undefined. */
+  get(log: string, id: string): Promise<ErrorMessage | undefined>;
+  /** A page of matching messages, newest first. */
+  search(options: SearchOptions): Promise<SearchResult>;
+  /** Groups by fingerprint from the aggregate kept on append; most recently seen first. */
+  groups(options: GroupOptions): Promise<GroupResult>;
+  /** Counts of matching messages over time. */
+  histogram(options: HistogramOptions): Promise<HistogramResult>;
+  /** The newer and older neighbours of a message within its log (for previous/next links). */
+  neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }>;
+  /** Deletes messages of one log; returns how many went. Keeps the group aggregate correct. */
+  delete(log: string, target: DeleteTarget): Promise<number>;
+  /** Applies retention now; returns how many messages were removed. */
+  prune(options?: RetentionOptions & { log?: string | undefined; now?: Date | undefined }): Promise<number>;
+  /** Every log with its message count and newest time. */
+  logs(): Promise<LogSummary[]>;
+}
+
+/** Key storage. Records hold the SHA-256 of the secret, never the secret. */
+export interface KeyStore {
+  /** Adds a key; fails if the id exists. */
+  putKey(record: KeyRecord): Promise<void>;
+  getKey(id: string): Promise<KeyRecord | undefined>;
+  listKeys(): Promise<KeyRecord[]>;
+  /** Marks a key revoked; false when no such key. Revoking twice keeps the first time. */
+  revokeKey(id: string, at?: Date): Promise<boolean>;
+}
+
+/** A complete backend. */
+export interface Store extends ErrorStore, KeyStore {
+  readonly kind: StoreKind;
+  /** A description safe to show (no password): `sqlite:/path/elmah.db`, `postgres://host/db`, `memory:`. */
+  describe(): string;
+  /** Releases files, connections and timers. Further calls fail with ERR_ELMAH_STORE_CLOSED. */
+  close(): Promise<void>;
+}
+
+/** True for an object that looks like a Store. */
+export function isStore(value: unknown): value is Store {
+  if (typeof value !== 'object' || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return ['append', 'get', 'search', 'groups', 'getKey', 'putKey', 'close'].every((m) => typeof s[m] === 'function');
+}

@@ -1,0 +1,293 @@
+// The one behaviour suite every store backend passes: each backend's test file calls storeConformance
+// with its own factory (memory, SQLite, PostgreSQL).
+import { createKey } from '../../src/model/keys';
+import { parseQuery } from '../../src/model/query';
+import { matchesQuery } from '../../src/model/query-eval';
+import type { ErrorMessage } from '../../src/model/message';
+import type { Store } from '../../src/stores/types';
+import { makeMessage } from '../helpers/messages';
+
+/** Options of {@link storeConformance}. */
+export interface ConformanceOptions {
+  /** Skip the whole suite (with the reason printed), e.g. when PostgreSQL is not configured. */
+  skip?: string | false;
+}
+
+/** Registers the conformance tests for one backend. `factory` returns a fresh, empty store. */
+export function storeConformance(name: string, factory: () => Promise<Store>, options: ConformanceOptions = {}): void {
+  const run = options.skip ? describe.skip : describe;
+  if (options.skip) {
+    // Printed so a skipped backend is visible in the run's output.
+    console.log(`${name} store conformance skipped: ${options.skip}`);
+  }
+  run(`${name} store conformance`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await factory();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe('append and get', () => {
+      it('stores a message and returns it field for field', async () => {
+        const m = makeMessage({
+          serverVariables: [{ key: 'HTTP_HOST', value: 'example.test' }],
+          cookies: [{ key: 'sid', value: '[Filtered]' }],
+          form: [{ key: 'q', value: 'x' }],
+          queryString: [{ key: 'page', value: '2' }],
+          data: [{ key: 'code', value: 'E42' }],
+          user: 'alice', correlationId: 'abc', category: 'http', version: '1.2.3', application: 'shop', source: 'orders.js:10:5',
+        });
+        const [result] = await store.append([m]);
+        expect(result).toEqual({ id: m.id, status: 'created' });
+        expect(await store.get('default', m.id)).toEqual(m);
+      });
+
+      it('is idempotent by id: a second append is a duplicate and stores nothing new', async () => {
+        const m = makeMessage();
+        await store.append([m]);
+        const again = await store.append([{ ...m, title: 'changed' }]);
+        expect(again).toEqual([{ id: m.id, status: 'duplicate' }]);
+        expect((await store.get('default', m.id))?.title).toBe(m.title);
+        expect((await store.search({ log: 'default' })).total).toBe(1);
+        const groups = await store.groups({ log: 'default' });
+        expect(groups.groups[0]?.count).toBe(1);
+      });
+
+      it('handles duplicates inside one batch', async () => {
+        const m = makeMessage();
+        const results = await store.append([m, m]);
+        expect(results.map((r) => r.status)).toEqual(['created', 'duplicate']);
+        expect((await store.search({})).total).toBe(1);
+      });
+
+      it('keeps the same id apart in different logs', async () => {
+        const a = makeMessage({ log: 'a' });
+        const b = { ...a, log: 'b' };
+        await store.append([a, b]);
+        expect((await store.get('a', a.id))?.log).toBe('a');
+        expect((await store.get('b', a.id))?.log).toBe('b');
+      });
+
+      it('returns undefined for an unknown id or log', async () => {
+        expect(await store.get('default', 'nope')).toBeUndefined();
+        const m = makeMessage();
+        await store.append([m]);
+        expect(await store.get('other', m.id)).toBeUndefined();
+      });
+
+      it('keeps unicode, quotes and SQL-looking text intact', async () => {
+        const m = makeMessage({ title: `'; DROP TABLE messages; -- "ünïcødé" 🚀 \u0000 end`, url: "/a?b='c'" });
+        await store.append([m]);
+        expect((await store.get('default', m.id))?.title).toBe(m.title);
+      });
+    });
+
+    describe('search', () => {
+      it('returns newest first with paging and a total', async () => {
+        const ms = Array.from({ length: 7 }, () => makeMessage());
+        await store.append(ms);
+        const page0 = await store.search({ size: 3 });
+        expect(page0.total).toBe(7);
+        expect(page0.totalExact).toBe(true);
+        expect(page0.messages.map((m) => m.id)).toEqual([ms[6]!.id, ms[5]!.id, ms[4]!.id]);
+        const page2 = await store.search({ size: 3, page: 2 });
+        expect(page2.messages.map((m) => m.id)).toEqual([ms[0]!.id]);
+      });
+
+      it('pages with the after cursor to the end, without repeats', async () => {
+        const ms = Array.from({ length: 10 }, () => makeMessage());
+        await store.append(ms);
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let i = 0; i < 10; i++) {
+          const r = await store.search({ size: 4, after });
+          seen.push(...r.messages.map((m) => m.id));
+          after = r.after;
+          if (!after) break;
+        }
+        expect(seen).toEqual(ms.map((m) => m.id).reverse());
+      });
+
+      it('orders messages of the same second by id', async () => {
+        const t = '2026-02-01T00:00:00.000Z';
+        const ms = [makeMessage({ dateTime: t }), makeMessage({ dateTime: t }), makeMessage({ dateTime: t })];
+        await store.append(ms);
+        const r = await store.search({});
+        expect(r.messages.map((m) => m.id)).toEqual(ms.map((m) => m.id).sort().reverse());
+      });
+
+      it('filters by log, several logs, and time range', async () => {
+        const a = makeMessage({ log: 'a', dateTime: '2026-03-01T00:00:00.000Z' });
+        const b = makeMessage({ log: 'b', dateTime: '2026-03-02T00:00:00.000Z' });
+        const c = makeMessage({ log: 'c', dateTime: '2026-03-03T00:00:00.000Z' });
+        await store.append([a, b, c]);
+        expect((await store.search({ log: 'a' })).messages.map((m) => m.id)).toEqual([a.id]);
+        expect((await store.search({ log: ['a', 'c'] })).messages.map((m) => m.id)).toEqual([c.id, a.id]);
+        const ranged = await store.search({ from: '2026-03-02T00:00:00.000Z', to: '2026-03-03T00:00:00.000Z' });
+        expect(ranged.messages.map((m) => m.id)).toEqual([b.id]);
+      });
+
+      it('agrees with the reference evaluator on a query corpus', async () => {
+        const corpus = queryCorpusMessages();
+        await store.append(corpus);
+        for (const q of QUERY_CORPUS) {
+          const tree = parseQuery(q);
+          const expected = corpus.filter((m) => matchesQuery(tree, m)).map((m) => m.id).sort();
+          const r = await store.search({ query: tree, size: 1000 });
+          expect({ q, ids: r.messages.map((m) => m.id).sort() }).toEqual({ q, ids: expected });
+          expect({ q, total: r.total }).toEqual({ q, total: expected.length });
+        }
+      });
+    });
+
+    describe('groups', () => {
+      it('counts per fingerprint with first and last seen, most recent first', async () => {
+        const a1 = makeMessage({ fingerprint: 'fpA', dateTime: '2026-04-01T00:00:00.000Z' });
+        const b1 = makeMessage({ fingerprint: 'fpB', dateTime: '2026-04-02T00:00:00.000Z' });
+        const a2 = makeMessage({ fingerprint: 'fpA', dateTime: '2026-04-03T00:00:00.000Z', title: 'latest A' });
+        await store.append([a1, b1, a2]);
+        const r = await store.groups({ log: 'default' });
+        expect(r.total).toBe(2);
+        expect(r.groups.map((g) => [g.fingerprint, g.count, g.firstSeen, g.lastSeen, g.lastId, g.title])).toEqual([
+          ['fpA', 2, a1.dateTime, a2.dateTime, a2.id, 'latest A'],
+          ['fpB', 1, b1.dateTime, b1.dateTime, b1.id, b1.title],
+        ]);
+      });
+
+      it('stays correct after deletes', async () => {
+        const a1 = makeMessage({ fingerprint: 'fpA' });
+        const a2 = makeMessage({ fingerprint: 'fpA' });
+        const b1 = makeMessage({ fingerprint: 'fpB' });
+        await store.append([a1, a2, b1]);
+        expect(await store.delete('default', { ids: [a2.id, b1.id] })).toBe(2);
+        const r = await store.groups({});
+        expect(r.groups.map((g) => [g.fingerprint, g.count, g.lastId])).toEqual([['fpA', 1, a1.id]]);
+      });
+
+      it('filters groups by a query over the matching messages', async () => {
+        await store.append([
+          makeMessage({ fingerprint: 'fpA', statusCode: 500 }),
+          makeMessage({ fingerprint: 'fpA', statusCode: 503 }),
+          makeMessage({ fingerprint: 'fpB', statusCode: 404 }),
+        ]);
+        const r = await store.groups({ query: parseQuery('statusCode:[500 TO 599]') });
+        expect(r.groups.map((g) => [g.fingerprint, g.count])).toEqual([['fpA', 2]]);
+      });
+    });
+
+    describe('histogram', () => {
+      it('counts matching messages per bucket', async () => {
+        await store.append([
+          makeMessage({ dateTime: '2026-05-01T00:10:00.000Z' }),
+          makeMessage({ dateTime: '2026-05-01T00:20:00.000Z', statusCode: 404 }),
+          makeMessage({ dateTime: '2026-05-01T02:30:00.000Z' }),
+          makeMessage({ dateTime: '2026-05-01T05:00:00.000Z' }),
+        ]);
+        const r = await store.histogram({ from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T04:00:00.000Z', buckets: 4 });
+        expect(r.bucketMs).toBe(3_600_000);
+        expect(r.counts).toEqual([2, 0, 1, 0]);
+        const only500 = await store.histogram({ from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T04:00:00.000Z', buckets: 4, query: parseQuery('statusCode:500') });
+        expect(only500.counts).toEqual([1, 0, 1, 0]);
+      });
+    });
+
+    describe('neighbours, delete, prune, logs', () => {
+      it('finds the newer and older message in the same log', async () => {
+        const [a, b, c] = [makeMessage(), makeMessage(), makeMessage()];
+        await store.append([a!, b!, c!, makeMessage({ log: 'other' })]);
+        expect(await store.neighbours('default', b!.id)).toEqual({ newer: c!.id, older: a!.id });
+        const first = await store.neighbours('default', c!.id);
+        expect(first.newer).toBeUndefined();
+        expect(first.older).toBe(b!.id);
+      });
+
+      it('deletes by query within one log only', async () => {
+        const a = makeMessage({ statusCode: 404, log: 'x' });
+        const b = makeMessage({ statusCode: 500, log: 'x' });
+        const c = makeMessage({ statusCode: 404, log: 'y' });
+        await store.append([a, b, c]);
+        expect(await store.delete('x', { filter: { query: parseQuery('statusCode:404') } })).toBe(1);
+        expect(await store.get('x', a.id)).toBeUndefined();
+        expect(await store.get('x', b.id)).toBeDefined();
+        expect(await store.get('y', c.id)).toBeDefined();
+      });
+
+      it('prunes by age and by count per log', async () => {
+        const now = new Date('2026-06-01T00:00:00.000Z');
+        const old = makeMessage({ dateTime: '2026-01-01T00:00:00.000Z' });
+        const recent = Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: new Date(now.getTime() - (5 - i) * 1000).toISOString() }));
+        await store.append([old, ...recent]);
+        expect(await store.prune({ maxAgeDays: 30, now })).toBe(1);
+        expect(await store.prune({ maxAgeDays: 30, maxCount: 3, now })).toBe(2);
+        const left = await store.search({});
+        expect(left.messages.map((m) => m.id)).toEqual(recent.slice(2).map((m) => m.id).reverse());
+        const groups = await store.groups({});
+        expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(3);
+      });
+
+      it('lists logs with counts and newest time', async () => {
+        await store.append([makeMessage({ log: 'b', dateTime: '2026-07-01T00:00:00.000Z' }), makeMessage({ log: 'a' }), makeMessage({ log: 'b', dateTime: '2026-07-02T00:00:00.000Z' })]);
+        const logs = await store.logs();
+        expect(logs.map((l) => [l.name, l.count])).toEqual([['a', 1], ['b', 2]]);
+        expect(logs[1]!.lastSeen).toBe('2026-07-02T00:00:00.000Z');
+      });
+    });
+
+    describe('keys', () => {
+      it('stores, lists and revokes key records, keeping the first revocation time', async () => {
+        const { record } = createKey({ name: 'writer', now: new Date('2026-01-01T00:00:00.000Z') });
+        await store.putKey(record);
+        expect(await store.getKey(record.id)).toEqual(record);
+        expect((await store.listKeys()).map((k) => k.id)).toEqual([record.id]);
+        expect(await store.revokeKey(record.id, new Date('2026-02-01T00:00:00.000Z'))).toBe(true);
+        expect(await store.revokeKey(record.id, new Date('2026-03-01T00:00:00.000Z'))).toBe(true);
+        expect((await store.getKey(record.id))?.revoked).toBe('2026-02-01T00:00:00.000Z');
+        expect(await store.revokeKey('zzzzzzzz')).toBe(false);
+      });
+
+      it('keeps permissions, log scope and expiry', async () => {
+        const { record } = createKey({ name: 'reader', permissions: ['messages_read', 'logs_read'], logs: ['shop'], expires: '2027-01-01T00:00:00.000Z' });
+        await store.putKey(record);
+        expect(await store.getKey(record.id)).toEqual(record);
+      });
+
+      it('refuses a second key with the same id', async () => {
+        const { record } = createKey({ name: 'a' });
+        await store.putKey(record);
+        await expect(store.putKey({ ...record, name: 'b' })).rejects.toThrow();
+        expect((await store.getKey(record.id))?.name).toBe('a');
+      });
+    });
+
+    it('fails with ERR_ELMAH_STORE_CLOSED after close', async () => {
+      await store.close();
+      await expect(store.search({})).rejects.toMatchObject({ code: 'ERR_ELMAH_STORE_CLOSED' });
+      store = await factory();
+    });
+  });
+}
+
+/** Queries that every backend must answer exactly as the reference evaluator does. */
+export const QUERY_CORPUS = [
+  '', 'timeout', 'Timeout', 'time', '"connection refused"', '"refused connection"', 'type:TypeError', 'type:typeerror', 'type:Type*',
+  'statusCode:500', 'statusCode:[500 TO 599]', 'statusCode:{500 TO 599]', 'statusCode:[400 TO 499}', 'statusCode:[* TO 404]', 'statusCode:5*',
+  'timeout AND statusCode:504', 'timeout OR refused', 'NOT timeout', '-timeout', 'timeout -statusCode:504', '(timeout OR refused) AND method:POST',
+  'title:orders', 'message:"order 42"', 'url:checkout', 'detail:handler', 'source:orders', 'user:alice', 'user:ALICE', 'hostname:web-2',
+  'severity:fatal', 'method:post', 'log:shop', 'category:db', 'dateTime:[2026-01-01 TO 2026-01-02]', 'dateTime:2026-01-01*', 'caf', 'café', 'cafe',
+  'null', 'ünïcødé', '日本', 'a_b', 'x.y', 'O\'Brien', 'correlationId:abc-123', 'version:1.2*', 'application:shop', 'fingerprint:fpA',
+  'NOT (statusCode:500 OR statusCode:404)', 'refused && !POST', 'timeout || type:RangeError',
+];
+
+function queryCorpusMessages(): ErrorMessage[] {
+  return [
+    makeMessage({ title: 'Request timeout after 30s', type: 'TimeoutError', statusCode: 504, method: 'GET', url: '/checkout/pay', user: 'alice', severity: 'Error', dateTime: '2026-01-01T10:00:00.000Z', category: 'http' }),
+    makeMessage({ title: 'connect ECONNREFUSED: connection refused', type: 'Error', statusCode: 500, method: 'POST', url: '/orders', hostname: 'web-2', dateTime: '2026-01-01T23:59:59.999Z', category: 'db', correlationId: 'abc-123' }),
+    makeMessage({ title: 'Cannot read properties of null', type: 'TypeError', statusCode: 500, method: 'POST', url: '/orders/42', severity: 'Fatal', dateTime: '2026-01-02T00:00:00.000Z', fingerprint: 'fpA' }),
+    makeMessage({ title: 'Not found: order 42', type: 'NotFoundError', statusCode: 404, method: 'GET', url: '/orders/42?x=1', user: 'bob', dateTime: '2026-01-03T00:00:00.000Z', version: '1.2.3' }),
+    makeMessage({ title: 'Café closed ünïcødé 日本 a_b x.y O\'Brien', type: 'RangeError', statusCode: 503, log: 'shop', application: 'shop', dateTime: '2026-01-04T00:00:00.000Z' }),
+    makeMessage({ title: 'timeout in worker', type: 'Error', statusCode: 599, method: 'PUT', url: '/jobs', severity: 'Warning', dateTime: '2026-01-05T00:00:00.000Z', version: '2.0.0' }),
+    makeMessage({ title: 'plain string thrown', type: 'string', statusCode: 400, detail: undefined, source: undefined, dateTime: '2026-01-06T00:00:00.000Z' }),
+  ];
+}
