@@ -1,0 +1,82 @@
+// Message validation, ids and fingerprints.
+import { computeFingerprint } from '../../src/model/fingerprint';
+import { messageIdTime, newMessageId } from '../../src/model/id';
+import { createKey, hashSecret, KEY_PATTERN, parseDuration, parseKey } from '../../src/model/keys';
+import { MAX_MESSAGE_BYTES, normalizeMessage } from '../../src/model/message';
+import { parsePermissions } from '../../src/model/permissions';
+
+describe('normalizeMessage', () => {
+  it('fills id, dateTime, severity and fingerprint', () => {
+    const m = normalizeMessage({ title: 'x' }, 'default', new Date('2026-01-01T00:00:00.000Z'));
+    expect(m).toMatchObject({ log: 'default', title: 'x', type: 'Error', severity: 'Error', dateTime: '2026-01-01T00:00:00.000Z', form: [], data: [] });
+    expect(m.id).toMatch(/^[0-9A-Z]{26}$/);
+    expect(m.fingerprint).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('accepts elmah.io names and shapes: severity case, numeric status strings, key/value lists', () => {
+    const m = normalizeMessage({ title: 't', severity: 'warning', statusCode: '404', data: [{ key: 'n', value: 3 }], dateTime: '2026-02-03T04:05:06Z', breadcrumbs: [] }, 'a');
+    expect(m).toMatchObject({ severity: 'Warning', statusCode: 404, data: [{ key: 'n', value: '3' }], dateTime: '2026-02-03T04:05:06.000Z' });
+  });
+
+  it('lists every field error at once', () => {
+    let err: { code?: string; details?: unknown } = {};
+    try {
+      normalizeMessage({ title: 5, statusCode: 'x', severity: 'loud', form: {}, id: 'a b', dateTime: 'soon' }, 'bad log!');
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.code).toBe('ERR_ELMAH_INVALID_MESSAGE');
+    expect((err.details as { field: string }[]).map((d) => d.field).sort()).toEqual(['dateTime', 'form', 'id', 'log', 'severity', 'statusCode', 'title']);
+  });
+
+  it('refuses a message over the size limit with ERR_ELMAH_TOO_LARGE', () => {
+    const data = Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(8000) }));
+    expect(() => normalizeMessage({ title: 'x', data }, 'default')).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_TOO_LARGE', status: 413 }));
+    expect(JSON.stringify(data).length).toBeGreaterThan(MAX_MESSAGE_BYTES);
+  });
+});
+
+describe('ids', () => {
+  it('are time-ordered and monotonic within a millisecond', () => {
+    const ids = Array.from({ length: 1000 }, () => newMessageId(4_000_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(1000);
+    expect(messageIdTime(ids[0]!)).toBe(4_000_000_000_000);
+  });
+});
+
+describe('fingerprint', () => {
+  const stack = (line: number, dir: string) =>
+    `TypeError: x is undefined\n    at load (${dir}/src/orders.js:${line}:7)\n    at Layer.handle (${dir}/node_modules/express/lib/router/layer.js:95:5)\n    at node:internal/process/task_queues:95:5`;
+
+  it('ignores line numbers, library frames and the deploy folder', () => {
+    expect(computeFingerprint('TypeError', stack(10, '/srv/a'))).toBe(computeFingerprint('TypeError', stack(99, '/home/b')));
+  });
+
+  it('differs by type and by in-app function', () => {
+    expect(computeFingerprint('TypeError', stack(10, '/a'))).not.toBe(computeFingerprint('RangeError', stack(10, '/a')));
+    expect(computeFingerprint('TypeError', stack(10, '/a'))).not.toBe(computeFingerprint('TypeError', stack(10, '/a').replace('load', 'save')));
+  });
+
+  it('folds numbers in titles when there is no stack', () => {
+    expect(computeFingerprint('string', undefined, 'order 41 missing')).toBe(computeFingerprint('string', undefined, 'order 42 missing'));
+  });
+});
+
+describe('keys', () => {
+  it('makes keys of the documented shape and keeps only a hash', () => {
+    const { key, record } = createKey({ name: 'w' });
+    expect(key).toMatch(KEY_PATTERN);
+    expect(key).toMatch(/^elmah_[a-z2-7]{8}_[A-Za-z0-9_-]{43}$/);
+    const { id, secret } = parseKey(key);
+    expect(record).toMatchObject({ id, permissions: ['messages_write'], logs: [], hash: hashSecret(secret) });
+    expect(JSON.stringify(record)).not.toContain(secret);
+  });
+
+  it('parses permissions and durations', () => {
+    expect(parsePermissions('messages_read, messages_write,messages_read')).toEqual(['messages_write', 'messages_read']);
+    expect(() => parsePermissions('messages_admin')).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_CONFIG' }));
+    expect(parseDuration('30d')).toBe(30 * 86_400_000);
+    expect(parseDuration('soon')).toBeUndefined();
+  });
+});
