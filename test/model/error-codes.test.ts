@@ -1,0 +1,32 @@
+// Every error code is documented in docs/errors.md, and every code the source mentions is a known one.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ERROR_CODES } from '../../src/model/errors';
+
+const root = join(__dirname, '..', '..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+describe('error codes', () => {
+  const doc = readFileSync(join(root, 'docs', 'errors.md'), 'utf8');
+
+  it.each(ERROR_CODES.map((c) => [c]))('%s has a section with cause and fix in docs/errors.md', (code) => {
+    const section = doc.split(/^## /m).find((s) => s.startsWith(`${code}\n`));
+    expect(section).toBeDefined();
+    expect(section).toMatch(/\*\*Cause:\*\*/);
+    expect(section).toMatch(/\*\*Fix:\*\*/);
+  });
+
+  it('lists no code in the source that ERROR_CODES lacks', () => {
+    const used = new Set<string>();
+    for (const file of sourceFiles(join(root, 'src'))) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/ERR_ELMAH_[A-Z_]+/g)) if (!m[0].endsWith('_')) used.add(m[0]);
+    }
+    expect([...used].filter((c) => !(ERROR_CODES as readonly string[]).includes(c))).toEqual([]);
+  });
+});
