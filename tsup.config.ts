@@ -1,15 +1,17 @@
-// Build: dual ESM + CommonJS output with types for each, plus the CLI entry.
+// Build: the library as ESM (.mjs) and CommonJS (.cjs), each with its own types, plus the CLI (CommonJS).
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
-  format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts' } },
+const shared = {
   target: 'node20',
   platform: 'node',
   sourcemap: true,
-  clean: true,
   shims: true,
   splitting: false,
   external: ['pg', 'better-sqlite3', 'express'],
-});
+  outExtension: ({ format }: { format: string }) => ({ js: format === 'esm' ? '.mjs' : '.cjs' }),
+} as const;
+
+export default defineConfig([
+  { ...shared, entry: { index: 'src/index.ts' }, format: ['esm', 'cjs'], dts: true, clean: true },
+  { ...shared, entry: { cli: 'src/cli/main.ts' }, format: ['cjs'], dts: false, clean: false },
+]);

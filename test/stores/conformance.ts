@@ -261,6 +261,112 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       });
     });
 
+    describe('edges', () => {
+      it('round-trips a message without optional fields and with empty lists', async () => {
+        const m = makeMessage({ statusCode: undefined, detail: undefined, source: undefined, url: undefined, method: undefined, hostname: undefined, data: [{ key: '', value: '' }] });
+        await store.append([m]);
+        const got = await store.get('default', m.id);
+        expect(got).toEqual(m);
+        expect(got?.statusCode).toBeUndefined();
+        expect(got?.cookies).toEqual([]);
+      });
+
+      it('caps the total above COUNT_CAP and says it is not exact', async () => {
+        const t0 = Date.UTC(2026, 1, 1);
+        const batch = (log: string, n: number): ErrorMessage[] =>
+          Array.from({ length: n }, (_, i) => makeMessage({ log, dateTime: new Date(t0 + i * 1000).toISOString(), detail: 'Error: same\n    at handler (/app/src/x.js:1:1)' }));
+        for (const log of ['cap-a', 'cap-b']) {
+          const all = batch(log, 5001);
+          for (let i = 0; i < all.length; i += 1000) await store.append(all.slice(i, i + 1000));
+        }
+        const r = await store.search({ size: 3 });
+        expect([r.total, r.totalExact, r.messages.length]).toEqual([10_001, false, 3]);
+        const one = await store.search({ log: 'cap-a' });
+        expect([one.total, one.totalExact]).toEqual([5001, true]);
+        const filtered = await store.search({ query: parseQuery('same'), size: 1 });
+        expect([filtered.total, filtered.totalExact]).toEqual([10_001, false]);
+        const half = await store.search({ query: parseQuery('log:cap-b'), size: 1 });
+        expect([half.total, half.totalExact]).toEqual([5001, true]);
+      });
+
+      it('returns an empty page past the end, clamps the page size and rejects a bad cursor', async () => {
+        const ms = Array.from({ length: 3 }, () => makeMessage());
+        await store.append(ms);
+        const past = await store.search({ page: 5, size: 2 });
+        expect([past.messages.length, past.total, past.after]).toEqual([0, 3, undefined]);
+        expect((await store.search({ size: 0 })).messages).toHaveLength(1);
+        expect((await store.search({ size: 5000 })).messages).toHaveLength(3);
+        await expect(store.search({ after: 'not-a-cursor' })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+        const last = await store.search({ size: 3 });
+        expect(last.after).toBeUndefined();
+      });
+
+      it('combines a query with a time range and several logs', async () => {
+        const a = makeMessage({ log: 'a', title: 'disk full', dateTime: '2026-03-01T00:00:00.000Z' });
+        const b = makeMessage({ log: 'b', title: 'disk full', dateTime: '2026-03-02T00:00:00.000Z' });
+        const c = makeMessage({ log: 'c', title: 'disk full', dateTime: '2026-03-02T12:00:00.000Z' });
+        const d = makeMessage({ log: 'b', title: 'other', dateTime: '2026-03-02T06:00:00.000Z' });
+        await store.append([a, b, c, d]);
+        const r = await store.search({ log: ['a', 'b'], query: parseQuery('disk'), from: '2026-03-01T12:00:00.000Z' });
+        expect(r.messages.map((m) => m.id)).toEqual([b.id]);
+        expect((await store.search({ log: [], query: parseQuery('disk') })).total).toBe(0);
+      });
+
+      it('keeps the newest message as the group representative when an older one arrives late', async () => {
+        const newer = makeMessage({ fingerprint: 'fpL', dateTime: '2026-04-02T00:00:00.000Z', title: 'newer', statusCode: 502 });
+        const older = makeMessage({ fingerprint: 'fpL', dateTime: '2026-04-01T00:00:00.000Z', title: 'older', statusCode: 500 });
+        await store.append([newer]);
+        await store.append([older]);
+        const [g] = (await store.groups({})).groups;
+        expect(g && [g.count, g.firstSeen, g.lastSeen, g.lastId, g.title, g.statusCode]).toEqual([2, older.dateTime, newer.dateTime, newer.id, 'newer', 502]);
+        await store.delete('default', { ids: [newer.id] });
+        const [h] = (await store.groups({})).groups;
+        expect(h && [h.count, h.firstSeen, h.lastSeen, h.lastId, h.title, h.statusCode]).toEqual([1, older.dateTime, older.dateTime, older.id, 'older', 500]);
+      });
+
+      it('pages groups and filters them by several logs', async () => {
+        const ms = ['g1', 'g2', 'g3'].flatMap((fp, i) => [makeMessage({ log: i === 2 ? 'other' : 'default', fingerprint: fp }), makeMessage({ log: 'default', fingerprint: fp })]);
+        await store.append(ms);
+        const first = await store.groups({ size: 2 });
+        const second = await store.groups({ size: 2, page: 1 });
+        expect(first.total).toBe(4);
+        expect([...first.groups, ...second.groups].map((g) => `${g.log}/${g.fingerprint}`)).toEqual(['default/g3', 'other/g3', 'default/g2', 'default/g1']);
+        expect((await store.groups({ log: ['other'] })).groups.map((g) => g.fingerprint)).toEqual(['g3']);
+      });
+
+      it('deletes nothing for unknown ids or logs, and drops a log with its last message', async () => {
+        const m = makeMessage({ log: 'solo' });
+        await store.append([m]);
+        expect(await store.delete('solo', { ids: ['nope'] })).toBe(0);
+        expect(await store.delete('nowhere', { ids: [m.id] })).toBe(0);
+        expect(await store.neighbours('solo', 'nope')).toEqual({});
+        expect(await store.delete('solo', { ids: [m.id, m.id] })).toBe(1);
+        expect((await store.logs()).map((l) => l.name)).toEqual([]);
+        expect((await store.groups({})).total).toBe(0);
+        expect(await store.get('solo', m.id)).toBeUndefined();
+      });
+
+      it('prunes only the log it is given', async () => {
+        const now = new Date('2026-06-01T00:00:00.000Z');
+        const old = '2026-01-01T00:00:00.000Z';
+        await store.append([makeMessage({ log: 'p1', dateTime: old }), makeMessage({ log: 'p2', dateTime: old })]);
+        expect(await store.prune({ maxAgeDays: 30, log: 'p1', now })).toBe(1);
+        expect((await store.logs()).map((l) => [l.name, l.count])).toEqual([['p2', 1]]);
+      });
+
+      it('counts a histogram only inside [from, to) and within the filter', async () => {
+        await store.append([
+          makeMessage({ log: 'h', dateTime: '2026-05-01T00:00:00.000Z' }),
+          makeMessage({ log: 'h', dateTime: '2026-05-01T01:59:59.999Z' }),
+          makeMessage({ log: 'h', dateTime: '2026-05-01T02:00:00.000Z' }),
+          makeMessage({ log: 'other', dateTime: '2026-05-01T00:30:00.000Z' }),
+        ]);
+        const r = await store.histogram({ log: 'h', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T02:00:00.000Z', buckets: 2 });
+        expect(r.counts).toEqual([1, 1]);
+        await expect(store.histogram({ from: '2026-05-02T00:00:00.000Z', to: '2026-05-01T00:00:00.000Z', buckets: 2 })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+      });
+    });
+
     it('fails with ERR_ELMAH_STORE_CLOSED after close', async () => {
       await store.close();
       await expect(store.search({})).rejects.toMatchObject({ code: 'ERR_ELMAH_STORE_CLOSED' });

@@ -1,0 +1,185 @@
+// Store benchmark: fills a SQLite store with realistic messages (default 1,000,000; BENCH_MESSAGES to change)
+// and times appends and the viewer's reads (list page, groups, field and free-text search) at that size.
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseQuery } from '../src/model/query';
+import { SqliteStore } from '../src/stores/sqlite';
+import type { Store } from '../src/stores/types';
+import { BENCH_LOGS, benchBatch } from './fixtures';
+
+const TOTAL = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
+const BATCH = 100;
+const RUNS = Number(process.env.BENCH_RUNS ?? 50);
+/** The fill stops here even if TOTAL was not reached (the figures then say how many were stored). */
+const MAX_FILL_SECONDS = Number(process.env.BENCH_MAX_FILL_SECONDS ?? 900);
+
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Row {
+  name: string;
+  goal: string;
+  p50: number;
+  p95: number;
+  note: string;
+}
+
+/** Each read is measured RUNS times after 3 warm-up runs, but for at most MAX_READ_SECONDS. */
+const MAX_READ_SECONDS = Number(process.env.BENCH_MAX_READ_SECONDS ?? 30);
+
+async function timeIt(name: string, goal: string, fn: () => Promise<string>): Promise<Row> {
+  let note = '';
+  for (let i = 0; i < 3; i++) note = await fn();
+  const times: number[] = [];
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < RUNS && ms(start) < MAX_READ_SECONDS * 1000; i++) {
+    const t = process.hrtime.bigint();
+    note = await fn();
+    times.push(ms(t));
+  }
+  times.sort((a, b) => a - b);
+  const row = { name, goal, p50: percentile(times, 50), p95: percentile(times, 95), note: times.length < RUNS ? `${note} (${times.length} runs)` : note };
+  console.log(`  ${name}: p50 ${row.p50.toFixed(2)} ms, p95 ${row.p95.toFixed(2)} ms`);
+  return row;
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'elmah-bench-store-'));
+  const cleanUp = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', cleanUp);
+  process.once('SIGTERM', cleanUp);
+  let store: Store | undefined;
+  try {
+    store = await SqliteStore.open(join(dir, 'elmah.db'), { retention: { maxAgeDays: 90, maxCount: 10_000_000 } });
+    const options = { total: TOTAL };
+    console.log(`Filling ${TOTAL.toLocaleString('en-US')} messages in batches of ${BATCH} into ${store.describe()} …`);
+    let appendMs = 0;
+    let appendCpuMs = 0;
+    const loadBefore = loadavg()[0]!;
+    let stored = 0;
+    const wall = process.hrtime.bigint();
+    let slowest = 0;
+    for (let i = 0; i < TOTAL; i += BATCH) {
+      const batch = benchBatch(i, BATCH, options);
+      const t = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
+      await store.append(batch);
+      const took = ms(t);
+      const used = process.cpuUsage(cpu);
+      appendCpuMs += (used.user + used.system) / 1000;
+      appendMs += took;
+      slowest = Math.max(slowest, took);
+      stored += batch.length;
+      if (stored % 100_000 === 0) console.log(`  ${stored.toLocaleString('en-US')} stored, ${Math.round((stored / appendMs) * 1000).toLocaleString('en-US')} msg/s so far`);
+      if (ms(wall) > MAX_FILL_SECONDS * 1000) {
+        console.log(`  stopping the fill at ${MAX_FILL_SECONDS} s`);
+        break;
+      }
+    }
+    const wallMs = ms(wall);
+    const loadAfter = loadavg()[0]!;
+    const log = BENCH_LOGS[0];
+    const rows: Row[] = [];
+    rows.push(
+      await timeIt('list page (one log, first page of 15)', '<= 10 ms', async () => {
+        const r = await store!.search({ log, size: 15 });
+        return `total ${r.total}${r.totalExact ? '' : '+'}`;
+      }),
+    );
+    const second = await store.search({ log, size: 15 });
+    rows.push(
+      await timeIt('list, next page by cursor', '', async () => {
+        const r = await store!.search({ log, size: 15, after: second.after });
+        return `${r.messages.length} rows`;
+      }),
+    );
+    rows.push(
+      await timeIt('list page (all logs)', '', async () => {
+        const r = await store!.search({ size: 15 });
+        return `total ${r.total}${r.totalExact ? '' : '+'}`;
+      }),
+    );
+    rows.push(
+      await timeIt('groups page (one log)', '<= 20 ms', async () => {
+        const r = await store!.groups({ log, size: 15 });
+        return `${r.total} groups`;
+      }),
+    );
+    rows.push(
+      await timeIt('groups page (all logs)', '<= 20 ms', async () => {
+        const r = await store!.groups({ size: 15 });
+        return `${r.total} groups`;
+      }),
+    );
+    for (const q of ['type:TypeError', 'statusCode:[500 TO 599]', 'severity:fatal']) {
+      const tree = parseQuery(q);
+      rows.push(
+        await timeIt(`field search \`${q}\` (one log)`, '<= 50 ms', async () => {
+          const r = await store!.search({ log, size: 15, query: tree });
+          return `total ${r.total}${r.totalExact ? '' : '+'}`;
+        }),
+      );
+    }
+    for (const q of ['ECONNREFUSED', 'timeout', '"out of stock"', 'checkout']) {
+      const tree = parseQuery(q);
+      rows.push(
+        await timeIt(`free-text search \`${q}\` (one log)`, '<= 50 ms', async () => {
+          const r = await store!.search({ log, size: 15, query: tree });
+          return `total ${r.total}${r.totalExact ? '' : '+'}`;
+        }),
+      );
+    }
+    const tree = parseQuery('ECONNREFUSED');
+    rows.push(
+      await timeIt('free-text search `ECONNREFUSED` (all logs)', '<= 50 ms', async () => {
+        const r = await store!.search({ size: 15, query: tree });
+        return `total ${r.total}${r.totalExact ? '' : '+'}`;
+      }),
+    );
+    const one = second.messages[3]!;
+    rows.push(
+      await timeIt('get by id', '', async () => ((await store!.get(one.log, one.id)) ? 'found' : 'missing')),
+    );
+    await store.close();
+    store = undefined;
+    const bytes = folderBytes(dir);
+
+    console.log('');
+    console.log(`Command: BENCH_MESSAGES=${TOTAL} npm run bench:store   (Node ${process.version}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`);
+    console.log('');
+    console.log('| measure | value | goal |');
+    console.log('|---|---|---|');
+    console.log(`| messages stored | ${stored.toLocaleString('en-US')} | ${TOTAL.toLocaleString('en-US')} |`);
+    console.log(`| append throughput (time inside append, batches of ${BATCH}) | ${Math.round((stored / appendMs) * 1000).toLocaleString('en-US')} msg/s | >= 40,000 msg/s |`);
+    console.log(`| append throughput per CPU second of this process | ${Math.round((stored / appendCpuMs) * 1000).toLocaleString('en-US')} msg/s | |`);
+    console.log(`| machine load average (1 min) before / after the fill | ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} | |`);
+    console.log(`| fill wall time incl. generating messages | ${(wallMs / 1000).toFixed(1)} s (${Math.round((stored / wallMs) * 1000).toLocaleString('en-US')} msg/s) | |`);
+    console.log(`| slowest append of ${BATCH} | ${slowest.toFixed(1)} ms | |`);
+    console.log(`| database size on disk (db + wal) | ${(bytes / 1e6).toFixed(0)} MB (${Math.round(bytes / stored)} B/message) | |`);
+    console.log('');
+    console.log(`| read (${RUNS} runs each) | p50 ms | p95 ms | goal | result |`);
+    console.log('|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.goal} | ${r.note} |`);
+  } finally {
+    if (store) await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,134 @@
+// Size limits: one error must not hurt the app or the store. Fields are cut with a visible marker so that
+// every captured message passes normalizeMessage (field lengths, 256 KiB serialized, form 10 KiB).
+import { LIST_FIELDS, MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, type ErrorMessage, type KeyValue } from '../model/message.js';
+
+/** Longest key of a list entry, in characters. */
+export const MAX_ENTRY_KEY = 256;
+/** Longest value of a list entry, in characters. */
+export const MAX_ENTRY_VALUE = 8192;
+/** Most entries per list. */
+export const MAX_ENTRIES = 200;
+/** Room kept free under MAX_MESSAGE_BYTES for what the shipper may add (dropped-count notice). */
+const HEADROOM = 2048;
+/** Room kept for the marker itself. */
+const MARK_ROOM = 40;
+
+/** The visible marker that ends a cut field. */
+export function truncationMark(bytes: number): string {
+  return `…[truncated ${bytes} bytes]`;
+}
+
+/** `text` cut to at most `maxChars` characters, ending with a marker that says how many bytes went. */
+export function truncate(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  let keep = Math.max(0, maxChars - MARK_ROOM);
+  // Never split a surrogate pair.
+  const code = text.charCodeAt(keep - 1);
+  if (keep > 0 && code >= 0xd800 && code <= 0xdbff) keep--;
+  return text.slice(0, keep) + truncationMark(Buffer.byteLength(text.slice(keep)));
+}
+
+const bytesOf = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/**
+ * An upper bound of the serialized size of a list, without serializing it: a UTF-16 unit takes at most
+ * 6 bytes in JSON (`\uXXXX`), and an entry adds 20 bytes of punctuation. Also false when an entry is
+ * longer than the entry limits.
+ */
+function surelyFits(list: readonly KeyValue[], maxBytes: number): boolean {
+  if (list.length > MAX_ENTRIES) return false;
+  let bound = 2;
+  for (const kv of list) {
+    if (kv.key.length > MAX_ENTRY_KEY || kv.value.length > MAX_ENTRY_VALUE) return false;
+    bound += (kv.key.length + kv.value.length) * 6 + 20;
+  }
+  return bound <= maxBytes;
+}
+
+/** A list cut to `maxBytes` serialized (and MAX_ENTRIES entries), ending with a marker entry when cut. */
+export function limitList(list: readonly KeyValue[], maxBytes: number): KeyValue[] {
+  // The common case: small lists pass untouched, without serializing each entry.
+  if (surelyFits(list, maxBytes)) return list as KeyValue[];
+  const out: KeyValue[] = [];
+  let used = 2;
+  let cutBytes = 0;
+  let i = 0;
+  for (; i < list.length; i++) {
+    const kv = list[i]!;
+    let entry: KeyValue = { key: truncate(kv.key, MAX_ENTRY_KEY), value: truncate(kv.value, MAX_ENTRY_VALUE) };
+    let size = bytesOf(entry) + 1;
+    if (out.length >= MAX_ENTRIES) break;
+    if (used + size > maxBytes - MARK_ROOM * 2) {
+      // Keep part of the first entry that does not fit, so a single huge field still shows its start.
+      const room = maxBytes - MARK_ROOM * 2 - used - bytesOf(entry.key) - 20;
+      if (room > 64) {
+        entry = { key: entry.key, value: truncate(entry.value, Math.floor(room / 2)) };
+        size = bytesOf(entry) + 1;
+        if (used + size <= maxBytes - MARK_ROOM * 2) {
+          cutBytes += Buffer.byteLength(kv.value) - Buffer.byteLength(entry.value);
+          out.push(entry);
+          i++;
+        }
+      }
+      break;
+    }
+    out.push(entry);
+    used += size;
+  }
+  for (; i < list.length; i++) cutBytes += bytesOf(list[i]);
+  if (cutBytes > 0) out.push({ key: '…', value: `[truncated ${cutBytes} bytes]` });
+  return out;
+}
+
+/**
+ * The message made to fit: string fields cut to their STRING_FIELDS lengths, lists to MAX_ENTRIES, `form`
+ * to MAX_FORM_BYTES, and the whole to MAX_MESSAGE_BYTES serialized (less some headroom), cutting the
+ * largest part first.
+ */
+export function fitMessage(message: ErrorMessage): ErrorMessage {
+  const m = { ...message } as ErrorMessage & Record<string, unknown>;
+  for (const field of Object.keys(STRING_FIELDS) as (keyof typeof STRING_FIELDS)[]) {
+    const v = m[field];
+    if (typeof v === 'string' && v.length > STRING_FIELDS[field]) m[field] = truncate(v, STRING_FIELDS[field]);
+  }
+  for (const field of LIST_FIELDS) {
+    m[field] = limitList(m[field], field === 'form' ? MAX_FORM_BYTES : MAX_MESSAGE_BYTES);
+  }
+  const budget = MAX_MESSAGE_BYTES - HEADROOM;
+  if (sizeBound(m) <= budget) return m;
+  for (let round = 0; round < 12; round++) {
+    const size = bytesOf(m);
+    if (size <= budget) break;
+    const over = size - budget;
+    // The biggest part gives way first.
+    const parts: { name: string; size: number }[] = [];
+    for (const field of ['detail', 'title', 'source', 'url'] as const) {
+      const v = m[field];
+      if (typeof v === 'string') parts.push({ name: field, size: bytesOf(v) });
+    }
+    for (const field of LIST_FIELDS) parts.push({ name: field, size: bytesOf(m[field]) });
+    parts.sort((a, b) => b.size - a.size);
+    const top = parts[0]!;
+    if ((LIST_FIELDS as readonly string[]).includes(top.name)) {
+      const field = top.name as (typeof LIST_FIELDS)[number];
+      m[field] = limitList(m[field], Math.max(256, top.size - over - MARK_ROOM));
+    } else {
+      const field = top.name as 'detail' | 'title' | 'source' | 'url';
+      const v = m[field] as string;
+      // Characters are at least one byte each (more once JSON-escaped), so this converges in few rounds.
+      m[field] = truncate(v, Math.max(64, v.length - over - MARK_ROOM));
+    }
+  }
+  return m;
+}
+
+/** An upper bound of the serialized size of a message (6 bytes per UTF-16 unit, generous punctuation). */
+function sizeBound(m: ErrorMessage & Record<string, unknown>): number {
+  let bound = 512;
+  for (const value of Object.values(m)) {
+    if (typeof value === 'string') bound += value.length * 6 + 32;
+    else if (Array.isArray(value)) for (const kv of value as KeyValue[]) bound += (kv.key.length + kv.value.length) * 6 + 20;
+    else bound += 32;
+  }
+  return bound;
+}

@@ -1,0 +1,123 @@
+// The options of errorLogger(): their types, their checked schema and their defaults.
+import type { Request } from 'express';
+import type { StoreOption } from '../client/connect.js';
+import type { ElmahError } from '../model/errors.js';
+import type { ErrorMessage, Severity } from '../model/message.js';
+import type { OptionSchema } from '../model/options.js';
+
+/** A header or field name rule: a string matches case-insensitively as a part of the name, a RegExp is tested. */
+export type NameRule = string | RegExp;
+
+/** How secrets are removed before a message leaves the process (see docs/capture.md). */
+export interface RedactOptions {
+  /** Extra header names whose values become `[Filtered]` (exact names, or RegExps). */
+  headers?: readonly NameRule[];
+  /** Extra name parts: form, query, cookie, data and header entries whose name contains one become `[Filtered]`. */
+  keys?: readonly NameRule[];
+  /** Exact strings to remove wherever they appear in a message (e.g. a database password). */
+  values?: readonly string[];
+  /** When true, `headers` and `keys` replace the built-in lists instead of extending them. */
+  replace?: boolean;
+}
+
+/** What `beforeLog` may return: the (edited) message, or `null`/`false` to drop it. */
+export type BeforeLogResult = ErrorMessage | null | false | undefined | void;
+
+/** Options of {@link errorLogger}. Every option is optional. */
+export interface ErrorLoggerOptions {
+  /** The API key (needs `messages_write` only). Default: ELMAH_WRITE_KEY. Ignored when `store` is a LogClient. */
+  key?: string;
+  /** Store URL, Store, collector URL or LogClient. Default: ELMAH_STORE, else sqlite:.elmah/elmah.db. */
+  store?: StoreOption;
+  /** Which log messages go to. Default: ELMAH_LOG, else `default`. */
+  log?: string;
+  /** The `application` field. Default: the `name` in the app's package.json. */
+  application?: string;
+  /** The `version` field. Default: the `version` in the app's package.json. */
+  version?: string;
+  /** Decides which errors are logged. Default: status >= 500 or no status. `raise()` ignores it. */
+  filter?: (err: unknown, req: Request) => boolean;
+  /** Edits a message before it is queued; return `null` or `false` to drop it. May return a promise. */
+  beforeLog?: (message: ErrorMessage, err: unknown, req: Request | undefined) => BeforeLogResult | Promise<BeforeLogResult>;
+  /** Redaction rules, extending the built-in ones (or replacing them with `replace: true`). */
+  redact?: RedactOptions;
+  /** The `user` field from the request. Default: `req.user` (a string, or its username, name, email or id). */
+  user?: (req: Request) => string | undefined | null;
+  /** Also record `uncaughtException` and `unhandledRejection` (as `Fatal`), then exit as Node would. Default false. */
+  captureUncaught?: boolean;
+  /** Hears about the logger's own failures (never thrown, never logged into the log). Default: one console.error line, rate-limited. */
+  onError?: (error: ElmahError) => void;
+  /** Most messages waiting to be shipped; more are dropped and counted. Default 1000. */
+  queueSize?: number;
+  /** Most messages per append. Default 100. */
+  batchSize?: number;
+  /** Wait this long (ms) to gather a batch; 0 ships on the next turn of the event loop. Default 0. */
+  flushIntervalMs?: number;
+  /** Tries for failures that are not known to be transient, before the batch counts as failed. Default 3. */
+  maxRetries?: number;
+  /** Longest wait between retries, ms. Default 30000. */
+  maxBackoffMs?: number;
+  /** How long one append may take before it counts as failed, ms. Default 10000. */
+  timeoutMs?: number;
+  /** With `captureUncaught`: how long to wait for the fatal message to ship before exiting, ms. Default 2000. */
+  exitFlushMs?: number;
+  /** Severity of messages from the middleware and `raise()`. Default `Error`. */
+  severity?: Severity;
+  /**
+   * Write a `sqlite:` store from a worker thread, so that SQLite's synchronous work never blocks the app.
+   * Default: on, falling back to in-process writes when the worker cannot start; `true` makes that a
+   * failure of `ready`; `false` always writes in-process. Other stores are always written in-process.
+   */
+  worker?: boolean;
+}
+
+const nameRules = (value: unknown): boolean => Array.isArray(value) && value.every((v) => typeof v === 'string' || v instanceof RegExp);
+
+/** The checked schema of {@link ErrorLoggerOptions}. */
+export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
+  key: { kinds: ['string'], describe: 'an API key string (elmah_<id>_<secret>)' },
+  store: { kinds: ['string', 'object'], describe: 'a store URL, a Store or a LogClient' },
+  log: { kinds: ['string'], check: (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v as string) ? undefined : 'must be 1-100 letters, digits, . _ -') },
+  application: { kinds: ['string'] },
+  version: { kinds: ['string'] },
+  filter: { kinds: ['function'], describe: 'a function (err, req) => boolean' },
+  beforeLog: { kinds: ['function'], describe: 'a function (message, err, req) => message | null' },
+  redact: {
+    kinds: ['object'],
+    describe: 'an object { headers?, keys?, values?, replace? }',
+    check: (v) => {
+      const r = v as Record<string, unknown>;
+      for (const name of Object.keys(r)) {
+        if (!['headers', 'keys', 'values', 'replace'].includes(name)) return `has an unknown member "${name}" (known: headers, keys, values, replace)`;
+      }
+      if (r.headers !== undefined && !nameRules(r.headers)) return 'member "headers" must be a list of strings or RegExps';
+      if (r.keys !== undefined && !nameRules(r.keys)) return 'member "keys" must be a list of strings or RegExps';
+      if (r.values !== undefined && !(Array.isArray(r.values) && r.values.every((s) => typeof s === 'string'))) return 'member "values" must be a list of strings';
+      if (r.replace !== undefined && typeof r.replace !== 'boolean') return 'member "replace" must be a boolean';
+      return undefined;
+    },
+  },
+  user: { kinds: ['function'], describe: 'a function (req) => string' },
+  captureUncaught: { kinds: ['boolean'] },
+  onError: { kinds: ['function'], describe: 'a function (error) => void' },
+  queueSize: { kinds: ['number'], min: 1, max: 1_000_000, check: (v) => (Number.isInteger(v) ? undefined : 'must be a whole number') },
+  batchSize: { kinds: ['number'], min: 1, max: 1000, check: (v) => (Number.isInteger(v) ? undefined : 'must be a whole number') },
+  flushIntervalMs: { kinds: ['number'], min: 0, max: 60_000 },
+  maxRetries: { kinds: ['number'], min: 0, max: 100, check: (v) => (Number.isInteger(v) ? undefined : 'must be a whole number') },
+  maxBackoffMs: { kinds: ['number'], min: 1, max: 3_600_000 },
+  timeoutMs: { kinds: ['number'], min: 1, max: 3_600_000 },
+  exitFlushMs: { kinds: ['number'], min: 0, max: 60_000 },
+  severity: { kinds: ['string'], oneOf: ['Verbose', 'Debug', 'Information', 'Warning', 'Error', 'Fatal'] },
+  worker: { kinds: ['boolean'] },
+};
+
+/** Defaults of the shipping options. */
+export const CAPTURE_DEFAULTS = {
+  queueSize: 1000,
+  batchSize: 100,
+  flushIntervalMs: 0,
+  maxRetries: 3,
+  maxBackoffMs: 30_000,
+  timeoutMs: 10_000,
+  exitFlushMs: 2000,
+} as const;

@@ -1,0 +1,421 @@
+// Building an error message record (DESIGN.md's field table) from any thrown value and the request.
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Request } from 'express';
+import { computeFingerprint } from '../model/fingerprint.js';
+import { newMessageId } from '../model/id.js';
+import type { ErrorMessage, KeyValue, Severity } from '../model/message.js';
+import { parseFrame } from '../model/stack.js';
+import { truncate } from './limits.js';
+import { FILTERED, type Redactor } from './redact.js';
+import { constructorName, isErrorLike, primitiveType, safeGet, safeJson, safeKeys, safeText } from './safe.js';
+
+/** How deep a `cause` chain is followed. */
+const MAX_CAUSES = 10;
+/** How many members of an AggregateError are written out. */
+const MAX_MEMBERS = 20;
+/** How much of an error's own message is kept inside `detail` before its frames. */
+const MAX_STACK_HEAD = 8192;
+/** Nesting walked when flattening a parsed body into form entries. */
+const MAX_FORM_DEPTH = 5;
+
+/** What the record builder needs besides the error and the request. */
+export interface RecordContext {
+  log: string;
+  severity: Severity;
+  redactor: Redactor;
+  application?: string | undefined;
+  version?: string | undefined;
+  category?: string | undefined;
+  user?: ((req: Request) => string | undefined | null) | undefined;
+  now?: Date;
+}
+
+/** The parts of a record that come from the thrown value alone. */
+export interface ErrorParts {
+  type: string;
+  title: string;
+  detail?: string | undefined;
+  source?: string | undefined;
+  statusCode: number;
+  data: KeyValue[];
+}
+
+let appPackage: { name?: string | undefined; version?: string | undefined } | undefined;
+
+/** The app's package.json (found from process.cwd() upward), read once per process. */
+export function appPackageInfo(): { name?: string | undefined; version?: string | undefined } {
+  if (appPackage) return appPackage;
+  appPackage = {};
+  try {
+    let dir = process.cwd();
+    for (let i = 0; i < 50; i++) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+        appPackage = {
+          name: typeof pkg.name === 'string' ? pkg.name : undefined,
+          version: typeof pkg.version === 'string' ? pkg.version : undefined,
+        };
+        break;
+      } catch {
+        const up = dirname(dir);
+        if (up === dir) break;
+        dir = up;
+      }
+    }
+  } catch {
+    // No readable package.json: the fields stay empty.
+  }
+  return appPackage;
+}
+
+let machineName: string | undefined;
+function machine(): string {
+  if (machineName === undefined) {
+    try {
+      machineName = osHostname();
+    } catch {
+      machineName = '';
+    }
+  }
+  return machineName;
+}
+
+/** The type word of DESIGN.md: constructor name for errors and class instances, else `string`, `null`, `object`… */
+export function typeOf(value: unknown): string {
+  if (isErrorLike(value)) {
+    const ctor = constructorName(value);
+    const name = safeGet(value, 'name');
+    // A plain Error renamed by the app (err.name = 'ValidationError') says more than its constructor.
+    if ((ctor === undefined || ctor === 'Error') && typeof name === 'string' && name) return name.slice(0, 200);
+    return ctor ?? 'Error';
+  }
+  const kind = primitiveType(value);
+  if (kind === 'object') {
+    const ctor = constructorName(value);
+    return ctor && ctor !== 'Object' ? ctor : 'object';
+  }
+  return kind;
+}
+
+/** `status ?? statusCode ?? 500`, accepting only HTTP-like integers. */
+export function statusOf(value: unknown): number {
+  for (const prop of ['status', 'statusCode']) {
+    const v = safeGet(value, prop);
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 100 && v <= 999) return v;
+    if (typeof v === 'string' && /^[1-9]\d\d$/.test(v)) return Number(v);
+  }
+  return 500;
+}
+
+/** The status an error claims, or undefined when it claims none (used by the default filter). */
+export function claimedStatus(value: unknown): number | undefined {
+  const s = statusOf(value);
+  return s === 500 && safeGet(value, 'status') === undefined && safeGet(value, 'statusCode') === undefined ? undefined : s;
+}
+
+function titleOf(value: unknown, type: string): string {
+  if (isErrorLike(value)) {
+    const message = safeGet(value, 'message');
+    const text = typeof message === 'string' ? message : message === undefined ? '' : safeText(message, 4096);
+    return text || type;
+  }
+  if (typeof value === 'string') return value || '(empty string)';
+  if (value !== null && typeof value === 'object') {
+    const message = safeGet(value, 'message');
+    if (typeof message === 'string' && message) return message;
+    return safeJson(value, { maxLength: 4096 });
+  }
+  return safeText(value);
+}
+
+/** A stack text with an over-long message part shortened, so the frames survive the detail limit. */
+function clipStack(stack: string): string {
+  if (stack.length <= MAX_STACK_HEAD) return stack;
+  const firstFrame = stack.search(/\n\s+at /);
+  const head = firstFrame < 0 ? stack : stack.slice(0, firstFrame);
+  // Long frame lists are cut later, with a marker, by fitMessage.
+  if (head.length <= MAX_STACK_HEAD) return stack;
+  return truncate(head, MAX_STACK_HEAD) + (firstFrame < 0 ? '' : stack.slice(firstFrame));
+}
+
+function stackOf(err: object, type: string, title: string): string {
+  const stack = safeGet(err, 'stack');
+  if (typeof stack === 'string' && stack) return clipStack(stack);
+  return `${type}: ${title.slice(0, MAX_STACK_HEAD)}`;
+}
+
+/** The stack, then AggregateError members and the cause chain, with cycles and depth bounded. */
+function detailOf(err: object, seen: Set<unknown>, depth: number): string {
+  seen.add(err);
+  const type = typeOf(err);
+  let text = stackOf(err, type, titleOf(err, type));
+  const indent = '    '.repeat(depth + 1);
+  const members = safeGet(err, 'errors');
+  let isList: boolean;
+  try {
+    isList = Array.isArray(members);
+  } catch {
+    isList = false;
+  }
+  if (isList && depth < MAX_CAUSES) {
+    const list = members as unknown[];
+    const n = Number(safeGet(list, 'length')) || 0;
+    for (let i = 0; i < Math.min(n, MAX_MEMBERS); i++) {
+      const member = safeGet(list, i);
+      const body = isErrorLike(member)
+        ? seen.has(member) ? '[Circular]' : detailOf(member, seen, depth + 1)
+        : `${typeOf(member)}: ${safeText(member, 1024)}`;
+      text += `\n${indent}[errors ${i}] ${body.replace(/\n/g, `\n${indent}`)}`;
+    }
+    if (n > MAX_MEMBERS) text += `\n${indent}[… ${n - MAX_MEMBERS} more errors]`;
+  }
+  let cause: unknown;
+  let hasCause: boolean;
+  try {
+    hasCause = 'cause' in err;
+  } catch {
+    hasCause = false;
+  }
+  if (hasCause) cause = safeGet(err, 'cause');
+  if (hasCause && cause !== undefined) {
+    if (depth >= MAX_CAUSES) text += '\nCaused by: […deeper causes left out]';
+    else if (seen.has(cause)) text += '\nCaused by: [Circular cause]';
+    else if (isErrorLike(cause)) text += `\nCaused by: ${detailOf(cause, seen, depth + 1)}`;
+    else text += `\nCaused by: ${typeOf(cause)}: ${safeText(cause, 1024)}`;
+  }
+  return text;
+}
+
+/** The top stack frame as `file:line:col`, or the function name. */
+function sourceOf(detail: string | undefined): string | undefined {
+  if (!detail) return undefined;
+  // Only the first frame line is parsed; the rest of the stack is not needed here.
+  const at = /^\s*at .*$/m.exec(detail);
+  const firstCause = detail.indexOf('\nCaused by: ');
+  if (!at || (firstCause >= 0 && at.index > firstCause)) return undefined;
+  const frame = parseFrame(at[0]);
+  if (!frame) return undefined;
+  if (frame.file) return `${frame.file}:${frame.line ?? 0}:${frame.column ?? 0}`;
+  return frame.fn ?? frame.raw;
+}
+
+const SKIP_DATA = new Set(['stack', 'message', 'cause', 'errors']);
+
+/** The error's own enumerable properties, safely stringified and redacted by name. */
+function dataOf(value: unknown, redactor: Redactor): KeyValue[] {
+  if (value === null || typeof value !== 'object') return [];
+  const out: KeyValue[] = [];
+  for (const key of safeKeys(value).slice(0, 100)) {
+    if (SKIP_DATA.has(key)) continue;
+    if (redactor.key(key)) {
+      out.push({ key, value: FILTERED });
+      continue;
+    }
+    const v = safeGet(value, key);
+    out.push({ key, value: typeof v === 'string' ? v : safeJson(v, { maxLength: 4096, redactKey: redactor.key }) });
+  }
+  return out;
+}
+
+/** Type, title, detail, source, status and data from any thrown value. Never throws. */
+export function describeError(value: unknown, redactor: Redactor): ErrorParts {
+  const type = typeOf(value);
+  const title = titleOf(value, type);
+  let detail: string | undefined;
+  if (value !== null && typeof value === 'object') {
+    detail = isErrorLike(value) ? detailOf(value, new Set(), 0) : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
+  }
+  return { type, title, detail, source: sourceOf(detail), statusCode: statusOf(value), data: dataOf(value, redactor) };
+}
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.filter((v) => typeof v === 'string').join(', ');
+  return undefined;
+}
+
+/** `traceparent`'s trace-id, else `x-request-id`. */
+export function correlationIdOf(headers: Record<string, unknown>): string | undefined {
+  const tp = headerText(headers.traceparent);
+  const m = tp ? /^\s*[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/i.exec(tp) : null;
+  if (m) return m[1]!.toLowerCase();
+  const rid = headerText(headers['x-request-id'])?.trim();
+  return rid ? rid.slice(0, 512) : undefined;
+}
+
+/** Flattens a parsed body into `a.b`, `a[0]` entries; an entry whose path names a secret is filtered. */
+function flatten(value: unknown, redactor: Redactor): KeyValue[] {
+  const out: KeyValue[] = [];
+  const walk = (v: unknown, path: string, secret: boolean, depth: number): void => {
+    if (out.length >= 200) return;
+    if (secret) {
+      out.push({ key: path, value: FILTERED });
+      return;
+    }
+    if (v !== null && typeof v === 'object' && depth < MAX_FORM_DEPTH && !Buffer.isBuffer(v)) {
+      let isArray: boolean;
+      try {
+        isArray = Array.isArray(v);
+      } catch {
+        out.push({ key: path, value: '[Unreadable]' });
+        return;
+      }
+      const keys = isArray ? Array.from({ length: Math.min(Number(safeGet(v, 'length')) || 0, 200) }, (_, i) => String(i)) : safeKeys(v);
+      if (keys.length === 0) {
+        if (path) out.push({ key: path, value: isArray ? '[]' : '{}' });
+        return;
+      }
+      for (const k of keys) {
+        const child = isArray ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+        walk(safeGet(v, k), child, !isArray && redactor.key(k), depth + 1);
+      }
+      return;
+    }
+    const text = typeof v === 'string' ? v : v !== null && typeof v === 'object' ? safeJson(v, { maxLength: 4096, redactKey: redactor.key }) : safeText(v);
+    out.push({ key: path || '(body)', value: text });
+  };
+  walk(value, '', false, 0);
+  return out;
+}
+
+function formOf(req: Request, redactor: Redactor): KeyValue[] {
+  const body: unknown = safeGet(req, 'body');
+  if (body === undefined || body === null) return [];
+  if (Buffer.isBuffer(body)) return [{ key: '(body)', value: `[${body.length} bytes]` }];
+  // A text body is often urlencoded; redact it as a query would be.
+  if (typeof body === 'string') return [{ key: '(body)', value: redactor.url(`?${body.slice(0, 65_536)}`).slice(1) }];
+  if (typeof body !== 'object') return [{ key: '(body)', value: safeText(body) }];
+  return flatten(body, redactor);
+}
+
+function queryOf(url: string, redactor: Redactor): KeyValue[] {
+  const q = url.indexOf('?');
+  if (q < 0) return [];
+  const out: KeyValue[] = [];
+  try {
+    const hash = url.indexOf('#', q);
+    for (const [key, value] of new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash))) {
+      if (out.length >= 200) break;
+      out.push({ key, value: redactor.key(key) ? FILTERED : value });
+    }
+  } catch {
+    // An unparsable query still shows in `url`.
+  }
+  return out;
+}
+
+function cookiesOf(req: Request, headers: Record<string, unknown>): KeyValue[] {
+  const names = new Set<string>();
+  for (const source of [safeGet(req, 'cookies'), safeGet(req, 'signedCookies')]) {
+    for (const k of safeKeys(source)) names.add(k);
+  }
+  const header = headerText(headers.cookie);
+  if (header) {
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      const name = (eq < 0 ? part : part.slice(0, eq)).trim();
+      if (name) names.add(name);
+    }
+  }
+  // Every cookie value is secret; the names alone tell what the browser sent.
+  return [...names].slice(0, 200).map((key) => ({ key, value: FILTERED }));
+}
+
+function userOf(req: Request, pick: RecordContext['user']): string | undefined {
+  if (pick) {
+    try {
+      const u = pick(req);
+      return typeof u === 'string' && u ? u : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const user = safeGet(req, 'user');
+  if (typeof user === 'string') return user || undefined;
+  for (const prop of ['username', 'name', 'email', 'id']) {
+    const v = safeGet(user, prop);
+    if ((typeof v === 'string' && v) || typeof v === 'number') return String(v);
+  }
+  return undefined;
+}
+
+function addressOf(req: Request): string | undefined {
+  const ip = safeGet(req, 'ip');
+  if (typeof ip === 'string' && ip) return ip;
+  const addr = safeGet(safeGet(req, 'socket'), 'remoteAddress');
+  return typeof addr === 'string' ? addr : undefined;
+}
+
+/** The request parts of a record. */
+function requestParts(req: Request, ctx: RecordContext): Partial<ErrorMessage> {
+  const r = ctx.redactor;
+  const rawHeaders = safeGet(req, 'headers');
+  const headers = (rawHeaders !== null && typeof rawHeaders === 'object' ? rawHeaders : {}) as Record<string, unknown>;
+  const serverVariables: KeyValue[] = [];
+  for (const name of safeKeys(headers)) {
+    const value = headerText(safeGet(headers, name));
+    if (value !== undefined) serverVariables.push({ key: name, value: r.headerValue(name, value) });
+  }
+  const address = addressOf(req);
+  if (address) serverVariables.push({ key: 'REMOTE_ADDR', value: address });
+  const originalUrl = safeGet(req, 'originalUrl');
+  const rawUrl = typeof originalUrl === 'string' ? originalUrl : safeGet(req, 'url');
+  const url = typeof rawUrl === 'string' ? rawUrl : undefined;
+  const method = safeGet(req, 'method');
+  return {
+    url: url === undefined ? undefined : r.url(url),
+    method: typeof method === 'string' ? method : undefined,
+    user: userOf(req, ctx.user),
+    correlationId: correlationIdOf(headers),
+    serverVariables,
+    cookies: cookiesOf(req, headers),
+    form: formOf(req, r),
+    queryString: url === undefined ? [] : queryOf(url, r),
+  };
+}
+
+/**
+ * A complete record for any thrown value and (optionally) its request: error parts, request context,
+ * app context, a new id and the fingerprint. Redacted by `ctx.redactor`; not yet size-limited.
+ * Never throws.
+ */
+export function buildMessage(value: unknown, req: Request | undefined, ctx: RecordContext): ErrorMessage {
+  const now = ctx.now ?? new Date();
+  const parts = describeError(value, ctx.redactor);
+  const pkg = ctx.application === undefined || ctx.version === undefined ? appPackageInfo() : {};
+  let request: Partial<ErrorMessage> = {};
+  if (req) {
+    try {
+      request = requestParts(req, ctx);
+    } catch {
+      request = {};
+    }
+  }
+  return {
+    id: newMessageId(now.getTime()),
+    log: ctx.log,
+    dateTime: now.toISOString(),
+    title: parts.title,
+    type: parts.type,
+    detail: parts.detail,
+    source: parts.source,
+    statusCode: parts.statusCode,
+    severity: ctx.severity,
+    url: request.url,
+    method: request.method,
+    user: request.user,
+    hostname: machine(),
+    application: ctx.application ?? pkg.name,
+    version: ctx.version ?? pkg.version,
+    correlationId: request.correlationId,
+    category: ctx.category,
+    serverVariables: request.serverVariables ?? [],
+    cookies: request.cookies ?? [],
+    form: request.form ?? [],
+    queryString: request.queryString ?? [],
+    data: parts.data,
+    fingerprint: computeFingerprint(parts.type, parts.detail, parts.title),
+  };
+}

@@ -1,0 +1,202 @@
+// PostgreSQL query compiler: turns a MessageFilter (parsed query tree, logs, time range) into a parameterised
+// WHERE clause whose results agree exactly with the reference evaluator (src/model/query-eval.ts).
+import { FREE_TEXT_FIELDS, tokenize, type KeywordField, type QueryNode, type TextField } from '../model/query.js';
+import { asciiLower } from '../model/query-eval.js';
+import { filterLogs } from './shared.js';
+import type { MessageFilter } from './types.js';
+
+/*
+ * Text search works on tokens made in JS with tokenize(), never with PostgreSQL's own parser (which splits
+ * words differently). Each searchable field keeps its tokens as one string, " tok1 tok2 … " (tokens never
+ * contain a space), so a phrase is an exact substring test:
+ *   " a b c "  — the tokens a, b, c side by side;
+ *   " a b c"   — the same, with c only a prefix of the last token.
+ * A tsvector of all tokens (GIN-indexed) narrows the candidates first; the substring test decides.
+ */
+
+/** Longest token kept in the tsvector, in code points (4 bytes each stays under PostgreSQL's 2 KiB lexeme limit). */
+export const MAX_LEXEME_CHARS = 500;
+/** Above this many bytes of lexemes (PostgreSQL caps a tsvector at 1 MiB) a message is indexed as EVERYTHING: always a candidate. */
+export const MAX_TSVECTOR_BYTES = 900_000;
+
+/** The message fields text search reads, with the column holding each one's tokens. */
+export const TOKEN_COLUMNS: Record<(typeof FREE_TEXT_FIELDS)[number], string> = {
+  title: 'tk_title',
+  type: 'tk_type',
+  detail: 'tk_detail',
+  url: 'tk_url',
+  source: 'tk_source',
+  user: 'tk_user',
+  hostname: 'tk_hostname',
+};
+
+/** The column of each keyword field; statusCode compares as text, as the reference evaluator does. */
+const KEYWORD_COLUMNS: Record<KeywordField, string> = {
+  type: 'type',
+  severity: 'severity',
+  method: 'method',
+  hostname: 'hostname',
+  application: 'application',
+  version: 'version',
+  user: 'user_name',
+  correlationId: 'correlation_id',
+  category: 'category',
+  fingerprint: 'fingerprint',
+  log: 'log',
+  id: 'id',
+  statusCode: 'status_code::text',
+  dateTime: 'date_time',
+};
+
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+
+/** Keyword columns (NOT NULL, COLLATE "C", leading a btree index) whose exact terms also get an index range. */
+const RANGED_KEYWORDS = new Set<KeywordField>(['log', 'id', 'fingerprint']);
+
+function asciiUpper(text: string): string {
+  return text.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
+/** A keyword column with ASCII letters folded to lower case (as asciiLower does); also the form the type index uses. */
+export function foldedColumn(field: KeywordField, alias = 'm.'): string {
+  return `translate(${alias}${KEYWORD_COLUMNS[field]}, '${UPPER}', '${LOWER}')`;
+}
+
+/*
+ * PostgreSQL text and JSONB cannot hold U+0000. Every stored string goes through enc(): U+0001 becomes
+ * U+0001 "1" and U+0000 becomes U+0001 "0". The mapping is a prefix code that leaves ASCII letters alone,
+ * so equality, prefix tests and ASCII case folding give the same answers on encoded text.
+ */
+const ESC = '\u0001';
+
+/** A lone UTF-16 surrogate, which UTF-8 (and so PostgreSQL) cannot hold. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Makes a string storable in PostgreSQL (see the note above); a lone surrogate becomes U+FFFD, as UTF-8 encoding does. */
+export function enc(text: string): string {
+  const whole = LONE_SURROGATE.test(text) ? text.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD') : text;
+  if (!whole.includes('\u0000') && !whole.includes(ESC)) return whole;
+  return whole.replaceAll(ESC, `${ESC}1`).replaceAll('\u0000', `${ESC}0`);
+}
+
+/** Reverses {@link enc}. */
+export function dec(text: string): string {
+  if (!text.includes(ESC)) return text;
+  // Every ESC in encoded text starts a code, so the two replacements cannot overlap.
+  return text.replaceAll(`${ESC}0`, '\u0000').replaceAll(`${ESC}1`, ESC);
+}
+
+const ASCII_ONLY = /^[\x20-\x7e\t\n\r]*$/;
+
+/** tokenize(), with a shortcut for plain ASCII text (most stacks and URLs) that gives the same tokens. */
+export function tokensOf(value: string | undefined): string[] {
+  if (!value) return [];
+  if (ASCII_ONLY.test(value)) return value.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+  return tokenize(value);
+}
+
+/** The token string of a field's tokens: " tok1 tok2 … " (a single space when there are none). */
+export function tokenText(tokens: readonly string[]): string {
+  return tokens.length === 0 ? ' ' : ` ${tokens.join(' ')} `;
+}
+
+/** A token as the tsvector keeps it: cut to MAX_LEXEME_CHARS code points. */
+function lexeme(token: string): { text: string; cut: boolean } {
+  if (token.length <= MAX_LEXEME_CHARS) return { text: token, cut: false };
+  const points = Array.from(token);
+  if (points.length <= MAX_LEXEME_CHARS) return { text: token, cut: false };
+  return { text: points.slice(0, MAX_LEXEME_CHARS).join(''), cut: true };
+}
+
+/** The lexeme a message too big for a tsvector gets instead of its tokens; no token can contain "~". */
+export const EVERYTHING = '~all~';
+
+/** The distinct lexemes of a message's searchable fields (token lists), space-separated, for array_to_tsvector. */
+export function lexemeList(fields: readonly (readonly string[])[]): string {
+  const set = new Set<string>();
+  for (const tokens of fields) for (const t of tokens) set.add(lexeme(t).text);
+  let bytes = 0;
+  for (const l of set) bytes += Buffer.byteLength(l) + 8;
+  return bytes > MAX_TSVECTOR_BYTES ? EVERYTHING : [...set].join(' ');
+}
+
+const quoteLexeme = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+/** A tsquery that every message whose tokens contain the phrase satisfies (a necessary condition only). */
+function candidateQuery(tokens: readonly string[], prefix: boolean): string {
+  return tokens
+    .map((t, i) => {
+      const l = lexeme(t);
+      return `${quoteLexeme(l.text)}${l.cut || (prefix && i === tokens.length - 1) ? ':*' : ''}`;
+    })
+    .join(' & ');
+}
+
+/** Collects parameters; `add` returns the `$n` placeholder. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** SQL for one query node, over the messages table aliased `m`. Never yields NULL. */
+export function compileQuery(node: QueryNode, params: Params): string {
+  switch (node.kind) {
+    case 'all':
+      return 'TRUE';
+    case 'and':
+    case 'or':
+      return `(${node.children.map((c) => compileQuery(c, params)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
+    case 'not':
+      return `(NOT ${compileQuery(node.child, params)})`;
+    case 'text': {
+      const fields: readonly (TextField | (typeof FREE_TEXT_FIELDS)[number])[] = node.field ? [node.field] : FREE_TEXT_FIELDS;
+      const p = params.add(` ${node.tokens.join(' ')}${node.prefix ? '' : ' '}`);
+      const exact = `(${fields.map((f) => `strpos(m.${TOKEN_COLUMNS[f]}, ${p}::text) > 0`).join(' OR ')})`;
+      const q = params.add(`(${candidateQuery(node.tokens, node.prefix)}) | ${quoteLexeme(EVERYTHING)}`);
+      if (!node.field && node.tokens.length === 1 && !lexeme(node.tokens[0]!).cut) {
+        // One word anywhere: the tsvector holds exactly the tokens of the free-text fields, so the index alone
+        // decides, and rows are not read for a recheck; only an EVERYTHING row needs the exact test.
+        return `(m.tsv @@ ${q}::tsquery AND (NOT m.tsv_everything OR ${exact}))`;
+      }
+      return `(m.tsv @@ ${q}::tsquery AND ${exact})`;
+    }
+    case 'term': {
+      // "col IS NOT NULL AND …" is never NULL (so NOT stays right) and, unlike COALESCE, lets an index serve it.
+      const column = KEYWORD_COLUMNS[node.field];
+      const folded = foldedColumn(node.field);
+      const want = params.add(enc(asciiLower(node.value)));
+      const test = node.prefix ? `starts_with(${folded}, ${want}::text)` : `${folded} = ${want}::text`;
+      if (!node.prefix && RANGED_KEYWORDS.has(node.field)) {
+        // Every spelling that folds to the value lies between its upper- and lower-case forms in byte order,
+        // a range the btree indexes on log, id and fingerprint can serve.
+        const lo = params.add(enc(asciiUpper(node.value)));
+        const hi = params.add(enc(asciiLower(node.value)));
+        return `(m.${column} >= ${lo}::text COLLATE "C" AND m.${column} <= ${hi}::text COLLATE "C" AND ${test})`;
+      }
+      return `(m.${column.replace(/::text$/, '')} IS NOT NULL AND ${test})`;
+    }
+    case 'range': {
+      const column = node.field === 'statusCode' ? 'm.status_code' : 'm.date_time';
+      const cast = node.field === 'statusCode' ? '::int' : '::text COLLATE "C"';
+      const parts = [`${column} IS NOT NULL`];
+      if (node.lo !== undefined) parts.push(`${column} ${node.loInclusive ? '>=' : '>'} ${params.add(node.lo)}${cast}`);
+      if (node.hi !== undefined) parts.push(`${column} ${node.hiInclusive ? '<=' : '<'} ${params.add(node.hi)}${cast}`);
+      return `(${parts.join(' AND ')})`;
+    }
+  }
+}
+
+/** SQL for a whole filter (logs, time range, query) over the messages table aliased `m`. */
+export function compileFilter(filter: MessageFilter, params: Params): string {
+  const parts: string[] = [];
+  const logs = filterLogs(filter.log);
+  if (logs !== undefined) parts.push(logs.length === 1 ? `m.log = ${params.add(logs[0])}` : `m.log = ANY(${params.add(logs)}::text[])`);
+  if (filter.from !== undefined) parts.push(`m.date_time >= ${params.add(filter.from)}::text COLLATE "C"`);
+  if (filter.to !== undefined) parts.push(`m.date_time < ${params.add(filter.to)}::text COLLATE "C"`);
+  if (filter.query && filter.query.kind !== 'all') parts.push(compileQuery(filter.query, params));
+  return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}

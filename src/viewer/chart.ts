@@ -1,0 +1,98 @@
+// Geometry of the server-rendered SVG charts: the errors-over-time bar chart and the groups' sparklines.
+// Only numbers and our own labels come out of here; templates draw them with escaped attributes.
+import type { HistogramResult } from '../stores/types.js';
+import { MONTHS } from './render.js';
+
+/** One bar of the chart. */
+export interface Bar {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  count: number;
+  /** Tooltip: `Jan 01 10:00–11:00 UTC: 3 errors`. */
+  label: string;
+}
+
+/** Everything the chart template draws. */
+export interface BarChart {
+  width: number;
+  height: number;
+  /** Top of the plot area, where the max line sits. */
+  top: number;
+  /** Bottom of the plot area (the x axis). */
+  bottom: number;
+  left: number;
+  bars: Bar[];
+  max: number;
+  total: number;
+  /** Up to five labels along the time axis. */
+  ticks: { x: number; text: string }[];
+  /** Sentence for screen readers. */
+  summary: string;
+}
+
+const W = 960;
+const H = 120;
+const LEFT = 36;
+const TOP = 8;
+const BOTTOM = 96;
+
+function label(t: number, spanMs: number): string {
+  const iso = new Date(t).toISOString();
+  const month = MONTHS[new Date(t).getUTCMonth()]!;
+  if (spanMs <= 2 * 86_400_000) return iso.slice(11, 16);
+  return `${month} ${iso.slice(8, 10)}`;
+}
+
+/** Lays out a histogram as bars in a 960×120 view box. */
+export function barChart(h: HistogramResult): BarChart {
+  const start = Date.parse(h.from);
+  const end = Date.parse(h.to);
+  const span = end - start;
+  const n = h.counts.length;
+  const max = Math.max(0, ...h.counts);
+  const total = h.counts.reduce((a, b) => a + b, 0);
+  const slot = (W - LEFT) / Math.max(1, n);
+  const gap = slot > 4 ? 1 : 0;
+  const bars: Bar[] = h.counts.map((count, i) => {
+    const hh = max === 0 ? 0 : Math.max(count > 0 ? 2 : 0, Math.round(((BOTTOM - TOP) * count) / max));
+    const t0 = start + i * h.bucketMs;
+    const t1 = Math.min(end, t0 + h.bucketMs);
+    return {
+      x: round(LEFT + i * slot),
+      y: BOTTOM - hh,
+      w: round(Math.max(1, slot - gap)),
+      h: hh,
+      count,
+      label: `${fullLabel(t0)} to ${fullLabel(t1)}: ${count} error${count === 1 ? '' : 's'}`,
+    };
+  });
+  const ticks: { x: number; text: string }[] = [];
+  const tickCount = Math.min(5, n);
+  for (let i = 0; i < tickCount; i++) {
+    const frac = tickCount === 1 ? 0 : i / (tickCount - 1);
+    ticks.push({ x: round(LEFT + frac * (W - LEFT)), text: label(start + frac * span, span) });
+  }
+  return {
+    width: W, height: H, top: TOP, bottom: BOTTOM, left: LEFT, bars, max, total, ticks,
+    summary: `${total} error${total === 1 ? '' : 's'} from ${fullLabel(start)} to ${fullLabel(end)}, at most ${max} in one interval.`,
+  };
+}
+
+function fullLabel(t: number): string {
+  const iso = new Date(t).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+function round(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
+/** Polyline points of a sparkline in a `width`×`height` box (the baseline at the bottom). */
+export function sparkline(counts: readonly number[], width = 100, height = 20): string {
+  if (counts.length === 0) return '';
+  const max = Math.max(1, ...counts);
+  const step = counts.length > 1 ? width / (counts.length - 1) : 0;
+  return counts.map((c, i) => `${round(i * step)},${round(height - 1 - ((height - 2) * c) / max)}`).join(' ');
+}

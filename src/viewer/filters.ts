@@ -1,0 +1,141 @@
+// Reads the list's URL parameters (page, size, search, quick filters) and says plainly what is wrong with them.
+import type { Request } from 'express';
+import { isElmahError } from '../model/errors.js';
+import { isLogName } from '../model/message.js';
+import { parseQuery } from '../model/query.js';
+
+/** Page sizes offered in the list. */
+export const PAGE_SIZES = [10, 15, 25, 50, 100] as const;
+/** Largest page size the URL may ask for. */
+export const MAX_SIZE = 100;
+/** Highest page number accepted (deep offsets are slow; the search narrows faster). */
+export const MAX_PAGE = 100_000;
+
+/** Time ranges of the quick filter, with their length in ms. */
+export const SINCE = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '90d': 90 * 86_400_000 } as const;
+export type Since = keyof typeof SINCE;
+
+/** Status classes of the quick filter and their query. */
+export const STATUS = { '5xx': 'statusCode:[500 TO 599]', '4xx': 'statusCode:[400 TO 499]' } as const;
+export type StatusClass = keyof typeof STATUS;
+
+/** The list's parameters after checking. */
+export interface ListParams {
+  view: 'list' | 'groups';
+  /** 1-based. */
+  page: number;
+  size: number;
+  /** The search text as typed. */
+  q: string;
+  status: StatusClass | '';
+  type: string;
+  log: string;
+  since: Since | '';
+}
+
+/** One thing wrong with the URL, for the page to show next to the field. */
+export interface ParamProblem {
+  field: 'page' | 'size' | 'q' | 'status' | 'type' | 'log' | 'since' | 'view' | 'limit';
+  message: string;
+  /** For the search text: the 0-based position of the mistake. */
+  position?: number | undefined;
+}
+
+/** A query-string value as one string ('' when absent; the first when repeated). */
+export function param(req: Request, name: string): string {
+  const v = (req.query as Record<string, unknown>)[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return typeof one === 'string' ? one : '';
+}
+
+function wholeNumber(text: string, min: number, max: number): number | undefined {
+  if (!/^\d{1,9}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n >= min && n <= max ? n : undefined;
+}
+
+/** Parses the list parameters; `problems` is empty when all are fine. `pinnedLog` overrides `log`. */
+export function readListParams(req: Request, defaults: { size: number; pinnedLog?: string | undefined }): { params: ListParams; problems: ParamProblem[] } {
+  const problems: ParamProblem[] = [];
+  const params: ListParams = { view: 'list', page: 1, size: defaults.size, q: '', status: '', type: '', log: defaults.pinnedLog ?? '', since: '' };
+
+  const view = param(req, 'view');
+  if (view === 'groups') params.view = 'groups';
+  else if (view !== '' && view !== 'list') problems.push({ field: 'view', message: `Unknown view "${view}": use list or groups.` });
+
+  const page = param(req, 'page').trim();
+  if (page !== '') {
+    const n = wholeNumber(page, 1, MAX_PAGE);
+    if (n === undefined) problems.push({ field: 'page', message: `Page must be a whole number from 1 to ${MAX_PAGE.toLocaleString('en-US')}; got "${page.slice(0, 40)}".` });
+    else params.page = n;
+  }
+  const size = param(req, 'size').trim();
+  if (size !== '') {
+    const n = wholeNumber(size, 1, MAX_SIZE);
+    if (n === undefined) problems.push({ field: 'size', message: `Size must be a whole number from 1 to ${MAX_SIZE}; got "${size.slice(0, 40)}".` });
+    else params.size = n;
+  }
+
+  params.q = param(req, 'q').trim();
+  if (params.q) {
+    try {
+      parseQuery(params.q);
+    } catch (err) {
+      if (!isElmahError(err)) throw err;
+      const position = (err.details as { position?: number } | undefined)?.position;
+      problems.push({ field: 'q', message: err.message, position });
+    }
+  }
+
+  const status = param(req, 'status');
+  if (status === '5xx' || status === '4xx') params.status = status;
+  else if (status !== '') problems.push({ field: 'status', message: `Unknown status class "${status.slice(0, 20)}": use 5xx or 4xx.` });
+
+  const type = param(req, 'type').trim();
+  if (type.length > 512) problems.push({ field: 'type', message: 'The type filter is longer than 512 characters.' });
+  else params.type = type;
+
+  const log = param(req, 'log').trim();
+  if (!defaults.pinnedLog && log !== '') {
+    if (isLogName(log)) params.log = log;
+    else problems.push({ field: 'log', message: 'A log name is 1-100 letters, digits, ".", "_" or "-".' });
+  }
+
+  const since = param(req, 'since');
+  if (since in SINCE) params.since = since as Since;
+  else if (since !== '') problems.push({ field: 'since', message: `Unknown time range "${since.slice(0, 20)}": use ${Object.keys(SINCE).join(', ')}.` });
+
+  return { params, problems };
+}
+
+function quote(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** The query text the client runs: the search and the quick filters ANDed. Undefined when nothing filters. */
+export function composeQuery(p: Pick<ListParams, 'q' | 'status' | 'type'>): string | undefined {
+  const parts: string[] = [];
+  if (p.q) parts.push(`(${p.q})`);
+  if (p.status) parts.push(STATUS[p.status]);
+  if (p.type) parts.push(`type:${quote(p.type)}`);
+  return parts.length > 0 ? parts.join(' AND ') : undefined;
+}
+
+/** The `from` time of the time-range filter, or undefined. */
+export function sinceFrom(since: Since | '', now: Date): string | undefined {
+  return since ? new Date(now.getTime() - SINCE[since]).toISOString() : undefined;
+}
+
+/** The URL parameters that reproduce a filter (for links), omitting defaults. */
+export function listQuery(p: Partial<ListParams>, defaultSize: number, pinnedLog?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (p.view === 'groups') out.view = 'groups';
+  if (p.q) out.q = p.q;
+  if (p.status) out.status = p.status;
+  if (p.type) out.type = p.type;
+  if (p.log && !pinnedLog) out.log = p.log;
+  if (p.since) out.since = p.since;
+  if (p.size && p.size !== defaultSize) out.size = String(p.size);
+  if (p.page && p.page > 1) out.page = String(p.page);
+  return out;
+}

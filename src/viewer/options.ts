@@ -1,0 +1,95 @@
+// The options of errorViewer(): their types, the schema checked when the factory is called, and defaults.
+import type { Request } from 'express';
+import type { StoreOption } from '../client/connect.js';
+import { ElmahConfigError } from '../model/errors.js';
+import { parseDuration } from '../model/keys.js';
+import { isLogName } from '../model/message.js';
+import { validateOptions, type OptionSchema } from '../model/options.js';
+
+/** Decides whether a request may browse the log: the app's own authentication. */
+export type ViewerAccessFunction = (req: Request) => boolean | Promise<boolean>;
+
+/** Options of {@link errorViewer}. */
+export interface ErrorViewerOptions {
+  /** API key carrying `messages_read`. Default: ELMAH_READ_KEY. */
+  key?: string | undefined;
+  /** Store URL, Store, collector URL or LogClient. Default: ELMAH_STORE, else sqlite:.elmah/elmah.db. */
+  store?: StoreOption | undefined;
+  /** Pin the viewer to one log; by default it shows every log its key may read, with a filter by log. */
+  log?: string | undefined;
+  /**
+   * Who may browse: `'local'` (default) serves loopback requests that came through no proxy; `'key'`
+   * asks for an API key carrying `messages_read` and keeps a signed session cookie; a function decides
+   * with the app's own authentication.
+   */
+  access?: 'local' | 'key' | ViewerAccessFunction | undefined;
+  /** Secret that signs and encrypts session cookies and CSRF tokens (at least 32 characters). Default: random per process. */
+  sessionSecret?: string | undefined;
+  /** How long a sign-in lasts: milliseconds or a duration such as `8h`, `30m`, `7d`. Default 8h. */
+  sessionTtl?: number | string | undefined;
+  /** Rows per page when the URL names none: 10 to 100. Default 15. */
+  pageSize?: number | undefined;
+  /** Name shown in the header and the page titles. Default "Error log". */
+  title?: string | undefined;
+  /** Seconds between checks for new errors on the first page (needs JavaScript); 0 turns it off. Default 15. */
+  refreshSeconds?: number | undefined;
+}
+
+/** The options with defaults applied. */
+export interface ResolvedViewerOptions {
+  key: string | undefined;
+  store: StoreOption | undefined;
+  log: string | undefined;
+  access: 'local' | 'key' | ViewerAccessFunction;
+  sessionSecret: string | undefined;
+  sessionTtlMs: number;
+  pageSize: number;
+  title: string;
+  refreshSeconds: number;
+}
+
+const SCHEMA: OptionSchema<ErrorViewerOptions> = {
+  key: { kinds: ['string'], describe: 'an API key string (elmah_…)' },
+  store: { kinds: ['string', 'object'], describe: 'a store URL, a Store or a LogClient' },
+  log: { kinds: ['string'], check: (v) => (isLogName(v) ? undefined : 'must be 1-100 letters, digits, . _ -') },
+  access: { kinds: ['string', 'function'], oneOf: ['local', 'key'], describe: '"local", "key" or a function (req) => boolean' },
+  sessionSecret: { kinds: ['string'], check: (v) => ((v as string).length >= 32 ? undefined : 'must be at least 32 characters') },
+  sessionTtl: {
+    kinds: ['number', 'string'],
+    describe: 'milliseconds or a duration such as "8h"',
+    check: (v) => (sessionTtlMs(v as number | string) === undefined ? 'must be from 1 minute to 30 days, as milliseconds or a duration such as "8h"' : undefined),
+  },
+  pageSize: { kinds: ['number'], min: 10, max: 100, check: (v) => (Number.isInteger(v) ? undefined : 'must be a whole number') },
+  title: { kinds: ['string'], check: (v) => ((v as string).length <= 100 ? undefined : 'must be at most 100 characters') },
+  refreshSeconds: { kinds: ['number'], min: 0, max: 3600 },
+};
+
+const MINUTE = 60_000;
+const MAX_TTL = 30 * 86_400_000;
+
+function sessionTtlMs(value: number | string): number | undefined {
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  return ms !== undefined && Number.isFinite(ms) && ms >= MINUTE && ms <= MAX_TTL ? ms : undefined;
+}
+
+/** Checks the options and applies defaults; throws ElmahConfigError on a mistake. */
+export function resolveViewerOptions(input: unknown): ResolvedViewerOptions {
+  const o = validateOptions<ErrorViewerOptions>('errorViewer', input, SCHEMA);
+  const access = o.access ?? 'local';
+  if (access === 'key' && o.store !== undefined && typeof o.store === 'object' && 'whoami' in o.store && !('getKey' in o.store)) {
+    throw new ElmahConfigError('ERR_ELMAH_CONFIG', 'errorViewer(): access "key" needs a store (URL or Store) to check sign-in keys against, not a LogClient.', {
+      help: 'Pass `store` as a URL or an open Store, or use access: "local" or a function.',
+    });
+  }
+  return {
+    key: o.key ?? process.env.ELMAH_READ_KEY,
+    store: o.store,
+    log: o.log,
+    access,
+    sessionSecret: o.sessionSecret,
+    sessionTtlMs: o.sessionTtl === undefined ? 8 * 3_600_000 : sessionTtlMs(o.sessionTtl)!,
+    pageSize: o.pageSize ?? 15,
+    title: o.title ?? 'Error log',
+    refreshSeconds: o.refreshSeconds ?? 15,
+  };
+}

@@ -1,0 +1,115 @@
+// errorViewer(): the Express router mounted at /elmah.axd. It is built only when its key carries
+// messages_read, and it assembles headers, assets, sign-in, the access gate and the pages.
+import { join } from 'node:path';
+import express, { type Router } from 'express';
+import { connect, isLogClient } from '../client/connect.js';
+import { LocalLogClient } from '../client/local.js';
+import type { LogClient } from '../client/types.js';
+import { ElmahError, isElmahError } from '../model/errors.js';
+import type { KeyInfo } from '../model/keys.js';
+import { looksLikeExpressCall, notCalledError } from '../model/options.js';
+import { openStore, resolveStoreUrl } from '../stores/open.js';
+import { isStore } from '../stores/types.js';
+import { ViewerContext, type ViewerClients } from './context.js';
+import { resolveViewerOptions, type ErrorViewerOptions, type ResolvedViewerOptions } from './options.js';
+import { Renderer, findPackageRoot, packageVersion } from './render.js';
+import { accessGate, assetRoutes, viewerHeaders } from './routes/access.js';
+import { exportRoutes } from './routes/export.js';
+import { listRoutes } from './routes/list.js';
+import { messageRoutes } from './routes/message.js';
+import { signInRoutes } from './routes/signin.js';
+
+/** The router errorViewer() resolves to, with `close()` to release a store the viewer opened itself. */
+export interface ErrorViewer extends Router {
+  /** Closes the store when the viewer opened it from a URL; a Store or LogClient you passed stays open. */
+  close(): Promise<void>;
+}
+
+/** Opens the store once: the viewer's own client and the clients of signed-in keys share it. */
+async function openClients(o: ResolvedViewerOptions): Promise<ViewerClients> {
+  const s = o.store;
+  if (isLogClient(s)) return { main: s, forKey: undefined, close: async () => undefined };
+  if (isStore(s)) {
+    return { main: new LocalLogClient(s, o.key), forKey: async (k) => new LocalLogClient(s, k), close: async () => undefined };
+  }
+  const url = resolveStoreUrl(typeof s === 'string' ? s : undefined);
+  if (/^https?:\/\//.test(url)) {
+    const main: LogClient = await connect({ store: url, key: o.key });
+    return { main, forKey: (k) => connect({ store: url, key: k }), close: () => main.close() };
+  }
+  const store = await openStore(url);
+  return { main: new LocalLogClient(store, o.key), forKey: async (k) => new LocalLogClient(store, k), close: () => store.close() };
+}
+
+/** Checks the viewer's key at creation: valid, and carrying messages_read (and the pinned log). */
+async function checkViewerKey(client: LogClient, o: ResolvedViewerOptions): Promise<KeyInfo> {
+  let who: KeyInfo;
+  try {
+    who = await client.whoami();
+  } catch (err) {
+    if (isElmahError(err) && err.code === 'ERR_ELMAH_KEY_MISSING') {
+      throw new ElmahError('ERR_ELMAH_KEY_MISSING', 'errorViewer() needs an API key carrying messages_read; none was given.', {
+        help: 'Pass { key } or set ELMAH_READ_KEY; `npx express-elmah init` prints a read key.',
+      });
+    }
+    throw err;
+  }
+  if (!who.permissions.includes('messages_read')) {
+    throw new ElmahError(
+      'ERR_ELMAH_PERMISSION',
+      `errorViewer(): API key ${who.id} ("${who.name}") lacks messages_read; it has ${who.permissions.join(', ') || 'no permissions'}.`,
+      { help: 'Give the viewer a read key: npx express-elmah keys create --name viewer --permissions messages_read (a write key belongs to errorLogger).' },
+    );
+  }
+  if (o.log && who.logs.length > 0 && !who.logs.includes(o.log)) {
+    throw new ElmahError('ERR_ELMAH_PERMISSION', `errorViewer(): API key ${who.id} is limited to log(s) ${who.logs.join(', ')}; option log is "${o.log}".`, {
+      help: 'Use a key for that log, or pin the viewer to a log the key may read.',
+    });
+  }
+  return who;
+}
+
+/**
+ * Creates the error log viewer. Mount it with `app.use('/elmah.axd', await errorViewer())`.
+ * Rejects (so the app does not start) when the key is missing (ERR_ELMAH_KEY_MISSING), unknown,
+ * revoked or expired (ERR_ELMAH_KEY_INVALID), or lacks messages_read (ERR_ELMAH_PERMISSION), and on
+ * a mistaken option (ERR_ELMAH_UNKNOWN_OPTION, ERR_ELMAH_OPTION_TYPE, ERR_ELMAH_CONFIG).
+ */
+export function errorViewer(options?: ErrorViewerOptions): Promise<ErrorViewer>;
+export function errorViewer(...args: unknown[]): Promise<ErrorViewer> {
+  // app.use('/elmah.axd', errorViewer): Express calls the factory with (req, res, next); a synchronous
+  // throw reaches the app's error handling with the fix in the message.
+  if (looksLikeExpressCall(args)) throw notCalledError('errorViewer', "app.use('/elmah.axd', await errorViewer())");
+  return createViewer(args[0]);
+}
+
+async function createViewer(input: unknown): Promise<ErrorViewer> {
+  const o = resolveViewerOptions(input);
+  const clients = await openClients(o);
+  let viewerKey: KeyInfo;
+  try {
+    viewerKey = await checkViewerKey(clients.main, o);
+  } catch (err) {
+    await clients.close().catch(() => undefined);
+    throw err;
+  }
+  const root = findPackageRoot();
+  const viewsDir = join(root, 'views');
+  const v = new ViewerContext(o, clients, viewerKey, new Renderer(viewsDir), packageVersion(root));
+
+  const router = express.Router() as unknown as ErrorViewer;
+  router.close = function closeViewer(): Promise<void> {
+    return v.close();
+  };
+  router.use(viewerHeaders());
+  assetRoutes(router, viewsDir);
+  if (o.access === 'key') signInRoutes(router, v);
+  router.use(accessGate(v));
+  listRoutes(router, v);
+  messageRoutes(router, v);
+  exportRoutes(router, v);
+  router.use(v.handle('viewerNotFound', async (req, res) => {
+    await v.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
+  }));
+  return router;
+}

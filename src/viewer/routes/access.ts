@@ -1,0 +1,164 @@
+// Headers on every response, the public assets, and the access gate that decides who may browse and
+// which client (which key) serves the request.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
+import helmet from 'helmet';
+import type { LogClient } from '../../client/types.js';
+import { ElmahError, isElmahError } from '../../model/errors.js';
+import type { KeyInfo } from '../../model/keys.js';
+import { isLocalRequest, keyFromHeaders, proxyHeaderOf } from '../access.js';
+import { baseOf, href, type ViewerContext } from '../context.js';
+import { SESSION_COOKIE, parseCookies, setCookie, type SessionData } from '../session.js';
+
+/** Routes that also take an API key in a header, for scripts. */
+const KEY_HEADER_ROUTES = /^\/(json\/[^/]+|download)\/?$/;
+
+/** Strict CSP (nothing inline, nothing from elsewhere), no-store, noindex, no-referrer. HSTS is the app's call. */
+export function viewerHeaders(): RequestHandler {
+  const helmetMiddleware = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        'default-src': ["'none'"],
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'"],
+        'connect-src': ["'self'"],
+        'form-action': ["'self'"],
+        'frame-ancestors': ["'none'"],
+        'base-uri': ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    strictTransportSecurity: false,
+  });
+  return function viewerHeadersMiddleware(req: Request, res: Response, next: NextFunction) {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Robots-Tag', 'noindex, nofollow');
+    helmetMiddleware(req, res, next);
+  };
+}
+
+const ASSETS: Record<string, string> = {
+  'viewer.css': 'text/css; charset=utf-8',
+  'viewer.js': 'text/javascript; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
+
+/** Serves views/assets (read once): public, since the sign-in and 403 pages need them too. */
+export function assetRoutes(router: Router, viewsDir: string): void {
+  const assets = new Map<string, Buffer>();
+  for (const name of Object.keys(ASSETS)) assets.set(name, readFileSync(join(viewsDir, 'assets', name)));
+  router.get('/assets/:file', function viewerAsset(req: Request, res: Response, next: NextFunction) {
+    const name = String(req.params.file);
+    const body = Object.hasOwn(ASSETS, name) ? assets.get(name) : undefined;
+    if (!body) {
+      next();
+      return;
+    }
+    res.type(ASSETS[name]!).send(body);
+  });
+}
+
+/**
+ * The access gate: a key header (on /json and /download), else the access mode ('local', 'key' or the
+ * app's function). Then the viewer's own key is checked, so that revoking it turns the viewer off (503).
+ */
+export function accessGate(v: ViewerContext): RequestHandler {
+  const { o, codec } = v;
+
+  async function viaKeyHeader(req: Request, headerKey: string): Promise<void> {
+    const client = await v.clientForKey(headerKey);
+    if (!client) {
+      throw new ElmahError('ERR_ELMAH_CONFIG', 'This viewer was given a LogClient, so it cannot check other keys.', {
+        status: 401, help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
+      });
+    }
+    // Marked first, so that a failure below answers as this request's own 401 in JSON.
+    v.setContext(req, { client, who: undefined as unknown as KeyInfo, csrf: '', viaHeader: true });
+    let who: KeyInfo;
+    try {
+      who = await client.whoami();
+    } catch (err) {
+      v.forgetKey(headerKey);
+      throw isElmahError(err) ? new ElmahError(err.code, err.message, { status: 401, help: err.help }) : err;
+    }
+    if (!who.permissions.includes('messages_read')) {
+      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} lacks messages_read; it has ${who.permissions.join(', ') || 'no permissions'}.`);
+    }
+    v.setContext(req, { client, who, csrf: '', viaHeader: true });
+  }
+
+  return v.handle('viewerAccess', async (req, res, next) => {
+    const base = baseOf(req);
+    const headerKey = keyFromHeaders(req);
+    if (headerKey && KEY_HEADER_ROUTES.test(req.path)) {
+      await viaKeyHeader(req, headerKey);
+      next();
+      return;
+    }
+
+    let client: LogClient = v.clients.main;
+    let session: SessionData | undefined;
+    if (o.access === 'local') {
+      if (!isLocalRequest(req)) {
+        const header = proxyHeaderOf(req);
+        await v.render(req, res, 403, 'forbidden', {
+          pageTitle: 'Local access only',
+          reason: header ? `This request came through a proxy (it carries a ${header} header).` : 'This request did not come from this machine.',
+        });
+        return;
+      }
+    } else if (o.access === 'key') {
+      session = codec.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      if (!session) {
+        if (KEY_HEADER_ROUTES.test(req.path)) {
+          // Scripts get JSON they can act on rather than a redirect to a form.
+          res.status(401).json(new ElmahError('ERR_ELMAH_KEY_MISSING', 'Sign in, or send an API key with messages_read in Authorization: Bearer or the api_key header.').toJSON());
+          return;
+        }
+        if (req.method === 'GET' || req.method === 'HEAD') {
+          res.redirect(303, href(base, '/signin', { next: `${base}${req.url}`.slice(0, 2000) }));
+          return;
+        }
+        await v.problem(req, res, 401, 'Sign in first', 'Your session ended. Sign in again and repeat the action.');
+        return;
+      }
+      const c = await v.clientForKey(session.key);
+      if (!c) throw new ElmahError('ERR_ELMAH_CONFIG', 'Sign-in needs a store the viewer can check keys against.');
+      client = c;
+    } else {
+      let allowed = false;
+      try {
+        allowed = (await o.access(req)) === true;
+      } catch (err) {
+        console.error('express-elmah viewer: the access function failed:', err);
+      }
+      if (!allowed) {
+        await v.render(req, res, 403, 'forbidden', { pageTitle: 'Not allowed', reason: 'The application’s access check did not allow this request.' });
+        return;
+      }
+    }
+
+    let who = await v.clients.main.whoami();
+    if (client !== v.clients.main) {
+      try {
+        who = await client.whoami();
+        if (!who.permissions.includes('messages_read')) throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'The key lost messages_read.');
+      } catch (err) {
+        if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
+        // The signed-in key stopped working: end the session and say why on the sign-in page.
+        if (session) codec.end(session);
+        v.forgetKey(session?.key);
+        setCookie(req, res, SESSION_COOKIE, '', { path: base || '/', maxAgeMs: 0 });
+        res.redirect(303, href(base, '/signin', { reason: 'key' }));
+        return;
+      }
+    }
+    const binding = session ? session.sid : v.csrfCookieBinding(req, res, req.method === 'GET' || req.method === 'HEAD');
+    v.setContext(req, { client, who, csrf: binding ? codec.csrfToken(binding) : '', session, viaHeader: false });
+    next();
+  });
+}

@@ -1,0 +1,87 @@
+// Sign-in and sign-out of access 'key': a key with messages_read becomes an encrypted, signed session
+// cookie; failed attempts are limited per client address.
+import type { Request, Router } from 'express';
+import { isElmahError } from '../../model/errors.js';
+import type { KeyInfo } from '../../model/keys.js';
+import { AttemptLimiter, clientAddress } from '../access.js';
+import { baseOf, type ViewerContext } from '../context.js';
+import { param } from '../filters.js';
+import { SESSION_COOKIE, parseCookies, setCookie } from '../session.js';
+
+/** Where to go after signing in: only a path under the mount point, never another site. */
+function safeNext(req: Request, raw: string): string {
+  const base = baseOf(req);
+  const rest = raw.slice(base.length);
+  return raw.startsWith(`${base}/`) && !raw.startsWith('//') && !rest.startsWith('//') && !/[\\\r\n]/.test(raw) ? raw : `${base}/`;
+}
+
+/** Adds GET/POST /signin and POST /signout. */
+export function signInRoutes(router: Router, v: ViewerContext): void {
+  const { codec, o } = v;
+  const limiter = new AttemptLimiter();
+
+  router.get('/signin', v.handle('viewerSignInPage', async (req, res) => {
+    const binding = v.csrfCookieBinding(req, res, true)!;
+    await v.render(req, res, 200, 'signin', {
+      pageTitle: 'Sign in', csrf: codec.csrfToken(binding), next: safeNext(req, param(req, 'next')), message: '', reason: param(req, 'reason'),
+    });
+  }));
+
+  router.post('/signin', v.parseForm, v.handle('viewerSignIn', async (req, res) => {
+    const address = clientAddress(req);
+    const wait = limiter.retryAfter(address);
+    const binding = v.csrfCookieBinding(req, res, true)!;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const nextUrl = safeNext(req, typeof body.next === 'string' ? body.next : '');
+    const again = async (status: number, message: string): Promise<void> => {
+      await v.render(req, res, status, 'signin', { pageTitle: 'Sign in', csrf: codec.csrfToken(binding), next: nextUrl, message, reason: '' });
+    };
+    if (wait > 0) {
+      res.setHeader('Retry-After', String(wait));
+      await again(429, `Too many failed sign-ins from this address. Try again in ${Math.ceil(wait / 60)} minute(s).`);
+      return;
+    }
+    if (!v.csrfOk(req, binding)) {
+      await again(403, 'The form expired. Please sign in again.');
+      return;
+    }
+    const key = typeof body.key === 'string' ? body.key.trim() : '';
+    let who: KeyInfo | undefined;
+    let message = 'Enter an API key.';
+    try {
+      const client = key ? await v.clientForKey(key) : undefined;
+      if (key && !client) message = 'Sign-in is not available.';
+      if (client) {
+        who = await client.whoami();
+        if (!who.permissions.includes('messages_read')) {
+          message = `Key ${who.id} cannot read messages: it has ${who.permissions.join(', ') || 'no permissions'}; it needs messages_read.`;
+          who = undefined;
+        }
+      }
+    } catch (err) {
+      if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
+      message = 'That key was not accepted: it is malformed, unknown, revoked or expired.';
+    }
+    if (!who) {
+      limiter.fail(address);
+      v.forgetKey(key);
+      await again(401, message);
+      return;
+    }
+    limiter.succeed(address);
+    const { value } = codec.seal(key, o.sessionTtlMs);
+    setCookie(req, res, SESSION_COOKIE, value, { path: baseOf(req) || '/', maxAgeMs: o.sessionTtlMs });
+    res.redirect(303, nextUrl);
+  }));
+
+  router.post('/signout', v.parseForm, v.handle('viewerSignOut', async (req, res) => {
+    const session = codec.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    if (session && !v.csrfOk(req, session.sid)) {
+      await v.problem(req, res, 403, 'Form expired', 'The sign-out form expired; reload the page and try again.');
+      return;
+    }
+    if (session) codec.end(session);
+    setCookie(req, res, SESSION_COOKIE, '', { path: baseOf(req) || '/', maxAgeMs: 0 });
+    res.redirect(303, `${baseOf(req)}/signin`);
+  }));
+}

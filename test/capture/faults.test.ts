@@ -1,0 +1,126 @@
+// Faults: a store that throws, one that hangs and one that is always busy. The app keeps answering, the
+// queue stays bounded, stats() counts every message, and onError hears about it without a flood.
+import request from 'supertest';
+import { errorLogger } from '../../src/capture/logger';
+import { ElmahError } from '../../src/model/errors';
+import type { ErrorMessage } from '../../src/model/message';
+import type { AppendResult } from '../../src/stores/types';
+import { MemoryStore } from '../../src/stores/memory';
+import { createApp } from '../helpers/app';
+import { withKeys } from '../helpers/keys';
+import { closeAll, track } from './util';
+
+afterEach(closeAll);
+
+class ThrowingStore extends MemoryStore {
+  calls = 0;
+  override async append(_messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
+    this.calls++;
+    throw new Error('disk on fire');
+  }
+}
+
+class HangingStore extends MemoryStore {
+  calls = 0;
+  override append(_messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
+    this.calls++;
+    return new Promise(() => undefined);
+  }
+}
+
+class BusyStore extends MemoryStore {
+  override async append(_messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
+    throw new ElmahError('ERR_ELMAH_STORE_BUSY', 'database is locked', { transient: true });
+  }
+}
+
+const TOTAL = 150;
+
+/** Fires TOTAL failing requests and TOTAL succeeding ones, 10 at a time; returns the statuses seen. */
+async function hammer(app: ReturnType<typeof createApp>): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < TOTAL; i += 10) {
+    const batch = await Promise.all(Array.from({ length: 10 }, (_, j) => request(app).get((i + j) % 2 ? '/ok' : '/throw')));
+    statuses.push(...batch.map((r) => r.status));
+    const more = await Promise.all(Array.from({ length: 10 }, () => request(app).get('/throw')));
+    statuses.push(...more.map((r) => r.status));
+  }
+  return statuses;
+}
+
+describe('a failing store never breaks the app', () => {
+  it('a store that throws: every request answered, failures counted, onError rate-limited', async () => {
+    const { store, keys } = await withKeys(new ThrowingStore());
+    const errors: ElmahError[] = [];
+    const logger = track(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), maxRetries: 1, maxBackoffMs: 5, queueSize: 50 }));
+    const app = createApp({ logger });
+    const statuses = await hammer(app);
+    const failing = statuses.filter((s) => s === 500).length;
+    expect(statuses.filter((s) => s === 200)).toHaveLength(TOTAL / 2);
+    expect(failing).toBe(TOTAL * 1.5);
+    await logger.flush(5000);
+    const stats = logger.stats();
+    expect(stats.queued).toBe(0);
+    expect(stats.sent).toBe(0);
+    expect(stats.failed + stats.dropped).toBe(failing);
+    expect(stats.failed).toBeGreaterThan(0);
+    expect(store.calls).toBeGreaterThan(0);
+    // One line per kind of failure (and a "more like this" line at most every 10 s), not one per error.
+    expect(errors.length).toBeLessThanOrEqual(4);
+    expect(errors.some((e) => e.message.includes('disk on fire'))).toBe(true);
+  });
+
+  it('a store that hangs: every request answered, the queue stays bounded, timeouts counted', async () => {
+    const { store, keys } = await withKeys(new HangingStore());
+    const errors: ElmahError[] = [];
+    const logger = track(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), timeoutMs: 30, maxRetries: 0, maxBackoffMs: 5, queueSize: 40 }));
+    const app = createApp({ logger });
+    let maxQueued = 0;
+    const statuses: number[] = [];
+    for (let i = 0; i < TOTAL; i += 15) {
+      const batch = await Promise.all(Array.from({ length: 15 }, () => request(app).get('/throw')));
+      statuses.push(...batch.map((r) => r.status));
+      maxQueued = Math.max(maxQueued, logger.stats().queued);
+    }
+    expect(statuses).toEqual(Array(TOTAL).fill(500));
+    expect((await request(app).get('/ok')).text).toBe('ok');
+    expect(maxQueued).toBeLessThanOrEqual(40);
+    await logger.flush(5000);
+    const stats = logger.stats();
+    expect(stats.sent).toBe(0);
+    expect(stats.failed + stats.dropped + stats.queued).toBe(TOTAL);
+    expect(stats.failed).toBeGreaterThan(0);
+    expect(errors.length).toBeLessThanOrEqual(4);
+    expect(errors.some((e) => e.code === 'ERR_ELMAH_SHIP_FAILED')).toBe(true);
+  });
+
+  it('a store that is always busy: retried without end, the overflow dropped and counted, close() accounts for the rest', async () => {
+    const { store, keys } = await withKeys(new BusyStore());
+    const errors: ElmahError[] = [];
+    const logger = errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), maxBackoffMs: 10, queueSize: 20 });
+    const app = createApp({ logger });
+    for (let i = 0; i < 60; i++) await request(app).get('/throw').expect(500);
+    expect(logger.stats()).toMatchObject({ queued: 20, sent: 0, dropped: 40, failed: 0 });
+    expect(await logger.close(100)).toBe(false);
+    expect(logger.stats()).toEqual({ queued: 0, sent: 0, dropped: 60, failed: 0 });
+    expect(errors.map((e) => e.code).sort()).toEqual(['ERR_ELMAH_QUEUE_FULL', 'ERR_ELMAH_SHIP_FAILED']);
+  });
+
+  it('the logger never logs its own failures into the log', async () => {
+    const inner = new MemoryStore();
+    const { keys } = await withKeys(inner);
+    let calls = 0;
+    const store = Object.assign(Object.create(inner) as MemoryStore, {
+      append: async (messages: readonly ErrorMessage[]) => {
+        if (++calls === 1) throw new Error('first try fails');
+        return inner.append(messages);
+      },
+    });
+    const logger = track(errorLogger({ store, key: keys.write, onError: () => undefined, maxBackoffMs: 5 }));
+    logger.raise(new Error('the only error'));
+    await logger.flush(2000);
+    expect(calls).toBe(2);
+    const r = await inner.search({ size: 100 });
+    expect(r.messages.map((m) => m.title)).toEqual(['the only error']);
+  });
+});

@@ -1,0 +1,133 @@
+// The secrets corpus: none of these values may reach the store. The stored JSON is searched for each one.
+import request from 'supertest';
+import { createRedactor } from '../../src/capture/redact';
+import { createApp } from '../helpers/app';
+import { closeAll, memoryLogger, stored } from './util';
+
+afterEach(closeAll);
+
+const SECRETS = {
+  bearer: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+  basic: Buffer.from('admin:s3cr3t-basic-pw').toString('base64'),
+  proxyAuth: 'ProxyCred123xyz',
+  sessionCookie: 's%3AsessionValue8841.signaturePart',
+  otherCookie: 'cookieValue77231',
+  apiKeyHeader: 'hdr-api-key-99812',
+  jsonPassword: 'json-P@ssw0rd-1',
+  jsonToken: 'json-token-abc-777',
+  jsonApiKey: 'json-api-key-555',
+  nestedRefresh: 'nested-refresh-42x',
+  cardNumber: '4111111111111111',
+  formPassword: 'form-pass-x81',
+  formToken: 'form-token-y92',
+  queryPassword: 'query-pass-z13',
+  queryToken: 'query-token-q24',
+  queryApiKey: 'query-apikey-w35',
+  refererToken: 'referer-token-r46',
+  axiosBearer: 'axiosBearerToken9931xyz',
+  dbPassword: 'hunter2dbpass',
+  textBodyPassword: 'text-body-pw-551',
+};
+
+describe('secrets never reach the store', () => {
+  it('auth headers, cookies, bodies, query strings, error properties and the own key are filtered', async () => {
+    const { store, logger, keys } = await memoryLogger();
+    const key = keys.write;
+    const app = createApp({
+      logger,
+      value: () =>
+        Object.assign(new Error(`lookup failed for ${key} on postgres://app:${SECRETS.dbPassword}@db.internal/shop`), {
+          config: { headers: { Authorization: `Bearer ${SECRETS.axiosBearer}`, Accept: 'application/json' }, url: '/upstream' },
+          apiKey: key,
+        }),
+    });
+
+    await request(app)
+      .post(`/form?password=${SECRETS.queryPassword}&access_token=${SECRETS.queryToken}&api_key=${SECRETS.queryApiKey}&page=1`)
+      .set('Authorization', `Bearer ${SECRETS.bearer}`)
+      .set('Proxy-Authorization', `Basic ${SECRETS.proxyAuth}`)
+      .set('Cookie', `connect.sid=${SECRETS.sessionCookie}; prefs=${SECRETS.otherCookie}`)
+      .set('X-Api-Key', SECRETS.apiKeyHeader)
+      .set('Referer', `https://shop.example/cart?token=${SECRETS.refererToken}&step=2`)
+      .send({ user: 'alice', password: SECRETS.jsonPassword, token: SECRETS.jsonToken, api_key: SECRETS.jsonApiKey, nested: { refreshToken: SECRETS.nestedRefresh }, payment: { cardNumber: SECRETS.cardNumber } })
+      .expect(500);
+    await request(app)
+      .post('/form')
+      .set('Authorization', `Basic ${SECRETS.basic}`)
+      .type('form')
+      .send(`username=alice&password=${SECRETS.formPassword}&csrf_token=${SECRETS.formToken}`)
+      .expect(500);
+    await request(app).post('/form').set('Content-Type', 'text/plain').send(`user=alice&password=${SECRETS.textBodyPassword}`).expect(500);
+    await request(app).get(`/value?q=${key}&api_key=${encodeURIComponent(key)}`).expect(500);
+    await logger.flush(2000);
+
+    const messages = await stored(store);
+    expect(messages).toHaveLength(4);
+    const json = JSON.stringify(messages);
+    for (const [name, secret] of Object.entries(SECRETS)) {
+      expect([name, json.includes(secret)]).toEqual([name, false]);
+    }
+    const secretPart = key.split('_')[2]!;
+    expect(json.includes(key)).toBe(false);
+    expect(json.includes(secretPart)).toBe(false);
+
+    const [jsonPost, formPost, textPost, keyed] = messages;
+    const kv = (list: { key: string; value: string }[]): Record<string, string> => Object.fromEntries(list.map((e) => [e.key, e.value]));
+    expect(kv(jsonPost!.form)).toMatchObject({ user: 'alice', password: '[Filtered]', token: '[Filtered]', api_key: '[Filtered]', 'nested.refreshToken': '[Filtered]', 'payment.cardNumber': '[Filtered]' });
+    expect(kv(jsonPost!.queryString)).toEqual({ password: '[Filtered]', access_token: '[Filtered]', api_key: '[Filtered]', page: '1' });
+    expect(jsonPost!.url).toBe('/form?password=[Filtered]&access_token=[Filtered]&api_key=[Filtered]&page=1');
+    expect(jsonPost!.cookies).toEqual([{ key: 'connect.sid', value: '[Filtered]' }, { key: 'prefs', value: '[Filtered]' }]);
+    const vars = kv(jsonPost!.serverVariables);
+    expect(vars).toMatchObject({ authorization: '[Filtered]', 'proxy-authorization': '[Filtered]', cookie: '[Filtered]', 'x-api-key': '[Filtered]' });
+    expect(vars.referer).toBe('https://shop.example/cart?token=[Filtered]&step=2');
+    expect(kv(formPost!.form)).toEqual({ username: 'alice', password: '[Filtered]', csrf_token: '[Filtered]' });
+    expect(kv(textPost!.form)['(body)']).toBe('user=alice&password=[Filtered]');
+    expect(keyed!.title).toContain('lookup failed for [Filtered] on postgres://app:[Filtered]@db.internal/shop');
+    expect(keyed!.url).toBe('/value?q=[Filtered]&api_key=[Filtered]');
+    expect(kv(keyed!.data).apiKey).toBe('[Filtered]');
+    expect(kv(keyed!.data).config).toContain('"Authorization":"[Filtered]"');
+  });
+
+  it('whatever beforeLog adds is scrubbed of the own key', async () => {
+    const { store, logger, keys } = await memoryLogger({ beforeLog: (m) => ({ ...m, user: `user ${keys.write}`, data: [...m.data, { key: 'note', value: keys.write }] }) });
+    logger.raise(new Error('x'));
+    await logger.flush(2000);
+    const json = JSON.stringify(await stored(store));
+    expect(json).not.toContain(keys.write);
+    expect(json).toContain('user [Filtered]');
+  });
+
+  it('rules can be extended, values removed anywhere, or the lists replaced', async () => {
+    const extended = await memoryLogger({ redact: { keys: ['pin', /^x-tenant$/i], headers: ['x-internal'], values: ['corp-db-pw-1'] } });
+    await request(createApp({ logger: extended.logger }))
+      .post('/form')
+      .set('X-Internal', 'internal-value-1')
+      .set('X-Tenant', 'tenant-7')
+      .send({ pin: '1234', note: 'uses corp-db-pw-1 here' })
+      .expect(500);
+    await extended.logger.flush(2000);
+    const [m] = await stored(extended.store);
+    const json = JSON.stringify(m);
+    expect(json).not.toContain('internal-value-1');
+    expect(json).not.toContain('tenant-7');
+    expect(json).not.toContain('1234');
+    expect(json).not.toContain('corp-db-pw-1');
+
+    const replaced = await memoryLogger({ redact: { replace: true, keys: ['only_this'] } });
+    await request(createApp({ logger: replaced.logger })).post('/form?password=visible').set('Cookie', 'sid=abc').send({ only_this: 'hidden', password: 'visible' }).expect(500);
+    await replaced.logger.flush(2000);
+    const [r] = await stored(replaced.store);
+    expect(r!.form).toEqual([{ key: 'only_this', value: '[Filtered]' }, { key: 'password', value: 'visible' }]);
+    // Cookie values stay filtered whatever the rules say.
+    expect(r!.cookies).toEqual([{ key: 'sid', value: '[Filtered]' }]);
+  });
+
+  it('text scrubbing leaves prose alone', () => {
+    const r = createRedactor();
+    expect(r.text('Basic authentication failed for Bearer tokens')).toBe('Basic authentication failed for Bearer tokens');
+    expect(r.text('header was Bearer abc.def.ghi123')).toBe('header was Bearer [Filtered]');
+    expect(r.text('key elmah_abcdefgh_' + 'A'.repeat(43) + ' leaked')).toBe('key elmah_abcdefgh_[Filtered] leaked');
+    expect(r.url('/a?b=1#frag')).toBe('/a?b=1#frag');
+    expect(r.url('/a?secret=1#frag')).toBe('/a?secret=[Filtered]#frag');
+  });
+});

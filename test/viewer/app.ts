@@ -1,0 +1,88 @@
+// createViewerApp(): the shared test app (test/helpers/app.ts) with the viewer mounted over a memory
+// store holding a few messages, one per hour back from now.
+import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
+import type { ErrorMessage } from '../../src/model/message';
+import type { MemoryStore } from '../../src/stores/memory';
+import { errorViewer, type ErrorViewer, type ErrorViewerOptions } from '../../src/viewer';
+import { createApp } from '../helpers/app';
+import { withKeys, type TestKeys } from '../helpers/keys';
+import { makeMessage } from '../helpers/messages';
+
+/** What {@link createViewerApp} returns. */
+export interface TestApp {
+  app: Express;
+  viewer: ErrorViewer;
+  store: MemoryStore;
+  keys: TestKeys;
+  messages: ErrorMessage[];
+  /** Errors that reached the app's error handling after the viewer (the /test route). */
+  appErrors: unknown[];
+}
+
+/** Options of {@link createViewerApp}. */
+export interface ViewerAppOptions {
+  viewer?: ErrorViewerOptions;
+  /** Which test key the viewer uses (default `read`). */
+  key?: keyof TestKeys;
+  /** Mount path (default /elmah.axd). */
+  mount?: string;
+  /** Mount inside a sub-app at this path, the viewer at `mount` within it. */
+  subApp?: string;
+  /** How many messages to store (default 30): "Order i failed", i hours + 1 ago; every 10th in log "billing". */
+  count?: number;
+  /** Pretend requests come from this address (sets the socket's remoteAddress). */
+  remoteAddress?: string;
+  /** More messages, one minute old unless they say otherwise. */
+  extra?: Partial<ErrorMessage>[];
+  /** Makes the app's error middleware (e.g. errorLogger) over the same store; placed after the routes. */
+  logger?: (store: MemoryStore, keys: TestKeys) => ErrorRequestHandler;
+}
+
+/** The CSRF token of the first form in a page. */
+export function csrfOf(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error('no CSRF token in page');
+  return m[1]!;
+}
+
+/** Builds the shared test app with the viewer over a fresh memory store. */
+export async function createViewerApp(options: ViewerAppOptions = {}): Promise<TestApp> {
+  const { store, keys } = await withKeys();
+  const now = Date.now();
+  const messages: ErrorMessage[] = [];
+  for (let i = 0; i < (options.count ?? 30); i++) {
+    messages.push(makeMessage({
+      dateTime: new Date(now - (i + 1) * 3_600_000).toISOString(),
+      title: `Order ${i} failed`,
+      type: i % 3 === 0 ? 'RangeError' : 'TypeError',
+      statusCode: i % 5 === 0 ? 404 : 500,
+      user: `user${i}`,
+      hostname: 'web-1',
+      log: i % 10 === 9 ? 'billing' : 'default',
+    }));
+  }
+  for (const e of options.extra ?? []) messages.push(makeMessage({ dateTime: new Date(now - 60_000).toISOString(), ...e }));
+  await store.append(messages);
+  const viewer = await errorViewer({ store, key: keys[options.key ?? 'read'], ...options.viewer });
+  const appErrors: unknown[] = [];
+  const recordErrors: ErrorRequestHandler = function recordAppErrors(err: unknown, _req: Request, _res: Response, next: NextFunction) {
+    appErrors.push(err);
+    next(err);
+  };
+  const app = createApp({
+    setup(a) {
+      if (options.remoteAddress) {
+        const address = options.remoteAddress;
+        a.use(function fakeRemoteAddress(req: Request, _res: Response, next: NextFunction) {
+          Object.defineProperty(req.socket, 'remoteAddress', { value: address, configurable: true });
+          next();
+        });
+      }
+      const mount = options.mount ?? '/elmah.axd';
+      if (options.subApp) a.use(options.subApp, express().use(mount, viewer));
+      else a.use(mount, viewer);
+    },
+    logger: options.logger ? [recordErrors, options.logger(store, keys)] : recordErrors,
+  });
+  return { app, viewer, store, keys, messages, appErrors };
+}

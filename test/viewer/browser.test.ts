@@ -1,0 +1,207 @@
+// The viewer in a real browser (Chromium through playwright-core): list → detail → back, an XSS corpus
+// that must never execute, and the screenshots for the README. Skipped where Chromium is absent.
+import { existsSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { ErrorMessage } from '../../src/model/message';
+import { createViewerApp, type TestApp } from './app';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const available = existsSync(CHROMIUM);
+if (!available) console.log(`viewer browser test skipped: ${CHROMIUM} is absent (CI installs Chromium)`);
+
+/** Each payload, if it ran, would set window.__xss, open a dialog, or add an element with class xss-injected. */
+const PAYLOADS = [
+  '<script>window.__xss=1</script>',
+  '<script>alert(1)</script>',
+  '<img src=x onerror="window.__xss=2">',
+  '<img class="xss-injected" src=x>',
+  '<svg onload="window.__xss=3"></svg>',
+  '<svg><script>window.__xss=4</script></svg>',
+  '"><script>window.__xss=5</script>',
+  "'><img src=x onerror=alert(6)>",
+  '</title><script>window.__xss=7</script>',
+  '</textarea><script>window.__xss=8</script>',
+  '<iframe class="xss-injected" src="javascript:alert(9)"></iframe>',
+  '<a class="xss-injected" href="javascript:alert(10)">x</a>',
+  '<body onload="window.__xss=11">',
+  '<details open ontoggle="window.__xss=12">',
+  '<math><mtext><table><mglyph><style><img src=x onerror=alert(13)>',
+  '<input class="xss-injected" autofocus onfocus="window.__xss=14">',
+  '<div class="xss-injected" style="background:url(javascript:alert(15))">',
+  '<object class="xss-injected" data="javascript:alert(16)"></object>',
+  '<base href="https://evil.example/">',
+  '<meta http-equiv="refresh" content="0;url=javascript:alert(18)">',
+  '{{constructor.constructor("alert(19)")()}}',
+  '${alert(20)}<%= 7*7 %><%- "x" %>',
+  '<form class="xss-injected" action="https://evil.example"><button>go</button></form>',
+  'javascript:alert(22)//<scr<script>ipt>window.__xss=22</script>',
+  '<link rel="stylesheet" href="https://evil.example/x.css">',
+];
+
+/** Realistic errors for the README screenshots, spread over the last week. */
+function demoMessages(): Partial<ErrorMessage>[] {
+  const kinds = [
+    { type: 'TypeError', title: "Cannot read properties of undefined (reading 'id')", statusCode: 500, url: '/api/orders/8412', method: 'GET', fn: 'getOrder', file: 'routes/orders.js' },
+    { type: 'Error', title: 'connect ECONNREFUSED 10.0.4.12:5432', statusCode: 503, url: '/api/cart', method: 'POST', fn: 'Pool.connect', file: 'db/pool.js' },
+    { type: 'TimeoutError', title: 'Payment provider did not answer within 30000 ms', statusCode: 504, url: '/checkout/pay', method: 'POST', fn: 'charge', file: 'payments/provider.js' },
+    { type: 'RangeError', title: 'Invalid time value', statusCode: 500, url: '/reports/daily?from=2026-13-01', method: 'GET', fn: 'formatRange', file: 'reports/dates.js' },
+    { type: 'SyntaxError', title: 'Unexpected token } in JSON at position 118', statusCode: 400, url: '/webhooks/shipping', method: 'POST', fn: 'parseWebhook', file: 'webhooks/shipping.js' },
+    { type: 'NotFoundError', title: 'Product sku-22871 not found', statusCode: 404, url: '/products/sku-22871', method: 'GET', fn: 'loadProduct', file: 'routes/products.js' },
+  ];
+  const users = ['alice@example.com', 'bob@example.com', '', 'carol@example.com', ''];
+  const now = Date.now();
+  const out: Partial<ErrorMessage>[] = [];
+  for (let i = 0; i < 120; i++) {
+    const k = kinds[(i * 7 + (i % 5)) % kinds.length]!;
+    out.push({
+      type: k.type, title: k.title, statusCode: k.statusCode, url: k.url, method: k.method, user: users[i % users.length] || undefined,
+      hostname: `web-${(i % 3) + 1}`, log: 'default', application: 'shop', version: '2.4.1', severity: 'Error',
+      dateTime: new Date(now - Math.floor((i * i * 0.35 + i * 3) * 60_000) - 90_000).toISOString(),
+      correlationId: `4bf92f3577b34da6a3ce929d0e0e${String(4736 + i).padStart(4, '0')}`,
+      detail: `${k.type}: ${k.title}\n    at ${k.fn} (/srv/shop/src/${k.file}:${40 + i % 9}:13)\n    at handle (/srv/shop/src/app.js:88:5)\n` +
+        '    at Layer.handle [as handle_request] (/srv/shop/node_modules/express/lib/router/layer.js:95:5)\n' +
+        '    at next (/srv/shop/node_modules/express/lib/router/route.js:149:13)\n' +
+        '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+      serverVariables: [{ key: 'HTTP_HOST', value: 'shop.example.com' }, { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0' }, { key: 'HTTP_AUTHORIZATION', value: '[Filtered]' }],
+      cookies: [{ key: 'sid', value: '[Filtered]' }],
+      queryString: k.url.includes('?') ? [{ key: 'from', value: '2026-13-01' }] : [],
+      form: k.method === 'POST' ? [{ key: 'quantity', value: '2' }, { key: 'card', value: '[Filtered]' }] : [],
+    });
+  }
+  return out;
+}
+
+const describeIf = available ? describe : describe.skip;
+
+describeIf('viewer in a browser', () => {
+  let browser: Browser;
+  let server: http.Server;
+  let origin: string;
+  let t: TestApp;
+  let demo: TestApp;
+  let demoServer: http.Server;
+  let demoOrigin: string;
+
+  beforeAll(async () => {
+    demo = await createViewerApp({ count: 0, extra: demoMessages(), viewer: { title: 'Shop errors' } });
+    demoServer = http.createServer(demo.app);
+    await new Promise<void>((resolve) => demoServer.listen(0, '127.0.0.1', resolve));
+    demoOrigin = `http://127.0.0.1:${(demoServer.address() as AddressInfo).port}`;
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    t = await createViewerApp({
+      count: 40,
+      extra: PAYLOADS.map((p, i) => ({
+        title: p,
+        type: i % 2 ? 'TypeError' : `X${i}`,
+        url: `/search?q=${p}`,
+        user: p,
+        hostname: 'web-2',
+        statusCode: 500,
+        serverVariables: [{ key: 'HTTP_USER_AGENT', value: p }, { key: 'HTTP_REFERER', value: p }],
+        form: [{ key: 'comment', value: p }],
+        cookies: [{ key: p, value: '[Filtered]' }],
+        queryString: [{ key: 'q', value: p }],
+        detail: `Error: ${p}\n    at handler (/app/src/routes/search.js:12:7)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)`,
+      })),
+    });
+    server = http.createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+    await new Promise((r) => demoServer?.close(r));
+  });
+
+  /** A page that records dialogs, CSP violations and page errors. */
+  async function watchedPage(): Promise<{ page: Page; dialogs: string[]; violations: string[] }> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
+    const dialogs: string[] = [];
+    const violations: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+    });
+    await page.addInitScript(
+      "window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });",
+    );
+    return { page, dialogs, violations };
+  }
+
+  async function expectClean(page: Page, dialogs: string[], violations: string[]): Promise<void> {
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
+    expect(await page.evaluate("document.querySelectorAll('.xss-injected').length")).toBe(0);
+    expect(await page.evaluate("document.querySelectorAll('script:not([src])').length")).toBe(0);
+    expect(await page.evaluate("Array.from(document.scripts).map(function (s) { return s.getAttribute('src'); })")).toEqual(['/elmah.axd/assets/viewer.js']);
+    expect(await page.evaluate('window.__csp')).toEqual([]);
+    expect(dialogs).toEqual([]);
+    expect(violations).toEqual([]);
+  }
+
+  it('goes list → detail → back and saves the screenshots', async () => {
+    const { page, dialogs, violations } = await watchedPage();
+    const images = join(__dirname, '../../docs/images');
+    mkdirSync(images, { recursive: true });
+    await page.goto(`${demoOrigin}/elmah.axd/`);
+    await page.waitForLoadState('networkidle');
+    expect(await page.title()).toBe('Errors · Shop errors');
+    expect(await page.locator('a.title-link').count()).toBe(15);
+    await page.screenshot({ path: join(images, 'viewer-list.png'), fullPage: false });
+
+    const first = page.locator('a.title-link').first();
+    const title = (await first.textContent())!.trim();
+    await first.click();
+    await page.waitForURL(/\/elmah\.axd\/detail\//);
+    expect((await page.locator('h1#detail-title').textContent())!.trim()).toBe(title);
+    expect(await page.locator('ol.frames.app li').count()).toBe(2);
+    expect(await page.locator('details.frames.lib').count()).toBe(1);
+    await page.screenshot({ path: join(images, 'viewer-detail.png'), fullPage: false });
+
+    await page.goBack();
+    await page.waitForURL(`${demoOrigin}/elmah.axd/`);
+    expect(await page.locator('a.title-link').count()).toBe(15);
+    await expectClean(page, dialogs, violations);
+    expect(existsSync(join(images, 'viewer-list.png'))).toBe(true);
+    expect(existsSync(join(images, 'viewer-detail.png'))).toBe(true);
+    await page.close();
+  });
+
+  it('never executes the XSS corpus: list, groups, search, detail of every payload', async () => {
+    const { page, dialogs, violations } = await watchedPage();
+    const paths = ['/elmah.axd/?size=100', '/elmah.axd/?view=groups&size=100', `/elmah.axd/?q=${encodeURIComponent('"<script>"')}`,
+      `/elmah.axd/?type=${encodeURIComponent(PAYLOADS[0]!)}`, '/elmah.axd/about'];
+    const ids = t.messages.slice(-PAYLOADS.length).map((m) => m.id);
+    for (const id of ids) paths.push(`/elmah.axd/detail/${id}?log=default`);
+    for (const path of paths) {
+      await page.goto(`${origin}${path}`);
+      await page.waitForLoadState('networkidle');
+      await expectClean(page, dialogs, violations);
+    }
+    // The payloads are shown as text, exactly.
+    await page.goto(`${origin}/elmah.axd/detail/${ids[0]}?log=default`);
+    expect((await page.locator('h1#detail-title').textContent())!.trim()).toBe(PAYLOADS[0]);
+    await page.close();
+  });
+
+  it('is usable from the keyboard: "/" focuses the search and Enter runs it', async () => {
+    const { page } = await watchedPage();
+    await page.goto(`${demoOrigin}/elmah.axd/`);
+    await page.keyboard.press('/');
+    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('q');
+    await page.keyboard.type('ECONNREFUSED');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=ECONNREFUSED/);
+    expect(await page.locator('a.title-link').count()).toBeGreaterThan(0);
+    await page.close();
+  });
+});

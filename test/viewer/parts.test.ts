@@ -1,0 +1,168 @@
+// The viewer's building blocks: chart geometry, CSV and RSS escaping, the stack view, cookies,
+// session sealing and CSRF tokens, and template formatting.
+import { barChart, sparkline } from '../../src/viewer/chart';
+import { csvCell, csvRow, rssDocument, xml } from '../../src/viewer/feeds';
+import { composeQuery } from '../../src/viewer/filters';
+import { fmt, findPackageRoot } from '../../src/viewer/render';
+import { stackView } from '../../src/viewer/routes/message';
+import { SessionCodec, parseCookies } from '../../src/viewer/session';
+import { AttemptLimiter } from '../../src/viewer/access';
+import { parseQuery } from '../../src/model/query';
+
+describe('charts', () => {
+  it('lays out one bar per bucket, scaled to the largest', () => {
+    const c = barChart({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucketMs: 6 * 3_600_000, counts: [0, 5, 10, 1] });
+    expect(c.bars).toHaveLength(4);
+    expect(c.max).toBe(10);
+    expect(c.total).toBe(16);
+    expect(c.bars[0]!.h).toBe(0);
+    expect(c.bars[2]!.h).toBe(c.bottom - c.top);
+    expect(c.bars[1]!.h).toBe(Math.round((c.bottom - c.top) / 2));
+    expect(c.bars[3]!.h).toBeGreaterThanOrEqual(2);
+    expect(c.bars[1]!.label).toBe('2026-01-01 06:00 UTC to 2026-01-01 12:00 UTC: 5 errors');
+    expect(c.ticks[0]!.text).toBe('00:00');
+    expect(c.summary).toContain('16 errors');
+  });
+
+  it('draws an empty chart without dividing by zero', () => {
+    const c = barChart({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-08T00:00:00.000Z', bucketMs: 86_400_000, counts: [0, 0, 0, 0, 0, 0, 0] });
+    expect(c.bars.every((b) => b.h === 0 && Number.isFinite(b.y))).toBe(true);
+    expect(c.ticks[0]!.text).toBe('Jan 01');
+  });
+
+  it('makes sparkline points inside the box', () => {
+    expect(sparkline([0, 2, 4])).toBe('0,19 50,10 100,1');
+    expect(sparkline([])).toBe('');
+  });
+});
+
+describe('feeds', () => {
+  it('quotes CSV cells when needed and defuses formulas', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('a,b')).toBe('"a,b"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('line\nbreak')).toBe('"line\nbreak"');
+    expect(csvCell('=1+1')).toBe("'=1+1");
+    expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvCell(-5)).toBe('-5');
+    expect(csvCell(undefined)).toBe('');
+    expect(csvRow(['a', 1])).toBe('a,1\r\n');
+  });
+
+  it('escapes XML and drops characters XML cannot carry', () => {
+    expect(xml('<a href="x">&\'\u0001</a>')).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;');
+    const doc = rssDocument({ title: 'T', link: 'http://x/', description: 'D' }, [{ title: '<b>', link: 'http://x/1', guid: 'g', date: '2026-01-01T00:00:00Z', description: 'd' }]);
+    expect(doc).toContain('<title>&lt;b&gt;</title>');
+    expect(doc).toContain('<pubDate>Thu, 01 Jan 2026 00:00:00 GMT</pubDate>');
+  });
+});
+
+describe('stack view', () => {
+  it('keeps message lines and groups frames into in-app and library runs', () => {
+    const parts = stackView([
+      'TypeError: boom',
+      '    at handler (/app/src/a.js:1:2)',
+      '    at next (/app/src/b.js:3:4)',
+      '    at Layer.handle (/app/node_modules/express/lib/layer.js:5:6)',
+      '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+      '[cause]: Error: inner',
+      '    at db (/app/src/db.js:7:8)',
+    ].join('\n'));
+    expect(parts.map((p) => (p.kind === 'text' ? `text` : `${p.inApp ? 'app' : 'lib'}:${p.frames.length}`))).toEqual(['text', 'app:2', 'lib:2', 'text', 'app:1']);
+    expect(stackView(undefined)).toEqual([]);
+  });
+});
+
+describe('sessions and CSRF', () => {
+  it('seals a key so that the cookie does not show it, and opens it again', () => {
+    const codec = new SessionCodec('x'.repeat(32));
+    const key = 'elmah_abcdefgh_' + 'k'.repeat(43);
+    const { value, data } = codec.seal(key, 60_000, 1000);
+    expect(value).not.toContain('abcdefgh');
+    expect(value).not.toContain('kkkk');
+    expect(codec.open(value, 2000)).toEqual(data);
+    expect(codec.open(value, 61_001)).toBeUndefined();
+    expect(new SessionCodec('y'.repeat(32)).open(value, 2000)).toBeUndefined();
+    expect(codec.open(value.replace(/\.[^.]+$/, '.AAAA'), 2000)).toBeUndefined();
+    expect(codec.open('garbage', 2000)).toBeUndefined();
+    codec.end(data, 2000);
+    expect(codec.open(value, 3000)).toBeUndefined();
+  });
+
+  it('binds CSRF tokens to one visitor', () => {
+    const codec = new SessionCodec();
+    const token = codec.csrfToken('visitor-a');
+    expect(codec.csrfMatches('visitor-a', token)).toBe(true);
+    expect(codec.csrfMatches('visitor-b', token)).toBe(false);
+    expect(codec.csrfMatches(undefined, token)).toBe(false);
+    expect(codec.csrfMatches('visitor-a', undefined)).toBe(false);
+  });
+
+  it('parses cookie headers leniently', () => {
+    const c = parseCookies('a=1; b="two"; bad; c=%E2%82%AC; a=ignored; d=%zz');
+    expect([...c.entries()]).toEqual([['a', '1'], ['b', 'two'], ['c', '€'], ['d', '%zz']]);
+    expect(parseCookies(undefined).size).toBe(0);
+  });
+
+  it('limits failed attempts per address within a window', () => {
+    const l = new AttemptLimiter(3, 1000, 2);
+    for (let i = 0; i < 3; i++) l.fail('a', 0);
+    expect(l.retryAfter('a', 10)).toBe(1);
+    expect(l.retryAfter('b', 10)).toBe(0);
+    expect(l.retryAfter('a', 1000)).toBe(0);
+    l.fail('b', 0);
+    l.fail('c', 0);
+    l.fail('d', 0); // over maxEntries: the oldest go
+    expect(l.retryAfter('a', 10)).toBe(0);
+    l.succeed('d');
+  });
+});
+
+describe('templates and filters', () => {
+  it('formats times, counts and status classes', () => {
+    const now = new Date('2026-06-01T12:00:00Z');
+    expect(fmt.utc('2026-06-01T10:00:00.000Z')).toBe('2026-06-01 10:00:00 UTC');
+    expect(fmt.ago('2026-06-01T11:55:00Z', now)).toBe('5 minutes ago');
+    expect(fmt.ago('2026-05-31T12:00:00Z', now)).toBe('1 day ago');
+    expect(fmt.ago('2026-06-01T11:59:59Z', now)).toBe('just now');
+    expect(fmt.short('2026-03-04T05:06:07Z', now)).toBe('Mar 04 05:06:07');
+    expect(fmt.short('2025-03-04T05:06:07Z', now)).toBe('Mar 04 2025 05:06');
+    expect(fmt.num(1234567)).toBe('1,234,567');
+    expect([fmt.statusClass(503), fmt.statusClass(404), fmt.statusClass(undefined)]).toEqual(['s5', 's4', 's0']);
+    expect(fmt.plural(1, 'error')).toBe('1 error');
+  });
+
+  it('composes the search with quick filters into one valid query', () => {
+    const q = composeQuery({ q: 'a OR b', status: '5xx', type: 'My "odd" \\ Type' })!;
+    expect(q).toBe('(a OR b) AND statusCode:[500 TO 599] AND type:"My \\"odd\\" \\\\ Type"');
+    expect(parseQuery(q).kind).toBe('and');
+    expect(composeQuery({ q: '', status: '', type: '' })).toBeUndefined();
+  });
+
+  it('finds the package root holding views/', () => {
+    expect(findPackageRoot()).toBe(require('node:path').resolve(__dirname, '../..'));
+    expect(() => findPackageRoot('/')).toThrow(/cannot find the views/);
+  });
+});
+
+describe('search quoting in links', () => {
+  it('quotes values so that the link is a valid query for the same value', () => {
+    const q = `correlationId:${fmt.quote('a "b" \\ c')}`;
+    const node = parseQuery(q);
+    expect(node).toEqual({ kind: 'term', field: 'correlationId', value: 'a "b" \\ c', prefix: false });
+  });
+});
+
+describe('templates', () => {
+  it('write data only escaped: the one unescaped tag is include()', () => {
+    const { readdirSync, readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
+    const { join } = require('node:path') as typeof import('node:path');
+    const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
+    const templates = walk(join(findPackageRoot(), 'views')).filter((f) => f.endsWith('.ejs'));
+    expect(templates.length).toBeGreaterThan(10);
+    for (const file of templates) {
+      const raw = [...readFileSync(file, 'utf8').matchAll(/<%-(.*?)%>/gs)].map((m) => m[1]!.trim());
+      expect({ file, raw: raw.filter((r) => !/^include\('[^']+'( \+ page \+ '\.ejs')?(, \{[^}]*\})?\)$/.test(r)) }).toEqual({ file, raw: [] });
+    }
+  });
+});
