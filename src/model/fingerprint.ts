@@ -1,6 +1,6 @@
 // Grouping: a hash of the error type and its in-app frames (function and file, no line numbers).
 import { createHash } from 'node:crypto';
-import { parseStack } from './stack.js';
+import { parseFrame } from './stack.js';
 
 /** How many in-app frames take part in the fingerprint. */
 const FRAMES = 5;
@@ -12,10 +12,15 @@ const FRAMES = 5;
  * group together.
  */
 export function computeFingerprint(type: string, detail: string | undefined, title = ''): string {
-  const frames = parseStack(detail)
-    .filter((f) => f.inApp && f.file)
-    .slice(0, FRAMES)
-    .map((f) => `${f.fn ?? '?'}@${shortFile(f.file!)}`);
+  const frames: string[] = [];
+  // Line by line, stopping at the last frame needed: stacks with long cause chains are common.
+  for (let start = 0; detail && start < detail.length && frames.length < FRAMES; ) {
+    let end = detail.indexOf('\n', start);
+    if (end < 0) end = detail.length;
+    const frame = parseFrame(detail.slice(start, end));
+    if (frame?.inApp && frame.file) frames.push(`${frame.fn ?? '?'}@${shortFile(frame.file)}`);
+    start = end + 1;
+  }
   const basis = frames.length > 0 ? frames.join('\n') : foldTitle(title);
   return createHash('sha256').update(`${type}\n${basis}`).digest('base64url').slice(0, 22);
 }

@@ -204,13 +204,32 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
     });
   }
   message.fingerprint = fingerprint ?? computeFingerprint(message.type, message.detail, message.title);
-  const size = Buffer.byteLength(JSON.stringify(message));
+  // Serializing costs more than the rest of the checks together: only do it when a cheap upper bound
+  // (every character escaped to 6 bytes) could pass the limit.
+  const size = upperBoundBytes(message) <= MAX_MESSAGE_BYTES ? 0 : Buffer.byteLength(JSON.stringify(message));
   if (size > MAX_MESSAGE_BYTES) {
     throw new ElmahError('ERR_ELMAH_TOO_LARGE', `Message is ${size} bytes serialized; the limit is ${MAX_MESSAGE_BYTES}.`, {
       help: 'Trim detail, form or data; errorLogger truncates for you before shipping.',
     });
   }
   return message;
+}
+
+/** An upper bound of the serialized size: 6 bytes per character (`\u0000` escapes) plus field overhead. */
+function upperBoundBytes(message: ErrorMessage): number {
+  let chars = 0;
+  let fields = 0;
+  for (const value of Object.values(message)) {
+    fields++;
+    if (typeof value === 'string') chars += value.length;
+    else if (Array.isArray(value)) {
+      for (const kv of value as KeyValue[]) {
+        chars += kv.key.length + kv.value.length;
+        fields += 2;
+      }
+    }
+  }
+  return chars * 6 + fields * 40;
 }
 
 function keyValues(value: unknown, field: string, errors: FieldError[]): KeyValue[] {
