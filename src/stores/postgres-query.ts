@@ -51,8 +51,8 @@ const KEYWORD_COLUMNS: Record<KeywordField, string> = {
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 
-/** Keyword columns (NOT NULL, COLLATE "C", leading a btree index) whose exact terms also get an index range. */
-const RANGED_KEYWORDS = new Set<KeywordField>(['log', 'id', 'fingerprint']);
+/** Keyword columns (NOT NULL, COLLATE "C", in a btree index) whose exact terms also get an index range. */
+const RANGED_KEYWORDS = new Set<KeywordField>(['id']);
 
 function asciiUpper(text: string): string {
   return text.replace(/[a-z]+/g, (m) => m.toUpperCase());
@@ -112,13 +112,21 @@ function lexeme(token: string): { text: string; cut: boolean } {
 /** The lexeme a message too big for a tsvector gets instead of its tokens; no token can contain "~". */
 export const EVERYTHING = '~all~';
 
-/** The distinct lexemes of a message's searchable fields (token lists), space-separated, for array_to_tsvector. */
-export function lexemeList(fields: readonly (readonly string[])[]): string {
+/** The lexeme that says which log a message is in, so one GIN lookup serves "words in this log". */
+export function logLexeme(log: string): string {
+  return `~log~${log}`;
+}
+
+/**
+ * The lexemes of a message, space-separated, for array_to_tsvector: the distinct tokens of its searchable
+ * fields (token lists) and its log lexeme. Too many for a tsvector: EVERYTHING and the log lexeme.
+ */
+export function lexemeList(log: string, fields: readonly (readonly string[])[]): string {
   const set = new Set<string>();
   for (const tokens of fields) for (const t of tokens) set.add(lexeme(t).text);
   let bytes = 0;
   for (const l of set) bytes += Buffer.byteLength(l) + 8;
-  return bytes > MAX_TSVECTOR_BYTES ? EVERYTHING : [...set].join(' ');
+  return `${bytes > MAX_TSVECTOR_BYTES ? EVERYTHING : [...set].join(' ')} ${logLexeme(log)}`.trim();
 }
 
 const quoteLexeme = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
@@ -142,21 +150,30 @@ export class Params {
   }
 }
 
+/** What compiling needs besides the tree. */
+export interface CompileContext {
+  /** The group aggregate table: every (log, fingerprint) that has messages, for exact log and fingerprint terms. */
+  groups: string;
+  /** When the filter limits the logs: their lexemes, added to every text lookup (the outer log test stays). */
+  logLexemes?: string[] | undefined;
+}
+
 /** SQL for one query node, over the messages table aliased `m`. Never yields NULL. */
-export function compileQuery(node: QueryNode, params: Params): string {
+export function compileQuery(node: QueryNode, params: Params, ctx: CompileContext): string {
   switch (node.kind) {
     case 'all':
       return 'TRUE';
     case 'and':
     case 'or':
-      return `(${node.children.map((c) => compileQuery(c, params)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
+      return `(${node.children.map((c) => compileQuery(c, params, ctx)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'not':
-      return `(NOT ${compileQuery(node.child, params)})`;
+      return `(NOT ${compileQuery(node.child, params, ctx)})`;
     case 'text': {
       const fields: readonly (TextField | (typeof FREE_TEXT_FIELDS)[number])[] = node.field ? [node.field] : FREE_TEXT_FIELDS;
       const p = params.add(` ${node.tokens.join(' ')}${node.prefix ? '' : ' '}`);
       const exact = `(${fields.map((f) => `strpos(m.${TOKEN_COLUMNS[f]}, ${p}::text) > 0`).join(' OR ')})`;
-      const q = params.add(`(${candidateQuery(node.tokens, node.prefix)}) | ${quoteLexeme(EVERYTHING)}`);
+      const inLogs = ctx.logLexemes && ctx.logLexemes.length > 0 ? ` & (${ctx.logLexemes.map(quoteLexeme).join(' | ')})` : '';
+      const q = params.add(`((${candidateQuery(node.tokens, node.prefix)}) | ${quoteLexeme(EVERYTHING)})${inLogs}`);
       if (!node.field && node.tokens.length === 1 && !lexeme(node.tokens[0]!).cut) {
         // One word anywhere: the tsvector holds exactly the tokens of the free-text fields, so the index alone
         // decides, and rows are not read for a recheck; only an EVERYTHING row needs the exact test.
@@ -170,6 +187,12 @@ export function compileQuery(node: QueryNode, params: Params): string {
       const folded = foldedColumn(node.field);
       const want = params.add(enc(asciiLower(node.value)));
       const test = node.prefix ? `starts_with(${folded}, ${want}::text)` : `${folded} = ${want}::text`;
+      if (!node.prefix && (node.field === 'log' || node.field === 'fingerprint')) {
+        // The aggregate lists every log and fingerprint in use: the spellings that fold to the value become
+        // an array the indexes on (log, …) and (log, fingerprint, …) look up directly.
+        const col = node.field === 'log' ? 'log' : 'fingerprint';
+        return `(m.${col} = ANY(ARRAY(SELECT DISTINCT g.${col} FROM ${ctx.groups} g WHERE ${foldedColumn(node.field, 'g.')} = ${want}::text)))`;
+      }
       if (!node.prefix && RANGED_KEYWORDS.has(node.field)) {
         // Every spelling that folds to the value lies between its upper- and lower-case forms in byte order,
         // a range the btree indexes on log, id and fingerprint can serve.
@@ -191,12 +214,13 @@ export function compileQuery(node: QueryNode, params: Params): string {
 }
 
 /** SQL for a whole filter (logs, time range, query) over the messages table aliased `m`. */
-export function compileFilter(filter: MessageFilter, params: Params): string {
+export function compileFilter(filter: MessageFilter, params: Params, groups: string): string {
   const parts: string[] = [];
   const logs = filterLogs(filter.log);
+  const ctx: CompileContext = { groups, logLexemes: logs?.map(logLexeme) };
   if (logs !== undefined) parts.push(logs.length === 1 ? `m.log = ${params.add(logs[0])}` : `m.log = ANY(${params.add(logs)}::text[])`);
   if (filter.from !== undefined) parts.push(`m.date_time >= ${params.add(filter.from)}::text COLLATE "C"`);
   if (filter.to !== undefined) parts.push(`m.date_time < ${params.add(filter.to)}::text COLLATE "C"`);
-  if (filter.query && filter.query.kind !== 'all') parts.push(compileQuery(filter.query, params));
+  if (filter.query && filter.query.kind !== 'all') parts.push(compileQuery(filter.query, params, ctx));
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
 }

@@ -148,7 +148,7 @@ function tokensOfMessage(m: ErrorMessage): Tokens {
     title: tokensOf(m.title), type: tokensOf(m.type), detail: tokensOf(m.detail), url: tokensOf(m.url),
     source: tokensOf(m.source), user: tokensOf(m.user), hostname: tokensOf(m.hostname), lexemes: '',
   };
-  tk.lexemes = lexemeList([tk.title, tk.type, tk.detail, tk.url, tk.source, tk.user, tk.hostname]);
+  tk.lexemes = lexemeList(m.log, [tk.title, tk.type, tk.detail, tk.url, tk.source, tk.user, tk.hostname]);
   return tk;
 }
 
@@ -201,7 +201,7 @@ const INSERT_COLUMNS: InsertColumn[] = [
     value: (_, tk) => tk.lexemes,
     expr: `array_to_tsvector(string_to_array($::text, ' '))`,
   },
-  { name: 'tsv_everything', type: 'bool', value: (_, tk) => tk.lexemes === EVERYTHING },
+  { name: 'tsv_everything', type: 'bool', value: (_, tk) => tk.lexemes.startsWith(`${EVERYTHING} `) },
 ];
 
 /** Messages per INSERT statement (PostgreSQL takes at most 65,535 parameters in one). */
@@ -552,7 +552,7 @@ export class PostgresStore implements Store {
     this.check();
     const size = pageSize(options.size);
     const params = new Params();
-    const where = compileFilter(options, params);
+    const where = compileFilter(options, params, this.t.groups);
     const countValues = [...params.values];
     const counted = await this.query(
       `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${this.t.messages} m WHERE ${where} LIMIT ${COUNT_CAP + 1}) s`,
@@ -608,7 +608,7 @@ export class PostgresStore implements Store {
       return { groups: rows.map(toGroup), total: Number(total[0]?.n ?? 0) };
     }
     // A filtered view groups the matching messages themselves.
-    const where = compileFilter(options, params);
+    const where = compileFilter(options, params, this.t.groups);
     const rows = await this.query(
       `WITH f AS (
          SELECT m.log, m.fingerprint, m.date_time, m.id, m.title, m.type, m.status_code FROM ${this.t.messages} m WHERE ${where}
@@ -641,7 +641,7 @@ export class PostgresStore implements Store {
       from: Date.parse(options.from) > start ? options.from : from,
       to: Date.parse(options.to) < end ? options.to : to,
     };
-    const where = compileFilter(filter, params);
+    const where = compileFilter(filter, params, this.t.groups);
     const rows = await this.query(
       `SELECT floor((m.at_ms - ${params.add(start)}::int8)::float8 / ${params.add(bucketMs)}::float8)::int8 AS i, count(*)::int AS n
        FROM ${this.t.messages} m WHERE ${where} GROUP BY 1`,
@@ -676,7 +676,7 @@ export class PostgresStore implements Store {
     const params = new Params();
     const where = 'ids' in target
       ? `m.log = ${params.add(log)} AND m.id = ANY(${params.add([...target.ids])}::text[])`
-      : compileFilter({ ...target.filter, log }, params);
+      : compileFilter({ ...target.filter, log }, params, this.t.groups);
     return this.deleteWhere(log, where, params.values, 'read');
   }
 
