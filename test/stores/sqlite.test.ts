@@ -250,4 +250,19 @@ describe('SqliteStore', () => {
     expect(failure).toMatchObject({ code: 'ERR_ELMAH_DRIVER_MISSING' });
     expect((failure as Error & { help: string }).help).toMatch(/install better-sqlite3 \(or pass a Database\)/);
   });
+
+  it('fails with ERR_ELMAH_DRIVER_MISSING and the rebuild command when the native addon is missing', async () => {
+    let failure: unknown;
+    await jest.isolateModulesAsync(async () => {
+      jest.doMock('better-sqlite3', () =>
+        function Database(): never {
+          throw new Error('Could not locate the bindings file. Tried: build/Release/better_sqlite3.node');
+        },
+      );
+      const { SqliteStore: Isolated } = require('../../src/stores/sqlite') as { SqliteStore: typeof SqliteStore };
+      failure = await Isolated.open(':memory:').catch((e: unknown) => e);
+    });
+    expect(failure).toMatchObject({ code: 'ERR_ELMAH_DRIVER_MISSING' });
+    expect((failure as Error & { help: string }).help).toBe('Let its install script run: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3');
+  });
 });
