@@ -96,10 +96,12 @@ describeBuilt('npm pack', () => {
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'express-elmah-pack-'));
-    const r = await npm(['pack', '--json', '--pack-destination', work], ROOT, 180_000);
+    // The build above made dist/ fresh; skipping `prepack` keeps the build's log out of npm's JSON answer.
+    const r = await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT, 180_000);
     if (r.code !== 0) throw new Error(`npm pack failed:\n${r.output}`);
-    // npm may print script output before the JSON document.
-    const info = JSON.parse(r.output.slice(r.output.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+    // npm may still print notices before the JSON document, which starts on a line of its own.
+    const start = r.output.search(/^\[\s*$/m);
+    const info = JSON.parse(r.output.slice(start < 0 ? 0 : start)) as { filename: string; files: { path: string }[] }[];
     tarball = join(work, info[0]!.filename);
     files = info[0]!.files.map((f) => f.path).sort();
   }, 200_000);
