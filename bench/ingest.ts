@@ -12,6 +12,7 @@ import { collector } from '../src/collector';
 import { createKey } from '../src/model/keys';
 import { openStore } from '../src/stores/open';
 import { BENCH_LOGS, benchBatch } from './fixtures';
+import { percentile } from './timing';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
@@ -140,10 +141,6 @@ async function direct(file: string, seconds: number): Promise<{ created: number;
   const cpu = process.cpuUsage(cpuBefore);
   await store.close();
   return { created, seconds: elapsed, cpuUs: (cpu.user + cpu.system) / Math.max(1, created) };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 async function main(): Promise<void> {

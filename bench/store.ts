@@ -7,6 +7,7 @@ import { parseQuery } from '../src/model/query';
 import { SqliteStore } from '../src/stores/sqlite';
 import type { Store } from '../src/stores/types';
 import { BENCH_LOGS, benchBatch } from './fixtures';
+import { ms, percentile } from './timing';
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const BATCH = 100;
@@ -14,13 +15,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 /** The fill stops here even if TOTAL was not reached (the figures then say how many were stored). */
 const MAX_FILL_SECONDS = Number(process.env.BENCH_MAX_FILL_SECONDS ?? 900);
 
-function ms(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 interface Row {
   name: string;

@@ -13,6 +13,7 @@ import { SqliteStore } from '../src/stores/sqlite';
 import type { Store } from '../src/stores/types';
 import { errorViewer, type ErrorViewer } from '../src/viewer';
 import { BENCH_LOGS, benchBatch } from './fixtures';
+import { ms, percentile } from './timing';
 
 const TOTAL = Number(process.env.BENCH_MESSAGES ?? 1_000_000);
 const BATCH = 500;
@@ -23,13 +24,7 @@ const MAX_PAGE_SECONDS = 60;
 /** A database file to keep between runs: filled when absent, reused (not refilled) when present. */
 const KEEP_DB = process.env.BENCH_DB;
 
-function ms(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 interface Row {
   name: string;
