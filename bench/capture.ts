@@ -81,6 +81,11 @@ async function elmahSetup(extra: { worker?: boolean; flushIntervalMs?: number })
   const { errorLogger } = pkg();
   const { url, key } = await sqliteWithKey();
   const logger = errorLogger({ store: url, key, ...extra, onError: (e) => console.error(`  (${e.code}: ${e.message})`) });
+  return loggerSetup(logger, url, 'rows in the SQLite store');
+}
+
+/** A variant around one logger: mount it, flush it, and count what reached `url` once it is closed. */
+async function loggerSetup(logger: ReturnType<ReturnType<typeof pkg>['errorLogger']>, url: string, note: string, afterClose?: () => Promise<void>): Promise<Setup> {
   await logger.ready;
   return {
     after: (app) => app.use(logger),
@@ -89,7 +94,8 @@ async function elmahSetup(extra: { worker?: boolean; flushIntervalMs?: number })
       await logger.flush(120_000);
       const stats = logger.stats();
       await logger.close(5000);
-      return { thrown, stored: await countStored(url), note: 'rows in the SQLite store', stats };
+      await afterClose?.();
+      return { thrown, stored: await countStored(url), note, stats };
     },
   };
 }
@@ -128,20 +134,11 @@ const SETUPS: Record<string, () => Promise<Setup>> = {
       collectorProc.once('exit', (code) => reject(new Error(`collector exited with ${code}`)));
     });
     const logger = errorLogger({ store: collectorUrl, key });
-    await logger.ready;
-    return {
-      after: (app) => app.use(logger),
-      flush: async () => void (await logger.flush(120_000)),
-      delivered: async (thrown) => {
-        await logger.flush(120_000);
-        const stats = logger.stats();
-        await logger.close(5000);
-        const exited = new Promise((r) => collectorProc.once('exit', r));
-        collectorProc.kill('SIGTERM');
-        await exited;
-        return { thrown, stored: await countStored(url), note: "rows in the collector's SQLite store", stats };
-      },
-    };
+    return loggerSetup(logger, url, "rows in the collector's SQLite store", async () => {
+      const exited = new Promise((r) => collectorProc.once('exit', r));
+      collectorProc.kill('SIGTERM');
+      await exited;
+    });
   },
 
   sentry: async () => {

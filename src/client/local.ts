@@ -42,11 +42,11 @@ export class LocalLogClient implements LogClient {
     const t = Date.now();
     let record = this.cached && t - this.cached.at < this.keyCacheMs ? this.cached.record : undefined;
     if (!record) {
-      record = await this.store.getKey(id);
-      if (record && secretMatches(secret, record.hash)) this.cached = { record, at: t };
-      else this.cached = undefined;
+      const found = await this.store.getKey(id);
+      record = found && secretMatches(secret, found.hash) ? found : undefined;
+      this.cached = record && { record, at: t };
     }
-    if (!record || !secretMatches(secret, record.hash)) {
+    if (!record) {
       throw new ElmahError('ERR_ELMAH_KEY_INVALID', `API key ${id} is not known to this store.`, {
         help: 'Create a key with `express-elmah keys create` against the same store, or check ELMAH_STORE.',
       });

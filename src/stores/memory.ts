@@ -1,4 +1,5 @@
 // MemoryStore: a bounded in-process store for tests and throwaway use; the reference for the conformance suite.
+import { ElmahError } from '../model/errors.js';
 import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
@@ -193,7 +194,7 @@ export class MemoryStore implements Store {
     const counts = new Array<number>(n).fill(0);
     const from = new Date(start).toISOString();
     const to = new Date(end).toISOString();
-    for (const m of this.matching({ ...options, from: maxIso(options.from, from), to: minIso(options.to, to) })) {
+    for (const m of this.matching({ ...options, from, to })) {
       const i = Math.floor((Date.parse(m.dateTime) - start) / bucketMs);
       if (i >= 0 && i < n) counts[i]!++;
     }
@@ -241,7 +242,7 @@ export class MemoryStore implements Store {
 
   async putKey(record: KeyRecord): Promise<void> {
     this.open();
-    if (this.keys.has(record.id)) throw new Error(`Key id ${record.id} exists.`);
+    if (this.keys.has(record.id)) throw new ElmahError('ERR_ELMAH_CONFIG', `A key with id ${record.id} already exists.`);
     this.keys.set(record.id, structuredClone(record));
   }
 
@@ -265,9 +266,3 @@ export class MemoryStore implements Store {
   }
 }
 
-function maxIso(a: string, b: string): string {
-  return Date.parse(a) > Date.parse(b) ? a : b;
-}
-function minIso(a: string, b: string): string {
-  return Date.parse(a) < Date.parse(b) ? a : b;
-}

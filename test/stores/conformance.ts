@@ -256,7 +256,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       it('refuses a second key with the same id', async () => {
         const { record } = createKey({ name: 'a' });
         await store.putKey(record);
-        await expect(store.putKey({ ...record, name: 'b' })).rejects.toThrow();
+        await expect(store.putKey({ ...record, name: 'b' })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
         expect((await store.getKey(record.id))?.name).toBe('a');
       });
     });
