@@ -4,6 +4,7 @@ import { keyInfo, parseKey, secretMatches, type KeyInfo, type KeyRecord } from '
 import { normalizeMessage, type ErrorMessage } from '../model/message.js';
 import type { Permission } from '../model/permissions.js';
 import { parseQuery } from '../model/query.js';
+import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
 import type { GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
 import type {
   ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
@@ -121,6 +122,32 @@ export class LocalLogClient implements LogClient {
     });
     if (valid.length > 0) {
       const stored = await this.store.append(valid);
+      stored.forEach((r, j) => (results[slots[j]!] = r));
+    }
+    return results;
+  }
+
+  async tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    const record = await this.require('messages_write');
+    const now = this.now();
+    const results: ClientAppendResult[] = new Array(tallies.length);
+    const valid: OccurrenceTally[] = [];
+    const slots: number[] = [];
+    tallies.forEach((input, i) => {
+      const own = (input as { log?: unknown } | null)?.log;
+      const target = log ?? (typeof own === 'string' ? own : 'default');
+      this.checkLog(record, target);
+      try {
+        valid.push(normalizeTally(input, target, now));
+        slots.push(i);
+      } catch (err) {
+        if (!isElmahError(err)) throw err;
+        const id = (input as { id?: unknown } | null)?.id;
+        results[i] = { id: typeof id === 'string' ? id : undefined, status: 'rejected', error: { code: err.code, message: err.message } };
+      }
+    });
+    if (valid.length > 0) {
+      const stored = await this.store.tally(valid);
       stored.forEach((r, j) => (results[slots[j]!] = r));
     }
     return results;

@@ -52,6 +52,11 @@ export interface LogClient {
    * on its own: invalid ones come back `rejected`, the others are stored. `log` fills in messages without one.
    */
   append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
+  /**
+   * Adds occurrences counted but not kept in full (needs `messages_write`; see `OccurrenceTally`). Each
+   * tally is validated on its own, like `append`; `log` fills in tallies without one.
+   */
+  tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
   /** One message (needs `messages_read`); ERR_ELMAH_NOT_FOUND when absent. */
   get(log: string, id: string): Promise<ErrorMessage>;
   search(options?: ClientSearchOptions): Promise<SearchResult>;

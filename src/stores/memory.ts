@@ -3,12 +3,13 @@ import { ElmahError } from '../model/errors.js';
 import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
+import type { OccurrenceTally } from '../model/tally.js';
 import {
-  COUNT_CAP, closedError, cutoff, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize,
+  COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, pruneBudget, retentionLimits, tallyCutoff,
 } from './shared.js';
 import {
   DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type ErrorGroup, type GroupOptions, type GroupResult,
-  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type RetentionOptions,
+  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type PruneOptions, type RetentionOptions,
   type SearchOptions, type SearchResult, type Store,
 } from './types.js';
 
@@ -31,6 +32,8 @@ export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly logsMap = new Map<string, Map<string, ErrorMessage>>();
   private readonly groupMap = new Map<string, ErrorGroup>();
+  /** Occurrences counted but not kept in full, per log and tally id. */
+  private readonly tallies = new Map<string, Map<string, OccurrenceTally>>();
   private readonly keys = new Map<string, KeyRecord>();
   private readonly maxMessages: number;
   private readonly retention: Required<RetentionOptions>;
@@ -77,23 +80,54 @@ export class MemoryStore implements Store {
     if (!g) {
       this.groupMap.set(k, {
         log: m.log, fingerprint: m.fingerprint, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime,
-        lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode,
+        lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode, countedOnly: 0,
       });
       return;
     }
     g.count++;
     if (m.dateTime < g.firstSeen) g.firstSeen = m.dateTime;
-    if (m.dateTime > g.lastSeen || (m.dateTime === g.lastSeen && m.id > g.lastId)) {
-      Object.assign(g, { lastSeen: m.dateTime, lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
-    }
+    if (m.dateTime > g.lastSeen) g.lastSeen = m.dateTime;
+    const stored = g.lastId === '' ? undefined : this.logsMap.get(m.log)?.get(g.lastId);
+    if (!stored || newestFirst(m, stored) < 0 || stored === m) Object.assign(g, { lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
   }
 
-  /** Rebuilds the aggregate of the given fingerprints of one log from the messages left. */
+  /** Adds a tally to its group: counts and times; it names the group only while no message of it is stored. */
+  private addTallyToGroup(t: OccurrenceTally): void {
+    const k = `${t.log}\n${t.fingerprint}`;
+    const g = this.groupMap.get(k);
+    if (!g) {
+      this.groupMap.set(k, {
+        log: t.log, fingerprint: t.fingerprint, count: t.count, firstSeen: t.firstSeen, lastSeen: t.lastSeen,
+        lastId: '', title: t.title, type: t.type, statusCode: t.statusCode, countedOnly: t.count,
+      });
+      return;
+    }
+    g.count += t.count;
+    g.countedOnly += t.count;
+    if (t.firstSeen < g.firstSeen) g.firstSeen = t.firstSeen;
+    if (g.lastId === '' && t.lastSeen >= g.lastSeen) Object.assign(g, { title: t.title, type: t.type, statusCode: t.statusCode });
+    if (t.lastSeen > g.lastSeen) g.lastSeen = t.lastSeen;
+  }
+
+  async tally(tallies: readonly OccurrenceTally[]): Promise<AppendResult[]> {
+    this.open();
+    return tallies.map((t) => {
+      let log = this.tallies.get(t.log);
+      if (!log) this.tallies.set(t.log, (log = new Map()));
+      if (log.has(t.id)) return { id: t.id, status: 'duplicate' };
+      log.set(t.id, structuredClone(t));
+      this.addTallyToGroup(t);
+      return { id: t.id, status: 'created' };
+    });
+  }
+
+  /** Rebuilds the aggregate of the given fingerprints of one log from the messages and tallies left. */
   private regroup(log: string, fingerprints: Set<string>): void {
     for (const fp of fingerprints) this.groupMap.delete(`${log}\n${fp}`);
     const messages = [...(this.logsMap.get(log)?.values() ?? [])].filter((m) => fingerprints.has(m.fingerprint));
     messages.sort(newestFirst).reverse();
     for (const m of messages) this.addToGroup(m);
+    for (const t of this.tallies.get(log)?.values() ?? []) if (fingerprints.has(t.fingerprint)) this.addTallyToGroup(t);
   }
 
   private remove(log: string, ids: Iterable<string>): number {
@@ -170,7 +204,7 @@ export class MemoryStore implements Store {
         if (!g) {
           map.set(k, {
             log: m.log, fingerprint: m.fingerprint, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime, lastId: m.id,
-            title: m.title, type: m.type, statusCode: m.statusCode,
+            title: m.title, type: m.type, statusCode: m.statusCode, countedOnly: 0,
           });
         } else {
           g.count++;
@@ -198,6 +232,16 @@ export class MemoryStore implements Store {
       const i = Math.floor((Date.parse(m.dateTime) - start) / bucketMs);
       if (i >= 0 && i < n) counts[i]!++;
     }
+    if (!options.query || options.query.kind === 'all') {
+      for (const name of filterLogs(options.log) ?? [...this.tallies.keys()]) {
+        for (const t of this.tallies.get(name)?.values() ?? []) {
+          for (const [minute, count] of t.minutes) {
+            const i = Math.floor((Date.parse(minute) - start) / bucketMs);
+            if (Date.parse(minute) >= start && i >= 0 && i < n) counts[i]! += count;
+          }
+        }
+      }
+    }
     return { from, to, bucketMs, counts };
   }
 
@@ -215,18 +259,40 @@ export class MemoryStore implements Store {
     return this.remove(log, this.matching({ ...target.filter, log }).map((m) => m.id));
   }
 
-  async prune(options: RetentionOptions & { log?: string; now?: Date } = {}): Promise<number> {
+  async prune(options: PruneOptions = {}): Promise<number> {
     this.open();
-    const maxAgeDays = options.maxAgeDays ?? this.retention.maxAgeDays;
-    const maxCount = Math.min(options.maxCount ?? this.retention.maxCount, this.maxMessages);
-    const limit = cutoff(maxAgeDays, options.now);
+    const { ageCutoff, maxCount } = retentionLimits(options, this.retention);
+    const keep = Math.min(maxCount ?? Infinity, this.maxMessages);
+    let budget = pruneBudget(options.limit);
     let removed = 0;
-    for (const name of options.log !== undefined ? [options.log] : [...this.logsMap.keys()]) {
-      const old = [...(this.logsMap.get(name)?.values() ?? [])].filter((m) => m.dateTime < limit).map((m) => m.id);
-      removed += this.remove(name, old);
-      removed += this.trim(name, maxCount);
+    const names = new Set(options.log !== undefined ? [options.log] : [...this.logsMap.keys(), ...this.tallies.keys()]);
+    for (const name of names) {
+      const oldestFirst = [...(this.logsMap.get(name)?.values() ?? [])].sort(newestFirst).reverse();
+      const tooOld = ageCutoff === undefined ? 0 : oldestFirst.findIndex((m) => m.dateTime >= ageCutoff) < 0 ? oldestFirst.length : oldestFirst.findIndex((m) => m.dateTime >= ageCutoff);
+      const over = Math.max(tooOld, oldestFirst.length - keep);
+      const n = Math.min(over, budget);
+      removed += this.remove(name, oldestFirst.slice(0, n).map((m) => m.id));
+      budget -= n;
+      const trimmedByCount = n > 0 && oldestFirst.length - keep > 0;
+      this.pruneTallies(name, tallyCutoff(ageCutoff, trimmedByCount ? oldestFirst[n]?.dateTime : undefined));
+      if (budget <= 0) break;
     }
     return removed;
+  }
+
+  /** Drops the tallies of a log last seen before `before`, and corrects their groups. */
+  private pruneTallies(log: string, before: string | undefined): void {
+    const map = this.tallies.get(log);
+    if (!map || before === undefined) return;
+    const touched = new Set<string>();
+    for (const [id, t] of map) {
+      if (t.lastSeen < before) {
+        map.delete(id);
+        touched.add(t.fingerprint);
+      }
+    }
+    if (map.size === 0) this.tallies.delete(log);
+    this.regroup(log, touched);
   }
 
   async logs(): Promise<LogSummary[]> {

@@ -43,6 +43,37 @@ export function filterLogs(log: string | readonly string[] | undefined): string[
   return typeof log === 'string' ? [log] : [...log];
 }
 
+/**
+ * The retention limits in force for a prune call: the options given, else the store's. A limit that is not a
+ * finite positive number (Infinity, NaN, 0 or less) is no limit: undefined.
+ */
+export function retentionLimits(
+  options: { maxAgeDays?: number | undefined; maxCount?: number | undefined; now?: Date | undefined },
+  defaults: { maxAgeDays: number; maxCount: number },
+): { ageCutoff: string | undefined; maxCount: number | undefined } {
+  const age = options.maxAgeDays ?? defaults.maxAgeDays;
+  const count = options.maxCount ?? defaults.maxCount;
+  return {
+    ageCutoff: Number.isFinite(age) && age > 0 ? cutoff(age, options.now) : undefined,
+    maxCount: Number.isFinite(count) && count >= 0 ? Math.floor(count) : undefined,
+  };
+}
+
+/** The most messages one prune call may remove: `limit` when it is a positive number, else no bound. */
+export function pruneBudget(limit: number | undefined): number {
+  return limit !== undefined && Number.isFinite(limit) && limit >= 1 ? Math.floor(limit) : Infinity;
+}
+
+/**
+ * Tallies (occurrences counted but not kept in full) live as long as the messages around them: they go when
+ * they are older than the age limit, or older than the oldest message a count limit kept.
+ */
+export function tallyCutoff(ageCutoff: string | undefined, oldestKept: string | undefined): string | undefined {
+  if (ageCutoff === undefined) return oldestKept;
+  if (oldestKept === undefined) return ageCutoff;
+  return ageCutoff > oldestKept ? ageCutoff : oldestKept;
+}
+
 /** ISO cut-off for a max age in days. */
 export function cutoff(maxAgeDays: number, now: Date = new Date()): string {
   return new Date(now.getTime() - maxAgeDays * 86_400_000).toISOString();

@@ -3,6 +3,7 @@
 import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { QueryNode } from '../model/query.js';
+import type { OccurrenceTally } from '../model/tally.js';
 
 /** Which backend a store is. */
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
@@ -17,6 +18,19 @@ export interface RetentionOptions {
 
 /** The retention defaults of DESIGN.md. */
 export const DEFAULT_RETENTION: Required<RetentionOptions> = { maxAgeDays: 90, maxCount: 100_000 };
+
+/** Options of {@link ErrorStore.prune}: the limits (the store's own when absent), one log or all, and a bound on the work. */
+export interface PruneOptions extends RetentionOptions {
+  /** Only this log. */
+  log?: string | undefined;
+  /** The clock the age limit counts from. Default: now. */
+  now?: Date | undefined;
+  /**
+   * Removes at most this many messages in this call (oldest first), so that one call is a bounded step; call
+   * again until it returns less than `limit`. Default: no bound (the store still works in bounded transactions).
+   */
+  limit?: number | undefined;
+}
 
 /** Which messages a search, group listing, histogram or delete looks at. */
 export interface MessageFilter {
@@ -64,6 +78,8 @@ export interface ErrorGroup {
   title: string;
   type: string;
   statusCode?: number | undefined;
+  /** Of `count`, how many occurrences were counted but not kept in full (see {@link ErrorStore.tally}). */
+  countedOnly: number;
 }
 
 /** Options for {@link ErrorStore.groups}: most recently seen first. */
@@ -86,7 +102,10 @@ export interface HistogramOptions extends MessageFilter {
   buckets: number;
 }
 
-/** Counts per bucket, oldest first; bucket i covers [from + i*bucketMs, from + (i+1)*bucketMs). */
+/**
+ * Counts per bucket, oldest first; bucket i covers [from + i*bucketMs, from + (i+1)*bucketMs). Occurrences
+ * counted but not kept in full are included when the filter has no query (log and time filters apply to them).
+ */
 export interface HistogramResult {
   from: string;
   to: string;
@@ -116,6 +135,11 @@ export type DeleteTarget = { ids: readonly string[] } | { filter: MessageFilter 
 export interface ErrorStore {
   /** Stores normalized messages; a message whose (log, id) already exists is left alone. */
   append(messages: readonly ErrorMessage[]): Promise<AppendResult[]>;
+  /**
+   * Adds occurrences that were counted but not kept in full (per group: count, first and last seen, per-minute
+   * counts) to the group aggregate and the histogram. Idempotent by (log, tally id) like `append`.
+   */
+  tally(tallies: readonly OccurrenceTally[]): Promise<AppendResult[]>;
   /** One message, or undefined. */
   get(log: string, id: string): Promise<ErrorMessage | undefined>;
   /** A page of matching messages, newest first. */
@@ -129,7 +153,7 @@ export interface ErrorStore {
   /** Deletes messages of one log; returns how many went. Keeps the group aggregate correct. */
   delete(log: string, target: DeleteTarget): Promise<number>;
   /** Applies retention now; returns how many messages were removed. */
-  prune(options?: RetentionOptions & { log?: string | undefined; now?: Date | undefined }): Promise<number>;
+  prune(options?: PruneOptions): Promise<number>;
   /** Every log with its message count and newest time. */
   logs(): Promise<LogSummary[]>;
 }

@@ -4,6 +4,7 @@ import { createKey } from '../../src/model/keys';
 import { parseQuery } from '../../src/model/query';
 import { matchesQuery } from '../../src/model/query-eval';
 import type { ErrorMessage } from '../../src/model/message';
+import type { OccurrenceTally } from '../../src/model/tally';
 import type { Store } from '../../src/stores/types';
 import { makeMessage } from '../helpers/messages';
 
@@ -190,6 +191,109 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         expect(r.counts).toEqual([2, 0, 1, 0]);
         const only500 = await store.histogram({ from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T04:00:00.000Z', buckets: 4, query: parseQuery('statusCode:500') });
         expect(only500.counts).toEqual([1, 0, 1, 0]);
+      });
+    });
+
+    describe('counted-only occurrences (tallies)', () => {
+      const tally = (over: Partial<OccurrenceTally> = {}): OccurrenceTally => ({
+        id: `t${Math.random().toString(36).slice(2)}`,
+        log: 'default',
+        fingerprint: 'fpA',
+        count: 3,
+        firstSeen: '2026-05-01T00:10:00.000Z',
+        lastSeen: '2026-05-01T00:12:30.000Z',
+        title: 'boom 3',
+        type: 'Error',
+        statusCode: 500,
+        minutes: [['2026-05-01T00:10:00.000Z', 1], ['2026-05-01T00:12:00.000Z', 2]],
+        ...over,
+      });
+
+      it('adds to the group count, last seen and the chart, and says how many were counted only', async () => {
+        const m = makeMessage({ fingerprint: 'fpA', dateTime: '2026-05-01T00:05:00.000Z', title: 'boom 1' });
+        await store.append([m]);
+        const t = tally();
+        expect(await store.tally([t])).toEqual([{ id: t.id, status: 'created' }]);
+        const [g] = (await store.groups({ log: 'default' })).groups;
+        expect(g).toMatchObject({ fingerprint: 'fpA', count: 4, countedOnly: 3, firstSeen: m.dateTime, lastSeen: t.lastSeen, lastId: m.id, title: 'boom 1' });
+        const h = await store.histogram({ log: 'default', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T00:20:00.000Z', buckets: 4 });
+        expect(h.counts).toEqual([0, 1, 3, 0]);
+        // Only stored messages are searchable.
+        expect((await store.search({ log: 'default' })).total).toBe(1);
+      });
+
+      it('is idempotent by tally id, and keeps logs apart', async () => {
+        const t = tally();
+        await store.tally([t]);
+        expect(await store.tally([t])).toEqual([{ id: t.id, status: 'duplicate' }]);
+        await store.tally([{ ...t, log: 'other' }]);
+        const groups = await store.groups({});
+        expect(groups.groups.map((g) => [g.log, g.count, g.countedOnly]).sort()).toEqual([['default', 3, 3], ['other', 3, 3]]);
+      });
+
+      it('makes a group of its own when no message of it is stored, named by the newest tally', async () => {
+        await store.tally([tally({ fingerprint: 'fpZ', title: 'first', lastSeen: '2026-05-01T00:12:00.000Z' })]);
+        await store.tally([tally({ fingerprint: 'fpZ', title: 'newer', count: 1, firstSeen: '2026-05-01T00:13:00.000Z', lastSeen: '2026-05-01T00:13:00.000Z', minutes: [['2026-05-01T00:13:00.000Z', 1]] })]);
+        const r = await store.groups({});
+        expect(r.groups).toHaveLength(1);
+        expect(r.groups[0]).toMatchObject({ fingerprint: 'fpZ', count: 4, countedOnly: 4, title: 'newer', lastSeen: '2026-05-01T00:13:00.000Z', lastId: '' });
+        // A stored message then names the group.
+        const m = makeMessage({ fingerprint: 'fpZ', dateTime: '2026-05-01T00:11:00.000Z', title: 'kept' });
+        await store.append([m]);
+        expect((await store.groups({})).groups[0]).toMatchObject({ count: 5, countedOnly: 4, lastId: m.id, title: 'kept', lastSeen: '2026-05-01T00:13:00.000Z' });
+      });
+
+      it('keeps counted-only occurrences when messages of the group are deleted, and leaves filtered views to stored messages', async () => {
+        const m = makeMessage({ fingerprint: 'fpA', dateTime: '2026-05-01T00:05:00.000Z' });
+        await store.append([m]);
+        await store.tally([tally()]);
+        const filtered = await store.histogram({ log: 'default', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T00:20:00.000Z', buckets: 4, query: parseQuery('statusCode:500') });
+        expect(filtered.counts).toEqual([0, 1, 0, 0]);
+        expect(await store.delete('default', { ids: [m.id] })).toBe(1);
+        expect((await store.groups({})).groups.map((g) => [g.fingerprint, g.count, g.countedOnly, g.lastId])).toEqual([['fpA', 3, 3, '']]);
+      });
+
+      it('ages out with retention', async () => {
+        const now = new Date('2026-06-01T00:00:00.000Z');
+        await store.append([makeMessage({ fingerprint: 'fpB', dateTime: '2026-05-31T00:00:00.000Z' })]);
+        await store.tally([tally()]);
+        await store.prune({ maxAgeDays: 10, now });
+        expect((await store.groups({})).groups.map((g) => [g.fingerprint, g.count, g.countedOnly])).toEqual([['fpB', 1, 0]]);
+        const h = await store.histogram({ from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T00:20:00.000Z', buckets: 1 });
+        expect(h.counts).toEqual([0]);
+      });
+    });
+
+    describe('bounded retention', () => {
+      it('removes at most `limit` messages per call and gets there in steps, keeping groups and logs right', async () => {
+        const now = new Date('2026-06-01T00:00:00.000Z');
+        const ms = Array.from({ length: 12 }, (_, i) => makeMessage({ fingerprint: i % 2 ? 'fpOdd' : 'fpEven', dateTime: new Date(now.getTime() - (12 - i) * 1000).toISOString() }));
+        await store.append(ms);
+        const steps: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const n = await store.prune({ maxCount: 5, limit: 3, now });
+          steps.push(n);
+          if (n === 0) break;
+        }
+        expect(steps).toEqual([3, 3, 1, 0]);
+        const left = await store.search({ size: 100 });
+        expect(left.messages.map((m) => m.id)).toEqual(ms.slice(7).map((m) => m.id).reverse());
+        const groups = await store.groups({});
+        expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(5);
+        expect((await store.logs()).map((l) => [l.name, l.count])).toEqual([['default', 5]]);
+      });
+
+      it('removes old messages by age in bounded steps too, and treats a non-finite limit as none', async () => {
+        const now = new Date('2026-06-01T00:00:00.000Z');
+        const old = Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: `2026-01-0${i + 1}T00:00:00.000Z` }));
+        const fresh = makeMessage({ dateTime: '2026-05-31T00:00:00.000Z' });
+        await store.append([...old, fresh]);
+        expect(await store.prune({ maxAgeDays: Infinity, maxCount: Infinity, now })).toBe(0);
+        expect(await store.prune({ maxAgeDays: Number.NaN, now })).toBe(0);
+        expect(await store.prune({ maxAgeDays: 30, limit: 2, now })).toBe(2);
+        expect(await store.prune({ maxAgeDays: 30, limit: 2, now })).toBe(2);
+        expect(await store.prune({ maxAgeDays: 30, limit: 2, now })).toBe(1);
+        expect((await store.search({})).messages.map((m) => m.id)).toEqual([fresh.id]);
       });
     });
 
