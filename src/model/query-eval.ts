@@ -42,6 +42,11 @@ export function matchesQuery(node: QueryNode, message: ErrorMessage): boolean {
   }
 }
 
+/** True when `text` holds the words of a text node (a phrase, the last word a prefix when `prefix`), as matchesQuery tests a field. */
+export function textMatches(text: string | null | undefined, tokens: readonly string[], prefix: boolean): boolean {
+  return tokensMatch(tokenize(String(text ?? '')), tokens as string[], prefix);
+}
+
 /** Phrase match: `want` appears as consecutive tokens of `have`; with `prefix` the last one may be a prefix. */
 function tokensMatch(have: string[], want: string[], prefix: boolean): boolean {
   const last = want.length - 1;

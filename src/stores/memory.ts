@@ -237,7 +237,7 @@ export class MemoryStore implements Store {
         for (const t of this.tallies.get(name)?.values() ?? []) {
           for (const [minute, count] of t.minutes) {
             const i = Math.floor((Date.parse(minute) - start) / bucketMs);
-            if (Date.parse(minute) >= start && i >= 0 && i < n) counts[i]! += count;
+            if (Date.parse(minute) >= start && Date.parse(minute) < end && i >= 0 && i < n) counts[i]! += count;
           }
         }
       }

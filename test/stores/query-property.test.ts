@@ -54,6 +54,8 @@ let memory: MemoryStore;
 let sqlite: Store;
 /** The same data in a store that pages by walking the newest-first index for any match set above 2. */
 let walking: Store;
+/** The same data in a store that tests every per-message word row by row (the path for very common words). */
+let rowByRow: Store;
 let raw: Database.Database;
 let data: ErrorMessage[];
 
@@ -63,13 +65,16 @@ beforeAll(async () => {
   raw = new Database(':memory:');
   sqlite = await SqliteStore.open(raw, { autoPruneMs: false });
   walking = await SqliteStore.open(':memory:', { autoPruneMs: false, probeLimit: 2 });
+  rowByRow = await SqliteStore.open(':memory:', { autoPruneMs: false, probeLimit: 2, fullTextLimit: 0 });
   await memory.append(data);
   await sqlite.append(data);
   await walking.append(data);
+  await rowByRow.append(data);
 });
 afterAll(async () => {
   await sqlite.close();
   await walking.close();
+  await rowByRow.close();
   raw.close();
 });
 
@@ -219,13 +224,16 @@ describe('valid queries', () => {
         const expected = await ids(memory, tree);
         expect({ q, ...(await ids(sqlite, tree)) }).toEqual({ q, ...expected });
         expect({ q, ...(await ids(walking, tree)) }).toEqual({ q, ...expected });
+        expect({ q, ...(await ids(rowByRow, tree)) }).toEqual({ q, ...expected });
         const expectedPages = await pages(memory, tree);
         expect({ q, pages: await pages(sqlite, tree) }).toEqual({ q, pages: expectedPages });
         expect({ q, pages: await pages(walking, tree) }).toEqual({ q, pages: expectedPages });
+        expect({ q, pages: await pages(rowByRow, tree) }).toEqual({ q, pages: expectedPages });
         const filtered = { log: 'shop', query: tree, from: '2026-01-03T00:00:00.000Z' };
         const g1 = await memory.groups(filtered);
         const g2 = await sqlite.groups(filtered);
         expect({ q, groups: g2 }).toEqual({ q, groups: g1 });
+        expect({ q, groups: await rowByRow.groups(filtered) }).toEqual({ q, groups: g1 });
       }),
       { numRuns: 300 },
     );

@@ -73,9 +73,10 @@ export function likePrefix(value: string): string {
 }
 
 /**
- * How a per-message full-text match is written: `set` collects the matching row ids once (fast when there are
- * few), `probe` asks the index about each row visited (no cost up front: for a word that occurs in most
- * messages, while walking the newest-first index).
+ * How a per-message full-text match is written: `set` collects the matching row ids from the full-text index
+ * once (fast when there are few); `probe` tests each row visited with the reference matcher registered as the
+ * SQL function elmah_words (no cost up front: for a word that occurs in most messages, while walking the
+ * newest-first index).
  */
 export type TextStyle = 'set' | 'probe';
 
@@ -123,12 +124,14 @@ function inStacks(condition: string): string {
   return `(m.sid IN (SELECT s.sid FROM elmah_stacks s WHERE ${condition}))`;
 }
 
-/** The message-FTS part of a text match in the given style. */
-export function messageMatch(style: TextStyle): string {
-  return style === 'set'
-    ? 'm.rid IN (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ?)'
-    : 'EXISTS (SELECT 1 FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ? AND rowid = m.rid)';
-}
+/** The message columns (as SQL over alias `m`) behind each per-message FTS column, for the row-by-row test. */
+const ROW_TEXT: Record<string, string> = {
+  title: 'm.title',
+  head: "(CASE m.shape WHEN 1 THEN (SELECT s.type FROM elmah_stacks s WHERE s.sid = m.sid) || ': ' || m.title WHEN 2 THEN m.head END)",
+  url: 'm.url',
+  user_name: 'm.user_name',
+  hostname: 'm.hostname',
+};
 
 /** The FTS5 column filter and phrase of a text node for each table, or undefined where it has no column. */
 export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean): { message?: string; stack?: string } {
@@ -143,9 +146,15 @@ export function textMatches(field: TextField | undefined, tokens: string[], pref
 function compileText(field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle): string {
   const { message, stack } = textMatches(field, tokens, prefix);
   const parts: string[] = [];
-  if (message !== undefined) {
+  if (message !== undefined && style === 'set') {
     params.push(message);
-    parts.push(messageMatch(style));
+    parts.push('m.rid IN (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ?)');
+  } else if (message !== undefined) {
+    const columns = field === undefined ? Object.keys(ROW_TEXT) : [MESSAGE_FTS[field]!];
+    for (const c of columns) {
+      params.push(JSON.stringify(tokens), prefix ? 1 : 0);
+      parts.push(`elmah_words(${ROW_TEXT[c]}, ?, ?)`);
+    }
   }
   if (stack !== undefined) {
     params.push(stack);

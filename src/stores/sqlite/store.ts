@@ -7,6 +7,7 @@ import type { KeyRecord } from '../../model/keys.js';
 import { SEVERITIES, type ErrorMessage, type Severity } from '../../model/message.js';
 import type { Permission } from '../../model/permissions.js';
 import type { QueryNode } from '../../model/query.js';
+import { textMatches as wordsMatch } from '../../model/query-eval.js';
 import type { OccurrenceTally } from '../../model/tally.js';
 import type { OpenStoreOptions } from '../open.js';
 import {
@@ -41,6 +42,12 @@ export interface SqliteStoreOptions extends OpenStoreOptions {
   pruneStep?: number;
   /** Tuning: a filtered search with at most this many matches sorts them all, above it walks the newest-first index. Default 1000. */
   probeLimit?: number;
+  /**
+   * Tuning: a word or phrase of a message's own text (title, message line, url, user, host) that matches more
+   * messages than this is tested row by row while walking newest first, instead of collecting its matches.
+   * Default 20,000.
+   */
+  fullTextLimit?: number;
 }
 
 /** The row shape of elmah_messages. */
@@ -118,6 +125,8 @@ const DEFAULT_PROBE = 1000;
 const REMOVE_CHUNK = 500;
 /** A per-message word or phrase matching more messages than this is tested row by row while walking, not collected. */
 const BIG_TEXT = 20_000;
+/** A count by walking looks at most at this many of the newest messages; beyond, the total is a lower bound. */
+const WALK_COUNT_ROWS = 20_000;
 /** Stacks remembered by id, so that a repeated stack costs a map look-up instead of a hash and a query. */
 const STACK_CACHE = 4096;
 
@@ -151,6 +160,7 @@ export class SqliteStore implements Store {
   private readonly pruneStep: number;
   private nextRetentionCheck = 0;
   private readonly probe: number;
+  private readonly bigText: number;
   private readonly stmts: Record<string, Statement>;
   private readonly cache = new Map<string, Statement>();
   /** Stack key (type, source, frames) → sid, most recently used last. */
@@ -166,6 +176,7 @@ export class SqliteStore implements Store {
     this.autoPruneMs = options.autoPruneMs ?? 1000;
     this.pruneStep = Math.max(1, Math.floor(options.pruneStep ?? REMOVE_CHUNK));
     this.probe = Math.max(0, Math.floor(options.probeLimit ?? DEFAULT_PROBE));
+    this.bigText = Math.max(0, Math.floor(options.fullTextLimit ?? BIG_TEXT));
     const p = (sql: string): Statement => db.prepare(sql);
     this.stmts = {
       stackFind: p('SELECT sid, hash FROM elmah_stacks WHERE hkey = ?'),
@@ -285,6 +296,7 @@ export class SqliteStore implements Store {
         db.pragma('wal_autocheckpoint = 2000');
         db.pragma('journal_size_limit = 67108864');
       }
+      registerFunctions(db);
       migrate(db, (d) => {
         const writer = SqliteStore.withStatements(d);
         copyFromV1(d, (batch) => writer.appendNow(batch));
@@ -524,8 +536,8 @@ export class SqliteStore implements Store {
     return textNodes(query).some((n) => {
       const { message } = textMatches(n.field, n.tokens, n.prefix);
       if (message === undefined) return false;
-      const sql = `SELECT count(*) FROM (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ? LIMIT ${BIG_TEXT + 1})`;
-      return (this.prepared(sql).pluck().get(message) as number) > BIG_TEXT;
+      const sql = `SELECT count(*) FROM (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ? LIMIT ${this.bigText + 1})`;
+      return (this.prepared(sql).pluck().get(message) as number) > this.bigText;
     });
   }
 
@@ -558,6 +570,7 @@ export class SqliteStore implements Store {
       let total: number;
       const order = 'ORDER BY m.date_time DESC, m.id DESC LIMIT ? OFFSET ?';
       let probe: number[] | undefined;
+      let lowerBound = false;
       if (filtered && style === 'set') {
         // One pass yields both the capped count and, when small, the whole match set.
         const driven = this.drivenFilter(options);
@@ -577,9 +590,18 @@ export class SqliteStore implements Store {
         if (probe) total = probe.length;
         else if (!filtered) total = this.countLogs(options.log);
         else {
-          total = this.prepared(`SELECT count(*) FROM (SELECT 1 FROM elmah_messages m INDEXED BY ${index} WHERE ${where.sql} LIMIT ${COUNT_CAP + 1})`)
+          // Counted over the newest WALK_COUNT_ROWS messages of the filter's logs and time range: a lower bound
+          // when matches are sparser than that window can show.
+          const window = compileFilter({ log: options.log, from: options.from, to: options.to });
+          const newest = `SELECT m.rid FROM elmah_messages m INDEXED BY ${index} WHERE ${window.sql} ORDER BY m.date_time DESC, m.id DESC LIMIT ${WALK_COUNT_ROWS}`;
+          const counted = this.prepared(`SELECT count(*) FROM (${newest}) w JOIN elmah_messages m ON m.rid = w.rid WHERE ${where.sql}`)
             .pluck()
-            .get(...where.params) as number;
+            .get(...window.params, ...where.params) as number;
+          const seen = this.prepared(`SELECT count(*) FROM (SELECT 1 FROM elmah_messages m INDEXED BY ${index} WHERE ${window.sql} LIMIT ${WALK_COUNT_ROWS + 1})`)
+            .pluck()
+            .get(...window.params) as number;
+          total = Math.min(Math.max(counted, offset + Math.min(rows.length, size + 1)), COUNT_CAP + 1);
+          lowerBound = seen > WALK_COUNT_ROWS;
         }
       }
       const more = rows.length > size;
@@ -588,7 +610,7 @@ export class SqliteStore implements Store {
       return {
         messages,
         total,
-        totalExact: total <= COUNT_CAP,
+        totalExact: total <= COUNT_CAP && !lowerBound,
         after: more && last ? encodeCursor(last.dateTime, last.id) : undefined,
       };
     });
@@ -920,6 +942,23 @@ export class SqliteStore implements Store {
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {
     return this.use(() => this.stmts.keyRevoke!.run(at.toISOString(), id).changes > 0);
   }
+}
+
+/** Parsed token lists of elmah_words calls, by their JSON text (a query's few phrases, over many rows). */
+const TOKEN_CACHE = new Map<string, string[]>();
+
+/** Registers elmah_words(text, tokensJson, prefix): the reference evaluator's phrase test, for row-by-row matching. */
+function registerFunctions(db: Database): void {
+  db.function('elmah_words', { deterministic: true, varargs: false }, (text: unknown, tokens: unknown, prefix: unknown) => {
+    if (typeof text !== 'string' || typeof tokens !== 'string') return 0;
+    let list = TOKEN_CACHE.get(tokens);
+    if (!list) {
+      list = JSON.parse(tokens) as string[];
+      if (TOKEN_CACHE.size > 256) TOKEN_CACHE.clear();
+      TOKEN_CACHE.set(tokens, list);
+    }
+    return wordsMatch(text, list, prefix === 1) ? 1 : 0;
+  });
 }
 
 /** The error for a second key with an id that exists. */
