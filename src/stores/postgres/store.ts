@@ -29,7 +29,10 @@ import { checkSchemaName, migrate, tables, type Tables } from './schema.js';
 export interface PostgresStoreOptions extends OpenStoreOptions {
   /** Most connections of a pool the store creates itself. Default 10. */
   maxConnections?: number;
-  /** Apply retention on append at most this often, ms (the first append applies it); false turns it off. Default 60,000. */
+  /**
+   * Retention on append, in the background: the age limit is checked at most this often, ms (the first append
+   * checks it), the count limit as soon as appends may have passed it; false turns it off. Default 60,000.
+   */
   autoPruneMs?: number | false;
 }
 
