@@ -1,6 +1,6 @@
 // PostgreSQL benchmark (npm run bench:postgres): ingest through a collector and straight into the store, then
-// the viewer's list, groups and search at BENCH_MESSAGES (default 1,000,000) messages. Needs ELMAH_BENCH_POSTGRES_URL
-// or ELMAH_TEST_POSTGRES_URL; works in its own schema and drops it at the end.
+// the viewer's list, groups and search at BENCH_MESSAGES (default 1,000,000) messages, then bounded retention
+// steps. Needs ELMAH_BENCH_POSTGRES_URL or ELMAH_TEST_POSTGRES_URL; works in its own schema and drops it at the end.
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
@@ -10,6 +10,7 @@ import { connect } from '../src/client/connect';
 import { collector } from '../src/collector/collector';
 import { createKey } from '../src/model/keys';
 import { PostgresStore } from '../src/stores/postgres';
+import { STEP_ROWS } from '../src/stores/postgres/retention';
 import { benchBatch, BENCH_KINDS, BENCH_LOGS } from './fixtures';
 
 const URL_ = process.env.ELMAH_BENCH_POSTGRES_URL ?? process.env.ELMAH_TEST_POSTGRES_URL;
@@ -145,6 +146,12 @@ async function main(): Promise<void> {
       console.log(`  ${label}: median ${fmt(t.median)} ms`);
     }
     await viewer.close();
+
+    // 4. Retention in bounded steps on the full log: each call removes the next 1,000 oldest messages of one
+    // log (one transaction, its groups repaired), as automatic retention does under a count limit.
+    const held = (await store.logs()).find((l) => l.name === log)?.count ?? 0;
+    const step = await time(() => store.prune({ log, maxCount: Math.max(0, held - 20 * STEP_ROWS), maxAgeDays: Infinity, limit: STEP_ROWS }));
+    rows.push([`retention step (${STEP_ROWS.toLocaleString('en')} oldest messages of one log, groups repaired)`, `median ${fmt(step.median)} ms, p95 ${fmt(step.p95)} ms`]);
   } finally {
     await store.close();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

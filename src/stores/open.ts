@@ -1,7 +1,11 @@
 // openStore(url): picks the backend from a connection string (memory:, sqlite:PATH, postgres://…).
 import { ElmahError } from '../model/errors.js';
 import { MemoryStore } from './memory.js';
+import { redactUrl } from './shared.js';
 import type { RetentionOptions, Store } from './types.js';
+
+// Kept here too for the modules that import it from open.ts.
+export { redactUrl } from './shared.js';
 
 /** The store used when nothing is configured. */
 export const DEFAULT_STORE_URL = 'sqlite:.elmah/elmah.db';
@@ -16,17 +20,6 @@ export interface OpenStoreOptions {
 /** The store URL from an explicit value, else ELMAH_STORE, else the default SQLite file. */
 export function resolveStoreUrl(url?: string): string {
   return url ?? process.env.ELMAH_STORE ?? DEFAULT_STORE_URL;
-}
-
-/** Strips a password from a URL before it is shown anywhere. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 /**
@@ -46,7 +39,7 @@ export async function openStore(url: string = resolveStoreUrl(), options: OpenSt
     return SqliteStore.open(path, options);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const { PostgresStore } = await import('./postgres.js');
+    const { PostgresStore } = await import('./postgres/index.js');
     return PostgresStore.open(url, options);
   }
   throw new ElmahError('ERR_ELMAH_STORE_URL', `Unknown store "${redactUrl(url)}".`, {

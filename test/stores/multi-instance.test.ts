@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'pg';
 import { createKey } from '../../src/model/keys';
 import { PostgresStore } from '../../src/stores/postgres';
-import { MIGRATIONS } from '../../src/stores/postgres-schema';
+import { MIGRATIONS } from '../../src/stores/postgres/schema';
 
 const url = process.env.ELMAH_TEST_POSTGRES_URL;
 const run = url ? describe : describe.skip;

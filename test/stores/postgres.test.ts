@@ -10,7 +10,10 @@ import { matchesQuery } from '../../src/model/query-eval';
 import type { ErrorMessage } from '../../src/model/message';
 import { openStore } from '../../src/stores/open';
 import { PostgresStore } from '../../src/stores/postgres';
-import { MIGRATIONS } from '../../src/stores/postgres-schema';
+import { createKey } from '../../src/model/keys';
+import { INSERT_COLUMNS, tokensOfMessage } from '../../src/stores/postgres/codec';
+import { STEP_ROWS } from '../../src/stores/postgres/retention';
+import { MIGRATIONS, tables } from '../../src/stores/postgres/schema';
 import { makeMessage } from '../helpers/messages';
 import { QUERY_CORPUS, storeConformance } from './conformance';
 
@@ -342,20 +345,140 @@ pg('PostgresStore', () => {
     }
   });
 
-  it('applies retention on append by itself, at most every autoPruneMs', async () => {
+  it('applies retention on append in the background: the count limit as appends pass it, the age limit at most every autoPruneMs', async () => {
     const schema = freshSchema();
     const store = await PostgresStore.open(url!, { schema, maxConnections: 2, retention: { maxCount: 50 }, autoPruneMs: 3_600_000 });
     try {
       const old = makeMessage({ dateTime: '2020-01-01T00:00:00.000Z' });
       const ms = Array.from({ length: 60 }, (_, i) => makeMessage({ fingerprint: `fp${i % 3}`, dateTime: new Date(Date.now() - 60_000 + i).toISOString() }));
       await store.append([old, ...ms]);
+      await store.retentionIdle();
       const r = await store.search({ size: 100 });
       expect(r.total).toBe(50);
       expect(r.messages[49]!.id).toBe(ms[10]!.id);
       expect((await store.groups({})).groups.reduce((n, g) => n + g.count, 0)).toBe(50);
-      // Within the window, a later append is left alone.
+      // Within the window and within a twentieth over the count limit, a later append is left alone…
       await store.append([makeMessage({ dateTime: new Date().toISOString() })]);
+      await store.retentionIdle();
       expect((await store.search({})).total).toBe(51);
+      // …and past that the count limit applies again without waiting for the window.
+      await store.append(Array.from({ length: 5 }, () => makeMessage({ dateTime: new Date().toISOString() })));
+      await store.retentionIdle();
+      expect((await store.search({})).total).toBe(50);
+      expect(await store.logs()).toEqual([expect.objectContaining({ name: 'default', count: 50 })]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  describe('bounded steps', () => {
+    /** Records, per transaction, how many messages each DELETE statement removed (a statement trigger). */
+    async function countDeletes(schema: string): Promise<() => Promise<number[]>> {
+      const s = `"${schema}"`;
+      const pool = adminPool();
+      await pool.query(`CREATE TABLE ${s}.deletes (tx bigint NOT NULL, n int NOT NULL)`);
+      await pool.query(`CREATE FUNCTION ${s}.count_deletes() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO ${s}.deletes SELECT txid_current(), count(*) FROM gone; RETURN NULL; END $$`);
+      await pool.query(`CREATE TRIGGER count_deletes AFTER DELETE ON ${s}.elmah_messages REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_deletes()`);
+      return async () => {
+        const { rows } = await pool.query(`SELECT sum(n)::int AS n FROM ${s}.deletes GROUP BY tx HAVING sum(n) > 0 ORDER BY min(tx)`);
+        await pool.query(`TRUNCATE ${s}.deletes`);
+        return rows.map((r) => r.n as number);
+      };
+    }
+
+    /** The groups as recomputed from the messages left (what the aggregate must equal). */
+    function expectedGroups(left: ErrorMessage[]): unknown[] {
+      const map = new Map<string, ErrorMessage[]>();
+      for (const m of left) map.set(m.fingerprint, [...(map.get(m.fingerprint) ?? []), m]);
+      return [...map.entries()].map(([fp, xs]) => {
+        xs.sort((a, b) => (a.dateTime < b.dateTime ? -1 : a.dateTime > b.dateTime ? 1 : a.id < b.id ? -1 : 1));
+        return [fp, xs.length, xs[0]!.dateTime, xs[xs.length - 1]!.dateTime, xs[xs.length - 1]!.id];
+      }).sort();
+    }
+
+    it('prunes and deletes by query in transactions of at most STEP_ROWS messages, keeping groups exact', async () => {
+      const store = await freshStore();
+      try {
+        const steps = await countDeletes(store.schema);
+        const base = Date.UTC(2026, 0, 1);
+        const ms = Array.from({ length: 2600 }, (_, i) =>
+          makeMessage({ fingerprint: `fp${i % 7}`, statusCode: i % 2 ? 500 : 404, dateTime: new Date(base + i * 1000).toISOString() }));
+        for (let at = 0; at < ms.length; at += 1000) await store.append(ms.slice(at, at + 1000));
+        const now = new Date(base + 10 * 86_400_000);
+
+        // A bounded call removes at most its limit, itself in transactions of at most STEP_ROWS.
+        expect(await store.prune({ maxCount: 100, limit: 1200, now })).toBe(1200);
+        expect(await steps()).toEqual([STEP_ROWS, 200]);
+        // An unbounded call finishes the job, still step by step.
+        expect(await store.prune({ maxCount: 100, now })).toBe(1300);
+        expect(Math.max(...(await steps()))).toBeLessThanOrEqual(STEP_ROWS);
+        let left = ms.slice(2500);
+        expect((await store.search({ size: 1000 })).messages.map((m) => m.id).sort()).toEqual(left.map((m) => m.id).sort());
+        const groups = async (): Promise<unknown[]> =>
+          (await store.groups({ size: 100 })).groups.map((g) => [g.fingerprint, g.count, g.firstSeen, g.lastSeen, g.lastId]).sort();
+        expect(await groups()).toEqual(expectedGroups(left));
+
+        // A delete by query over more than a step goes in steps too.
+        const more = Array.from({ length: 2100 }, (_, i) =>
+          makeMessage({ fingerprint: `fp${i % 5}`, statusCode: i % 2 ? 500 : 404, dateTime: new Date(base + 5000_000 + i * 1000).toISOString() }));
+        for (let at = 0; at < more.length; at += 1000) await store.append(more.slice(at, at + 1000));
+        left = [...left, ...more];
+        const doomed = left.filter((m) => m.statusCode === 404);
+        expect(await store.delete('default', { filter: { query: parseQuery('statusCode:404') } })).toBe(doomed.length);
+        const sizes = await steps();
+        expect(sizes.length).toBeGreaterThan(1);
+        expect(Math.max(...sizes)).toBeLessThanOrEqual(STEP_ROWS);
+        left = left.filter((m) => m.statusCode !== 404);
+        expect(await groups()).toEqual(expectedGroups(left));
+        expect(await store.logs()).toEqual([expect.objectContaining({ name: 'default', count: left.length })]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  it('migrates a version 1 schema forward, keeping its messages, groups and keys', async () => {
+    const schema = freshSchema();
+    const t = tables(schema);
+    const pool = adminPool();
+    // The schema as version 1 of the store left it, with rows written the way it wrote them.
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    await pool.query(`CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const statement of MIGRATIONS.find((m) => m.version === 1)!.statements(t)) await pool.query(statement);
+    await pool.query(`INSERT INTO ${t.migrations} (version, description) VALUES (1, 'messages, group aggregate, keys')`);
+    const older = makeMessage({ fingerprint: 'fpOld', title: 'older one', dateTime: '2026-03-01T00:00:00.000Z' });
+    const newer = makeMessage({ fingerprint: 'fpOld', title: 'newer one', statusCode: 502, dateTime: '2026-03-02T00:00:00.000Z' });
+    for (const m of [older, newer]) {
+      const tk = tokensOfMessage(m);
+      const exprs = INSERT_COLUMNS.map((c, i) => (c.expr ?? `$::${c.type}`).replace('$', `$${i + 1}`));
+      await pool.query(`INSERT INTO ${t.messages} (${INSERT_COLUMNS.map((c) => c.name).join(', ')}) VALUES (${exprs.join(', ')})`,
+        INSERT_COLUMNS.map((c) => c.value(m, tk)));
+    }
+    await pool.query(`INSERT INTO ${t.groups} (log, fingerprint, count, first_seen, last_seen, last_id, title, type, status_code)
+      VALUES ('default', 'fpOld', 2, $1, $2, $3, 'newer one', $4, 502)`, [older.dateTime, newer.dateTime, newer.id, newer.type]);
+    const key = createKey({ name: 'old key', permissions: ['messages_read'] });
+    await pool.query(`INSERT INTO ${t.keys} (id, name, permissions, logs, hash, created) VALUES ($1, $2, $3::jsonb, '[]', $4, $5)`,
+      [key.record.id, key.record.name, JSON.stringify(key.record.permissions), key.record.hash, key.record.created]);
+
+    const store = await freshStore({ schema });
+    try {
+      expect(store.migrationsApplied).toBe(MIGRATIONS.length - 1);
+      expect(await store.get('default', newer.id)).toEqual(newer);
+      expect((await store.search({ query: parseQuery('"older one"') })).messages.map((m) => m.id)).toEqual([older.id]);
+      expect((await store.groups({})).groups).toEqual([expect.objectContaining({
+        fingerprint: 'fpOld', count: 2, countedOnly: 0, firstSeen: older.dateTime, lastSeen: newer.dateTime, lastId: newer.id, title: 'newer one', statusCode: 502,
+      })]);
+      expect(await store.logs()).toEqual([{ name: 'default', count: 2, lastSeen: newer.dateTime }]);
+      expect((await store.getKey(key.record.id))?.name).toBe('old key');
+      // The migrated representative still wins over a late older message, and the new features work on old groups.
+      await store.append([makeMessage({ fingerprint: 'fpOld', title: 'late', dateTime: '2026-02-01T00:00:00.000Z' })]);
+      await store.tally([{ id: 'tally1', log: 'default', fingerprint: 'fpOld', count: 2, firstSeen: '2026-03-03T00:00:00.000Z',
+        lastSeen: '2026-03-03T00:01:00.000Z', title: 'counted', type: 'Error', minutes: [['2026-03-03T00:00:00.000Z', 1], ['2026-03-03T00:01:00.000Z', 1]] }]);
+      expect((await store.groups({})).groups[0]).toMatchObject({ count: 5, countedOnly: 2, lastId: newer.id, title: 'newer one', lastSeen: '2026-03-03T00:01:00.000Z' });
+      expect(await store.delete('default', { ids: [newer.id] })).toBe(1);
+      expect((await store.groups({})).groups[0]).toMatchObject({ count: 4, countedOnly: 2, lastId: older.id, title: 'older one', lastSeen: '2026-03-03T00:01:00.000Z' });
     } finally {
       await store.close();
     }

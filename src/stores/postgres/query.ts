@@ -1,23 +1,12 @@
 // PostgreSQL query compiler: turns a MessageFilter (parsed query tree, logs, time range) into a parameterised
 // WHERE clause whose results agree exactly with the reference evaluator (src/model/query-eval.ts).
-import { FREE_TEXT_FIELDS, tokenize, type KeywordField, type QueryNode, type TextField } from '../model/query.js';
-import { asciiLower } from '../model/query-eval.js';
-import { filterLogs } from './shared.js';
-import type { MessageFilter } from './types.js';
+import { FREE_TEXT_FIELDS, type KeywordField, type QueryNode, type TextField } from '../../model/query.js';
+import { asciiLower } from '../../model/query-eval.js';
+import { filterLogs } from '../shared.js';
+import type { MessageFilter } from '../types.js';
+import { EVERYTHING, enc, lexeme, logLexeme } from './codec.js';
 
-/*
- * Text search works on tokens made in JS with tokenize(), never with PostgreSQL's own parser (which splits
- * words differently). Each searchable field keeps its tokens as one string, " tok1 tok2 … " (tokens never
- * contain a space), so a phrase is an exact substring test:
- *   " a b c "  — the tokens a, b, c side by side;
- *   " a b c"   — the same, with c only a prefix of the last token.
- * A tsvector of all tokens (GIN-indexed) narrows the candidates first; the substring test decides.
- */
-
-/** Longest token kept in the tsvector, in code points (4 bytes each stays under PostgreSQL's 2 KiB lexeme limit). */
-export const MAX_LEXEME_CHARS = 500;
-/** Above this many bytes of lexemes (PostgreSQL caps a tsvector at 1 MiB) a message is indexed as EVERYTHING: always a candidate. */
-export const MAX_TSVECTOR_BYTES = 900_000;
+/* How text is tokenized and stored (the token strings, the tsvector) is in codec.ts. */
 
 /** The message fields text search reads, with the column holding each one's tokens. */
 export const TOKEN_COLUMNS: Record<(typeof FREE_TEXT_FIELDS)[number], string> = {
@@ -61,72 +50,6 @@ function asciiUpper(text: string): string {
 /** A keyword column with ASCII letters folded to lower case (as asciiLower does); also the form the type index uses. */
 export function foldedColumn(field: KeywordField, alias = 'm.'): string {
   return `translate(${alias}${KEYWORD_COLUMNS[field]}, '${UPPER}', '${LOWER}')`;
-}
-
-/*
- * PostgreSQL text and JSONB cannot hold U+0000. Every stored string goes through enc(): U+0001 becomes
- * U+0001 "1" and U+0000 becomes U+0001 "0". The mapping is a prefix code that leaves ASCII letters alone,
- * so equality, prefix tests and ASCII case folding give the same answers on encoded text.
- */
-const ESC = '\u0001';
-
-/** A lone UTF-16 surrogate, which UTF-8 (and so PostgreSQL) cannot hold. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Makes a string storable in PostgreSQL (see the note above); a lone surrogate becomes U+FFFD, as UTF-8 encoding does. */
-export function enc(text: string): string {
-  const whole = LONE_SURROGATE.test(text) ? text.replace(new RegExp(LONE_SURROGATE, 'g'), '\uFFFD') : text;
-  if (!whole.includes('\u0000') && !whole.includes(ESC)) return whole;
-  return whole.replaceAll(ESC, `${ESC}1`).replaceAll('\u0000', `${ESC}0`);
-}
-
-/** Reverses {@link enc}. */
-export function dec(text: string): string {
-  if (!text.includes(ESC)) return text;
-  // Every ESC in encoded text starts a code, so the two replacements cannot overlap.
-  return text.replaceAll(`${ESC}0`, '\u0000').replaceAll(`${ESC}1`, ESC);
-}
-
-const ASCII_ONLY = /^[\x20-\x7e\t\n\r]*$/;
-
-/** tokenize(), with a shortcut for plain ASCII text (most stacks and URLs) that gives the same tokens. */
-export function tokensOf(value: string | undefined): string[] {
-  if (!value) return [];
-  if (ASCII_ONLY.test(value)) return value.toLowerCase().match(/[a-z0-9]+/g) ?? [];
-  return tokenize(value);
-}
-
-/** The token string of a field's tokens: " tok1 tok2 … " (a single space when there are none). */
-export function tokenText(tokens: readonly string[]): string {
-  return tokens.length === 0 ? ' ' : ` ${tokens.join(' ')} `;
-}
-
-/** A token as the tsvector keeps it: cut to MAX_LEXEME_CHARS code points. */
-function lexeme(token: string): { text: string; cut: boolean } {
-  if (token.length <= MAX_LEXEME_CHARS) return { text: token, cut: false };
-  const points = Array.from(token);
-  if (points.length <= MAX_LEXEME_CHARS) return { text: token, cut: false };
-  return { text: points.slice(0, MAX_LEXEME_CHARS).join(''), cut: true };
-}
-
-/** The lexeme a message too big for a tsvector gets instead of its tokens; no token can contain "~". */
-export const EVERYTHING = '~all~';
-
-/** The lexeme that says which log a message is in, so one GIN lookup serves "words in this log". */
-export function logLexeme(log: string): string {
-  return `~log~${log}`;
-}
-
-/**
- * The lexemes of a message, space-separated, for array_to_tsvector: the distinct tokens of its searchable
- * fields (token lists) and its log lexeme. Too many for a tsvector: EVERYTHING and the log lexeme.
- */
-export function lexemeList(log: string, fields: readonly (readonly string[])[]): string {
-  const set = new Set<string>();
-  for (const tokens of fields) for (const t of tokens) set.add(lexeme(t).text);
-  let bytes = 0;
-  for (const l of set) bytes += Buffer.byteLength(l) + 8;
-  return `${bytes > MAX_TSVECTOR_BYTES ? EVERYTHING : [...set].join(' ')} ${logLexeme(log)}`.trim();
 }
 
 const quoteLexeme = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;

@@ -1,7 +1,7 @@
 // PostgreSQL schema: table names in the chosen schema, and versioned migrations run under an advisory lock
 // so that many instances starting together migrate once.
-import { ElmahConfigError, ElmahError } from '../model/errors.js';
-import { foldedColumn } from './postgres-query.js';
+import { ElmahConfigError, ElmahError } from '../../model/errors.js';
+import { foldedColumn } from './query.js';
 
 /** Escapes an SQL identifier (a schema name) by doubling quotes. */
 export function quoteIdent(name: string): string {
@@ -24,6 +24,7 @@ export interface Tables {
   messages: string;
   groups: string;
   keys: string;
+  tallies: string;
   migrations: string;
 }
 
@@ -35,6 +36,7 @@ export function tables(schema: string): Tables {
     messages: `${s}.elmah_messages`,
     groups: `${s}.elmah_groups`,
     keys: `${s}.elmah_keys`,
+    tallies: `${s}.elmah_tallies`,
     migrations: `${s}.elmah_migrations`,
   };
 }
@@ -52,7 +54,7 @@ export interface Migration {
 /*
  * Text that is ordered or compared by range (log, id, times, fingerprint) uses COLLATE "C" so that it sorts
  * as JavaScript compares strings, whatever the database's locale. Strings are stored through enc() (see
- * postgres-query.ts) because PostgreSQL text cannot hold U+0000.
+ * codec.ts) because PostgreSQL text cannot hold U+0000.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -124,6 +126,37 @@ export const MIGRATIONS: readonly Migration[] = [
         expires text,
         revoked text
       )`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'counted-only occurrences (tallies)',
+    statements: (t) => [
+      // last_kept: the time of the representative (the newest stored message), '' while only tallies name the
+      // group; last_seen also counts tallies, so the two differ once a group has any.
+      `ALTER TABLE ${t.groups} ADD COLUMN counted_only bigint NOT NULL DEFAULT 0,
+        ADD COLUMN last_kept text COLLATE "C" NOT NULL DEFAULT ''`,
+      `UPDATE ${t.groups} SET last_kept = last_seen`,
+      // The per-minute counts are two parallel arrays (minute start in ms, count): compact, and unnest() reads
+      // them without parsing JSON; first_minute and last_minute bound them for the histogram.
+      `CREATE TABLE ${t.tallies} (
+        log text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        fingerprint text COLLATE "C" NOT NULL,
+        count bigint NOT NULL,
+        first_seen text COLLATE "C" NOT NULL,
+        last_seen text COLLATE "C" NOT NULL,
+        title text NOT NULL,
+        type text NOT NULL,
+        status_code integer,
+        minute_at bigint[] NOT NULL,
+        minute_n bigint[] NOT NULL,
+        first_minute bigint NOT NULL,
+        last_minute bigint NOT NULL,
+        PRIMARY KEY (log, id)
+      )`,
+      `CREATE INDEX elmah_tallies_group ON ${t.tallies} (log, fingerprint, last_seen DESC, id DESC)`,
+      `CREATE INDEX elmah_tallies_time ON ${t.tallies} (log, last_seen)`,
     ],
   },
 ];
