@@ -195,7 +195,8 @@ export async function createApp() {
   app.post('/signup', signUp);
   app.post('/api/orders', createOrder);
 
-  // The viewer. Local-only by default: it answers requests from this machine, not through a proxy.
+  // The viewer. Local-only by default (requests from this machine to localhost, not through a proxy);
+  // with NODE_ENV=production it asks for a sign-in with a read key instead.
   const viewer = await errorViewer();
   app.use('/elmah.axd', viewer);
 

@@ -1,5 +1,6 @@
 // Reads and updates a dotenv file (`.env`) for `init --env-file`: only our variables' lines change,
-// comments, order and every other line stay; a new file is created readable by its owner only (0600).
+// comments, order and every other line stay; a new file is created readable by its owner only (0600),
+// and an existing one that others may read is tightened to 0600.
 import { accessSync, chmodSync, constants, existsSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -108,6 +109,37 @@ export function checkEnvFileWritable(path: string): void {
   } catch (err) {
     throw envFileError(path, 'write', err);
   }
+}
+
+/**
+ * Makes an existing env file readable by its owner only (0600) when its group or others may read or
+ * write it, before secrets go in or are kept there. Returns the mode it had when it was changed.
+ * Throws ERR_ELMAH_CLI when it cannot be changed (e.g. the file belongs to someone else).
+ */
+export function tightenEnvFile(path: string): number | undefined {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw envFileError(path, 'read', err);
+  }
+  if ((mode & 0o077) === 0) return undefined;
+  try {
+    chmodSync(path, ENV_FILE_MODE);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ElmahError('ERR_ELMAH_CLI', `The env file ${path} can be read by other users (mode ${octal(mode)}) and its mode cannot be changed (${reason}).`, {
+      help: `Run \`chmod 600 ${path}\` as its owner, or choose another --env-file path; no key was created.`,
+      cause: err,
+    });
+  }
+  return mode;
+}
+
+/** A file mode as `0644`. */
+export function octal(mode: number): string {
+  return mode.toString(8).padStart(4, '0');
 }
 
 /** What {@link writeEnvFile} did. */

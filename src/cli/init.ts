@@ -9,7 +9,7 @@ import { isLogName } from '../model/message.js';
 import type { Permission } from '../model/permissions.js';
 import type { Store } from '../stores/types.js';
 import { addCommonOptions, outputFor, storeUrlFor, withStore, type CommonOptions } from './context.js';
-import { checkEnvFileWritable, getEnvValue, readEnvFile, writeEnvFile } from './env-file.js';
+import { checkEnvFileWritable, getEnvValue, octal, readEnvFile, tightenEnvFile, writeEnvFile } from './env-file.js';
 import { addKey, describeLogs, keyListing } from './keys.js';
 import { usageError, type CliIo, type Output } from './output.js';
 
@@ -72,6 +72,9 @@ export function registerInit(program: Command, io: CliIo): void {
     const url = storeUrlFor(options.store, io, fileStore, envPath && dirname(envPath));
     // Fail before any key is made when the file cannot be written, so no secret is lost.
     if (envPath !== undefined) checkEnvFileWritable(envPath);
+    // The file holds (or will hold) keys: nobody but its owner may read it.
+    const loosened = envPath === undefined ? undefined : tightenEnvFile(envPath);
+    if (loosened !== undefined) out.note(`${envPath} could be read by other users (mode ${octal(loosened)}); it is now 0600.`);
 
     await withStore(url, out, async (store) => {
       const before = await store.listKeys();
@@ -127,9 +130,6 @@ export function registerInit(program: Command, io: CliIo): void {
       for (const p of replaced) out.line(`Replacing a key in ${envPath}: ${p}. (The old key was left as it is in the store.)`);
       for (const m of made) out.line(`Created ${m.role.role} key ${m.record.id} (${m.role.permission}, ${describeLogs(m.record.logs)}) for ${m.role.use}.`);
       out.line(`Wrote ${Object.keys(values).join(', ')} to ${envPath}${written.created ? ' (new file, mode 0600)' : ''}; the secrets are not shown here.`);
-      if (!written.created && (written.mode & 0o077) !== 0) {
-        out.note(`${envPath} can be read by other users (mode ${written.mode.toString(8).padStart(4, '0')}); consider \`chmod 600 ${envPath}\`.`);
-      }
       if (before.length > 0) out.line(`The store already held ${before.length} key${before.length === 1 ? '' : 's'}; none were changed.`);
     });
   });

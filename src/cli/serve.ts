@@ -21,8 +21,8 @@ export interface ServeOptions {
   store: string | Store;
   /** API key with `messages_read`: when given, the viewer is served at /elmah.axd. */
   viewerKey?: string | undefined;
-  /** Who may use the viewer: loopback requests only (default) or anyone signed in with a read key. */
-  viewerAccess?: 'local' | 'key';
+  /** Who may use the viewer: loopback requests only, or anyone signed in with a read key. Default: the viewer's ('key' when NODE_ENV=production, else 'local'). */
+  viewerAccess?: 'local' | 'key' | undefined;
   /** Per-key rate limit of the collector, or false. */
   rateLimit?: RateLimitOptions | false;
   /** How long close() waits for requests in flight before cutting connections, ms. Default 10,000. */
@@ -63,7 +63,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     app.use(api);
     if (options.viewerKey) {
       const { errorViewer } = await import('../viewer/index.js');
-      const viewer = await errorViewer({ store, key: options.viewerKey, access: options.viewerAccess ?? 'local' });
+      const viewer = await errorViewer({ store, key: options.viewerKey, access: options.viewerAccess });
       closers.push(() => viewer.close());
       app.use('/elmah.axd', viewer);
     }
@@ -117,7 +117,7 @@ interface ServeFlags {
   host: string;
   store?: string;
   viewerKey?: string;
-  viewerAccess: 'local' | 'key';
+  viewerAccess?: 'local' | 'key';
   rateLimit: string;
 }
 
@@ -134,7 +134,7 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens it to the network', '127.0.0.1')
     .addOption(new Option('--store <url>', 'store to use: sqlite:PATH, postgres://… or memory: (default: ELMAH_STORE, else sqlite:.elmah/elmah.db)'))
     .addOption(new Option('--viewer-key <key>', 'API key with messages_read: also serve the viewer at /elmah.axd (default: ELMAH_READ_KEY)'))
-    .addOption(new Option('--viewer-access <mode>', 'who may use the viewer: local (this machine) or key (sign in with a read key)').choices(['local', 'key']).default('local'))
+    .addOption(new Option('--viewer-access <mode>', 'who may use the viewer: local (this machine) or key (sign in with a read key); default key when NODE_ENV=production, else local').choices(['local', 'key']))
     .option('--rate-limit <perSecond>', 'requests per second per API key, bursts of twice that (0 turns the limit off)', '100')
     .action(async function serveAction(flags: ServeFlags): Promise<void> {
       const io = processIo();

@@ -1,6 +1,7 @@
 // Reading a JSON request body for the collector: content type (415), size limit (413), syntax (400).
 import type { IncomingMessage } from 'node:http';
 import { ElmahError } from '../model/errors.js';
+import { overloaded, type BodyClaim } from './in-flight.js';
 
 /** `application/json`, `text/json` and any `application/…+json` (elmah.io clients send `application/json-patch+json`). */
 const JSON_TYPE = /^(application\/(?:[\w.-]+\+)?json|text\/json)\s*(?:;|$)/i;
@@ -14,6 +15,11 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
+/** True when a request has a body that nobody has read to its end (the answer should then close the connection). */
+export function bodyUnread(req: IncomingMessage): boolean {
+  return hasBody(req) && !req.readableEnded;
+}
+
 function tooLarge(limit: number, what: string): ElmahError {
   return new ElmahError('ERR_ELMAH_TOO_LARGE', `The request body is larger than ${limit} bytes, the limit for ${what}.`, {
     help: 'Send messages of at most 256 KiB each, and split large batches into several _bulk requests.',
@@ -23,9 +29,12 @@ function tooLarge(limit: number, what: string): ElmahError {
 /**
  * Reads and parses a JSON body of at most `limit` bytes. A body that another middleware already parsed
  * (express.json() before the collector) is used as it is. `optional`: a request without a body yields
- * undefined instead of failing.
+ * undefined instead of failing. `claim`: the body's bytes count against the collector's cap on bytes in
+ * flight (the caller releases them when the request is done); past the cap, ERR_ELMAH_OVERLOADED.
  */
-export async function readJson(req: IncomingMessage & { body?: unknown; _body?: boolean }, limit: number, what: string, optional = false): Promise<unknown> {
+export async function readJson(
+  req: IncomingMessage & { body?: unknown; _body?: boolean }, limit: number, what: string, optional = false, claim?: BodyClaim,
+): Promise<unknown> {
   // body-parser 1 marks `_body`; body-parser 2 leaves the stream ended.
   if (req._body === true || req.readableEnded) {
     if (req.body === undefined) {
@@ -54,6 +63,9 @@ export async function readJson(req: IncomingMessage & { body?: unknown; _body?: 
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit, what);
+  // A declared length is claimed before any byte is read; a chunked body is claimed as it arrives.
+  const claimed = Number.isFinite(declared) && declared > 0;
+  if (claimed && claim && !claim.take(declared)) throw overloaded(claim.limit);
 
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -71,6 +83,11 @@ export async function readJson(req: IncomingMessage & { body?: unknown; _body?: 
         // Discard the rest so the connection can answer; the 413 goes out at once.
         req.resume();
         reject(tooLarge(limit, what));
+        return;
+      }
+      if (!claimed && claim && !claim.take(chunk.length)) {
+        cleanup();
+        reject(overloaded(claim.limit));
         return;
       }
       chunks.push(chunk);

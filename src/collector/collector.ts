@@ -5,12 +5,14 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { LocalLogClient } from '../client/local.js';
 import type { ClientFilter } from '../client/types.js';
 import { ElmahConfigError, ElmahError, isElmahError } from '../model/errors.js';
-import { parseKey } from '../model/keys.js';
+import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
+import type { Permission } from '../model/permissions.js';
 import { looksLikeExpressCall, notCalledError, validateOptions, type OptionSchema } from '../model/options.js';
 import { openStore, resolveStoreUrl } from '../stores/open.js';
 import { isStore, type AppendResult, type Store } from '../stores/types.js';
-import { readJson } from './body.js';
+import { bodyUnread, readJson } from './body.js';
+import { BodyBudget, type BodyClaim } from './in-flight.js';
 import { requestKey, searchParams } from './key.js';
 import { TokenBuckets, type RateLimitOptions } from './rate-limit.js';
 
@@ -24,6 +26,11 @@ export interface CollectorOptions {
   maxBulkMessages?: number;
   /** Largest `_bulk` request body in bytes. Default 16 MiB. */
   maxBulkBytes?: number;
+  /**
+   * Most bytes of request bodies held at once, across all requests; a body beyond it is answered 503 with
+   * `Retry-After`, unread. At least `maxBulkBytes`. Default four times `maxBulkBytes` (64 MiB).
+   */
+  maxBytesInFlight?: number;
   /** Called with unexpected failures (answered 500). Default: one `console.error` line. Never receives API keys. */
   onError?: (err: unknown) => void;
 }
@@ -42,6 +49,15 @@ export const DEFAULT_MAX_BULK_MESSAGES = 1000;
 export const DEFAULT_MAX_BULK_BYTES = 16 * 1024 * 1024;
 /** Most ids in one delete-by-ids request. */
 const MAX_DELETE_IDS = 1000;
+/**
+ * Requests with a missing, unknown, revoked or expired key, per client address: a burst of 20, then one a
+ * second. Past that they are answered 429 before any lookup, so invented keys cost nothing.
+ */
+const KEY_FAILURES: Required<RateLimitOptions> = { perSecond: 1, burst: 20, maxKeys: 10_000 };
+/** How long a key that worked lets its address past the failure limit (ms): good clients behind a shared address keep working. */
+const GOOD_KEY_MS = 60_000;
+/** Messages validated and appended per step of a `_bulk` request, so that no step holds the event loop long. */
+const BULK_SLICE = 50;
 
 const SCHEMA: OptionSchema<CollectorOptions> = {
   store: {
@@ -67,10 +83,17 @@ const SCHEMA: OptionSchema<CollectorOptions> = {
   },
   maxBulkMessages: { kinds: ['number'], min: 1, max: 100_000 },
   maxBulkBytes: { kinds: ['number'], min: 1024, max: 1024 * 1024 * 1024 },
+  maxBytesInFlight: { kinds: ['number'], min: 1024, max: 16 * 1024 * 1024 * 1024 },
   onError: { kinds: ['function'] },
 };
 
-type Handler = (req: Request, res: Response, client: LocalLogClient) => Promise<void>;
+type Handler = (req: Request, res: Response, client: LocalLogClient, claim: BodyClaim) => Promise<void>;
+
+/** What the gate found for a request: the client of its key, and what the key may do. */
+interface Authenticated {
+  client: LocalLogClient;
+  who: KeyInfo;
+}
 
 function defaultOnError(err: unknown): void {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -120,10 +143,36 @@ function messageLocation(req: Request, log: string, id: string): string {
   return `${req.baseUrl}/v3/messages/${encodeURIComponent(log)}/${encodeURIComponent(id)}`;
 }
 
-/** Name of the rate-limit bucket: a hash of the key (so a guessed id cannot drain a real key's bucket), else the address. */
-function bucketName(req: Request, key: string | undefined): string {
-  if (key) return `k:${createHash('sha256').update(key).digest('base64url').slice(0, 22)}`;
+/** Name of a key's rate-limit bucket: a hash of the key, so that the key itself is never held as a name. */
+function bucketName(key: string): string {
+  return `k:${createHash('sha256').update(key).digest('base64url').slice(0, 22)}`;
+}
+
+/** The client address failed keys are counted by: as Express's `trust proxy` resolves it. */
+function clientAddress(req: Request): string {
   return `a:${req.ip ?? req.socket.remoteAddress ?? ''}`;
+}
+
+/**
+ * Refuses a request early, before its body is read, when its key could not do what the route does: the
+ * route's permission and the log in the path. LocalLogClient checks again when it acts.
+ */
+function precheck(who: KeyInfo, permission: Permission, log: string | undefined): void {
+  if (!who.permissions.includes(permission)) {
+    throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} lacks ${permission}; it has ${who.permissions.join(', ') || 'no permissions'}.`, {
+      help: `Use a key with ${permission} (express-elmah keys create --permissions ${permission}).`,
+    });
+  }
+  if (log !== undefined && who.logs.length > 0 && !who.logs.includes(log)) {
+    throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} is limited to log(s) ${who.logs.join(', ')}; not "${log}".`, {
+      help: 'Use a key for this log, or one without a log limit.',
+    });
+  }
+}
+
+/** Yields to the event loop, so that other requests are served between slices of a long job. */
+function breather(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -153,8 +202,18 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   const options = validateOptions<CollectorOptions>('collector', args[0], SCHEMA);
   const maxBulkMessages = options.maxBulkMessages ?? DEFAULT_MAX_BULK_MESSAGES;
   const maxBulkBytes = options.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
+  const maxBytesInFlight = options.maxBytesInFlight ?? 4 * maxBulkBytes;
+  if (maxBytesInFlight < maxBulkBytes) {
+    throw new ElmahConfigError('ERR_ELMAH_OPTION_TYPE', `collector(): maxBytesInFlight (${maxBytesInFlight}) is smaller than maxBulkBytes (${maxBulkBytes}), so a full _bulk request could never be read.`, {
+      help: 'Make maxBytesInFlight at least maxBulkBytes; the default is four times maxBulkBytes.',
+    });
+  }
   const onError = options.onError ?? defaultOnError;
   const buckets = options.rateLimit === false ? undefined : new TokenBuckets(options.rateLimit ?? {});
+  const keyFailures = new TokenBuckets(KEY_FAILURES);
+  /** Keys (by bucket name) that worked recently, with when: they pass an address's failure limit. */
+  const goodKeys = new Map<string, number>();
+  const budget = new BodyBudget(maxBytesInFlight);
 
   const storeOption = options.store ?? resolveStoreUrl();
   if (typeof storeOption === 'string' && /^https?:\/\//i.test(storeOption)) {
@@ -168,45 +227,90 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   storePromise.catch(() => undefined);
 
   const router = express.Router() as CollectorRouter;
-  // The gate's key per request; kept off req/res so that nothing rendered later can show it.
-  const keys = new WeakMap<Request, string>();
+  // The gate's client per request; kept off req/res so that nothing rendered later can show the key.
+  const authenticated = new WeakMap<Request, Authenticated>();
 
-  const route = (fn: Handler) =>
+  /**
+   * A route handler. `permission`: the route reads a body, so the key's permission and the log in the
+   * path are checked first, and a refused request never has its body read.
+   */
+  const route = (fn: Handler, permission?: Permission) =>
     function collectorRoute(req: Request, res: Response, next: NextFunction): void {
-      const key = keys.get(req);
-      storePromise
-        .then((store) => fn(req, res, new LocalLogClient(store, key, { keyCacheMs: 0 })))
+      const auth = authenticated.get(req);
+      if (!auth) {
+        next(new ElmahError('ERR_ELMAH_INTERNAL', 'The collector gate did not run for this request.'));
+        return;
+      }
+      const claim = budget.claim();
+      res.once('close', () => claim.release());
+      Promise.resolve()
+        .then(() => {
+          if (permission) precheck(auth.who, permission, req.params.log === undefined ? undefined : String(req.params.log));
+          return fn(req, res, auth.client, claim);
+        })
         .catch(next);
     };
 
+  const rememberGoodKey = (name: string): void => {
+    goodKeys.delete(name);
+    if (goodKeys.size >= KEY_FAILURES.maxKeys) {
+      const oldest = goodKeys.keys().next();
+      if (!oldest.done) goodKeys.delete(oldest.value);
+    }
+    goodKeys.set(name, Date.now());
+  };
+
+  /**
+   * Authenticates every request before anything else is done with it (its body is not read here):
+   * missing and failing keys are counted per client address and limited; a valid key then takes a
+   * token from its own bucket.
+   */
   router.use('/v3', function collectorGate(req: Request, res: Response, next: NextFunction): void {
     res.setHeader('Cache-Control', 'no-store');
     const key = requestKey(req);
-    if (buckets) {
-      const wait = buckets.take(bucketName(req, key));
-      if (wait > 0) {
-        next(new ElmahError('ERR_ELMAH_RATE_LIMITED', `Too many requests for this API key; retry in ${wait} s.`, {
-          retryAfter: wait,
-          transient: true,
-          help: 'Send fewer, larger batches (POST /v3/messages/:log/_bulk), or raise the collector\'s rateLimit.',
-        }));
-        return;
-      }
-    }
-    try {
-      // Cheap shape check before any body is read; the store lookup happens in LocalLogClient.
-      parseKey(key);
-    } catch (err) {
-      next(err);
+    const name = key === undefined ? undefined : bucketName(key);
+    const address = clientAddress(req);
+    const knownGood = name !== undefined && Date.now() - (goodKeys.get(name) ?? -Infinity) < GOOD_KEY_MS;
+    const failWait = knownGood ? 0 : keyFailures.wait(address);
+    if (failWait > 0) {
+      next(new ElmahError('ERR_ELMAH_RATE_LIMITED', `Too many requests with missing or failing API keys from this address; retry in ${failWait} s.`, {
+        retryAfter: failWait,
+        transient: true,
+        help: 'Fix the API key of the client that keeps failing (401); behind a proxy, set Express\'s trust proxy.',
+      }));
       return;
     }
-    if (key !== undefined) keys.set(req, key);
-    next();
+    storePromise
+      .then(async (store) => {
+        // One client per request: the key record read here serves the whole request.
+        const client = new LocalLogClient(store, key, { keyCacheMs: 60_000 });
+        let who: KeyInfo;
+        try {
+          who = await client.whoami();
+        } catch (err) {
+          if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) {
+            keyFailures.take(address);
+            if (name !== undefined) goodKeys.delete(name);
+          }
+          throw err;
+        }
+        rememberGoodKey(name!);
+        const wait = buckets ? buckets.take(name!) : 0;
+        if (wait > 0) {
+          throw new ElmahError('ERR_ELMAH_RATE_LIMITED', `Too many requests for this API key; retry in ${wait} s.`, {
+            retryAfter: wait,
+            transient: true,
+            help: 'Send fewer, larger batches (POST /v3/messages/:log/_bulk), or raise the collector\'s rateLimit.',
+          });
+        }
+        authenticated.set(req, { client, who });
+      })
+      .then(() => next(), next);
   });
 
-  router.post('/v3/messages/:log/_bulk', route(async (req, res, client) => {
+  router.post('/v3/messages/:log/_bulk', route(async (req, res, client, claim) => {
     const log = String(req.params.log);
-    const body = await readJson(req, maxBulkBytes, 'a _bulk request');
+    const body = await readJson(req, maxBulkBytes, 'a _bulk request', false, claim);
     if (!Array.isArray(body)) {
       throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'A _bulk body must be a JSON array of messages.', {
         details: [{ field: '', problem: 'expected an array' }],
@@ -217,18 +321,24 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         help: `Split the batch into requests of at most ${maxBulkMessages} messages.`,
       });
     }
-    const results = await client.append(body, log);
+    // Validated and appended in slices, with a turn of the event loop between them: a batch of large
+    // messages would otherwise hold every other request up for the whole of its work.
+    const results = [];
+    for (let i = 0; i < body.length; i += BULK_SLICE) {
+      if (i > 0) await breather();
+      results.push(...(await client.append(body.slice(i, i + BULK_SLICE), log)));
+    }
     sendJson(res, 200, results.map((r) => {
       if (r.status === 'rejected') {
         return { id: r.id, status: r.status, statusCode: r.error.code === 'ERR_ELMAH_TOO_LARGE' ? 413 : 400, error: r.error };
       }
       return { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200, location: messageLocation(req, log, r.id) };
     }));
-  }));
+  }, 'messages_write'));
 
-  router.post('/v3/messages/:log', route(async (req, res, client) => {
+  router.post('/v3/messages/:log', route(async (req, res, client, claim) => {
     const log = String(req.params.log);
-    const body = await readJson(req, MAX_MESSAGE_BYTES, 'one message');
+    const body = await readJson(req, MAX_MESSAGE_BYTES, 'one message', false, claim);
     if (Array.isArray(body)) {
       throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'This route takes one message; send arrays to /v3/messages/:log/_bulk.', {
         details: [{ field: '', problem: 'expected an object' }],
@@ -244,7 +354,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     const location = messageLocation(req, log, stored.id);
     res.setHeader('Location', location);
     sendJson(res, stored.status === 'created' ? 201 : 200, { id: stored.id, status: stored.status, location });
-  }));
+  }, 'messages_write'));
 
   // Non-elmah.io routes used by RemoteLogClient (viewer over HTTP): across logs, groups, histogram.
   // Log names never start with "_", so these cannot clash with /v3/messages/:log.
@@ -294,9 +404,9 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     sendJson(res, 200, { deleted });
   }));
 
-  router.delete('/v3/messages/:log', route(async (req, res, client) => {
+  router.delete('/v3/messages/:log', route(async (req, res, client, claim) => {
     const log = checkLogName(String(req.params.log));
-    const body = await readJson(req, 1024 * 1024, 'a delete request', true);
+    const body = await readJson(req, 1024 * 1024, 'a delete request', true, claim);
     const params = searchParams(req);
     if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw queryError('A delete body must be an object: { query, from, to } or { ids }.');
@@ -317,7 +427,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     }
     const filter = filterParams(params);
     sendJson(res, 200, { deleted: await client.delete(log, { query: filter.query, from: filter.from, to: filter.to }) });
-  }));
+  }, 'messages_delete'));
 
   router.get('/v3/logs', route(async (_req, res, client) => {
     sendJson(res, 200, await client.logs());
@@ -333,7 +443,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     }));
   });
 
-  router.use(function collectorErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  router.use(function collectorErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {
     if (res.headersSent) {
       next(err);
       return;
@@ -348,6 +458,8 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     if (error.status >= 500 && !error.transient && error.code !== 'ERR_ELMAH_INTERNAL') onError(error);
     if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(Math.ceil(error.retryAfter)));
     res.setHeader('Cache-Control', 'no-store');
+    // A body left unread (refused before reading, or cut off at a limit) is not worth draining: answer and close.
+    if (bodyUnread(req)) res.setHeader('Connection', 'close');
     sendJson(res, error.status, error.toJSON());
   });
 

@@ -1,4 +1,4 @@
-// Per-key rate limiting for the collector: an in-memory token bucket per client, with a bounded number of buckets.
+// Rate limiting for the collector: an in-memory token bucket per key (and per address for failed keys), with a bounded number of buckets.
 
 /** How fast one API key (or one address, for requests without a key) may call the collector. */
 export interface RateLimitOptions {
@@ -60,6 +60,14 @@ export class TokenBuckets {
       return 0;
     }
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+  }
+
+  /** Whole seconds until `name`'s bucket holds a token again, without taking one; 0 when it holds one now. */
+  wait(name: string): number {
+    const bucket = this.buckets.get(name);
+    if (!bucket) return 0;
+    const tokens = Math.min(this.burst, bucket.tokens + (this.now() - bucket.at) * this.perMs);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000));
   }
 
   /** How many buckets are held (for tests of the memory bound). */

@@ -78,6 +78,12 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Largest `form` list captured, serialized. */
 export const MAX_FORM_BYTES = 10 * 1024;
 
+/** How far in the future a sent time may be (clock skew) before it is replaced by the time of receipt. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** The `data` entry that keeps a future time a client sent, when `dateTime` was clamped to receipt. */
+export const SENT_DATE_TIME_KEY = 'elmah.sentDateTime';
+
 /** Log names: 1–100 characters, letters, digits, `-`, `_`, `.`. */
 export const LOG_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -104,8 +110,9 @@ export function parseSeverity(value: unknown): Severity | undefined {
 
 /**
  * Checks and completes an incoming message: validates types and sizes, assigns an id when none was
- * sent, defaults `dateTime` to now and `severity` to `Error`, and computes `fingerprint` from `type`
- * and `detail` when absent. Unknown fields are ignored (elmah.io clients send more than we keep).
+ * sent, defaults `dateTime` to now (and clamps a time more than {@link MAX_FUTURE_SKEW_MS} ahead of `now`
+ * to `now`, keeping the sent time in `data` as {@link SENT_DATE_TIME_KEY}) and `severity` to `Error`, and
+ * computes `fingerprint` from `type` and `detail` when absent. Unknown fields are ignored (elmah.io clients send more than we keep).
  * Throws `ERR_ELMAH_INVALID_MESSAGE` with `details` listing every field error.
  */
 export function normalizeMessage(input: unknown, log: string, now: Date = new Date()): ErrorMessage {
@@ -145,9 +152,12 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
   }
 
   let dateTime = now.toISOString();
+  let sentDateTime: string | undefined;
   if (raw.dateTime !== undefined && raw.dateTime !== null) {
     const parsed = typeof raw.dateTime === 'string' ? new Date(raw.dateTime) : undefined;
     if (!parsed || Number.isNaN(parsed.getTime())) errors.push({ field: 'dateTime', problem: 'expected an ISO 8601 date' });
+    // A time far in the future would stay on top of every list and outlive retention: keep it as data only.
+    else if (parsed.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS) sentDateTime = parsed.toISOString();
     else dateTime = parsed.toISOString();
   }
 
@@ -168,6 +178,7 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
 
   const lists = {} as Record<(typeof LIST_FIELDS)[number], KeyValue[]>;
   for (const field of LIST_FIELDS) lists[field] = keyValues(raw[field], field, errors);
+  if (sentDateTime !== undefined) lists.data.push({ key: SENT_DATE_TIME_KEY, value: sentDateTime });
 
   let fingerprint: string | undefined;
   if (raw.fingerprint !== undefined && raw.fingerprint !== null) {

@@ -1,8 +1,9 @@
 // Who may browse: the loopback-only check of access 'local', key headers, and the sign-in attempt limiter.
 import type { Request } from 'express';
+import { keyIdOf } from '../model/keys.js';
 
-/** Headers a reverse proxy adds; any of them means the request did not come straight from this host. */
-export const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const;
+/** Headers a proxy may add; any of them, and any `X-Forwarded-*`, means the request came through one. */
+export const PROXY_HEADERS = ['forwarded', 'x-real-ip', 'via'] as const;
 
 /** True for an IPv4 or IPv6 loopback address (127.0.0.0/8, ::1, and ::ffff:127.x.x.x). */
 export function isLoopback(address: string | undefined): boolean {
@@ -13,17 +14,44 @@ export function isLoopback(address: string | undefined): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
-/** The proxy header a request carries, if any. */
+/**
+ * True when a `Host` header names this machine: `localhost`, `*.localhost`, `127.x.x.x` or `[::1]`, with
+ * or without a port. A page on another domain that was rebound to 127.0.0.1 still sends its own name.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(host.trim());
+  if (!m) return false;
+  const name = m[1]!.toLowerCase();
+  if (name.startsWith('[')) return isLoopback(name.slice(1, -1));
+  if (name === 'localhost' || /^[a-z0-9-]+(\.[a-z0-9-]+)*\.localhost$/.test(name)) return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) && name.split('.').every((part) => Number(part) <= 255);
+}
+
+/** The proxy header a request carries, if any: `Via`, `Forwarded`, `X-Real-IP` or any `X-Forwarded-*`. */
 export function proxyHeaderOf(req: Request): string | undefined {
-  return PROXY_HEADERS.find((h) => req.headers[h] !== undefined);
+  const fixed = PROXY_HEADERS.find((h) => req.headers[h] !== undefined);
+  if (fixed) return fixed;
+  return Object.keys(req.headers).find((h) => h.startsWith('x-forwarded-'));
+}
+
+/** Why access 'local' refuses a request, or undefined when it is local. */
+export function notLocalReason(req: Request): string | undefined {
+  if (!isLoopback(req.socket?.remoteAddress)) return 'This request did not come from this machine.';
+  const header = proxyHeaderOf(req);
+  if (header) return `This request came through a proxy (it carries a ${header} header).`;
+  if (!isLoopbackHost(req.headers.host)) return 'This request names another host than this machine (its Host header is not localhost or a loopback address).';
+  return undefined;
 }
 
 /**
- * Access 'local': the socket's peer is loopback and no proxy header is present. `req.ip` is not used on
- * purpose: with `trust proxy` set it comes from a header the client controls.
+ * Access 'local': the socket's peer is loopback, no proxy header is present, and the Host header names a
+ * loopback host. A proxy that adds no header (nginx's default proxy_pass, a TCP pipe) still passes the
+ * public host name on, and so does a browser tricked by DNS rebinding. `req.ip` is not used on purpose:
+ * with `trust proxy` set it comes from a header the client controls.
  */
 export function isLocalRequest(req: Request): boolean {
-  return isLoopback(req.socket?.remoteAddress) && proxyHeaderOf(req) === undefined;
+  return notLocalReason(req) === undefined;
 }
 
 /** The API key a request carries in `Authorization: Bearer` or the `api_key` header, if any. */
@@ -37,12 +65,24 @@ export function keyFromHeaders(req: Request): string | undefined {
   return typeof header === 'string' && header.trim() ? header.trim() : undefined;
 }
 
-/** The address sign-in attempts are counted by: the socket peer (not a header a client could vary). */
+/**
+ * The address sign-in attempts are counted by: the client as Express's `trust proxy` resolves it, so that
+ * behind a proxy one visitor's failures do not lock out everyone else.
+ */
 export function clientAddress(req: Request): string {
-  return req.socket?.remoteAddress ?? 'unknown';
+  return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
 }
 
-/** Counts failed sign-ins per client address in a fixed window; bounded in memory, no timers. */
+/**
+ * The names a failed sign-in or key-header attempt is counted under: the client address, and the public
+ * id of the key tried, so that guesses at one key from many addresses are limited too.
+ */
+export function attemptNames(req: Request, key: string | undefined): string[] {
+  const id = keyIdOf(key);
+  return id ? [`a:${clientAddress(req)}`, `k:${id}`] : [`a:${clientAddress(req)}`];
+}
+
+/** Counts failed attempts per name (client address, key id) in a fixed window; bounded in memory, no timers. */
 export class AttemptLimiter {
   private readonly entries = new Map<string, { failures: number; resetAt: number }>();
 
@@ -52,27 +92,32 @@ export class AttemptLimiter {
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** Seconds until `address` may try again, or 0 when it may try now. */
-  retryAfter(address: string, now = Date.now()): number {
-    const e = this.entries.get(address);
-    if (!e || e.resetAt <= now) return 0;
-    return e.failures >= this.maxFailures ? Math.ceil((e.resetAt - now) / 1000) : 0;
-  }
-
-  /** Records a failed attempt. */
-  fail(address: string, now = Date.now()): void {
-    let e = this.entries.get(address);
-    if (!e || e.resetAt <= now) {
-      if (this.entries.size >= this.maxEntries) this.sweep(now);
-      e = { failures: 0, resetAt: now + this.windowMs };
-      this.entries.set(address, e);
+  /** Seconds until none of `names` is locked any more, or 0 when an attempt may be made now. */
+  retryAfter(names: string | readonly string[], now = Date.now()): number {
+    let wait = 0;
+    for (const name of typeof names === 'string' ? [names] : names) {
+      const e = this.entries.get(name);
+      if (e && e.resetAt > now && e.failures >= this.maxFailures) wait = Math.max(wait, Math.ceil((e.resetAt - now) / 1000));
     }
-    e.failures++;
+    return wait;
   }
 
-  /** Forgets an address after a successful sign-in. */
-  succeed(address: string): void {
-    this.entries.delete(address);
+  /** Records a failed attempt under each name. */
+  fail(names: string | readonly string[], now = Date.now()): void {
+    for (const name of typeof names === 'string' ? [names] : names) {
+      let e = this.entries.get(name);
+      if (!e || e.resetAt <= now) {
+        if (this.entries.size >= this.maxEntries) this.sweep(now);
+        e = { failures: 0, resetAt: now + this.windowMs };
+        this.entries.set(name, e);
+      }
+      e.failures++;
+    }
+  }
+
+  /** Forgets the names after a successful attempt. */
+  succeed(names: string | readonly string[]): void {
+    for (const name of typeof names === 'string' ? [names] : names) this.entries.delete(name);
   }
 
   private sweep(now: number): void {

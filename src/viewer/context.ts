@@ -7,6 +7,7 @@ import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
 import type { HistogramResult, LogSummary } from '../stores/types.js';
+import { AttemptLimiter } from './access.js';
 import { SINCE, composeQuery, param, sinceFrom, type ListParams, type Since } from './filters.js';
 import type { ResolvedViewerOptions } from './options.js';
 import type { Renderer } from './render.js';
@@ -72,6 +73,8 @@ export class ViewerContext {
   readonly accessMode: 'local' | 'key' | 'function';
   /** Parses the small urlencoded forms of the viewer (the host app may not parse bodies). */
   readonly parseForm: RequestHandler = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 50 });
+  /** Failed sign-ins and failed key headers, counted together per client address and per key id. */
+  readonly attempts = new AttemptLimiter();
   private readonly contexts = new WeakMap<Request, RequestContext>();
   private readonly keyClients = new Map<string, LogClient>();
   private readonly logCache = new WeakMap<LogClient, { at: number; logs: LogSummary[] }>();
@@ -234,9 +237,13 @@ export class ViewerContext {
       case 'ERR_ELMAH_QUERY':
         heading = 'That request cannot be answered';
         break;
+      case 'ERR_ELMAH_RATE_LIMITED':
+        heading = 'Too many attempts';
+        break;
       default:
         if (status >= 500) heading = 'The error log is unavailable';
     }
+    if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(Math.ceil(err.retryAfter)));
     if (this.wantsJson(req)) {
       res.status(status).json(err.toJSON());
       return;

@@ -1,7 +1,7 @@
 // The options of errorViewer(): their types, the schema checked when the factory is called, and defaults.
 import type { Request } from 'express';
 import type { StoreOption } from '../client/connect.js';
-import { ElmahConfigError } from '../model/errors.js';
+import { ElmahConfigError, ElmahError } from '../model/errors.js';
 import { parseDuration } from '../model/keys.js';
 import { isLogName } from '../model/message.js';
 import { validateOptions, type OptionSchema } from '../model/options.js';
@@ -18,9 +18,10 @@ export interface ErrorViewerOptions {
   /** Pin the viewer to one log; by default it shows every log its key may read, with a filter by log. */
   log?: string | undefined;
   /**
-   * Who may browse: `'local'` (default) serves loopback requests that came through no proxy; `'key'`
-   * asks for an API key carrying `messages_read` and keeps a signed session cookie; a function decides
-   * with the app's own authentication.
+   * Who may browse: `'local'` serves requests from this machine, to a loopback host name, that came
+   * through no proxy; `'key'` asks for an API key carrying `messages_read` and keeps a signed session
+   * cookie; a function decides with the app's own authentication. Default: `'key'` when
+   * `NODE_ENV=production` (a proxy may forward without saying so), `'local'` otherwise.
    */
   access?: 'local' | 'key' | ViewerAccessFunction | undefined;
   /** Secret that signs and encrypts session cookies and CSRF tokens (at least 32 characters). Default: random per process. */
@@ -33,6 +34,8 @@ export interface ErrorViewerOptions {
   title?: string | undefined;
   /** Seconds between checks for new errors on the first page (needs JavaScript); 0 turns it off. Default 15. */
   refreshSeconds?: number | undefined;
+  /** Receives the viewer's warnings (e.g. `ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION`). Default: one `console.warn` line each. */
+  onError?: ((error: ElmahError) => void) | undefined;
 }
 
 /** The options with defaults applied. */
@@ -46,6 +49,9 @@ export interface ResolvedViewerOptions {
   pageSize: number;
   title: string;
   refreshSeconds: number;
+  onError: (error: ElmahError) => void;
+  /** Warnings found while resolving, reported once the viewer is made. */
+  warnings: ElmahError[];
 }
 
 const SCHEMA: OptionSchema<ErrorViewerOptions> = {
@@ -62,7 +68,13 @@ const SCHEMA: OptionSchema<ErrorViewerOptions> = {
   pageSize: { kinds: ['number'], min: 10, max: 100, check: (v) => (Number.isInteger(v) ? undefined : 'must be a whole number') },
   title: { kinds: ['string'], check: (v) => ((v as string).length <= 100 ? undefined : 'must be at most 100 characters') },
   refreshSeconds: { kinds: ['number'], min: 0, max: 3600 },
+  onError: { kinds: ['function'], describe: 'a function (error) => void' },
 };
+
+function warnOnConsole(error: ElmahError): void {
+  const help = error.help ? ` ${error.help}` : '';
+  console.warn(`express-elmah viewer: ${error.code}: ${error.message}${help}`);
+}
 
 const MINUTE = 60_000;
 const MAX_TTL = 30 * 86_400_000;
@@ -75,11 +87,19 @@ function sessionTtlMs(value: number | string): number | undefined {
 /** Checks the options and applies defaults; throws ElmahConfigError on a mistake. */
 export function resolveViewerOptions(input: unknown): ResolvedViewerOptions {
   const o = validateOptions<ErrorViewerOptions>('errorViewer', input, SCHEMA);
-  const access = o.access ?? 'local';
+  const production = process.env.NODE_ENV === 'production';
+  const access = o.access ?? (production ? 'key' : 'local');
   if (access === 'key' && o.store !== undefined && typeof o.store === 'object' && 'whoami' in o.store && !('getKey' in o.store)) {
-    throw new ElmahConfigError('ERR_ELMAH_CONFIG', 'errorViewer(): access "key" needs a store (URL or Store) to check sign-in keys against, not a LogClient.', {
-      help: 'Pass `store` as a URL or an open Store, or use access: "local" or a function.',
+    const why = o.access === undefined ? 'with NODE_ENV=production access defaults to "key", which needs' : 'access "key" needs';
+    throw new ElmahConfigError('ERR_ELMAH_CONFIG', `errorViewer(): ${why} a store (URL or Store) to check sign-in keys against, not a LogClient.`, {
+      help: 'Pass `store` as a URL or an open Store, or choose access: "local" or a function.',
     });
+  }
+  const warnings: ElmahError[] = [];
+  if (production && access === 'local') {
+    warnings.push(new ElmahError('ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION', 'errorViewer() runs with access "local" in production: a reverse proxy on this host that adds no forwarding header (nginx\'s default proxy_pass, a TCP tunnel) makes remote visitors look local, unless it passes on a public Host name.', {
+      help: 'Use access: "key" (sign in with a read key) or your own access function; keep "local" only when no proxy or tunnel forwards to this app.',
+    }));
   }
   return {
     key: o.key ?? process.env.ELMAH_READ_KEY,
@@ -91,5 +111,7 @@ export function resolveViewerOptions(input: unknown): ResolvedViewerOptions {
     pageSize: o.pageSize ?? 15,
     title: o.title ?? 'Error log',
     refreshSeconds: o.refreshSeconds ?? 15,
+    onError: o.onError ?? warnOnConsole,
+    warnings,
   };
 }

@@ -26,6 +26,24 @@ export function packageVersion(root: string): string {
   }
 }
 
+/**
+ * Bidi controls (U+202A–U+202E, U+2066–U+2069, U+061C, U+200E/F), zero-width and other invisible format
+ * characters: in message text they disguise what is shown (`fdp.exe` reads as `exe.pdf`).
+ */
+// Each character is matched alone on purpose, joiners included.
+// eslint-disable-next-line no-misleading-character-class
+const INVISIBLE = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF0-\uFFFB]/g;
+
+/** Text with every invisible or bidi control character replaced by a visible `<U+202E>` marker. */
+export function showInvisible(text: string): string {
+  return text.replace(INVISIBLE, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+}
+
+/** The escape of `<%= %>`: invisible characters made visible first, then HTML-escaped. */
+export function escapeHtml(value: unknown): string {
+  return value === undefined || value === null ? '' : ejs.escapeXML(showInvisible(String(value)));
+}
+
 /** Renders `views/pages/<page>.ejs` inside `views/layout.ejs`. Templates are compiled once and cached. */
 export class Renderer {
   private readonly layout: string;
@@ -36,12 +54,12 @@ export class Renderer {
 
   /** The HTML of a page; `locals` become template variables (escaped on output with `<%= %>`). */
   async page(page: string, locals: Record<string, unknown>): Promise<string> {
-    return ejs.renderFile(this.layout, { ...locals, page, fmt }, { cache: true, async: false });
+    return ejs.renderFile(this.layout, { ...locals, page, fmt }, { cache: true, async: false, escape: escapeHtml });
   }
 
   /** The markup of a standalone SVG image, `views/svg/<name>.ejs`. */
   async svg(name: string, locals: Record<string, unknown>): Promise<string> {
-    return ejs.renderFile(join(this.viewsDir, 'svg', `${name}.ejs`), { ...locals, fmt }, { cache: true, async: false });
+    return ejs.renderFile(join(this.viewsDir, 'svg', `${name}.ejs`), { ...locals, fmt }, { cache: true, async: false, escape: escapeHtml });
   }
 }
 

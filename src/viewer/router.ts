@@ -85,6 +85,13 @@ export function errorViewer(...args: unknown[]): Promise<ErrorViewer> {
 
 async function createViewer(input: unknown): Promise<ErrorViewer> {
   const o = resolveViewerOptions(input);
+  for (const warning of o.warnings) {
+    try {
+      o.onError(warning);
+    } catch {
+      // A failing hook must not stop the app from starting.
+    }
+  }
   const clients = await openClients(o);
   let viewerKey: KeyInfo;
   try {

@@ -1,5 +1,5 @@
 // The CLI against a real SQLite file: init, env files, keys that work (or not) with LocalLogClient, prune, store failures.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LocalLogClient } from '../../src/client/local';
@@ -102,6 +102,40 @@ describe('init --env-file', () => {
     const s = await store();
     expect((await new LocalLogClient(s, write).whoami()).permissions).toEqual(['messages_write']);
     expect((await new LocalLogClient(s, read).whoami()).permissions).toEqual(['messages_read']);
+  });
+
+  it('tightens an existing file that others may read to 0600, with a note, before keys go in', async () => {
+    const envPath = join(dir, '.env');
+    writeFileSync(envPath, 'PORT=3000\n');
+    chmodSync(envPath, 0o644);
+    const r = await cli(['init', '--env-file', envPath], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(statSync(envPath).mode & 0o777).toBe(0o600);
+    expect(r.stderr).toContain(`${envPath} could be read by other users (mode 0644); it is now 0600.`);
+    // A re-run that keeps the keys tightens too.
+    chmodSync(envPath, 0o664);
+    const again = await cli(['init', '--env-file', envPath], { cwd: dir });
+    expect(again.stdout).toContain('already holds a working write key');
+    expect(statSync(envPath).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses with ERR_ELMAH_CLI, making no key, when a readable file cannot be tightened', async () => {
+    const envPath = join(dir, '.env');
+    writeFileSync(envPath, 'PORT=3000\n');
+    chmodSync(envPath, 0o644);
+    const chmod = jest.spyOn(fs, 'chmodSync').mockImplementation(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' });
+    });
+    try {
+      const r = await cli(['init', '--env-file', envPath], { cwd: dir });
+      expect(r.code).not.toBe(0);
+      expect(errorCode(r)).toBe('ERR_ELMAH_CLI');
+      expect(r.stderr).toContain('can be read by other users (mode 0644)');
+    } finally {
+      chmod.mockRestore();
+    }
+    expect(readFileSync(envPath, 'utf8')).toBe('PORT=3000\n');
+    expect(json(await cli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(0);
   });
 
   it('keeps comments, order and other variables, replacing only its own lines', async () => {

@@ -2,7 +2,7 @@
 import { computeFingerprint } from '../../src/model/fingerprint';
 import { messageIdTime, newMessageId } from '../../src/model/id';
 import { createKey, hashSecret, KEY_PATTERN, parseDuration, parseKey } from '../../src/model/keys';
-import { MAX_MESSAGE_BYTES, normalizeMessage } from '../../src/model/message';
+import { MAX_FUTURE_SKEW_MS, MAX_MESSAGE_BYTES, normalizeMessage } from '../../src/model/message';
 import { parsePermissions } from '../../src/model/permissions';
 
 describe('normalizeMessage', () => {
@@ -16,6 +16,17 @@ describe('normalizeMessage', () => {
   it('accepts elmah.io names and shapes: severity case, numeric status strings, key/value lists', () => {
     const m = normalizeMessage({ title: 't', severity: 'warning', statusCode: '404', data: [{ key: 'n', value: 3 }], dateTime: '2026-02-03T04:05:06Z', breadcrumbs: [] }, 'a');
     expect(m).toMatchObject({ severity: 'Warning', statusCode: 404, data: [{ key: 'n', value: '3' }], dateTime: '2026-02-03T04:05:06.000Z' });
+  });
+
+  it('clamps a time more than the allowed skew in the future to the time of receipt, keeping the sent time as data', () => {
+    const now = new Date('2026-01-01T00:00:00.000Z');
+    const future = normalizeMessage({ title: 'x', dateTime: '9999-12-31T23:59:59Z', data: [{ key: 'a', value: 'b' }] }, 'default', now);
+    expect(future.dateTime).toBe(now.toISOString());
+    expect(future.data).toEqual([{ key: 'a', value: 'b' }, { key: 'elmah.sentDateTime', value: '9999-12-31T23:59:59.000Z' }]);
+    // Within the skew, and in the past, the sent time stands.
+    const skewed = new Date(now.getTime() + MAX_FUTURE_SKEW_MS).toISOString();
+    expect(normalizeMessage({ title: 'x', dateTime: skewed }, 'default', now)).toMatchObject({ dateTime: skewed, data: [] });
+    expect(normalizeMessage({ title: 'x', dateTime: '2020-05-05T00:00:00Z' }, 'default', now).dateTime).toBe('2020-05-05T00:00:00.000Z');
   });
 
   it('lists every field error at once', () => {

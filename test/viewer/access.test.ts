@@ -1,10 +1,10 @@
 // Access modes: 'local' (loopback, no proxy headers), 'key' (sign-in, signed session cookie, sign-out,
 // rate limit), a function (the app's own auth), and API keys in headers for /json and /download.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import request from 'supertest';
 import { addKey } from '../helpers/keys';
-import { isLocalRequest, isLoopback, keyFromHeaders } from '../../src/viewer/access';
+import { isLocalRequest, isLoopback, isLoopbackHost, keyFromHeaders } from '../../src/viewer/access';
 import { createViewerApp, csrfOf } from './app';
 
 const SECRET = 'a-test-session-secret-of-32-characters!';
@@ -72,10 +72,150 @@ describe("access 'local' (default)", () => {
   it('recognises loopback addresses', () => {
     for (const a of ['127.0.0.1', '127.5.6.7', '::1', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1']) expect(isLoopback(a)).toBe(true);
     for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', 'fe80::1', '', undefined, '127.0.0.1.evil']) expect(isLoopback(a)).toBe(false);
-    const req = (headers: Record<string, string>, remoteAddress = '127.0.0.1') => ({ headers, socket: { remoteAddress } }) as never;
+    const req = (headers: Record<string, string>, remoteAddress = '127.0.0.1') => ({ headers: { host: 'localhost:3000', ...headers }, socket: { remoteAddress } }) as never;
     expect(isLocalRequest(req({}))).toBe(true);
     expect(isLocalRequest(req({ forwarded: 'for=1.2.3.4' }))).toBe(false);
     expect(isLocalRequest(req({}, '192.0.2.1'))).toBe(false);
+  });
+
+  it.each(['via', 'forwarded', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'X-Forwarded-Server'])(
+    'counts a request carrying %s as proxied',
+    (header) => {
+      const req = { headers: { host: 'localhost', [header.toLowerCase()]: 'x' }, socket: { remoteAddress: '127.0.0.1' } } as never;
+      expect(isLocalRequest(req)).toBe(false);
+    },
+  );
+
+  it('accepts only Host headers that name a loopback host', () => {
+    for (const h of ['localhost', 'LOCALHOST:3000', 'localhost:80', 'app.localhost', 'A.B.localhost:8080', '127.0.0.1', '127.0.0.1:3000', '127.255.0.9:1', '[::1]', '[::1]:3000', '[0:0:0:0:0:0:0:1]:80']) {
+      expect([h, isLoopbackHost(h)]).toEqual([h, true]);
+    }
+    for (const h of [undefined, '', 'example.com', 'localhost.example.com', 'evil-localhost', 'attacker.example:3000', '127.0.0.1.nip.io', '128.0.0.1', '127.0.0.256', '10.0.0.1', '[::2]', '[fe80::1]:80', 'localhost:3000:1', 'local host', 'localhost/x', '0.0.0.0']) {
+      expect([h, isLoopbackHost(h)]).toEqual([h, false]);
+    }
+  });
+
+  it('refuses a loopback request whose Host names another host, and a request without Host', async () => {
+    const t = await createViewerApp();
+    const res = await request(t.app).get('/elmah.axd/').set('Host', 'errors.example.com');
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('Host header is not localhost');
+    expect(res.text).not.toContain('Order 0 failed');
+    const req = { headers: {}, socket: { remoteAddress: '127.0.0.1' } } as never;
+    expect(isLocalRequest(req)).toBe(false);
+  });
+});
+
+/** Sends one request with exactly these headers to 127.0.0.1:port. */
+function rawRequest(port: number, path: string, headers: Record<string, string>, method = 'GET', body = ''): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function listenOn(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+describe("access 'local' behind a proxy that adds no header", () => {
+  it('refuses a request piped through a plain TCP proxy (like socat or nginx proxy_pass) that names a public host', async () => {
+    const t = await createViewerApp();
+    const app = http.createServer(t.app);
+    const appPort = await listenOn(app);
+    // A TCP pipe: each connection is forwarded byte for byte, so the app sees 127.0.0.1 and no proxy header.
+    const pipe = net.createServer((client) => {
+      const upstream = net.connect(appPort, '127.0.0.1');
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    const pipePort = await listenOn(pipe);
+    try {
+      const outside = await rawRequest(pipePort, '/elmah.axd/', { host: 'errors.example.com' });
+      expect(outside.status).toBe(403);
+      expect(outside.text).toContain('Local access only');
+      expect(outside.text).not.toContain('Order 0 failed');
+      const json = await rawRequest(pipePort, `/elmah.axd/json/${t.messages[0]!.id}`, { host: 'errors.example.com:443' });
+      expect(json.status).toBe(403);
+      expect(json.text).not.toContain(t.messages[0]!.title);
+      // The same pipe used from this machine, by a browser asking for localhost, still works.
+      const local = await rawRequest(pipePort, '/elmah.axd/', { host: `localhost:${pipePort}` });
+      expect(local.status).toBe(200);
+      expect(local.text).toContain('Order 0 failed');
+    } finally {
+      await new Promise((r) => pipe.close(r));
+      app.closeAllConnections();
+      await new Promise((r) => app.close(r));
+    }
+  });
+
+  it('refuses a DNS-rebound page: no log, no CSRF token, no delete', async () => {
+    const t = await createViewerApp({ key: 'del' });
+    const server = http.createServer(t.app);
+    const port = await listenOn(server);
+    try {
+      const id = t.messages[0]!.id;
+      const page = await rawRequest(port, '/elmah.axd/', { host: `attacker.example:${port}` });
+      expect(page.status).toBe(403);
+      expect(page.text).not.toContain('Order 0 failed');
+      expect(page.text).not.toContain('name="_csrf"');
+      const detail = await rawRequest(port, `/elmah.axd/detail/${id}`, { host: 'attacker.example' });
+      expect(detail.status).toBe(403);
+      expect(detail.text).not.toContain('name="_csrf"');
+      // Even with a token taken from a genuine local page, the delete is refused.
+      const genuine = await rawRequest(port, `/elmah.axd/detail/${id}`, { host: `localhost:${port}` });
+      const csrf = csrfOf(genuine.text);
+      const del = await rawRequest(port, `/elmah.axd/detail/${id}/delete`, { host: 'attacker.example', 'content-type': 'application/x-www-form-urlencoded' }, 'POST', `_csrf=${encodeURIComponent(csrf)}`);
+      expect(del.status).toBe(403);
+      expect(await t.store.get('default', id)).toBeDefined();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('the default access in production', () => {
+  const saved = process.env.NODE_ENV;
+  afterEach(() => {
+    process.env.NODE_ENV = saved;
+  });
+
+  it("is 'key': a visitor from this machine is sent to the sign-in form", async () => {
+    process.env.NODE_ENV = 'production';
+    const t = await createViewerApp();
+    const res = await request(t.app).get('/elmah.axd/');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toContain('/elmah.axd/signin');
+    expect((await request(t.app).get('/elmah.axd/signin')).status).toBe(200);
+  });
+
+  it("warns with a code when 'local' is chosen explicitly, and only then", async () => {
+    process.env.NODE_ENV = 'production';
+    const warnings: { code: string }[] = [];
+    const t = await createViewerApp({ viewer: { access: 'local', onError: (e) => warnings.push(e) } });
+    expect(warnings.map((w) => w.code)).toEqual(['ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION']);
+    expect((await request(t.app).get('/elmah.axd/')).status).toBe(200);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      await createViewerApp({ viewer: { access: 'local' } });
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION'));
+      warn.mockClear();
+      await createViewerApp({ viewer: { access: 'key' } });
+      process.env.NODE_ENV = 'development';
+      await createViewerApp({ viewer: { access: 'local' } });
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 
@@ -159,6 +299,25 @@ describe("access 'key'", () => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
     expect(blocked.text).toContain('Too many failed sign-ins');
+  });
+
+  it("behind a proxy counts failures per client address as trust proxy resolves it, and per key id", async () => {
+    const t = await keyApp();
+    t.app.set('trust proxy', true);
+    const signIn = async (client: string, key: string) => {
+      const agent = request.agent(t.app);
+      const csrf = csrfOf((await agent.get('/elmah.axd/signin').set('X-Forwarded-For', client)).text);
+      return agent.post('/elmah.axd/signin').set('X-Forwarded-For', client).type('form').send({ _csrf: csrf, key });
+    };
+    for (let i = 0; i < 10; i++) expect((await signIn('203.0.113.66', 'wrong')).status).toBe(401);
+    expect((await signIn('203.0.113.66', t.keys.read)).status).toBe(429);
+    // Another visitor through the same proxy is not locked out.
+    expect((await signIn('203.0.113.77', t.keys.read)).status).toBe(303);
+    // Guesses at one key's secret from many addresses lock that key id.
+    const id = t.keys.del.split('_')[1]!;
+    for (let i = 0; i < 10; i++) expect((await signIn(`198.51.100.${i + 1}`, `elmah_${id}_${'x'.repeat(43)}`)).status).toBe(401);
+    expect((await signIn('198.51.100.200', t.keys.del)).status).toBe(429);
+    expect((await signIn('198.51.100.201', t.keys.read)).status).toBe(303);
   });
 
   it('rejects a tampered or foreign cookie', async () => {
@@ -259,6 +418,20 @@ describe('API keys in headers for /json and /download', () => {
     const write = await request(t.app).get(`/elmah.axd/json/${id}`).set('Authorization', `Bearer ${t.keys.write}`);
     expect(write.status).toBe(403);
     expect(write.body.error.code).toBe('ERR_ELMAH_PERMISSION');
+  });
+
+  it('limits failed key headers like sign-ins: 429 with Retry-After, also for a good key from that address', async () => {
+    const t = await createViewerApp({ remoteAddress: '203.0.113.9' });
+    const id = t.messages[0]!.id;
+    for (let i = 0; i < 10; i++) {
+      const path = i % 2 === 0 ? `/elmah.axd/json/${id}` : '/elmah.axd/download';
+      expect((await request(t.app).get(path).set('Authorization', `Bearer elmah_zzzzzzz${i}_${'c'.repeat(43)}`)).status).toBe(401);
+    }
+    const blocked = await request(t.app).get(`/elmah.axd/json/${id}`).set('Authorization', `Bearer ${t.keys.read}`);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.code).toBe('ERR_ELMAH_RATE_LIMITED');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await request(t.app).get('/elmah.axd/download').set('api_key', t.keys.read)).status).toBe(429);
   });
 
   it('reads keys from the headers it knows', () => {

@@ -169,6 +169,35 @@ describe('escaping of message text', () => {
     expect(digest).not.toContain('&lt;script&gt;alert');
   });
 
+  it('escapes /rss descriptions for HTML inside the XML, since feed readers render them as HTML', async () => {
+    const img = '<img src=x onerror=alert(document.domain)>';
+    const t = await createViewerApp({ count: 0, extra: [{ title: img, type: 'Error', url: `/x?${img}`, detail: `Error: ${img}\n    at f (/app/a.js:1:1)` }] });
+    const rss = (await request(t.app).get('/elmah.axd/rss')).text;
+    const descriptions = [...rss.matchAll(/<description>([\s\S]*?)<\/description>/g)].slice(1).map((m) => m[1]!);
+    expect(descriptions).toHaveLength(1);
+    // What a feed reader gets after reading the XML: HTML in which the message text is only text.
+    const asHtml = descriptions[0]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+    expect(asHtml).not.toContain('<img');
+    expect(asHtml).toContain('&lt;img src=x onerror=alert(document.domain)&gt;');
+    expect([...asHtml.matchAll(/<([a-z]+)/g)].map((m) => m[1])).toEqual(['p', 'pre']);
+  });
+
+  it('shows bidi controls and invisible characters as visible markers on the list and detail pages', async () => {
+    const title = 'Upload of invoice\u202Efdp.exe refused\u200B\u2066x\u2069\uFEFF';
+    const t = await createViewerApp({ count: 0, extra: [{ title, type: 'Error', user: 'bob\u200F', detail: 'Error: a\u202Db' }] });
+    const id = t.messages[0]!.id;
+    for (const path of ['/elmah.axd/', `/elmah.axd/detail/${id}`]) {
+      const html = (await request(t.app).get(path)).text;
+      expect(html).toContain('invoice&lt;U+202E&gt;fdp.exe refused&lt;U+200B&gt;&lt;U+2066&gt;x&lt;U+2069&gt;&lt;U+FEFF&gt;');
+      expect(html).not.toMatch(/[\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/);
+    }
+    const detail = (await request(t.app).get(`/elmah.axd/detail/${id}`)).text;
+    expect(detail).toContain('bob&lt;U+200F&gt;');
+    expect(detail).toContain('a&lt;U+202D&gt;b');
+    // The data itself is unchanged: the JSON view gives the text as it was stored.
+    expect((await request(t.app).get(`/elmah.axd/json/${id}`)).body.title).toBe(title);
+  });
+
   it('protects CSV cells from spreadsheet formulas', async () => {
     const t = await createViewerApp({ count: 0, extra: [{ title: '=HYPERLINK("http://evil.example","x")', type: 'E' }] });
     const csv = (await request(t.app).get('/elmah.axd/download')).text;

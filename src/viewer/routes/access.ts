@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import type { LogClient } from '../../client/types.js';
 import { ElmahError, isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
-import { isLocalRequest, keyFromHeaders, proxyHeaderOf } from '../access.js';
+import { attemptNames, keyFromHeaders, notLocalReason } from '../access.js';
 import { baseOf, href, type ViewerContext } from '../context.js';
 import { SESSION_COOKIE, parseCookies, setCookie, type SessionData } from '../session.js';
 
@@ -78,13 +78,23 @@ export function accessGate(v: ViewerContext): RequestHandler {
     }
     // Marked first, so that a failure below answers as this request's own 401 in JSON.
     v.setContext(req, { client, who: undefined as unknown as KeyInfo, csrf: '', viaHeader: true });
+    // The same limit as sign-in: a key header is another way to try keys.
+    const names = attemptNames(req, headerKey);
+    const wait = v.attempts.retryAfter(names);
+    if (wait > 0) {
+      throw new ElmahError('ERR_ELMAH_RATE_LIMITED', 'Too many failed keys from this address or for this key.', {
+        retryAfter: wait, help: `Try again in ${Math.ceil(wait / 60)} minute(s) with a valid key.`,
+      });
+    }
     let who: KeyInfo;
     try {
       who = await client.whoami();
     } catch (err) {
       v.forgetKey(headerKey);
+      if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) v.attempts.fail(names);
       throw isElmahError(err) ? new ElmahError(err.code, err.message, { status: 401, help: err.help }) : err;
     }
+    v.attempts.succeed(names);
     if (!who.permissions.includes('messages_read')) {
       throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} lacks messages_read; it has ${who.permissions.join(', ') || 'no permissions'}.`);
     }
@@ -103,12 +113,9 @@ export function accessGate(v: ViewerContext): RequestHandler {
     let client: LogClient = v.clients.main;
     let session: SessionData | undefined;
     if (o.access === 'local') {
-      if (!isLocalRequest(req)) {
-        const header = proxyHeaderOf(req);
-        await v.render(req, res, 403, 'forbidden', {
-          pageTitle: 'Local access only',
-          reason: header ? `This request came through a proxy (it carries a ${header} header).` : 'This request did not come from this machine.',
-        });
+      const reason = notLocalReason(req);
+      if (reason) {
+        await v.render(req, res, 403, 'forbidden', { pageTitle: 'Local access only', reason });
         return;
       }
     } else if (o.access === 'key') {

@@ -72,7 +72,8 @@ export function exportRoutes(router: Router, v: ViewerContext): void {
       link: detailLink(req, m),
       guid: `${m.log}/${m.id}`,
       date: m.dateTime,
-      description: `${m.statusCode ?? ''} ${m.method ?? ''} ${m.url ?? ''}\n${(m.detail ?? '').slice(0, 2000)}`.trim(),
+      // Feed readers render the description as HTML: message text is escaped for HTML, then for XML.
+      description: `<p>${html(`${m.statusCode ?? ''} ${m.method ?? ''} ${m.url ?? ''}`.trim())}</p><pre>${html((m.detail ?? '').slice(0, 2000))}</pre>`,
     }));
     const channel = { title: `${o.title}: latest errors`, link: absolute(req, `${baseOf(req)}/`), description: 'The newest errors of the log.' };
     res.type('application/rss+xml; charset=utf-8').send(rssDocument(channel, items));

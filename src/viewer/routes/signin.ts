@@ -1,9 +1,9 @@
 // Sign-in and sign-out of access 'key': a key with messages_read becomes an encrypted, signed session
-// cookie; failed attempts are limited per client address.
+// cookie; failed attempts are limited per client address and per key id.
 import type { Request, Router } from 'express';
 import { isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
-import { AttemptLimiter, clientAddress } from '../access.js';
+import { attemptNames } from '../access.js';
 import { baseOf, type ViewerContext } from '../context.js';
 import { param } from '../filters.js';
 import { SESSION_COOKIE, parseCookies, setCookie } from '../session.js';
@@ -18,7 +18,6 @@ function safeNext(req: Request, raw: string): string {
 /** Adds GET/POST /signin and POST /signout. */
 export function signInRoutes(router: Router, v: ViewerContext): void {
   const { codec, o } = v;
-  const limiter = new AttemptLimiter();
 
   router.get('/signin', v.handle('viewerSignInPage', async (req, res) => {
     const binding = v.csrfCookieBinding(req, res, true)!;
@@ -28,24 +27,24 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
   }));
 
   router.post('/signin', v.parseForm, v.handle('viewerSignIn', async (req, res) => {
-    const address = clientAddress(req);
-    const wait = limiter.retryAfter(address);
     const binding = v.csrfCookieBinding(req, res, true)!;
     const body = (req.body ?? {}) as Record<string, unknown>;
+    const key = typeof body.key === 'string' ? body.key.trim() : '';
+    const names = attemptNames(req, key);
+    const wait = v.attempts.retryAfter(names);
     const nextUrl = safeNext(req, typeof body.next === 'string' ? body.next : '');
     const again = async (status: number, message: string): Promise<void> => {
       await v.render(req, res, status, 'signin', { pageTitle: 'Sign in', csrf: codec.csrfToken(binding), next: nextUrl, message, reason: '' });
     };
     if (wait > 0) {
       res.setHeader('Retry-After', String(wait));
-      await again(429, `Too many failed sign-ins from this address. Try again in ${Math.ceil(wait / 60)} minute(s).`);
+      await again(429, `Too many failed sign-ins from this address or with this key. Try again in ${Math.ceil(wait / 60)} minute(s).`);
       return;
     }
     if (!v.csrfOk(req, binding)) {
       await again(403, 'The form expired. Please sign in again.');
       return;
     }
-    const key = typeof body.key === 'string' ? body.key.trim() : '';
     let who: KeyInfo | undefined;
     let message = 'Enter an API key.';
     try {
@@ -63,12 +62,12 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
       message = 'That key was not accepted: it is malformed, unknown, revoked or expired.';
     }
     if (!who) {
-      limiter.fail(address);
+      v.attempts.fail(names);
       v.forgetKey(key);
       await again(401, message);
       return;
     }
-    limiter.succeed(address);
+    v.attempts.succeed(names);
     const { value } = codec.seal(key, o.sessionTtlMs);
     setCookie(req, res, SESSION_COOKIE, value, { path: baseOf(req) || '/', maxAgeMs: o.sessionTtlMs });
     res.redirect(303, nextUrl);
