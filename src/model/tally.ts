@@ -2,7 +2,7 @@
 // shipper's queue), folded per group so that group counts, last-seen times and the chart still include them.
 import { ElmahError } from './errors.js';
 import { newMessageId } from './id.js';
-import { LOG_NAME_PATTERN, MESSAGE_ID_PATTERN, STRING_FIELDS } from './message.js';
+import { LOG_NAME_PATTERN, MAX_FUTURE_SKEW_MS, MESSAGE_ID_PATTERN, STRING_FIELDS } from './message.js';
 
 /** Occurrences of one group (log + fingerprint) that were counted but not kept in full. */
 export interface OccurrenceTally {
@@ -110,8 +110,8 @@ function text(value: unknown, field: string, max: number): string {
 }
 
 /**
- * Checks and normalizes a tally from any sender; `log` fills in one without a log. Times more than a few
- * minutes ahead of `now` are clamped to `now`, as message times are. Fails with ERR_ELMAH_INVALID_MESSAGE.
+ * Checks and normalizes a tally from any sender; `log` fills in one without a log. Times more than
+ * MAX_FUTURE_SKEW_MS ahead of `now` are clamped to `now`, as message times are. Fails with ERR_ELMAH_INVALID_MESSAGE.
  */
 export function normalizeTally(input: unknown, log: string, now: Date = new Date()): OccurrenceTally {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('not an object.');
@@ -123,7 +123,7 @@ export function normalizeTally(input: unknown, log: string, now: Date = new Date
   if (typeof t.fingerprint !== 'string' || t.fingerprint.length === 0 || t.fingerprint.length > 128) throw invalid('fingerprint must be 1–128 characters.');
   const count = t.count;
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) throw invalid('count must be a positive integer.');
-  const limit = now.getTime() + 5 * 60_000;
+  const limit = now.getTime() + MAX_FUTURE_SKEW_MS;
   const clamp = (iso: string): string => (Date.parse(iso) > limit ? now.toISOString() : iso);
   const firstSeen = clamp(isoTime(t.firstSeen, 'firstSeen'));
   const lastSeen = clamp(isoTime(t.lastSeen, 'lastSeen'));
