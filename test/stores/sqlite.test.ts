@@ -1,6 +1,6 @@
 // The SQLite backend runs the shared conformance suite (file and :memory:), plus its own behaviour:
 // reopening, WAL, an existing Database, migrations, coded failures, retention and no key secret at rest.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -264,5 +264,125 @@ describe('SqliteStore', () => {
     });
     expect(failure).toMatchObject({ code: 'ERR_ELMAH_DRIVER_MISSING' });
     expect((failure as Error & { help: string }).help).toBe('Let its install script run: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3');
+  });
+});
+
+describe('SqliteStore write path', () => {
+  const open: SqliteStore[] = [];
+  // The driver test above mocks better-sqlite3 away for the modules it loads.
+  beforeAll(() => jest.dontMock('better-sqlite3'));
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+    jest.restoreAllMocks();
+  });
+  async function store(path: string = tempFile(), options: Parameters<typeof SqliteStore.open>[1] = {}): Promise<SqliteStore> {
+    const s = await SqliteStore.open(path, { autoPruneMs: false, ...options });
+    open.push(s);
+    return s;
+  }
+  function count(file: string, sql: string): number {
+    const raw = new Database(file, { readonly: true });
+    try {
+      return raw.prepare(sql).pluck().get() as number;
+    } finally {
+      raw.close();
+    }
+  }
+
+  it('stores one stack for occurrences whose titles differ, and gives each its own title and detail back', async () => {
+    const file = tempFile();
+    const s = await store(file);
+    const frames = '    at OrdersService.load (/app/src/orders.js:12:7)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)';
+    const ms = [101, 102, 103].map((n) => makeMessage({ title: `Order ${n} not found`, type: 'NotFoundError', detail: `NotFoundError: Order ${n} not found\n${frames}` }));
+    const odd = makeMessage({ title: 'Order 104 not found', type: 'NotFoundError', detail: `NotFoundError: Order 104 not found\n  with a second line\n${frames}` });
+    await s.append([...ms, odd]);
+    expect(count(file, 'SELECT count(*) FROM elmah_stacks')).toBe(1);
+    for (const m of [...ms, odd]) expect(await s.get('default', m.id)).toEqual(m);
+    expect((await s.search({ query: parseQuery('title:102') })).messages.map((m) => m.id)).toEqual([ms[1]!.id]);
+    expect((await s.search({ query: parseQuery('detail:"second line"') })).messages.map((m) => m.id)).toEqual([odd.id]);
+    expect((await s.search({ query: parseQuery('detail:OrdersService') })).total).toBe(4);
+  });
+
+  it('creates its folder and file owner-only', async () => {
+    const dir = join(tempDir(), 'private');
+    const file = join(dir, 'elmah.db');
+    const s = await store(file);
+    await s.append([makeMessage()]);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}-wal`).mode & 0o077).toBe(0);
+  });
+
+  it('migrates a version-1 file: messages, groups, logs and keys come through, searchable', async () => {
+    const file = join(tempDir(), 'elmah.db');
+    copyFileSync(join(__dirname, '..', 'fixtures', 'elmah-v1.db'), file);
+    const s = await store(file);
+    const raw = new Database(file, { readonly: true });
+    const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'elmah_v1%'").pluck().all();
+    raw.close();
+    expect(tables).toEqual([]);
+    expect(count(file, "SELECT value FROM elmah_meta WHERE key = 'schema_version'")).toBe(String(SCHEMA_VERSION));
+    expect((await s.search({ size: 100 })).total).toBe(6);
+    expect((await s.logs()).map((l) => [l.name, l.count])).toEqual([['billing', 1], ['default', 5]]);
+    const m = await s.get('default', '01V1MESSAGE00000000000001');
+    expect(m).toMatchObject({
+      title: 'Order 101 not found', type: 'NotFoundError', statusCode: 404, url: '/orders/101?page=2', user: 'alice',
+      detail: 'NotFoundError: Order 101 not found\n    at handler1 (/app/src/routes/orders.js:11:5)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)',
+      queryString: [{ key: 'page', value: '2' }], data: [{ key: 'code', value: 'E1' }],
+    });
+    expect((await s.get('default', '01V1MESSAGE00000000000005'))?.severity).toBe('Fatal');
+    const groups = await s.groups({ log: 'default' });
+    expect(groups.groups.map((g) => g.count).sort()).toEqual([2, 3]);
+    expect((await s.search({ log: 'default', query: parseQuery('detail:handler1') })).total).toBe(3);
+    expect((await s.search({ query: parseQuery('title:Order') })).total).toBe(3);
+    expect((await s.getKey('5f4b4u7u'))?.name).toBe('v1 writer');
+  });
+
+  it('removes at most pruneStep messages per append while a log is over its limit, and keeps it near the limit', async () => {
+    // The retention clock (Date.now) is faked; message times are relative to the real time, as the age limit is.
+    let now = Date.now();
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    const s = await store(tempFile(), { autoPruneMs: 1000, pruneStep: 10, retention: { maxAgeDays: 365, maxCount: 40 } });
+    const at = (i: number) => new Date(now - 86_400_000 + i * 1000).toISOString();
+    // A backlog far over the limit: one append removes a bounded step, not the whole excess.
+    await s.append(Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: at(i) })));
+    const backlog = Array.from({ length: 200 }, (_, i) => makeMessage({ dateTime: at(10 + i) }));
+    const logCount = async () => (await s.logs())[0]?.count ?? 0;
+    now += 1000;
+    await s.append(backlog);
+    expect(await logCount()).toBe(205 - 10);
+    // Later appends keep stepping (no waiting for the next check while there is work) until within the limit.
+    for (let k = 0; k < 40; k++) {
+      now += 1000;
+      const before = await logCount();
+      await s.append([makeMessage({ dateTime: at(1000 + k) }), makeMessage({ dateTime: at(2000 + k) })]);
+      const after = await logCount();
+      expect(before + 2 - after).toBeLessThanOrEqual(10);
+    }
+    expect(await logCount()).toBe(40);
+    // Sustained ingest at the limit stays within 1.5x of it, even between timed checks (5 % of the limit added
+    // brings the check forward).
+    let largest = 0;
+    for (let k = 0; k < 100; k++) {
+      now += 10;
+      await s.append(Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: at(3000 + k * 5 + i) })));
+      largest = Math.max(largest, await logCount());
+    }
+    expect(largest).toBeLessThanOrEqual(60);
+    expect((await s.groups({})).groups.reduce((n, g) => n + g.count, 0)).toBe(await logCount());
+  });
+
+  it('waits autoPruneMs before checking again once a log is within its limits', async () => {
+    // The retention clock (Date.now) is faked; message times are relative to the real time, as the age limit is.
+    let now = Date.now();
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    const s = await store(tempFile(), { autoPruneMs: 60_000, retention: { maxAgeDays: 30, maxCount: 1000 } });
+    const old = (i: number) => new Date(now - 40 * 86_400_000 + i * 1000).toISOString();
+    await s.append([makeMessage({ dateTime: new Date(now).toISOString() })]);
+    await s.append(Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: old(i) })));
+    expect((await s.logs())[0]?.count).toBe(6);
+    now += 60_000;
+    await s.append([makeMessage({ dateTime: new Date(now).toISOString() })]);
+    expect((await s.logs())[0]?.count).toBe(2);
   });
 });

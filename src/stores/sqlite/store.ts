@@ -159,6 +159,8 @@ export class SqliteStore implements Store {
   private readonly autoPruneMs: number | false;
   private readonly pruneStep: number;
   private nextRetentionCheck = 0;
+  /** Messages added since retention last looked: past 5 % of the count limit, it looks again at once. */
+  private addedSinceCheck = 0;
   private readonly probe: number;
   private readonly bigText: number;
   private readonly stmts: Record<string, Statement>;
@@ -446,14 +448,17 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Automatic retention, amortized over appends: at most every `autoPruneMs` an append checks whether a log
-   * is over its limits; while one is, each append removes up to `pruneStep` of its oldest messages (and at
-   * least twice what it added, so retention outpaces ingest). A failure never fails the append.
+   * Automatic retention, amortized over appends: every `autoPruneMs`, or sooner once 5 % of the count limit
+   * was added, an append checks whether a log is over its limits; while one is, each append removes up to
+   * `pruneStep` of its oldest messages (at least 50, so retention outpaces ingest). A failure never fails the
+   * append.
    */
   private retentionStep(added: number): void {
     if (this.autoPruneMs === false) return;
     const now = Date.now();
-    if (now < this.nextRetentionCheck) return;
+    this.addedSinceCheck += added;
+    if (now < this.nextRetentionCheck && this.addedSinceCheck < this.retention.maxCount / 20) return;
+    this.addedSinceCheck = 0;
     try {
       const limit = Math.max(Math.min(this.pruneStep, Math.max(2 * added, 50)), 1);
       const removed = this.pruneNow({ limit });
