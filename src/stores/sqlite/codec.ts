@@ -1,7 +1,5 @@
 // How a message is laid out in SQLite rows: the stack part of `detail` that repeats across occurrences is
 // kept once (elmah_stacks), the per-occurrence head line(s) and the key/value lists stay with the message.
-import type { KeyValue } from '../../model/message.js';
-import { LIST_FIELDS } from '../../model/message.js';
 
 /**
  * How the head of a detail is stored (column `shape`): no detail; a head that is exactly `${type}: ${title}`
@@ -55,39 +53,4 @@ export function joinDetail(shape: number, head: string | null, frames: string | 
   if (shape === Shape.NoDetail) return undefined;
   const h = shape === Shape.StandardHead ? `${type}: ${title}` : (head ?? '');
   return frames === null ? h : `${h}\n${frames}`;
-}
-
-type Lists = Record<(typeof LIST_FIELDS)[number], KeyValue[]>;
-
-/**
- * The five key/value lists as one compact JSON text: `[[k, v, k, v, …], …]`, trailing empty lists left
- * out; null when all are empty. Flat pairs cost about a third less than `{key, value}` objects.
- */
-export function encodeLists(m: Lists): string | null {
-  let last = -1;
-  const out: string[][] = [];
-  LIST_FIELDS.forEach((f, i) => {
-    const list = m[f];
-    const flat: string[] = new Array(list.length * 2);
-    for (let j = 0; j < list.length; j++) {
-      flat[2 * j] = list[j]!.key;
-      flat[2 * j + 1] = list[j]!.value;
-    }
-    out.push(flat);
-    if (list.length > 0) last = i;
-  });
-  return last < 0 ? null : JSON.stringify(out.slice(0, last + 1));
-}
-
-/** The inverse of {@link encodeLists}. */
-export function decodeLists(text: string | null): Lists {
-  const parsed = text ? (JSON.parse(text) as string[][]) : [];
-  const out = {} as Lists;
-  LIST_FIELDS.forEach((f, i) => {
-    const flat = parsed[i] ?? [];
-    const list: KeyValue[] = new Array(flat.length >> 1);
-    for (let j = 0; j < list.length; j++) list[j] = { key: flat[2 * j]!, value: flat[2 * j + 1]! };
-    out[f] = list;
-  });
-  return out;
 }

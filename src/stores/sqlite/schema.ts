@@ -25,7 +25,7 @@ const V2_TABLES = `
   CREATE VIRTUAL TABLE elmah_stacks_fts USING fts5(type, frames, source, content = '', contentless_delete = 1, ${TOKENIZER});
 
   -- One row per occurrence kept in full. shape says how the head of the detail is kept (see codec.ts);
-  -- severity is its index in SEVERITIES; lists holds the five key/value lists as compact JSON.
+  -- severity is its index in SEVERITIES; lists holds the five key/value lists (see dictionary.ts).
   CREATE TABLE elmah_messages (
     rid INTEGER PRIMARY KEY,
     log TEXT NOT NULL,
@@ -86,6 +86,11 @@ const V2_TABLES = `
   ) WITHOUT ROWID;
   CREATE INDEX elmah_tallies_seen ON elmah_tallies (log, last_seen);
   CREATE INDEX elmah_tallies_group ON elmah_tallies (log, fingerprint);
+
+  -- Names and name/value pairs of the key/value lists that repeat across messages (header names, a user agent,
+  -- [Filtered] cookies): a message's lists refer to them by number (see dictionary.ts). Never removed; bounded.
+  CREATE TABLE elmah_names (nid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+  CREATE TABLE elmah_pairs (pid INTEGER PRIMARY KEY, nid INTEGER NOT NULL, value TEXT NOT NULL, UNIQUE (nid, value));
 
   -- Per-log message counter and newest time, for unfiltered totals, logs() and retention's cheap check.
   CREATE TABLE elmah_logs (log TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen TEXT) WITHOUT ROWID;

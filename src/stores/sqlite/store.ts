@@ -19,7 +19,8 @@ import {
   type HistogramResult, type LogSummary, type MessageFilter, type PruneOptions, type RetentionOptions, type SearchOptions,
   type SearchResult, type Store,
 } from '../types.js';
-import { decodeLists, encodeLists, headText, joinDetail, splitDetail } from './codec.js';
+import { headText, joinDetail, splitDetail } from './codec.js';
+import { ListDictionary } from './dictionary.js';
 import { loadDriver, openFile, sqliteError, wrapOpen } from './driver.js';
 import { compileFilter, ftsText, hasTextConjunct, textMatches, textNodes, type TextStyle } from './query.js';
 import { migrate } from './schema.js';
@@ -165,6 +166,7 @@ export class SqliteStore implements Store {
   private readonly bigText: number;
   private readonly stmts: Record<string, Statement>;
   private readonly cache = new Map<string, Statement>();
+  private readonly lists: ListDictionary;
   /** Stack key (type, source, frames) → sid, most recently used last. */
   private readonly stacks = new Map<string, number>();
 
@@ -179,6 +181,7 @@ export class SqliteStore implements Store {
     this.pruneStep = Math.max(1, Math.floor(options.pruneStep ?? REMOVE_CHUNK));
     this.probe = Math.max(0, Math.floor(options.probeLimit ?? DEFAULT_PROBE));
     this.bigText = Math.max(0, Math.floor(options.fullTextLimit ?? BIG_TEXT));
+    this.lists = new ListDictionary(db);
     const p = (sql: string): Statement => db.prepare(sql);
     this.stmts = {
       stackFind: p('SELECT sid, hash FROM elmah_stacks WHERE hkey = ?'),
@@ -392,7 +395,7 @@ export class SqliteStore implements Store {
       const info = this.stmts.insert!.run(
         m.log, m.id, m.dateTime, sid, split.shape, m.title, split.head, m.statusCode ?? null, SEVERITY_INDEX.get(m.severity) ?? 4, m.url ?? null,
         m.method ?? null, m.user ?? null, m.hostname ?? null, m.application ?? null, m.version ?? null, m.correlationId ?? null,
-        m.category ?? null, m.fingerprint, encodeLists(m),
+        m.category ?? null, m.fingerprint, this.lists.encode(m),
       );
       if (info.changes === 0) {
         out.push({ id: m.id, status: 'duplicate' });
@@ -427,7 +430,16 @@ export class SqliteStore implements Store {
   }
 
   async append(messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
-    const results = this.use(() => this.db.transaction(() => this.appendNow(messages)).immediate());
+    const results = this.use(() => {
+      try {
+        return this.db.transaction(() => this.appendNow(messages)).immediate();
+      } catch (error) {
+        // Ids the rolled-back transaction handed out (stacks, names, pairs) do not exist: forget them.
+        this.lists.reset();
+        this.stacks.clear();
+        throw error;
+      }
+    });
     this.retentionStep(results.length);
     return results;
   }
@@ -505,7 +517,7 @@ export class SqliteStore implements Store {
       version: opt(row.version),
       correlationId: opt(row.correlation_id),
       category: opt(row.category),
-      ...decodeLists(row.lists),
+      ...this.lists.decode(row.lists),
       fingerprint: row.fingerprint,
     };
   }
