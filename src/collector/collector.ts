@@ -13,6 +13,7 @@ import { isStore, type AppendResult, type Store } from '../stores/types.js';
 import { readJson } from './body.js';
 import { requestKey, searchParams } from './key.js';
 import { TokenBuckets, type RateLimitOptions } from './rate-limit.js';
+import { redactIncoming } from './redact.js';
 
 /** Options of {@link collector}. */
 export interface CollectorOptions {
@@ -217,7 +218,8 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         help: `Split the batch into requests of at most ${maxBulkMessages} messages.`,
       });
     }
-    const results = await client.append(body, log);
+    const now = new Date();
+    const results = await client.append(body.map((m) => redactIncoming(m, log, now)), log);
     sendJson(res, 200, results.map((r) => {
       if (r.status === 'rejected') {
         return { id: r.id, status: r.status, statusCode: r.error.code === 'ERR_ELMAH_TOO_LARGE' ? 413 : 400, error: r.error };
@@ -234,7 +236,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         details: [{ field: '', problem: 'expected an object' }],
       });
     }
-    const [result] = await client.append([body], log);
+    const [result] = await client.append([redactIncoming(body, log, new Date())], log);
     if (!result || result.status === 'rejected') {
       const error = result?.status === 'rejected' ? result.error : { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'The message was not stored.' };
       const code = error.code === 'ERR_ELMAH_TOO_LARGE' ? 'ERR_ELMAH_TOO_LARGE' : 'ERR_ELMAH_INVALID_MESSAGE';
