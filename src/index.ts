@@ -38,6 +38,6 @@ export type { ErrorLogger } from './capture/logger.js';
 export type { ErrorLoggerOptions, RedactOptions, NameRule, BeforeLogResult } from './capture/options.js';
 export type { ShipperStats } from './capture/queue.js';
 export { classifyFailure } from './capture/queue.js';
-export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS } from './capture/redact.js';
+export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, DEFAULT_REDACT_PARAMS, DEFAULT_TOKEN_PATH_WORDS, redactMessage } from './capture/redact.js';
 export { errorViewer, ElmahTestError } from './viewer/index.js';
 export type { ErrorViewer, ErrorViewerOptions, ViewerAccessFunction } from './viewer/index.js';

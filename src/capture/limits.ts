@@ -13,51 +13,91 @@ const HEADROOM = 2048;
 /** Room kept for the marker itself. */
 const MARK_ROOM = 40;
 
+/**
+ * How far past a field's limit the text is kept until redaction has run: a secret that straddles the final
+ * cut is then still matched whole, and the matching itself runs on bounded text.
+ */
+export const CLIP_MARGIN = 1024;
+
+const MARK_PREFIX = '…[truncated ';
+const MARK_SUFFIX = ' bytes]';
+
 /** The visible marker that ends a cut field. */
 export function truncationMark(bytes: number): string {
-  return `…[truncated ${bytes} bytes]`;
+  return `${MARK_PREFIX}${bytes}${MARK_SUFFIX}`;
 }
 
-/** `text` cut to at most `maxChars` characters, ending with a marker that says how many bytes went. */
+/** A text without its trailing marker, and the bytes that marker says were cut (0 when it has none). */
+function unmarked(text: string): { body: string; cut: number } {
+  if (!text.endsWith(MARK_SUFFIX)) return { body: text, cut: 0 };
+  const at = text.indexOf(MARK_PREFIX, Math.max(0, text.length - MARK_ROOM));
+  const digits = at < 0 ? '' : text.slice(at + MARK_PREFIX.length, -MARK_SUFFIX.length);
+  return /^\d{1,15}$/.test(digits) ? { body: text.slice(0, at), cut: Number(digits) } : { body: text, cut: 0 };
+}
+
+/**
+ * `text` cut to at most `maxChars` characters, ending with a marker that says how many bytes went. A text
+ * that was cut before (it ends with a marker) gets one marker that counts both cuts.
+ */
 export function truncate(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
-  let keep = Math.max(0, maxChars - MARK_ROOM);
+  const { body, cut } = unmarked(text);
+  let keep = Math.min(body.length, Math.max(0, maxChars - MARK_ROOM));
   // Never split a surrogate pair.
-  const code = text.charCodeAt(keep - 1);
+  const code = body.charCodeAt(keep - 1);
   if (keep > 0 && code >= 0xd800 && code <= 0xdbff) keep--;
-  return text.slice(0, keep) + truncationMark(Buffer.byteLength(text.slice(keep)));
+  return body.slice(0, keep) + truncationMark(Buffer.byteLength(body.slice(keep)) + cut);
+}
+
+/** `text` cut to its field limit plus {@link CLIP_MARGIN}: what may be matched before the final cut. */
+export function clip(text: string, maxChars: number): string {
+  return text.length <= maxChars + CLIP_MARGIN ? text : truncate(text, maxChars + CLIP_MARGIN);
 }
 
 const bytesOf = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/** Longest key and value of a list entry. */
+interface EntryLimits {
+  key: number;
+  value: number;
+}
+
+const ENTRY_LIMITS: EntryLimits = { key: MAX_ENTRY_KEY, value: MAX_ENTRY_VALUE };
 
 /**
  * An upper bound of the serialized size of a list, without serializing it: a UTF-16 unit takes at most
  * 6 bytes in JSON (`\uXXXX`), and an entry adds 20 bytes of punctuation. Also false when an entry is
  * longer than the entry limits.
  */
-function surelyFits(list: readonly KeyValue[], maxBytes: number): boolean {
+function surelyFits(list: readonly KeyValue[], maxBytes: number, limits: EntryLimits): boolean {
   if (list.length > MAX_ENTRIES) return false;
   let bound = 2;
   for (const kv of list) {
-    if (kv.key.length > MAX_ENTRY_KEY || kv.value.length > MAX_ENTRY_VALUE) return false;
+    if (kv.key.length > limits.key || kv.value.length > limits.value) return false;
     bound += (kv.key.length + kv.value.length) * 6 + 20;
   }
   return bound <= maxBytes;
 }
 
+/** The bytes of an entry that is cut (key and value, not serialized): a marker entry of an earlier cut counts what it says. */
+function cutBytesOf(kv: KeyValue): number {
+  const earlier = kv.key === '…' ? /^\[truncated (\d{1,15}) bytes\]$/.exec(kv.value) : null;
+  return earlier ? Number(earlier[1]) : Buffer.byteLength(kv.key) + Buffer.byteLength(kv.value);
+}
+
 /** A list cut to `maxBytes` serialized (and MAX_ENTRIES entries), ending with a marker entry when cut. */
-export function limitList(list: readonly KeyValue[], maxBytes: number): KeyValue[] {
+export function limitList(list: readonly KeyValue[], maxBytes: number, limits: EntryLimits = ENTRY_LIMITS): KeyValue[] {
   // The common case: small lists pass untouched, without serializing each entry.
-  if (surelyFits(list, maxBytes)) return list as KeyValue[];
+  if (surelyFits(list, maxBytes, limits)) return list as KeyValue[];
   const out: KeyValue[] = [];
   let used = 2;
   let cutBytes = 0;
   let i = 0;
   for (; i < list.length; i++) {
     const kv = list[i]!;
-    let entry: KeyValue = { key: truncate(kv.key, MAX_ENTRY_KEY), value: truncate(kv.value, MAX_ENTRY_VALUE) };
-    let size = bytesOf(entry) + 1;
     if (out.length >= MAX_ENTRIES) break;
+    let entry: KeyValue = { key: truncate(kv.key, limits.key), value: truncate(kv.value, limits.value) };
+    let size = bytesOf(entry) + 1;
     if (used + size > maxBytes - MARK_ROOM * 2) {
       // Keep part of the first entry that does not fit, so a single huge field still shows its start.
       const room = maxBytes - MARK_ROOM * 2 - used - bytesOf(entry.key) - 20;
@@ -75,9 +115,14 @@ export function limitList(list: readonly KeyValue[], maxBytes: number): KeyValue
     out.push(entry);
     used += size;
   }
-  for (; i < list.length; i++) cutBytes += bytesOf(list[i]);
+  for (; i < list.length; i++) cutBytes += cutBytesOf(list[i]!);
   if (cutBytes > 0) out.push({ key: '…', value: `[truncated ${cutBytes} bytes]` });
   return out;
+}
+
+/** A list cut with {@link CLIP_MARGIN} to spare, like {@link clip}: what may be matched before the final cut. */
+export function clipList(list: readonly KeyValue[], maxBytes: number): KeyValue[] {
+  return limitList(list, maxBytes + 4 * CLIP_MARGIN, { key: MAX_ENTRY_KEY + CLIP_MARGIN, value: MAX_ENTRY_VALUE + CLIP_MARGIN });
 }
 
 /**
@@ -96,19 +141,19 @@ export function fitMessage(message: ErrorMessage): ErrorMessage {
   }
   const budget = MAX_MESSAGE_BYTES - HEADROOM;
   if (sizeBound(m) <= budget) return m;
-  for (let round = 0; round < 12; round++) {
-    const size = bytesOf(m);
-    if (size <= budget) break;
+  // Each part is serialized once, then again only when it is cut: a member's serialized size changes the
+  // whole by the same amount, so the message is not serialized again every round.
+  let size = bytesOf(m);
+  const parts: { name: string; size: number }[] = [];
+  for (const field of ['detail', 'title', 'source', 'url'] as const) {
+    const v = m[field];
+    if (typeof v === 'string') parts.push({ name: field, size: bytesOf(v) });
+  }
+  for (const field of LIST_FIELDS) parts.push({ name: field, size: bytesOf(m[field]) });
+  for (let round = 0; round < 12 && size > budget; round++) {
     const over = size - budget;
     // The biggest part gives way first.
-    const parts: { name: string; size: number }[] = [];
-    for (const field of ['detail', 'title', 'source', 'url'] as const) {
-      const v = m[field];
-      if (typeof v === 'string') parts.push({ name: field, size: bytesOf(v) });
-    }
-    for (const field of LIST_FIELDS) parts.push({ name: field, size: bytesOf(m[field]) });
-    parts.sort((a, b) => b.size - a.size);
-    const top = parts[0]!;
+    const top = parts.reduce((a, b) => (b.size > a.size ? b : a));
     if ((LIST_FIELDS as readonly string[]).includes(top.name)) {
       const field = top.name as (typeof LIST_FIELDS)[number];
       m[field] = limitList(m[field], Math.max(256, top.size - over - MARK_ROOM));
@@ -118,6 +163,9 @@ export function fitMessage(message: ErrorMessage): ErrorMessage {
       // Characters are at least one byte each (more once JSON-escaped), so this converges in few rounds.
       m[field] = truncate(v, Math.max(64, v.length - over - MARK_ROOM));
     }
+    const cut = bytesOf(m[top.name]);
+    size += cut - top.size;
+    top.size = cut;
   }
   return m;
 }

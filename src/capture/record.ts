@@ -5,9 +5,9 @@ import { dirname, join } from 'node:path';
 import type { Request } from 'express';
 import { computeFingerprint } from '../model/fingerprint.js';
 import { newMessageId } from '../model/id.js';
-import type { ErrorMessage, KeyValue, Severity } from '../model/message.js';
-import { parseFrame } from '../model/stack.js';
-import { truncate } from './limits.js';
+import { MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, type ErrorMessage, type KeyValue, type Severity } from '../model/message.js';
+import { firstFrameLine, parseFrame } from '../model/stack.js';
+import { clip, clipList, MAX_ENTRIES, MAX_ENTRY_KEY, MAX_ENTRY_VALUE, truncate } from './limits.js';
 import { FILTERED, type Redactor } from './redact.js';
 import { constructorName, isErrorLike, primitiveType, safeGet, safeJson, safeKeys, safeText } from './safe.js';
 
@@ -17,6 +17,8 @@ const MAX_CAUSES = 10;
 const MAX_MEMBERS = 20;
 /** How much of an error's own message is kept inside `detail` before its frames. */
 const MAX_STACK_HEAD = 8192;
+/** Characters of detail after which members and causes are left out (the rest would be cut anyway). */
+const DETAIL_BUDGET = STRING_FIELDS.detail;
 /** Nesting walked when flattening a parsed body into form entries. */
 const MAX_FORM_DEPTH = 5;
 
@@ -133,11 +135,12 @@ function titleOf(value: unknown, type: string): string {
 /** A stack text with an over-long message part shortened, so the frames survive the detail limit. */
 function clipStack(stack: string): string {
   if (stack.length <= MAX_STACK_HEAD) return stack;
-  const firstFrame = stack.search(/\n\s+at /);
+  const frameLine = firstFrameLine(stack);
+  const firstFrame = frameLine < 0 ? -1 : frameLine - 1;
   const head = firstFrame < 0 ? stack : stack.slice(0, firstFrame);
   // Long frame lists are cut later, with a marker, by fitMessage.
-  if (head.length <= MAX_STACK_HEAD) return stack;
-  return truncate(head, MAX_STACK_HEAD) + (firstFrame < 0 ? '' : stack.slice(firstFrame));
+  if (head.length <= MAX_STACK_HEAD) return clip(stack, STRING_FIELDS.detail);
+  return truncate(head, MAX_STACK_HEAD) + (firstFrame < 0 ? '' : clip(stack.slice(firstFrame), STRING_FIELDS.detail));
 }
 
 function stackOf(err: object, type: string, title: string): string {
@@ -146,8 +149,11 @@ function stackOf(err: object, type: string, title: string): string {
   return `${type}: ${title.slice(0, MAX_STACK_HEAD)}`;
 }
 
-/** The stack, then AggregateError members and the cause chain, with cycles and depth bounded. */
-function detailOf(err: object, seen: Set<unknown>, depth: number): string {
+/**
+ * The stack, then AggregateError members and the cause chain, with cycles and depth bounded. Members and
+ * causes stop once the text has reached `budget` characters: a wide tree of errors cannot make it huge.
+ */
+function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number): string {
   seen.add(err);
   const type = typeOf(err);
   let text = stackOf(err, type, titleOf(err, type));
@@ -163,9 +169,13 @@ function detailOf(err: object, seen: Set<unknown>, depth: number): string {
     const list = members as unknown[];
     const n = Number(safeGet(list, 'length')) || 0;
     for (let i = 0; i < Math.min(n, MAX_MEMBERS); i++) {
+      if (text.length >= budget) {
+        text += `\n${indent}[… more errors left out]`;
+        break;
+      }
       const member = safeGet(list, i);
       const body = isErrorLike(member)
-        ? seen.has(member) ? '[Circular]' : detailOf(member, seen, depth + 1)
+        ? seen.has(member) ? '[Circular]' : detailOf(member, seen, depth + 1, budget - text.length)
         : `${typeOf(member)}: ${safeText(member, 1024)}`;
       text += `\n${indent}[errors ${i}] ${body.replace(/\n/g, `\n${indent}`)}`;
     }
@@ -180,9 +190,9 @@ function detailOf(err: object, seen: Set<unknown>, depth: number): string {
   }
   if (hasCause) cause = safeGet(err, 'cause');
   if (hasCause && cause !== undefined) {
-    if (depth >= MAX_CAUSES) text += '\nCaused by: […deeper causes left out]';
+    if (depth >= MAX_CAUSES || text.length >= budget) text += '\nCaused by: […deeper causes left out]';
     else if (seen.has(cause)) text += '\nCaused by: [Circular cause]';
-    else if (isErrorLike(cause)) text += `\nCaused by: ${detailOf(cause, seen, depth + 1)}`;
+    else if (isErrorLike(cause)) text += `\nCaused by: ${detailOf(cause, seen, depth + 1, budget - text.length)}`;
     else text += `\nCaused by: ${typeOf(cause)}: ${safeText(cause, 1024)}`;
   }
   return text;
@@ -192,10 +202,11 @@ function detailOf(err: object, seen: Set<unknown>, depth: number): string {
 function sourceOf(detail: string | undefined): string | undefined {
   if (!detail) return undefined;
   // Only the first frame line is parsed; the rest of the stack is not needed here.
-  const at = /^\s*at .*$/m.exec(detail);
+  const at = firstFrameLine(detail);
   const firstCause = detail.indexOf('\nCaused by: ');
-  if (!at || (firstCause >= 0 && at.index > firstCause)) return undefined;
-  const frame = parseFrame(at[0]);
+  if (at < 0 || (firstCause >= 0 && at > firstCause)) return undefined;
+  const end = detail.indexOf('\n', at);
+  const frame = parseFrame(detail.slice(at, end < 0 ? undefined : end));
   if (!frame) return undefined;
   if (frame.file) return `${frame.file}:${frame.line ?? 0}:${frame.column ?? 0}`;
   return frame.fn ?? frame.raw;
@@ -209,23 +220,24 @@ function dataOf(value: unknown, redactor: Redactor): KeyValue[] {
   const out: KeyValue[] = [];
   for (const key of safeKeys(value).slice(0, 100)) {
     if (SKIP_DATA.has(key)) continue;
-    if (redactor.key(key)) {
-      out.push({ key, value: FILTERED });
+    const name = clip(key, MAX_ENTRY_KEY);
+    if (redactor.key(name)) {
+      out.push({ key: name, value: FILTERED });
       continue;
     }
     const v = safeGet(value, key);
-    out.push({ key, value: typeof v === 'string' ? v : safeJson(v, { maxLength: 4096, redactKey: redactor.key }) });
+    out.push({ key: name, value: typeof v === 'string' ? clip(v, MAX_ENTRY_VALUE) : safeJson(v, { maxLength: 4096, redactKey: redactor.key }) });
   }
   return out;
 }
 
 /** Type, title, detail, source, status and data from any thrown value. Never throws. */
 export function describeError(value: unknown, redactor: Redactor): ErrorParts {
-  const type = typeOf(value);
-  const title = titleOf(value, type);
+  const type = clip(typeOf(value), STRING_FIELDS.type);
+  const title = clip(titleOf(value, type), STRING_FIELDS.title);
   let detail: string | undefined;
   if (value !== null && typeof value === 'object') {
-    detail = isErrorLike(value) ? detailOf(value, new Set(), 0) : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
+    detail = isErrorLike(value) ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET), STRING_FIELDS.detail) : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
   }
   return { type, title, detail, source: sourceOf(detail), statusCode: statusOf(value), data: dataOf(value, redactor) };
 }
@@ -239,7 +251,7 @@ function headerText(value: unknown): string | undefined {
 /** `traceparent`'s trace-id, else `x-request-id`. */
 export function correlationIdOf(headers: Record<string, unknown>): string | undefined {
   const tp = headerText(headers.traceparent);
-  const m = tp ? /^\s*[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/i.exec(tp) : null;
+  const m = tp ? /^\s*[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}/i.exec(tp.slice(0, 512)) : null;
   if (m) return m[1]!.toLowerCase();
   const rid = headerText(headers['x-request-id'])?.trim();
   return rid ? rid.slice(0, 512) : undefined;
@@ -267,13 +279,14 @@ function flatten(value: unknown, redactor: Redactor): KeyValue[] {
         if (path) out.push({ key: path, value: isArray ? '[]' : '{}' });
         return;
       }
-      for (const k of keys) {
+      for (const key of keys) {
+        const k = clip(key, MAX_ENTRY_KEY);
         const child = isArray ? `${path}[${k}]` : path ? `${path}.${k}` : k;
-        walk(safeGet(v, k), child, !isArray && redactor.key(k), depth + 1);
+        walk(safeGet(v, key), child, !isArray && redactor.param(k), depth + 1);
       }
       return;
     }
-    const text = typeof v === 'string' ? v : v !== null && typeof v === 'object' ? safeJson(v, { maxLength: 4096, redactKey: redactor.key }) : safeText(v);
+    const text = typeof v === 'string' ? clip(v, MAX_ENTRY_VALUE) : v !== null && typeof v === 'object' ? safeJson(v, { maxLength: 4096, redactKey: redactor.key }) : safeText(v);
     out.push({ key: path || '(body)', value: text });
   };
   walk(value, '', false, 0);
@@ -285,7 +298,7 @@ function formOf(req: Request, redactor: Redactor): KeyValue[] {
   if (body === undefined || body === null) return [];
   if (Buffer.isBuffer(body)) return [{ key: '(body)', value: `[${body.length} bytes]` }];
   // A text body is often urlencoded; redact it as a query would be.
-  if (typeof body === 'string') return [{ key: '(body)', value: redactor.url(`?${body.slice(0, 65_536)}`).slice(1) }];
+  if (typeof body === 'string') return [{ key: '(body)', value: redactor.url(`?${clip(body, MAX_ENTRY_VALUE)}`).slice(1) }];
   if (typeof body !== 'object') return [{ key: '(body)', value: safeText(body) }];
   return flatten(body, redactor);
 }
@@ -296,9 +309,10 @@ function queryOf(url: string, redactor: Redactor): KeyValue[] {
   const out: KeyValue[] = [];
   try {
     const hash = url.indexOf('#', q);
-    for (const [key, value] of new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash))) {
+    for (const [name, value] of new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash))) {
       if (out.length >= 200) break;
-      out.push({ key, value: redactor.key(key) ? FILTERED : value });
+      const key = clip(name, MAX_ENTRY_KEY);
+      out.push({ key, value: redactor.param(key) ? FILTERED : clip(value, MAX_ENTRY_VALUE) });
     }
   } catch {
     // An unparsable query still shows in `url`.
@@ -309,31 +323,37 @@ function queryOf(url: string, redactor: Redactor): KeyValue[] {
 function cookiesOf(req: Request, headers: Record<string, unknown>): KeyValue[] {
   const names = new Set<string>();
   for (const source of [safeGet(req, 'cookies'), safeGet(req, 'signedCookies')]) {
-    for (const k of safeKeys(source)) names.add(k);
-  }
-  const header = headerText(headers.cookie);
-  if (header) {
-    for (const part of header.split(';')) {
-      const eq = part.indexOf('=');
-      const name = (eq < 0 ? part : part.slice(0, eq)).trim();
-      if (name) names.add(name);
+    for (const k of safeKeys(source)) {
+      if (names.size >= MAX_ENTRIES) break;
+      names.add(clip(k, MAX_ENTRY_KEY));
     }
   }
+  const header = headerText(headers.cookie);
+  // Read part by part, stopping at the last name kept: a huge header costs no more than its first names.
+  for (let start = 0, parts = 0; header && start < header.length && names.size < MAX_ENTRIES && parts < 4 * MAX_ENTRIES; parts++) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = header.length;
+    const part = header.slice(start, end);
+    const eq = part.indexOf('=');
+    const name = (eq < 0 ? part : part.slice(0, eq)).trim();
+    if (name) names.add(clip(name, MAX_ENTRY_KEY));
+    start = end + 1;
+  }
   // Every cookie value is secret; the names alone tell what the browser sent.
-  return [...names].slice(0, 200).map((key) => ({ key, value: FILTERED }));
+  return [...names].map((key) => ({ key, value: FILTERED }));
 }
 
 function userOf(req: Request, pick: RecordContext['user']): string | undefined {
   if (pick) {
     try {
       const u = pick(req);
-      return typeof u === 'string' && u ? u : undefined;
+      return typeof u === 'string' && u ? clip(u, STRING_FIELDS.user) : undefined;
     } catch {
       return undefined;
     }
   }
   const user = safeGet(req, 'user');
-  if (typeof user === 'string') return user || undefined;
+  if (typeof user === 'string') return clip(user, STRING_FIELDS.user) || undefined;
   for (const prop of ['username', 'name', 'email', 'id']) {
     const v = safeGet(user, prop);
     if ((typeof v === 'string' && v) || typeof v === 'number') return String(v);
@@ -354,9 +374,10 @@ function requestParts(req: Request, ctx: RecordContext): Partial<ErrorMessage> {
   const rawHeaders = safeGet(req, 'headers');
   const headers = (rawHeaders !== null && typeof rawHeaders === 'object' ? rawHeaders : {}) as Record<string, unknown>;
   const serverVariables: KeyValue[] = [];
-  for (const name of safeKeys(headers)) {
-    const value = headerText(safeGet(headers, name));
-    if (value !== undefined) serverVariables.push({ key: name, value: r.headerValue(name, value) });
+  for (const header of safeKeys(headers)) {
+    const value = headerText(safeGet(headers, header));
+    const name = clip(header, MAX_ENTRY_KEY);
+    if (value !== undefined) serverVariables.push({ key: name, value: r.headerValue(name, clip(value, MAX_ENTRY_VALUE)) });
   }
   const address = addressOf(req);
   if (address) serverVariables.push({ key: 'REMOTE_ADDR', value: address });
@@ -365,14 +386,14 @@ function requestParts(req: Request, ctx: RecordContext): Partial<ErrorMessage> {
   const url = typeof rawUrl === 'string' ? rawUrl : undefined;
   const method = safeGet(req, 'method');
   return {
-    url: url === undefined ? undefined : r.url(url),
+    url: url === undefined ? undefined : r.url(clip(url, STRING_FIELDS.url)),
     method: typeof method === 'string' ? method : undefined,
     user: userOf(req, ctx.user),
     correlationId: correlationIdOf(headers),
-    serverVariables,
+    serverVariables: clipList(serverVariables, MAX_MESSAGE_BYTES),
     cookies: cookiesOf(req, headers),
-    form: formOf(req, r),
-    queryString: url === undefined ? [] : queryOf(url, r),
+    form: clipList(formOf(req, r), MAX_FORM_BYTES),
+    queryString: url === undefined ? [] : clipList(queryOf(clip(url, MAX_MESSAGE_BYTES), r), MAX_MESSAGE_BYTES),
   };
 }
 
@@ -415,7 +436,7 @@ export function buildMessage(value: unknown, req: Request | undefined, ctx: Reco
     cookies: request.cookies ?? [],
     form: request.form ?? [],
     queryString: request.queryString ?? [],
-    data: parts.data,
+    data: clipList(parts.data, MAX_MESSAGE_BYTES),
     fingerprint: computeFingerprint(parts.type, parts.detail, parts.title),
   };
 }

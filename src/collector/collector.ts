@@ -15,6 +15,7 @@ import { bodyUnread, readJson } from './body.js';
 import { BodyBudget, type BodyClaim } from './in-flight.js';
 import { requestKey, searchParams } from './key.js';
 import { TokenBuckets, type RateLimitOptions } from './rate-limit.js';
+import { redactIncoming } from './redact.js';
 
 /** Options of {@link collector}. */
 export interface CollectorOptions {
@@ -321,12 +322,13 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         help: `Split the batch into requests of at most ${maxBulkMessages} messages.`,
       });
     }
-    // Validated and appended in slices, with a turn of the event loop between them: a batch of large
+    // Redacted, validated and appended in slices, with a turn of the event loop between them: a batch of large
     // messages would otherwise hold every other request up for the whole of its work.
+    const now = new Date();
     const results = [];
     for (let i = 0; i < body.length; i += BULK_SLICE) {
       if (i > 0) await breather();
-      results.push(...(await client.append(body.slice(i, i + BULK_SLICE), log)));
+      results.push(...(await client.append(body.slice(i, i + BULK_SLICE).map((m) => redactIncoming(m, log, now)), log)));
     }
     sendJson(res, 200, results.map((r) => {
       if (r.status === 'rejected') {
@@ -344,7 +346,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         details: [{ field: '', problem: 'expected an object' }],
       });
     }
-    const [result] = await client.append([body], log);
+    const [result] = await client.append([redactIncoming(body, log, new Date())], log);
     if (!result || result.status === 'rejected') {
       const error = result?.status === 'rejected' ? result.error : { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'The message was not stored.' };
       const code = error.code === 'ERR_ELMAH_TOO_LARGE' ? 'ERR_ELMAH_TOO_LARGE' : 'ERR_ELMAH_INVALID_MESSAGE';

@@ -14,21 +14,43 @@ export interface StackFrame {
   inApp: boolean;
 }
 
-const FRAME = /^\s*at (?:(.+?) \()?((?:node:|file:\/\/)?[^()]*?):(\d+):(\d+)\)?\s*$/;
-const FRAME_NO_POS = /^\s*at (?:(.+?) \()?([^()]*)\)?\s*$/;
+// Matched against one trimmed line: no pattern here can run past a line or backtrack over a whitespace
+// run that another part could also take, so parsing is linear in the line.
+const FRAME = /^at (?:(.+?) \()?((?:node:|file:\/\/)?[^()]*?):(\d+):(\d+)\)?$/;
+const FRAME_NO_POS = /^at (?:(.+?) \()?([^()]*)\)?$/;
+
+/** Longest frame line parsed; longer lines are parsed from their start (no real frame comes close). */
+export const MAX_FRAME_LINE = 4096;
 
 /** Parses one V8 `    at fn (file:line:col)` line; undefined for lines that are not frames. */
 export function parseFrame(line: string): StackFrame | undefined {
-  if (!/^\s*at /.test(line)) return undefined;
-  const raw = line.trim();
-  const m = FRAME.exec(line);
+  const start = (line.length > MAX_FRAME_LINE ? line.slice(0, MAX_FRAME_LINE) : line).trimStart();
+  if (!start.startsWith('at ')) return undefined;
+  const raw = start.trimEnd();
+  const m = FRAME.exec(raw);
   if (m) {
     const file = m[2]!;
     return { raw, fn: m[1], file, line: Number(m[3]), column: Number(m[4]), inApp: isInAppFile(file) };
   }
-  const n = FRAME_NO_POS.exec(line);
+  const n = FRAME_NO_POS.exec(raw);
   const what = n?.[2]?.trim();
   return { raw, fn: n?.[1] ?? what, file: undefined, inApp: false };
+}
+
+/**
+ * Where the first indented frame line (`    at …`) at or after `from` starts, or -1. Looks at the start of
+ * each line only, so it is linear in the text (a pattern like `\n\s+at ` is quadratic on blank lines).
+ */
+export function firstFrameLine(text: string, from = 0): number {
+  for (let start = from; start < text.length; ) {
+    let i = start;
+    while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
+    if (i > start && text.startsWith('at ', i)) return start;
+    const end = text.indexOf('\n', i);
+    if (end < 0) return -1;
+    start = end + 1;
+  }
+  return -1;
 }
 
 /** All frames of a stack text, in order, skipping the message lines. */

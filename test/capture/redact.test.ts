@@ -1,6 +1,8 @@
 // The secrets corpus: none of these values may reach the store. The stored JSON is searched for each one.
 import request from 'supertest';
-import { createRedactor } from '../../src/capture/redact';
+import { createRedactor, redactMessage } from '../../src/capture/redact';
+import { PROSE, SECRET_CASES } from '../fixtures/secrets-corpus';
+import { captureRecord, PLACES } from './fixtures/hostile';
 import { createApp } from '../helpers/app';
 import { closeAll, memoryLogger, stored } from './util';
 
@@ -129,5 +131,63 @@ describe('secrets never reach the store', () => {
     expect(r.text('key elmah_abcdefgh_' + 'A'.repeat(43) + ' leaked')).toBe('key elmah_abcdefgh_[Filtered] leaked');
     expect(r.url('/a?b=1#frag')).toBe('/a?b=1#frag');
     expect(r.url('/a?secret=1#frag')).toBe('/a?secret=[Filtered]#frag');
+  });
+});
+
+describe('the secrets corpus at capture', () => {
+  const places = ['message', 'stack', 'header', 'form', 'textBody', 'data', 'cause'] as const;
+
+  it.each(SECRET_CASES.map((c) => [c.name, c] as const))('%s: gone from every place, the text around it kept', (_name, c) => {
+    for (const place of places) {
+      const { err, req } = PLACES[place]!(c.text);
+      const m = captureRecord(err, req);
+      const json = JSON.stringify(m);
+      expect([place, c.secrets.filter((s) => json.includes(JSON.stringify(s).slice(1, -1)))]).toEqual([place, []]);
+      expect(redactMessage(m)).toEqual(m);
+    }
+    const title = captureRecord(new Error(c.text), undefined).title;
+    expect(c.kept.filter((k) => !title.includes(k))).toEqual([]);
+  });
+
+  it('prose that only looks like a secret is left alone', () => {
+    const r = createRedactor();
+    expect(PROSE.map((p) => r.text(p))).toEqual(PROSE);
+  });
+
+  it('an HTTP client\'s error keeps its code but loses cookies, set-cookie and the raw header block', async () => {
+    const { store, logger } = await memoryLogger();
+    const app = createApp({
+      logger,
+      value: () =>
+        Object.assign(new Error('Request failed with status code 502'), {
+          code: 'ERR_BAD_RESPONSE',
+          config: { url: 'https://api.example/v1/orders', headers: { Accept: 'application/json', Cookie: 'sid=axios-cookie-1' } },
+          response: { status: 502, headers: { 'set-cookie': ['sid=axios-set-cookie-2; Path=/'], 'content-type': 'text/html' } },
+          request: { _header: 'GET /v1/orders HTTP/1.1\r\nHost: api.example\r\nCookie: sid=axios-raw-3\r\nX-Api-Key: axios-key-4\r\n\r\n' },
+          rawHeaders: ['Set-Cookie', 'sid=undici-raw-5', 'Content-Length', '0'],
+        }),
+    });
+    await request(app).get('/value').expect(500);
+    await logger.flush(2000);
+    const [m] = await stored(store);
+    const json = JSON.stringify(m);
+    for (const secret of ['axios-cookie-1', 'axios-set-cookie-2', 'axios-raw-3', 'axios-key-4', 'undici-raw-5']) expect([secret, json.includes(secret)]).toEqual([secret, false]);
+    const data = Object.fromEntries(m!.data.map((e) => [e.key, e.value]));
+    expect(data.code).toBe('ERR_BAD_RESPONSE');
+    expect(data.config).toContain('"Accept":"application/json"');
+    expect(data.request).toContain('Host: api.example');
+    expect(data.rawHeaders).toContain('"Content-Length","0"');
+  });
+
+  it('the OAuth code, SAS sig and reset tokens of the request URL are filtered; rules can be replaced', async () => {
+    const r = createRedactor();
+    expect(r.url('/callback?code=oauth-c0de-1&state=s1')).toBe('/callback?code=[Filtered]&state=s1');
+    expect(r.url('/files?sv=2021&sig=sas-sig-2#top')).toBe('/files?sv=2021&sig=[Filtered]#top');
+    expect(r.url('/reset/8f3a9c2b7d1e4f6a9b0c?next=/home')).toBe('/reset/[Filtered]?next=/home');
+    expect(r.url('/orders/8f3a9c2b7d1e4f6a9b0c')).toBe('/orders/8f3a9c2b7d1e4f6a9b0c');
+    expect(r.key('code')).toBe(false);
+    expect(r.param('code')).toBe(true);
+    const plain = createRedactor({ replace: true, keys: ['pin'] });
+    expect(plain.url('/reset/8f3a9c2b7d1e4f6a9b0c?code=1&pin=2')).toBe('/reset/8f3a9c2b7d1e4f6a9b0c?code=1&pin=[Filtered]');
   });
 });

@@ -1,0 +1,29 @@
+// Redaction on arrival: a message from any client (elmah.io's own, a script, an old logger) is stored with
+// the same rules as a captured one.
+import { truncate } from '../capture/limits.js';
+import { redactMessage } from '../capture/redact.js';
+import { computeFingerprint } from '../model/fingerprint.js';
+import { normalizeMessage, STRING_FIELDS } from '../model/message.js';
+
+/**
+ * An incoming message, normalized and redacted. A message sent without a fingerprint gets one computed
+ * from the redacted text, so a token in its stack's URLs cannot split its group. Input that is not a valid
+ * message comes back unchanged, for the client to reject with every reason.
+ */
+export function redactIncoming(input: unknown, log: string, now: Date): unknown {
+  let message;
+  try {
+    message = normalizeMessage(input, log, now);
+  } catch {
+    return input;
+  }
+  const redacted = redactMessage(message) as typeof message & Record<string, unknown>;
+  // `[Filtered]` can be longer than what it replaced: a field sent at its limit must still pass.
+  for (const field of Object.keys(STRING_FIELDS) as (keyof typeof STRING_FIELDS)[]) {
+    const v = redacted[field];
+    if (typeof v === 'string' && v.length > STRING_FIELDS[field]) redacted[field] = truncate(v, STRING_FIELDS[field]);
+  }
+  const sent = (input as { fingerprint?: unknown }).fingerprint;
+  if (sent === undefined || sent === null) redacted.fingerprint = computeFingerprint(redacted.type, redacted.detail, redacted.title);
+  return redacted;
+}
