@@ -41,8 +41,23 @@ export type ClientAppendResult =
 /** What to delete through a client. */
 export type ClientDeleteTarget = { ids: readonly string[] } | { query?: string; from?: string; to?: string };
 
+/**
+ * What the capture shipper writes through: messages in full, occurrences counted only, and closing. A
+ * LogClient is one; a writer that only writes (the worker thread's) need offer nothing more.
+ */
+export interface LogWriter {
+  /** Stores messages; see {@link LogClient.append}. */
+  append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
+  /** Adds occurrences counted but not kept in full; see {@link LogClient.tally}. */
+  tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
+  /** The key's public view, when the writer can tell. */
+  whoami?(): Promise<KeyInfo>;
+  /** Releases what the writer opened. */
+  close(): Promise<void>;
+}
+
 /** A store seen through one key. Every call checks the key's permissions and log scope. */
-export interface LogClient {
+export interface LogClient extends LogWriter {
   /** `local` for an in-process store, `remote` for a collector. */
   readonly kind: 'local' | 'remote';
   /** The key's public view; fails with ERR_ELMAH_KEY_* when the key is missing, unknown, revoked or expired. */

@@ -1,7 +1,7 @@
 // The worker-thread writes of a sqlite: store, run as compiled JavaScript (bundled here with esbuild) in a
 // child process, as the published package runs; and the fallback to in-process writes from TS sources.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { errorLogger } from '../../src/capture/logger';
@@ -21,14 +21,20 @@ describe('worker-thread writes', () => {
     mkdirSync(join(pkg, 'dist'), { recursive: true });
     writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'express-elmah', main: 'dist/index.cjs' }));
     const src = join(__dirname, '..', '..', 'src', 'index.ts');
-    buildSync({ entryPoints: [src], outfile: join(pkg, 'dist', 'index.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3', 'pg', 'express', 'ejs', 'helmet', 'commander'], logLevel: 'error' });
+    const external = ['better-sqlite3', 'pg', 'express', 'ejs', 'helmet', 'commander'];
+    buildSync({ entryPoints: [src], outfile: join(pkg, 'dist', 'index.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
+    // The worker thread's own entry, as tsup builds it beside the library.
+    const workerEntry = join(pkg, 'dist', 'worker.cjs');
+    buildSync({ entryPoints: [join(__dirname, '..', '..', 'src', 'capture', 'worker-entry.ts')], outfile: workerEntry, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
+    // It loads only what writes: none of the web faces' dependencies.
+    expect(readFileSync(workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
     const bundle = join(dir, 'worker-fixture.cjs');
     buildSync({ entryPoints: [join(__dirname, 'fixtures', 'worker.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['express-elmah'], logLevel: 'error' });
     const r = spawnSync(process.execPath, [bundle], { env: { ...process.env, DB_FILE: join(dir, 'w.db') }, encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as { flushed: boolean; stats: Record<string, number>; total: number; titles: string[]; errors: string[] };
     expect(out.flushed).toBe(true);
-    expect(out.stats).toEqual({ queued: 0, sent: 25, dropped: 0, failed: 0 });
+    expect(out.stats).toEqual({ queued: 0, sent: 25, kept: 25, counted: 0, dropped: 0, failed: 0, lost: 0 });
     expect(out.total).toBe(25);
     expect(out.titles).toContain('worker error 24');
     expect(out.errors).toEqual([]);
