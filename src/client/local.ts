@@ -138,7 +138,9 @@ export class LocalLogClient implements LogClient {
       const target = log ?? (typeof own === 'string' ? own : 'default');
       this.checkLog(record, target);
       try {
-        valid.push(normalizeTally(input, target, now));
+        // The checked log is the one written: a tally's own `log` must not take it elsewhere.
+        const item = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, log: target } : input;
+        valid.push(normalizeTally(item, target, now));
         slots.push(i);
       } catch (err) {
         if (!isElmahError(err)) throw err;
