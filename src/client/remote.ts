@@ -4,7 +4,8 @@ import https from 'node:https';
 import { ERROR_CODES, ElmahError, type ElmahErrorCode } from '../model/errors.js';
 import { parseKey, type KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
-import type { GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+import { findGroup } from './types.js';
 import type {
   ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
@@ -345,6 +346,10 @@ export class RemoteLogClient implements LogClient {
     const body = await this.call('GET', '/v3/messages/_groups', query);
     if (!isObject(body) || !Array.isArray(body.groups) || typeof body.total !== 'number') throw this.unexpected('GET /v3/messages/_groups');
     return body as unknown as GroupResult;
+  }
+
+  async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+    return findGroup((o) => this.groups(o), log, fingerprint);
   }
 
   async histogram(options: ClientHistogramOptions): Promise<HistogramResult> {

@@ -2,7 +2,7 @@
 // clients implement it alike, so capture and viewer work unchanged either way.
 import type { KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
-import type { AppendResult, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+import type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
 
 /** Filter as a client takes it: the query is text in the search language (parsed by the client). */
 export interface ClientFilter {
@@ -76,6 +76,11 @@ export interface LogClient extends LogWriter {
   get(log: string, id: string): Promise<ErrorMessage>;
   search(options?: ClientSearchOptions): Promise<SearchResult>;
   groups(options?: ClientGroupOptions): Promise<GroupResult>;
+  /**
+   * One group's aggregate (needs `messages_read`): count, `countedOnly`, first and last seen — what a
+   * query-filtered `groups()` cannot tell, since it counts stored messages only. Undefined when not found.
+   */
+  group(log: string, fingerprint: string): Promise<ErrorGroup | undefined>;
   histogram(options: ClientHistogramOptions): Promise<HistogramResult>;
   neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }>;
   /** Deletes (needs `messages_delete`); returns how many went. */
@@ -86,4 +91,17 @@ export interface LogClient extends LogWriter {
   describe(): { kind: string; location: string };
   /** Releases what the client opened (a store it opened itself, sockets). */
   close(): Promise<void>;
+}
+
+/** How many of the most recently seen groups {@link findGroup} looks through. */
+export const GROUP_SCAN_SIZE = 100;
+
+/**
+ * A group looked up in the unfiltered aggregate's first page (most recently seen first): where a store or
+ * collector offers no direct lookup. The group of a message being looked at is almost always there; a
+ * group seen long ago may not be, and is then undefined.
+ */
+export async function findGroup(groups: (options: ClientGroupOptions) => Promise<GroupResult>, log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+  const page = await groups({ log, page: 0, size: GROUP_SCAN_SIZE });
+  return page.groups.find((g) => g.log === log && g.fingerprint === fingerprint);
 }

@@ -56,6 +56,7 @@ export function fakeClient(
     },
     search: async () => ({ messages: [], total: 0, totalExact: true }),
     groups: async () => ({ groups: [], total: 0 }),
+    group: async () => undefined,
     histogram: async () => ({ from: '', to: '', bucketMs: 1, counts: [] }),
     neighbours: async () => ({}),
     delete: async () => 0,
