@@ -202,8 +202,10 @@ export class Shipper {
       this.lose(1, 'dropped', this.stoppedBy ? 'shipping stopped' : 'logger closed');
       return false;
     }
-    if (!this.closed && this.queue.length + this.inflight >= this.options.queueSize) {
-      this.options.report(new ElmahError('ERR_ELMAH_QUEUE_FULL', `The queue is full (${this.options.queueSize} messages); newer errors are counted but not kept in full until the store catches up.`, {
+    const full = this.queue.length + this.inflight >= this.options.queueSize;
+    if (!this.closed && (full || this.attempts > 0)) {
+      const why = full ? `The queue is full (${this.options.queueSize} messages)` : 'Storing failed and a batch is already waiting for the retry';
+      this.options.report(new ElmahError('ERR_ELMAH_QUEUE_FULL', `${why}; newer errors are counted but not kept in full until the store catches up.`, {
         help: 'Check that the store is reachable and keeps up; raise `queueSize` if bursts are normal.',
       }));
     }
