@@ -42,7 +42,7 @@ export async function openStore(url: string = resolveStoreUrl(), options: OpenSt
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (!path) throw new ElmahError('ERR_ELMAH_STORE_URL', 'sqlite: needs a file path, e.g. sqlite:.elmah/elmah.db.');
-    const { SqliteStore } = await import('./sqlite.js');
+    const { SqliteStore } = await import('./sqlite/index.js');
     return SqliteStore.open(path, options);
   }
   if (/^postgres(ql)?:\/\//.test(url)) {

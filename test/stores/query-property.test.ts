@@ -8,7 +8,7 @@ import type { ErrorMessage } from '../../src/model/message';
 import { parseQuery, type QueryNode } from '../../src/model/query';
 import { MemoryStore } from '../../src/stores/memory';
 import { SqliteStore } from '../../src/stores/sqlite';
-import { compileQuery } from '../../src/stores/sqlite-query';
+import { compileQuery } from '../../src/stores/sqlite/query';
 import type { Store } from '../../src/stores/types';
 import { makeMessage } from '../helpers/messages';
 
@@ -78,7 +78,7 @@ function sqliteChecksum(): string {
   const h = createHash('sha256');
   const tables = raw.prepare("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name").all() as { name: string; sql: string | null }[];
   h.update(JSON.stringify(tables));
-  for (const t of ['elmah_messages', 'elmah_texts', 'elmah_groups', 'elmah_logs', 'elmah_keys', 'elmah_meta']) {
+  for (const t of ['elmah_messages', 'elmah_stacks', 'elmah_groups', 'elmah_tallies', 'elmah_logs', 'elmah_keys', 'elmah_meta']) {
     for (const row of raw.prepare(`SELECT * FROM ${t} ORDER BY 1`).raw().iterate()) h.update(JSON.stringify(row, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
   }
   return h.digest('hex');

@@ -10,7 +10,7 @@ import { parseQuery } from '../../src/model/query';
 import { matchesQuery } from '../../src/model/query-eval';
 import { openStore } from '../../src/stores/open';
 import { SqliteStore } from '../../src/stores/sqlite';
-import { SCHEMA_VERSION } from '../../src/stores/sqlite-schema';
+import { SCHEMA_VERSION } from '../../src/stores/sqlite/schema';
 import { makeMessage } from '../helpers/messages';
 import { storeConformance } from './conformance';
 
@@ -119,7 +119,7 @@ describe('SqliteStore', () => {
     const raw = new Database(file);
     const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'elmah_%' ORDER BY name").pluck().all();
     raw.close();
-    expect(tables).toEqual(expect.arrayContaining(['elmah_groups', 'elmah_keys', 'elmah_logs', 'elmah_messages', 'elmah_meta', 'elmah_texts']));
+    expect(tables).toEqual(expect.arrayContaining(['elmah_groups', 'elmah_keys', 'elmah_logs', 'elmah_messages', 'elmah_meta', 'elmah_stacks', 'elmah_tallies']));
     const again = await store(file);
     expect((await again.search({})).total).toBe(0);
   });
@@ -190,7 +190,7 @@ describe('SqliteStore', () => {
     const texts = (): number => {
       const raw = new Database(file, { readonly: true });
       try {
-        return raw.prepare('SELECT count(*) FROM elmah_texts').pluck().get() as number;
+        return raw.prepare('SELECT count(*) FROM elmah_stacks').pluck().get() as number;
       } finally {
         raw.close();
       }

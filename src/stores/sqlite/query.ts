@@ -1,9 +1,11 @@
 // Compiles a parsed query (QueryNode) and a message filter into a parameterised SQLite WHERE clause,
 // and prepares text for the FTS5 indexes so that SQLite matches exactly what src/model/query-eval.ts matches.
-import { tokenize, type KeywordField, type QueryNode, type TextField } from '../model/query.js';
-import { asciiLower } from '../model/query-eval.js';
-import type { MessageFilter } from './types.js';
-import { filterLogs } from './shared.js';
+import { SEVERITIES } from '../../model/message.js';
+import { tokenize, type KeywordField, type QueryNode, type TextField } from '../../model/query.js';
+import { asciiLower, matchesQuery } from '../../model/query-eval.js';
+import type { ErrorMessage } from '../../model/message.js';
+import type { MessageFilter } from '../types.js';
+import { filterLogs } from '../shared.js';
 
 /** A WHERE fragment and its parameters, in order. Only `?` placeholders: no user text ever enters `sql`. */
 export interface SqlFragment {
@@ -11,10 +13,9 @@ export interface SqlFragment {
   params: unknown[];
 }
 
-/** Message columns per keyword field (alias `m` is the messages table). */
-const KEYWORD_COLUMNS: Record<KeywordField, string> = {
-  type: 'm.type',
-  severity: 'm.severity',
+/** Columns per keyword field (alias `m` is the messages table; type lives with the shared stack as `s.type`). */
+const KEYWORD_COLUMNS: Record<Exclude<KeywordField, 'severity'>, string> = {
+  type: 's.type',
   method: 'm.method',
   hostname: 'm.hostname',
   application: 'm.application',
@@ -29,9 +30,12 @@ const KEYWORD_COLUMNS: Record<KeywordField, string> = {
   dateTime: 'm.date_time',
 };
 
-/** Text fields live in two FTS tables: the shared texts (deduplicated per distinct title/type/source/detail) and per-message ones. */
-const TEXTS_FTS_COLUMNS = new Set<string>(['title', 'type', 'detail', 'source']);
-const MESSAGE_FTS_COLUMNS: Record<string, string> = { url: 'url', user: 'user_name', hostname: 'hostname' };
+/**
+ * Text lives in two FTS tables: per message (title, the head of the detail, url, user, hostname) and per shared
+ * stack (type, the frames of the detail, source). A detail is its head and its frames, so `detail:` looks in both.
+ */
+const MESSAGE_FTS: Partial<Record<TextField | 'user' | 'hostname' | 'type', string>> = { title: 'title', detail: 'head', url: 'url', user: 'user_name', hostname: 'hostname' };
+const STACK_FTS: Partial<Record<TextField | 'user' | 'hostname' | 'type', string>> = { type: 'type', detail: 'frames', source: 'source' };
 
 /** A letter (U+01C0, category Lo, no case, no diacritic) that unicode61 keeps inside a token: it brackets escaped code points. */
 const ESCAPE = '\u01c0';
@@ -68,25 +72,34 @@ export function likePrefix(value: string): string {
   return `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * How a per-message full-text match is written: `set` collects the matching row ids once (fast when there are
+ * few), `probe` asks the index about each row visited (no cost up front: for a word that occurs in most
+ * messages, while walking the newest-first index).
+ */
+export type TextStyle = 'set' | 'probe';
+
 /** Compiles a query tree into a WHERE fragment that is always 0 or 1 (never NULL), so NOT behaves as in memory. */
-export function compileQuery(node: QueryNode): SqlFragment {
+export function compileQuery(node: QueryNode, style: TextStyle = 'set'): SqlFragment {
   const params: unknown[] = [];
-  const sql = compileNode(node, params);
+  const sql = compileNode(node, params, style);
   return { sql, params };
 }
 
-function compileNode(node: QueryNode, params: unknown[]): string {
+function compileNode(node: QueryNode, params: unknown[], style: TextStyle): string {
   switch (node.kind) {
     case 'all':
       return '1';
     case 'and':
     case 'or':
-      return `(${node.children.map((c) => compileNode(c, params)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
+      return `(${node.children.map((c) => compileNode(c, params, style)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'not':
-      return `(NOT ${compileNode(node.child, params)})`;
+      return `(NOT ${compileNode(node.child, params, style)})`;
     case 'text':
-      return compileText(node.field, node.tokens, node.prefix, params);
+      return compileText(node.field, node.tokens, node.prefix, params, style);
     case 'term':
+      if (node.field === 'severity') return severityIn(node);
+      if (node.field === 'type') return inStacks(compileTerm(node.field, node.value, node.prefix, params));
       return compileTerm(node.field, node.value, node.prefix, params);
     case 'range': {
       const col = KEYWORD_COLUMNS[node.field];
@@ -105,23 +118,49 @@ function compileNode(node: QueryNode, params: unknown[]): string {
   }
 }
 
-function compileText(field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[]): string {
-  const phrase = ftsPhrase(tokens, prefix);
-  const inTexts = 'm.tid IN (SELECT rowid FROM elmah_texts_fts WHERE elmah_texts_fts MATCH ?)';
-  const inMessage = 'm.rid IN (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ?)';
-  if (field === undefined) {
-    params.push(`{title type detail source} : ${phrase}`, `{url user_name hostname} : ${phrase}`);
-    return `(${inTexts} OR ${inMessage})`;
-  }
-  if (TEXTS_FTS_COLUMNS.has(field)) {
-    params.push(`${field} : ${phrase}`);
-    return `(${inTexts})`;
-  }
-  params.push(`${MESSAGE_FTS_COLUMNS[field]} : ${phrase}`);
-  return `(${inMessage})`;
+/** A condition on the shared stack (alias `s`) as a condition on the message. */
+function inStacks(condition: string): string {
+  return `(m.sid IN (SELECT s.sid FROM elmah_stacks s WHERE ${condition}))`;
 }
 
-function compileTerm(field: KeywordField, value: string, prefix: boolean, params: unknown[]): string {
+/** The message-FTS part of a text match in the given style. */
+export function messageMatch(style: TextStyle): string {
+  return style === 'set'
+    ? 'm.rid IN (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ?)'
+    : 'EXISTS (SELECT 1 FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ? AND rowid = m.rid)';
+}
+
+/** The FTS5 column filter and phrase of a text node for each table, or undefined where it has no column. */
+export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean): { message?: string; stack?: string } {
+  const phrase = ftsPhrase(tokens, prefix);
+  if (field === undefined) return { message: `{title head url user_name hostname} : ${phrase}`, stack: `{type frames source} : ${phrase}` };
+  const out: { message?: string; stack?: string } = {};
+  if (MESSAGE_FTS[field]) out.message = `${MESSAGE_FTS[field]} : ${phrase}`;
+  if (STACK_FTS[field]) out.stack = `${STACK_FTS[field]} : ${phrase}`;
+  return out;
+}
+
+function compileText(field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle): string {
+  const { message, stack } = textMatches(field, tokens, prefix);
+  const parts: string[] = [];
+  if (message !== undefined) {
+    params.push(message);
+    parts.push(messageMatch(style));
+  }
+  if (stack !== undefined) {
+    params.push(stack);
+    parts.push('m.sid IN (SELECT rowid FROM elmah_stacks_fts WHERE elmah_stacks_fts MATCH ?)');
+  }
+  return `(${parts.join(' OR ')})`;
+}
+
+/** Severity is kept as its index in SEVERITIES: the six names are tested here with the reference semantics. */
+function severityIn(node: QueryNode): string {
+  const hits = SEVERITIES.flatMap((name, i) => (matchesQuery(node, { severity: name } as ErrorMessage) ? [i] : []));
+  return hits.length === 0 ? '0' : `(m.severity IN (${hits.join(', ')}))`;
+}
+
+function compileTerm(field: Exclude<KeywordField, 'severity'>, value: string, prefix: boolean, params: unknown[]): string {
   const col = KEYWORD_COLUMNS[field];
   if (field === 'statusCode') {
     if (prefix) {
@@ -146,6 +185,22 @@ function asciiUpper(text: string): string {
   return text.replace(/[a-z]+/g, (m) => m.toUpperCase());
 }
 
+/** Every text node of a query (for estimating how many messages each matches). */
+export function textNodes(query: QueryNode | undefined): Extract<QueryNode, { kind: 'text' }>[] {
+  if (!query) return [];
+  switch (query.kind) {
+    case 'text':
+      return [query];
+    case 'and':
+    case 'or':
+      return query.children.flatMap(textNodes);
+    case 'not':
+      return textNodes(query.child);
+    default:
+      return [];
+  }
+}
+
 /** True when the query is, or is an AND of, at least one word or phrase: the full-text index can drive it. */
 export function hasTextConjunct(query: QueryNode | undefined): boolean {
   if (!query) return false;
@@ -157,7 +212,7 @@ export function hasTextConjunct(query: QueryNode | undefined): boolean {
  * written `+m.log`, which keeps SQLite from walking a whole log by its index when the full-text index (through
  * `hasTextConjunct`) finds the few candidates faster; without statistics SQLite would pick the log index.
  */
-export function compileFilter(filter: MessageFilter, options: { logIndex?: boolean } = {}): SqlFragment {
+export function compileFilter(filter: MessageFilter, options: { logIndex?: boolean; style?: TextStyle } = {}): SqlFragment {
   const parts: string[] = [];
   const params: unknown[] = [];
   const logs = filterLogs(filter.log);
@@ -181,7 +236,7 @@ export function compileFilter(filter: MessageFilter, options: { logIndex?: boole
     params.push(filter.to);
   }
   if (filter.query && filter.query.kind !== 'all') {
-    const q = compileQuery(filter.query);
+    const q = compileQuery(filter.query, options.style);
     parts.push(q.sql);
     params.push(...q.params);
   }
