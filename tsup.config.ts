@@ -1,4 +1,5 @@
-// Build: the library as ESM (.mjs) and CommonJS (.cjs), each with its own types, plus the CLI (CommonJS).
+// Build: the library as ESM (.mjs) and CommonJS (.cjs), each with its own types, plus the CLI and the store
+// worker thread's entry (CommonJS; the worker loads only what writes).
 import { defineConfig } from 'tsup';
 
 const shared = {
@@ -14,4 +15,5 @@ const shared = {
 export default defineConfig([
   { ...shared, entry: { index: 'src/index.ts' }, format: ['esm', 'cjs'], dts: true, clean: true },
   { ...shared, entry: { cli: 'src/cli/main.ts' }, format: ['cjs'], dts: false, clean: false },
+  { ...shared, entry: { worker: 'src/capture/worker-entry.ts' }, format: ['cjs'], dts: false, clean: false },
 ]);

@@ -1,14 +1,15 @@
 // Capture benchmark (npm run bench:capture): req/s of an Express 5 app whose route throws a new, unique
 // Error per request, with no logger, with express-elmah, and with @sentry/node, side by side in one run;
-// each variant in its own child process, driven by autocannon on loopback. Then an error storm: 60 s of
-// failures against a store that always fails, watching RSS and the drop count.
+// each variant in its own child process, driven by autocannon on loopback. Per variant: errors thrown,
+// kept in full, counted only and lost, and whether the store's group counts add up to the errors thrown.
+// Then an error storm: 60 s of failures against a store whose appends always fail, watching RSS.
 //
 // Variants are a list: to add one (e.g. shipping over HTTP to a collector process), push an entry to
 // VARIANTS and a setup function to SETUPS with the same name.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -27,12 +28,18 @@ interface Variant {
   label: string;
 }
 
+/** The logger's counters (see ShipperStats). */
+type Stats = { queued: number; sent: number; kept: number; counted: number; dropped: number; failed: number; lost: number };
+
 /** What a child reports after the load: how many errors its routes threw and what reached the other end. */
 interface Delivered {
   thrown: number;
+  /** Messages stored in full (rows), or events received. */
   stored: number;
+  /** Sum of the store's group counts (kept in full + counted only), when there is a store. */
+  groupSum?: number;
   note: string;
-  stats?: { queued: number; sent: number; dropped: number; failed: number };
+  stats?: Stats;
   rssPeakMb?: number;
   rssBaseMb?: number;
 }
@@ -67,14 +74,25 @@ async function sqliteWithKey(): Promise<{ url: string; key: string }> {
   return { url, key };
 }
 
-async function countStored(url: string): Promise<number> {
+/** Rows stored in full, and the sum of every group's count (kept in full + counted only). */
+async function countStored(url: string): Promise<{ stored: number; groupSum: number }> {
   const { openStore } = pkg();
   const store = await openStore(url);
   try {
-    return (await store.logs()).reduce((n, l) => n + l.count, 0);
+    return { stored: (await store.logs()).reduce((n, l) => n + l.count, 0), groupSum: await groupSum(store) };
   } finally {
     await store.close();
   }
+}
+
+async function groupSum(store: Pick<ReturnType<typeof pkg>['MemoryStore']['prototype'], 'groups'>): Promise<number> {
+  let sum = 0;
+  for (let page = 0; page < 1000; page++) {
+    const r = await store.groups({ page, size: 1000 });
+    sum += r.groups.reduce((n, g) => n + g.count, 0);
+    if (r.groups.length < 1000) break;
+  }
+  return sum;
 }
 
 async function elmahSetup(extra: { worker?: boolean; flushIntervalMs?: number }): Promise<Setup> {
@@ -95,7 +113,7 @@ async function loggerSetup(logger: ReturnType<ReturnType<typeof pkg>['errorLogge
       const stats = logger.stats();
       await logger.close(5000);
       await afterClose?.();
-      return { thrown, stored: await countStored(url), note, stats };
+      return { thrown, ...(await countStored(url)), note, stats };
     },
   };
 }
@@ -175,13 +193,14 @@ const SETUPS: Record<string, () => Promise<Setup>> = {
       after: (app) => app.use(logger),
       delivered: async (thrown) => {
         const during = logger.stats();
-        await logger.close(2000);
+        await logger.close(5000);
         const stats = logger.stats();
         return {
           thrown,
           stored: 0,
+          groupSum: await groupSum(store),
           stats,
-          note: `during the storm: queued ${during.queued}, dropped ${during.dropped}, failed ${during.failed}; onError heard ${reports} times`,
+          note: `at the end of the storm: queued ${during.queued}, counted ${during.counted}, lost ${during.lost}; onError heard ${reports} times`,
         };
       },
     };
@@ -278,9 +297,15 @@ async function bundle(dir: string): Promise<string> {
   const pkgDir = join(dir, 'node_modules', 'express-elmah');
   mkdirSync(join(pkgDir, 'dist'), { recursive: true });
   writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: 'express-elmah', main: 'dist/index.cjs' }));
+  const external = ['express', 'better-sqlite3', 'pg', 'ejs', 'helmet', 'commander'];
   await esbuild.build({
     entryPoints: [join(process.cwd(), 'src', 'index.ts')], outfile: join(pkgDir, 'dist', 'index.cjs'), bundle: true, platform: 'node',
-    format: 'cjs', target: 'node20', logLevel: 'error', external: ['express', 'better-sqlite3', 'pg', 'ejs', 'helmet', 'commander'],
+    format: 'cjs', target: 'node20', logLevel: 'error', external,
+  });
+  // The store worker thread's own entry, beside the library as tsup builds it.
+  await esbuild.build({
+    entryPoints: [join(process.cwd(), 'src', 'capture', 'worker-entry.ts')], outfile: join(pkgDir, 'dist', 'worker.cjs'), bundle: true,
+    platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error', external,
   });
   const outfile = join(dir, 'capture-bench.cjs');
   await esbuild.build({
@@ -328,7 +353,7 @@ async function main(): Promise<void> {
   childScript = await bundle(dir);
   const stub = await sentryStub();
   const env = { BENCH_DIR: dir, BENCH_SENTRY_DSN: `http://public@${stub.url.slice('http://'.length)}/1`, BENCH_STUB_URL: stub.url };
-  console.log(`bench:capture — ${cpus().length} cores, Node ${process.version}; per variant and route: ${WARMUP} s warm-up, then ${SECONDS} s in ${ROUNDS} slices taken in turns; ${CONNECTIONS} connections`);
+  console.log(`bench:capture — ${cpus().length} cores, Node ${process.version}; per variant and route: ${WARMUP} s warm-up, then ${SECONDS} s in ${ROUNDS} slices taken in turns; ${CONNECTIONS} connections; load average at the start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
   const rows: Row[] = [];
   try {
     // Every variant's process runs for the whole comparison and is measured in slices, in turns (the
@@ -365,17 +390,23 @@ async function main(): Promise<void> {
       console.log(`  ${r.variant.name}: fail ${row.fail.toFixed(0)} req/s, ok ${row.ok.toFixed(0)} req/s; stored ${delivered.stored}/${delivered.thrown}`);
     }
     const base = rows.find((r) => r.variant.name === 'none');
-    console.log('\n| variant | failing route req/s | ratio | succeeding route req/s | ratio | errors thrown | stored / delivered |');
-    console.log('|---|---:|---:|---:|---:|---:|---|');
+    console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+    console.log('\n| variant | failing route req/s | ratio | succeeding route req/s | ratio | errors thrown | kept in full | counted only | lost | group counts = thrown |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const r of rows) {
       const fr = base ? (r.fail / base.fail).toFixed(3) : '-';
       const or = base ? (r.ok / base.ok).toFixed(3) : '-';
-      const stats = r.delivered.stats ? ` (sent ${r.delivered.stats.sent}, dropped ${r.delivered.stats.dropped}, failed ${r.delivered.stats.failed})` : '';
-      console.log(`| ${r.variant.label} | ${r.fail.toFixed(0)} | ${fr}x | ${r.ok.toFixed(0)} | ${or}x | ${r.delivered.thrown} | ${r.delivered.stored} ${r.delivered.note}${stats} |`);
+      const d = r.delivered;
+      const s = d.stats;
+      const kept = s ? s.kept : r.variant.name === 'none' ? '-' : d.stored;
+      const counted = s ? s.counted : '-';
+      const lost = s ? s.lost : r.variant.name === 'none' ? '-' : d.thrown - d.stored;
+      const sums = d.groupSum === undefined ? `- (${d.note})` : `${d.groupSum === d.thrown ? 'yes' : 'NO'} (${d.groupSum}; ${d.stored} ${d.note})`;
+      console.log(`| ${r.variant.label} | ${r.fail.toFixed(0)} | ${fr}x | ${r.ok.toFixed(0)} | ${or}x | ${d.thrown} | ${kept} | ${counted} | ${lost} | ${sums} |`);
     }
 
     if (STORM_SECONDS > 0 && (!ONLY || ONLY.includes('storm'))) {
-      console.log(`\nError storm: ${STORM_SECONDS} s of failures against a store that always fails …`);
+      console.log(`\nError storm: ${STORM_SECONDS} s of failures against a store whose appends always fail …`);
       const { proc, port } = await startChild('storm', env);
       await load(port, '/fail', WARMUP);
       await ask(proc, 'baseline');
@@ -384,10 +415,11 @@ async function main(): Promise<void> {
       await new Promise((res) => proc.once('exit', res));
       const s = d.stats!;
       const growth = d.rssPeakMb! - d.rssBaseMb!;
-      console.log('| errors thrown | req/s | RSS at start | peak RSS growth | stored | dropped | failed | dropped + failed = not stored |');
+      console.log('| errors thrown | req/s | RSS at start | peak RSS growth | kept in full | counted only | lost | group counts = thrown |');
       console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
-      console.log(`| ${d.thrown} | ${r.requests.average.toFixed(0)} | ${d.rssBaseMb!.toFixed(1)} MB | ${growth.toFixed(1)} MB | ${s.sent} | ${s.dropped} | ${s.failed} | ${s.dropped + s.failed === d.thrown - s.sent ? 'yes' : 'NO'} (${s.dropped + s.failed} of ${d.thrown}) |`);
+      console.log(`| ${d.thrown} | ${r.requests.average.toFixed(0)} | ${d.rssBaseMb!.toFixed(1)} MB | ${growth.toFixed(1)} MB | ${s.kept} | ${s.counted} | ${s.lost} | ${d.groupSum === d.thrown ? 'yes' : 'NO'} (${d.groupSum}) |`);
       console.log(d.note);
+      console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
     }
   } finally {
     stub.server.close();

@@ -2,16 +2,17 @@
 // request path through a LogClient, with a write-only key.
 import type { NextFunction, Request, Response } from 'express';
 import { connect, isLogClient } from '../client/connect.js';
-import type { LogClient } from '../client/types.js';
+import type { LogWriter } from '../client/types.js';
 import { resolveStoreUrl } from '../stores/open.js';
 import { ElmahConfigError, ElmahError } from '../model/errors.js';
+import { computeFingerprint } from '../model/fingerprint.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN, type ErrorMessage, type Severity } from '../model/message.js';
 import { looksLikeExpressCall, notCalledError, validateOptions } from '../model/options.js';
 import { fitMessage } from './limits.js';
 import { CAPTURE_DEFAULTS, ERROR_LOGGER_SCHEMA, type BeforeLogResult, type ErrorLoggerOptions } from './options.js';
-import { Shipper, classifyFailure, type ShipperStats } from './queue.js';
-import { buildMessage, claimedStatus, type RecordContext } from './record.js';
+import { Shipper, classifyFailure, type Occurrence, type ShipperStats } from './queue.js';
+import { buildMessage, claimedStatus, describeError, type RecordContext } from './record.js';
 import { createRedactor } from './redact.js';
 import { asElmahError, createReporter } from './report.js';
 import { installUncaught } from './uncaught.js';
@@ -21,15 +22,15 @@ import { WorkerLogClient } from './worker.js';
 export interface ErrorLogger {
   /** The Express error middleware: records the error, then `next(err)`. Never touches the response. */
   (err: unknown, req: Request, res: Response, next: NextFunction): void;
-  /** Records a handled error (ignores `filter`); returns the message id, or undefined when not queued. */
+  /** Records a handled error (ignores `filter`); returns the message id, or undefined when it was not queued in full (counted only, or dropped). */
   raise(err: unknown, req?: Request): string | undefined;
-  /** Ships everything queued; resolves true when done, false when `ms` (default 5000) passes first. Never rejects. */
+  /** Ships everything queued and counted; resolves true when done, false when `ms` (default 5000) passes first. Never rejects. */
   flush(ms?: number): Promise<boolean>;
   /** Flushes for up to `ms`, then releases timers, handlers and the client it opened. Resolves true when all was shipped. */
   close(ms?: number): Promise<boolean>;
   /** Resolves with the key's public info once the store is open and the key may write; rejects on a bad key or store. */
   readonly ready: Promise<KeyInfo>;
-  /** Counters: `queued` (waiting or in flight), `sent`, `dropped`, `failed`. */
+  /** Counters: `kept` (stored in full), `counted` (counted only), `lost` (`dropped + failed`), `queued`, `sent` (`kept + counted`); see ShipperStats. */
   stats(): ShipperStats;
 }
 
@@ -69,7 +70,9 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   /** A SQLite store is written from a worker thread (unless `worker: false`); anything else in-process. */
   const storeUrl = storeOption === undefined ? resolveStoreUrl() : typeof storeOption === 'string' ? storeOption : undefined;
   const useWorker = storeUrl?.startsWith('sqlite:') === true && options.worker !== false && (options.worker === true || WorkerLogClient.available());
-  const openClient = async (): Promise<LogClient> => {
+  /** A writer that can also tell its key: every LogClient, and the worker thread's writer. */
+  type CheckedWriter = LogWriter & { whoami(): Promise<KeyInfo> };
+  const openClient = async (): Promise<CheckedWriter> => {
     const url = storeUrl;
     if (url !== undefined && useWorker) {
       try {
@@ -85,7 +88,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
 
   // Open the client and check the key now, so a bad key shows at startup rather than at the first error.
   // A transient failure (collector or database not up yet) is not final: the shipper asks again later.
-  let client: LogClient | undefined;
+  let client: CheckedWriter | undefined;
   const ownsClient = !isLogClient(storeOption);
   const establish = async (): Promise<KeyInfo> => {
     if (!isLogClient(storeOption) && (key === undefined || key === '')) {
@@ -110,7 +113,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   let checking: Promise<KeyInfo> = establish();
   const ready: Promise<KeyInfo> = checking;
   /** The checked client; after a transient failure the check is made again on the next call. */
-  const checkedClient = async (): Promise<LogClient> => {
+  const checkedClient = async (): Promise<LogWriter> => {
     try {
       await checking;
     } catch (err) {
@@ -159,8 +162,26 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     return shipper.enqueue(message) ? message.id : undefined;
   };
 
+  /**
+   * The storm path: what a tally needs, without the request copy and redaction of a full record. The same
+   * type, detail and title as buildMessage reads, so the occurrence lands in the same group.
+   */
+  const occurrence = (err: unknown): Occurrence => {
+    const parts = describeError(err, redactor);
+    return {
+      log, fingerprint: computeFingerprint(parts.type, parts.detail, parts.title), time: Date.now(),
+      title: redactor.text(parts.title), type: parts.type, statusCode: parts.statusCode,
+    };
+  };
+
   const capture = (err: unknown, req: Request | undefined, sev: Severity, category?: string): string | undefined => {
     try {
+      // An occurrence that would only be counted costs no full record; beforeLog still sees every one,
+      // since it may drop or regroup it.
+      if (!options.beforeLog && shipper.admission() !== 'keep') {
+        shipper.count(occurrence(err));
+        return undefined;
+      }
       const message = buildMessage(err, req, context(sev, category));
       if (!options.beforeLog) return finish(message, message);
       let result: BeforeLogResult | Promise<BeforeLogResult>;
@@ -209,8 +230,8 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     next(err);
   } as ErrorLogger;
 
-  const flush = async (ms = 5000): Promise<boolean> => {
-    const start = Date.now();
+  /** Waits up to `ms` for beforeLog hooks still running, so that what they return is queued. */
+  const settleHooks = async (ms: number): Promise<void> => {
     if (pending.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -222,6 +243,11 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
       ]);
       clearTimeout(timer);
     }
+  };
+
+  const flush = async (ms = 5000): Promise<boolean> => {
+    const start = Date.now();
+    await settleHooks(ms);
     return shipper.flush(Math.max(0, ms - (Date.now() - start)));
   };
 
@@ -238,7 +264,8 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     closing ??= (async () => {
       uninstall?.();
       const start = Date.now();
-      await flush(ms);
+      await settleHooks(ms);
+      // The shipper's own close flushes, and counts what cannot be written in full before the deadline.
       const ok = await shipper.close(Math.max(0, ms - (Date.now() - start)));
       if (ownsClient) {
         try {

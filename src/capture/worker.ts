@@ -1,50 +1,17 @@
 // Worker-thread writes: for a SQLite store, the appends run on a worker thread that opens the store itself,
-// so the synchronous SQLite work (FTS indexing, commits) never blocks the app's event loop. To the shipper
-// it is just another LogClient.
-import { readFileSync } from 'node:fs';
+// so the synchronous SQLite work (FTS indexing, commits) never blocks the app's event loop. The thread runs
+// the package's own small entry (dist/worker.cjs, from worker-entry.ts); to the shipper it is a LogWriter.
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ElmahError, type ElmahErrorCode } from '../model/errors.js';
+import { Worker } from 'node:worker_threads';
+import type { ClientAppendResult, LogWriter } from '../client/types.js';
+import { ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
-import type { GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
-import type { ClientAppendResult, LogClient } from '../client/types.js';
+import { WORKER_MARK, fromWire, type WorkerAnswer, type WorkerCall, type WorkerSetup } from './worker-protocol.js';
 
-/** Marks the workerData of a capture worker, so that loading this module in a worker starts the loop. */
-const MARK = 'expressElmahCaptureWorker';
-
-interface Call {
-  id: number;
-  op: 'whoami' | 'append' | 'close';
-  batch?: readonly unknown[];
-}
-
-interface WireError {
-  code: string;
-  message: string;
-  help: string;
-  status: number;
-  transient: boolean;
-  retryAfter?: number | undefined;
-}
-
-type Answer = { id: number; value: unknown } | { id: number; error: WireError } | { ready: true } | { failed: WireError };
-
-function toWire(err: unknown): WireError {
-  const e = err as Partial<ElmahError> | undefined;
-  return {
-    code: typeof e?.code === 'string' ? e.code : 'ERR_ELMAH_SHIP_FAILED',
-    message: typeof e?.message === 'string' ? e.message : String(err),
-    help: typeof e?.help === 'string' ? e.help : '',
-    status: typeof e?.status === 'number' ? e.status : 500,
-    transient: e?.transient === true,
-    retryAfter: typeof e?.retryAfter === 'number' ? e.retryAfter : undefined,
-  };
-}
-
-function fromWire(w: WireError): ElmahError {
-  return new ElmahError(w.code as ElmahErrorCode, w.message, { help: w.help, status: w.status, transient: w.transient, retryAfter: w.retryAfter });
-}
+/** The file name of the worker's entry, beside the package's other bundles in dist/. */
+const ENTRY = 'worker.cjs';
 
 function packageName(dir: string): string | undefined {
   try {
@@ -54,15 +21,14 @@ function packageName(dir: string): string | undefined {
   }
 }
 
-/** A write-only LogClient whose store lives on a worker thread. Reads are not offered. */
-export class WorkerLogClient implements LogClient {
-  readonly kind = 'local' as const;
+/** A writer whose store lives on a worker thread: it appends, tallies, tells the key and closes; it does not read. */
+export class WorkerLogClient implements LogWriter {
   private seq = 0;
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private dead: ElmahError | undefined;
 
   private constructor(private readonly worker: Worker, private readonly url: string) {
-    worker.on('message', (a: Answer) => {
+    worker.on('message', (a: WorkerAnswer) => {
       if (!('id' in a)) return;
       const call = this.calls.get(a.id);
       if (!call) return;
@@ -80,24 +46,26 @@ export class WorkerLogClient implements LogClient {
   }
 
   /**
-   * False when running from TypeScript sources (ts-jest, tsx), where a worker thread cannot load this
-   * module without a loader; the compiled package always can.
+   * False when running from TypeScript sources (ts-jest, tsx), where there is no built worker entry; the
+   * compiled package always has one.
    */
   static available(): boolean {
     return WorkerLogClient.entry() !== undefined;
   }
 
-  /**
-   * The file a worker loads: this package's own bundle, which has no side effects. Never the file this
-   * code runs from when that is an application bundle (the worker would start the whole app again).
-   */
+  /** The worker's entry: dist/worker.cjs of this package, found beside this bundle or through the package's main. */
   static entry(): string | undefined {
     // From TypeScript sources, a worker could load neither this file nor (by self-reference) a stale build.
     if (/\.[cm]?ts$/.test(__filename)) return undefined;
-    if (/[\\/]dist[\\/]index\.(c?js|mjs)$/.test(__filename) && packageName(join(dirname(__filename), '..')) === 'express-elmah') return __filename;
+    const here = dirname(__filename);
+    const beside = join(here, ENTRY);
+    if (/[\\/]dist$/.test(here) && packageName(join(here, '..')) === 'express-elmah' && existsSync(beside)) return beside;
     try {
-      const resolved = createRequire(__filename).resolve('express-elmah');
-      return /\.[cm]?ts$/.test(resolved) ? undefined : resolved;
+      // An app bundle that inlined this package: the installed package still has the entry.
+      const main = createRequire(__filename).resolve('express-elmah');
+      if (/\.[cm]?ts$/.test(main)) return undefined;
+      const entry = join(dirname(main), ENTRY);
+      return existsSync(entry) ? entry : undefined;
     } catch {
       return undefined;
     }
@@ -105,8 +73,7 @@ export class WorkerLogClient implements LogClient {
 
   /**
    * Starts a worker that opens `url` (a `sqlite:` URL) and acts with `key`. Resolves once the store is
-   * open; rejects when the worker cannot start (e.g. this module cannot be loaded in a worker) or the
-   * store cannot be opened.
+   * open; rejects when the worker cannot start or the store cannot be opened.
    */
   static start(url: string, key: string | undefined, timeoutMs = 15_000): Promise<WorkerLogClient> {
     return new Promise((resolve, reject) => {
@@ -114,7 +81,7 @@ export class WorkerLogClient implements LogClient {
       try {
         const entry = WorkerLogClient.entry();
         if (!entry) throw new ElmahError('ERR_ELMAH_CONFIG', 'Worker-thread writes need the built express-elmah package (not its TypeScript sources).');
-        worker = new Worker(entry, { workerData: { [MARK]: true, url, key } });
+        worker = new Worker(entry, { workerData: { [WORKER_MARK]: true, url, key } satisfies WorkerSetup });
       } catch (err) {
         reject(err);
         return;
@@ -124,7 +91,7 @@ export class WorkerLogClient implements LogClient {
         reject(new ElmahError('ERR_ELMAH_TIMEOUT', `The store worker did not start within ${timeoutMs} ms.`));
       }, timeoutMs);
       timer.unref();
-      const onMessage = (a: Answer): void => {
+      const onMessage = (a: WorkerAnswer): void => {
         if ('ready' in a) {
           cleanup();
           worker.unref();
@@ -150,12 +117,12 @@ export class WorkerLogClient implements LogClient {
     });
   }
 
-  private call<T>(op: Call['op'], batch?: readonly unknown[]): Promise<T> {
+  private call<T>(op: WorkerCall['op'], items?: readonly unknown[]): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     const id = ++this.seq;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, op, batch } satisfies Call);
+      this.worker.postMessage({ id, op, items } satisfies WorkerCall);
     });
   }
 
@@ -167,6 +134,10 @@ export class WorkerLogClient implements LogClient {
     return this.call('append', messages);
   }
 
+  tally(tallies: readonly unknown[]): Promise<ClientAppendResult[]> {
+    return this.call('tally', tallies);
+  }
+
   async close(): Promise<void> {
     try {
       if (!this.dead) await this.call('close');
@@ -175,59 +146,8 @@ export class WorkerLogClient implements LogClient {
     }
   }
 
+  /** Where the writes go, safe to show. */
   describe(): { kind: string; location: string } {
     return { kind: 'sqlite', location: `${this.url} (written by a worker thread)` };
   }
-
-  private writeOnly(): Promise<never> {
-    return Promise.reject(new ElmahError('ERR_ELMAH_CONFIG', 'The capture worker client only writes.', {
-      help: 'Read the log through connect() or errorViewer(), not through the logger.',
-    }));
-  }
-
-  get(): Promise<never> {
-    return this.writeOnly();
-  }
-  search(): Promise<SearchResult> {
-    return this.writeOnly();
-  }
-  groups(): Promise<GroupResult> {
-    return this.writeOnly();
-  }
-  histogram(): Promise<HistogramResult> {
-    return this.writeOnly();
-  }
-  neighbours(): Promise<never> {
-    return this.writeOnly();
-  }
-  delete(): Promise<number> {
-    return this.writeOnly();
-  }
-  logs(): Promise<LogSummary[]> {
-    return this.writeOnly();
-  }
 }
-
-/** The worker side: opens the store through connect() and answers calls until closed. */
-async function runWorker(): Promise<void> {
-  const port = parentPort!;
-  const { url, key } = workerData as { url: string; key: string | undefined };
-  const { connect } = await import('../client/connect.js');
-  let client: LogClient;
-  try {
-    client = await connect({ store: url, key });
-  } catch (err) {
-    port.postMessage({ failed: toWire(err) } satisfies Answer);
-    return;
-  }
-  port.on('message', (c: Call) => {
-    const run: Promise<unknown> = c.op === 'whoami' ? client.whoami() : c.op === 'append' ? client.append(c.batch ?? []) : client.close();
-    run.then(
-      (value) => port.postMessage({ id: c.id, value } satisfies Answer),
-      (err: unknown) => port.postMessage({ id: c.id, error: toWire(err) } satisfies Answer),
-    );
-  });
-  port.postMessage({ ready: true } satisfies Answer);
-}
-
-if (!isMainThread && (workerData as Record<string, unknown> | null)?.[MARK] === true) void runWorker();

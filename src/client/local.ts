@@ -5,7 +5,8 @@ import { normalizeMessage, type ErrorMessage } from '../model/message.js';
 import type { Permission } from '../model/permissions.js';
 import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
-import type { GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
+import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
+import { findGroup } from './types.js';
 import type {
   ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
@@ -138,7 +139,9 @@ export class LocalLogClient implements LogClient {
       const target = log ?? (typeof own === 'string' ? own : 'default');
       this.checkLog(record, target);
       try {
-        valid.push(normalizeTally(input, target, now));
+        // The checked log is the one written: a tally's own `log` must not take it elsewhere.
+        const item = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, log: target } : input;
+        valid.push(normalizeTally(item, target, now));
         slots.push(i);
       } catch (err) {
         if (!isElmahError(err)) throw err;
@@ -169,6 +172,15 @@ export class LocalLogClient implements LogClient {
   async groups(options: ClientGroupOptions = {}): Promise<GroupResult> {
     const record = await this.require('messages_read');
     return this.store.groups({ ...this.filter(record, options), page: options.page, size: options.size });
+  }
+
+  async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+    const record = await this.require('messages_read');
+    this.checkLog(record, log);
+    // A store may offer a direct lookup of one group; otherwise the most recent groups are searched.
+    const store = this.store as Store & { group?: (log: string, fingerprint: string) => Promise<ErrorGroup | undefined> };
+    if (typeof store.group === 'function') return store.group(log, fingerprint);
+    return findGroup((o) => this.store.groups({ log: o.log as string, page: o.page, size: o.size }), log, fingerprint);
   }
 
   async histogram(options: ClientHistogramOptions): Promise<HistogramResult> {

@@ -4,7 +4,8 @@ import https from 'node:https';
 import { ERROR_CODES, ElmahError, type ElmahErrorCode } from '../model/errors.js';
 import { parseKey, type KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
-import type { GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+import { findGroup } from './types.js';
 import type {
   ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
@@ -231,6 +232,16 @@ export class RemoteLogClient implements LogClient {
   }
 
   async append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    return this.postItems('_bulk', messages, log);
+  }
+
+  /** Posts tallies to `_tally`, in chunks like `append`; a result per tally. */
+  async tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    return this.postItems('_tally', tallies, log);
+  }
+
+  /** Posts messages (`_bulk`) or tallies (`_tally`) per log, in chunks bounded by count and bytes. */
+  private async postItems(route: '_bulk' | '_tally', messages: readonly unknown[], log: string | undefined): Promise<ClientAppendResult[]> {
     const results: ClientAppendResult[] = new Array(messages.length);
     const groups = new Map<string, Item[]>();
     messages.forEach((input, index) => {
@@ -260,29 +271,29 @@ export class RemoteLogClient implements LogClient {
       let bytes = 2;
       for (const item of items) {
         if (chunk.length > 0 && (chunk.length >= this.options.maxBatchMessages || bytes + item.bytes + 1 > this.options.maxBatchBytes)) {
-          await this.sendBulk(target, chunk, results);
+          await this.sendBulk(route, target, chunk, results);
           chunk = [];
           bytes = 2;
         }
         chunk.push(item);
         bytes += item.bytes + 1;
       }
-      if (chunk.length > 0) await this.sendBulk(target, chunk, results);
+      if (chunk.length > 0) await this.sendBulk(route, target, chunk, results);
     }
     return results;
   }
 
-  /** Posts one chunk to `_bulk`; a chunk the collector finds too large as a whole is halved and sent again. */
-  private async sendBulk(log: string, chunk: Item[], results: ClientAppendResult[]): Promise<void> {
-    const path = `/v3/messages/${encodeURIComponent(log)}/_bulk`;
+  /** Posts one chunk to `_bulk` or `_tally`; a chunk the collector finds too large as a whole is halved and sent again. */
+  private async sendBulk(route: '_bulk' | '_tally', log: string, chunk: Item[], results: ClientAppendResult[]): Promise<void> {
+    const path = `/v3/messages/${encodeURIComponent(log)}/${route}`;
     let body: unknown;
     try {
       body = await this.call('POST', path, undefined, `[${chunk.map((i) => i.json).join(',')}]`);
     } catch (err) {
       if (chunk.length > 1 && (err as ElmahError).code === 'ERR_ELMAH_TOO_LARGE' && (err as ElmahError).status === 413) {
         const half = Math.ceil(chunk.length / 2);
-        await this.sendBulk(log, chunk.slice(0, half), results);
-        await this.sendBulk(log, chunk.slice(half), results);
+        await this.sendBulk(route, log, chunk.slice(0, half), results);
+        await this.sendBulk(route, log, chunk.slice(half), results);
         return;
       }
       throw err;
@@ -335,6 +346,10 @@ export class RemoteLogClient implements LogClient {
     const body = await this.call('GET', '/v3/messages/_groups', query);
     if (!isObject(body) || !Array.isArray(body.groups) || typeof body.total !== 'number') throw this.unexpected('GET /v3/messages/_groups');
     return body as unknown as GroupResult;
+  }
+
+  async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+    return findGroup((o) => this.groups(o), log, fingerprint);
   }
 
   async histogram(options: ClientHistogramOptions): Promise<HistogramResult> {

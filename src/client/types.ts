@@ -2,7 +2,7 @@
 // clients implement it alike, so capture and viewer work unchanged either way.
 import type { KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
-import type { AppendResult, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+import type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
 
 /** Filter as a client takes it: the query is text in the search language (parsed by the client). */
 export interface ClientFilter {
@@ -41,8 +41,23 @@ export type ClientAppendResult =
 /** What to delete through a client. */
 export type ClientDeleteTarget = { ids: readonly string[] } | { query?: string; from?: string; to?: string };
 
+/**
+ * What the capture shipper writes through: messages in full, occurrences counted only, and closing. A
+ * LogClient is one; a writer that only writes (the worker thread's) need offer nothing more.
+ */
+export interface LogWriter {
+  /** Stores messages; see {@link LogClient.append}. */
+  append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
+  /** Adds occurrences counted but not kept in full; see {@link LogClient.tally}. */
+  tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]>;
+  /** The key's public view, when the writer can tell. */
+  whoami?(): Promise<KeyInfo>;
+  /** Releases what the writer opened. */
+  close(): Promise<void>;
+}
+
 /** A store seen through one key. Every call checks the key's permissions and log scope. */
-export interface LogClient {
+export interface LogClient extends LogWriter {
   /** `local` for an in-process store, `remote` for a collector. */
   readonly kind: 'local' | 'remote';
   /** The key's public view; fails with ERR_ELMAH_KEY_* when the key is missing, unknown, revoked or expired. */
@@ -61,6 +76,11 @@ export interface LogClient {
   get(log: string, id: string): Promise<ErrorMessage>;
   search(options?: ClientSearchOptions): Promise<SearchResult>;
   groups(options?: ClientGroupOptions): Promise<GroupResult>;
+  /**
+   * One group's aggregate (needs `messages_read`): count, `countedOnly`, first and last seen — what a
+   * query-filtered `groups()` cannot tell, since it counts stored messages only. Undefined when not found.
+   */
+  group(log: string, fingerprint: string): Promise<ErrorGroup | undefined>;
   histogram(options: ClientHistogramOptions): Promise<HistogramResult>;
   neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }>;
   /** Deletes (needs `messages_delete`); returns how many went. */
@@ -71,4 +91,17 @@ export interface LogClient {
   describe(): { kind: string; location: string };
   /** Releases what the client opened (a store it opened itself, sockets). */
   close(): Promise<void>;
+}
+
+/** How many of the most recently seen groups {@link findGroup} looks through. */
+export const GROUP_SCAN_SIZE = 100;
+
+/**
+ * A group looked up in the unfiltered aggregate's first page (most recently seen first): where a store or
+ * collector offers no direct lookup. The group of a message being looked at is almost always there; a
+ * group seen long ago may not be, and is then undefined.
+ */
+export async function findGroup(groups: (options: ClientGroupOptions) => Promise<GroupResult>, log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+  const page = await groups({ log, page: 0, size: GROUP_SCAN_SIZE });
+  return page.groups.find((g) => g.log === log && g.fingerprint === fingerprint);
 }

@@ -338,6 +338,27 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     }));
   }, 'messages_write'));
 
+  // Occurrences a logger counted but could not keep in full (see docs/capture.md): group counts and the chart.
+  router.post('/v3/messages/:log/_tally', route(async (req, res, client, claim) => {
+    const log = String(req.params.log);
+    const body = await readJson(req, maxBulkBytes, 'a _tally request', false, claim);
+    const tallies = Array.isArray(body) ? body : typeof body === 'object' && body !== null && Array.isArray((body as { tallies?: unknown }).tallies) ? (body as { tallies: unknown[] }).tallies : undefined;
+    if (!tallies) {
+      throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'A _tally body must be a JSON array of tallies, or { "tallies": [...] }.', {
+        details: [{ field: '', problem: 'expected an array' }],
+      });
+    }
+    if (tallies.length > maxBulkMessages) {
+      throw new ElmahError('ERR_ELMAH_TOO_LARGE', `A _tally request holds at most ${maxBulkMessages} tallies; got ${tallies.length}.`, {
+        help: `Split the tallies into requests of at most ${maxBulkMessages}.`,
+      });
+    }
+    const results = await client.tally(tallies, log);
+    sendJson(res, 200, results.map((r) => (r.status === 'rejected'
+      ? { id: r.id, status: r.status, statusCode: 400, error: r.error }
+      : { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200 })));
+  }, 'messages_write'));
+
   router.post('/v3/messages/:log', route(async (req, res, client, claim) => {
     const log = String(req.params.log);
     const body = await readJson(req, MAX_MESSAGE_BYTES, 'one message', false, claim);

@@ -110,13 +110,14 @@ function text(value: unknown, field: string, max: number): string {
 }
 
 /**
- * Checks and normalizes a tally from any sender; `log` fills in one without a log. Times more than
+ * Checks and normalizes a tally from any sender for `log` (the log the sender's key was checked for: a log
+ * named in the tally itself never overrides it). Times more than
  * MAX_FUTURE_SKEW_MS ahead of `now` are clamped to `now`, as message times are. Fails with ERR_ELMAH_INVALID_MESSAGE.
  */
 export function normalizeTally(input: unknown, log: string, now: Date = new Date()): OccurrenceTally {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalid('not an object.');
   const t = input as Record<string, unknown>;
-  const target = typeof t.log === 'string' ? t.log : log;
+  const target = log;
   if (!LOG_NAME_PATTERN.test(target)) throw invalid('log must be a log name.');
   const id = t.id === undefined ? newMessageId(now.getTime()) : t.id;
   if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) throw invalid('id must be 1–100 URL-safe characters.');

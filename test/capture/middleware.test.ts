@@ -18,7 +18,7 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     expect(typeof logger.raise).toBe('function');
     expect(typeof logger.flush).toBe('function');
     expect(typeof logger.close).toBe('function');
-    expect(logger.stats()).toEqual({ queued: 0, sent: 0, dropped: 0, failed: 0 });
+    expect(logger.stats()).toEqual({ queued: 0, sent: 0, kept: 0, counted: 0, dropped: 0, failed: 0, lost: 0 });
     await expect(logger.ready).resolves.toMatchObject({ permissions: ['messages_write'] });
   });
 

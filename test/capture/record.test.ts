@@ -127,7 +127,7 @@ describe('hostile values', () => {
     }
     expect(await logger.flush(10_000)).toBe(true);
     const messages = await stored(store);
-    expect(logger.stats()).toEqual({ queued: 0, sent: values.length, dropped: 0, failed: 0 });
+    expect(logger.stats()).toEqual({ queued: 0, sent: values.length, kept: values.length, counted: 0, dropped: 0, failed: 0, lost: 0 });
     expect(messages).toHaveLength(values.length);
     expect(errors).toEqual([]);
     const byTitle = (part: string): (typeof messages)[number] => messages.find((m) => m.title.includes(part))!;

@@ -38,10 +38,11 @@ export async function stored(store: MemoryStore): Promise<ErrorMessage[]> {
   return r.messages.reverse();
 }
 
-/** A LogClient whose append is the given function; whoami answers with `permissions`. */
+/** A LogClient whose append (and tally) is the given function; whoami answers with `permissions`. Tallies are created unless `tally` is given. */
 export function fakeClient(
   append: (batch: readonly unknown[]) => Promise<ClientAppendResult[]>,
   permissions: Permission[] = ['messages_write'],
+  tally: (tallies: readonly unknown[]) => Promise<ClientAppendResult[]> = async (t) => created(t),
 ): LogClient & { closed: boolean } {
   const info: KeyInfo = { id: 'fakekey1', name: 'fake', permissions, logs: [] };
   const client = {
@@ -49,11 +50,13 @@ export function fakeClient(
     closed: false,
     whoami: async () => info,
     append: (batch: readonly unknown[]) => append(batch),
+    tally: (tallies: readonly unknown[]) => tally(tallies),
     get: async () => {
       throw new Error('not used');
     },
     search: async () => ({ messages: [], total: 0, totalExact: true }),
     groups: async () => ({ groups: [], total: 0 }),
+    group: async () => undefined,
     histogram: async () => ({ from: '', to: '', bucketMs: 1, counts: [] }),
     neighbours: async () => ({}),
     delete: async () => 0,

@@ -1,7 +1,7 @@
 // The worker-thread writes of a sqlite: store, run as compiled JavaScript (bundled here with esbuild) in a
 // child process, as the published package runs; and the fallback to in-process writes from TS sources.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { errorLogger } from '../../src/capture/logger';
@@ -15,23 +15,31 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(closeAll);
 
 describe('worker-thread writes', () => {
-  it('a sqlite: store is written by a worker thread; every message lands', () => {
+  it('a sqlite: store is written by a worker thread; every message lands, and a burst beyond the queue is counted', () => {
     // The package as it is published: a bundle of src/index.ts, found by name.
     const pkg = join(dir, 'node_modules', 'express-elmah');
     mkdirSync(join(pkg, 'dist'), { recursive: true });
     writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'express-elmah', main: 'dist/index.cjs' }));
     const src = join(__dirname, '..', '..', 'src', 'index.ts');
-    buildSync({ entryPoints: [src], outfile: join(pkg, 'dist', 'index.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3', 'pg', 'express', 'ejs', 'helmet', 'commander'], logLevel: 'error' });
+    const external = ['better-sqlite3', 'pg', 'express', 'ejs', 'helmet', 'commander'];
+    buildSync({ entryPoints: [src], outfile: join(pkg, 'dist', 'index.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
+    // The worker thread's own entry, as tsup builds it beside the library.
+    const workerEntry = join(pkg, 'dist', 'worker.cjs');
+    buildSync({ entryPoints: [join(__dirname, '..', '..', 'src', 'capture', 'worker-entry.ts')], outfile: workerEntry, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
+    // It loads only what writes: none of the web faces' dependencies.
+    expect(readFileSync(workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
     const bundle = join(dir, 'worker-fixture.cjs');
     buildSync({ entryPoints: [join(__dirname, 'fixtures', 'worker.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['express-elmah'], logLevel: 'error' });
     const r = spawnSync(process.execPath, [bundle], { env: { ...process.env, DB_FILE: join(dir, 'w.db') }, encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
-    const out = JSON.parse(r.stdout) as { flushed: boolean; stats: Record<string, number>; total: number; titles: string[]; errors: string[] };
+    const out = JSON.parse(r.stdout) as { flushed: boolean; stats: Record<string, number>; total: number; titles: string[]; errors: string[]; burstStats: Record<string, number>; burstGroups: unknown[] };
     expect(out.flushed).toBe(true);
-    expect(out.stats).toEqual({ queued: 0, sent: 25, dropped: 0, failed: 0 });
+    expect(out.stats).toEqual({ queued: 0, sent: 25, kept: 25, counted: 0, dropped: 0, failed: 0, lost: 0 });
     expect(out.total).toBe(25);
     expect(out.titles).toContain('worker error 24');
-    expect(out.errors).toEqual([]);
+    expect(out.errors.filter((c) => c !== 'ERR_ELMAH_QUEUE_FULL')).toEqual([]);
+    expect(out.burstStats).toEqual({ queued: 0, sent: 50, kept: 5, counted: 45, dropped: 0, failed: 0, lost: 0 });
+    expect(out.burstGroups).toEqual([{ count: 50, countedOnly: 45 }]);
   });
 
   it('from TypeScript sources the logger writes in-process without complaint', async () => {

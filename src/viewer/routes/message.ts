@@ -46,13 +46,15 @@ export function messageRoutes(router: Router, v: ViewerContext): void {
     const id = v.messageId(req);
     const log = await v.logOfMessage(req, ctx.client, id);
     const message = await ctx.client.get(log, id);
-    const [near, same] = await Promise.all([
+    const [near, same, group] = await Promise.all([
       ctx.client.neighbours(log, id),
       ctx.client.search({ log, query: `fingerprint:"${message.fingerprint}"`, size: 1 }),
+      // The aggregate, not a filtered search: only it knows the occurrences counted but not kept in full.
+      ctx.client.group(log, message.fingerprint),
     ]);
     await v.render(req, res, 200, 'detail', {
       pageTitle: message.title || message.type, nav: 'list', m: message, stack: stackView(message.detail), near,
-      sameCount: same.total, sameExact: same.totalExact, logQuery: o.log ? {} : { log },
+      sameCount: same.total, sameExact: same.totalExact, countedOnly: group?.countedOnly ?? 0, logQuery: o.log ? {} : { log },
     });
   }));
 
