@@ -6,7 +6,6 @@ import type { Permission } from '../model/permissions.js';
 import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
-import { findGroup } from './types.js';
 import type {
   ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
@@ -177,10 +176,7 @@ export class LocalLogClient implements LogClient {
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
     const record = await this.require('messages_read');
     this.checkLog(record, log);
-    // A store may offer a direct lookup of one group; otherwise the most recent groups are searched.
-    const store = this.store as Store & { group?: (log: string, fingerprint: string) => Promise<ErrorGroup | undefined> };
-    if (typeof store.group === 'function') return store.group(log, fingerprint);
-    return findGroup((o) => this.store.groups({ log: o.log as string, page: o.page, size: o.size }), log, fingerprint);
+    return this.store.group(log, fingerprint);
   }
 
   async histogram(options: ClientHistogramOptions): Promise<HistogramResult> {

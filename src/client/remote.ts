@@ -5,7 +5,6 @@ import { ERROR_CODES, ElmahError, type ElmahErrorCode } from '../model/errors.js
 import { parseKey, type KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
-import { findGroup } from './types.js';
 import type {
   ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
@@ -349,7 +348,10 @@ export class RemoteLogClient implements LogClient {
   }
 
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
-    return findGroup((o) => this.groups(o), log, fingerprint);
+    const body = await this.call('GET', `/v3/groups/${encodeURIComponent(log)}/${encodeURIComponent(fingerprint)}`);
+    if (body === null) return undefined;
+    if (!isObject(body) || typeof body.count !== 'number') throw this.unexpected('GET /v3/groups/:log/:fingerprint');
+    return body as unknown as ErrorGroup;
   }
 
   async histogram(options: ClientHistogramOptions): Promise<HistogramResult> {

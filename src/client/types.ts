@@ -92,16 +92,3 @@ export interface LogClient extends LogWriter {
   /** Releases what the client opened (a store it opened itself, sockets). */
   close(): Promise<void>;
 }
-
-/** How many of the most recently seen groups {@link findGroup} looks through. */
-export const GROUP_SCAN_SIZE = 100;
-
-/**
- * A group looked up in the unfiltered aggregate's first page (most recently seen first): where a store or
- * collector offers no direct lookup. The group of a message being looked at is almost always there; a
- * group seen long ago may not be, and is then undefined.
- */
-export async function findGroup(groups: (options: ClientGroupOptions) => Promise<GroupResult>, log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
-  const page = await groups({ log, page: 0, size: GROUP_SCAN_SIZE });
-  return page.groups.find((g) => g.log === log && g.fingerprint === fingerprint);
-}

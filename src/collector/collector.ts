@@ -381,6 +381,11 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
 
   // Non-elmah.io routes used by RemoteLogClient (viewer over HTTP): across logs, groups, histogram.
   // Log names never start with "_", so these cannot clash with /v3/messages/:log.
+  // One group from the aggregate (the detail page's counted-only note); null when there is none.
+  router.get('/v3/groups/:log/:fingerprint', route(async (req, res, client) => {
+    sendJson(res, 200, (await client.group(String(req.params.log), String(req.params.fingerprint))) ?? null);
+  }));
+
   router.get('/v3/messages/_groups', route(async (req, res, client) => {
     const params = searchParams(req);
     const result = await client.groups({

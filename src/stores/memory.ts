@@ -222,6 +222,12 @@ export class MemoryStore implements Store {
     return { groups: groups.slice(start, start + size), total: groups.length };
   }
 
+  async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+    this.open();
+    const g = this.groupMap.get(`${log}\n${fingerprint}`);
+    return g && { ...g };
+  }
+
   async histogram(options: HistogramOptions): Promise<HistogramResult> {
     this.open();
     const { start, end, bucketMs, n } = histogramBuckets(options.from, options.to, options.buckets);

@@ -146,6 +146,8 @@ export interface ErrorStore {
   search(options: SearchOptions): Promise<SearchResult>;
   /** Groups by fingerprint from the aggregate kept on append; most recently seen first. */
   groups(options: GroupOptions): Promise<GroupResult>;
+  /** One group from the aggregate (with its counted-only occurrences), or undefined. */
+  group(log: string, fingerprint: string): Promise<ErrorGroup | undefined>;
   /** Counts of matching messages over time. */
   histogram(options: HistogramOptions): Promise<HistogramResult>;
   /** The newer and older neighbours of a message within its log (for previous/next links). */

@@ -121,6 +121,9 @@ describe('RemoteLogClient against a collector', () => {
     expect((await c.search({ from: '2026-06-02T00:00:00.000Z', to: '2026-06-03T00:00:00.000Z' })).messages.map((m) => m.id)).toEqual([ms[1]!.id]);
     const groups = await c.groups({ log: 'shop' });
     expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(4);
+    const one = groups.groups[0]!;
+    expect(await c.group('shop', one.fingerprint)).toEqual(one);
+    expect(await c.group('shop', 'no-such-fingerprint')).toBeUndefined();
     const hist = await c.histogram({ log: 'shop', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 4 });
     expect(hist.counts).toEqual([1, 1, 1, 1]);
     expect(await c.neighbours('shop', ms[1]!.id)).toEqual({ newer: ms[2]!.id, older: ms[0]!.id });

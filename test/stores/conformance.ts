@@ -216,6 +216,9 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         expect(await store.tally([t])).toEqual([{ id: t.id, status: 'created' }]);
         const [g] = (await store.groups({ log: 'default' })).groups;
         expect(g).toMatchObject({ fingerprint: 'fpA', count: 4, countedOnly: 3, firstSeen: m.dateTime, lastSeen: t.lastSeen, lastId: m.id, title: 'boom 1' });
+        expect(await store.group('default', 'fpA')).toEqual(g);
+        expect(await store.group('default', 'fpNone')).toBeUndefined();
+        expect(await store.group('other', 'fpA')).toBeUndefined();
         const h = await store.histogram({ log: 'default', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T00:20:00.000Z', buckets: 4 });
         expect(h.counts).toEqual([0, 1, 3, 0]);
         // Only stored messages are searchable.

@@ -10,7 +10,7 @@ import {
   COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, redactUrl,
 } from '../shared.js';
 import {
-  DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type GroupOptions, type GroupResult,
+  DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type GroupOptions, type ErrorGroup, type GroupResult,
   type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type PruneOptions, type RetentionOptions,
   type SearchOptions, type SearchResult, type Store,
 } from '../types.js';
@@ -269,6 +269,12 @@ export class PostgresStore implements Store {
       totalExact: n <= COUNT_CAP,
       after: page.length > size && last ? encodeCursor(last.dateTime, last.id) : undefined,
     };
+  }
+
+  async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+    this.check();
+    const rows = await this.query(`SELECT g.* FROM ${this.t.groups} g WHERE g.log = $1 AND g.fingerprint = $2`, [log, fingerprint], 'read');
+    return rows[0] ? toGroup(rows[0]) : undefined;
   }
 
   async groups(options: GroupOptions): Promise<GroupResult> {

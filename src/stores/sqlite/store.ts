@@ -692,6 +692,13 @@ export class SqliteStore implements Store {
     });
   }
 
+  async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
+    return this.use(() => {
+      const row = this.stmts.groupGet!.get(log, fingerprint) as GroupRow | undefined;
+      return row && toGroup(row);
+    });
+  }
+
   async histogram(options: HistogramOptions): Promise<HistogramResult> {
     return this.use(() => {
       const { start, end, bucketMs, n } = histogramBuckets(options.from, options.to, options.buckets);
