@@ -136,6 +136,7 @@ export class Shipper {
   /** Counted occurrences not yet taken into a tally, per `log\nfingerprint`. */
   private builders = new Map<string, TallyBuilder>();
   private folded = 0;
+  private countReportedAt = 0;
   /** Tallies taken and not yet confirmed (sent again, unchanged, after a failure). */
   private outstanding: OccurrenceTally[] = [];
   private outstandingCount = 0;
@@ -203,7 +204,10 @@ export class Shipper {
       return false;
     }
     const full = this.queue.length + this.inflight >= this.options.queueSize;
-    if (!this.closed && (full || this.attempts > 0)) {
+    // At most one report a second is even made: in a storm this runs for every error, and an Error costs a stack.
+    const now = Date.now();
+    if (!this.closed && (full || this.attempts > 0) && now - this.countReportedAt >= 1000) {
+      this.countReportedAt = now;
       const why = full ? `The queue is full (${this.options.queueSize} messages)` : 'Storing failed and a batch is already waiting for the retry';
       this.options.report(new ElmahError('ERR_ELMAH_QUEUE_FULL', `${why}; newer errors are counted but not kept in full until the store catches up.`, {
         help: 'Check that the store is reachable and keeps up; raise `queueSize` if bursts are normal.',
