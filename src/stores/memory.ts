@@ -1,11 +1,10 @@
 // MemoryStore: a bounded in-process store for tests and throwaway use; the reference for the conformance suite.
-import { ElmahError } from '../model/errors.js';
 import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
 import type { OccurrenceTally } from '../model/tally.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, pruneBudget, retentionLimits, tallyCutoff,
+  COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, duplicateKeyError, pruneBudget, retentionLimits, tallyCutoff,
 } from './shared.js';
 import {
   DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type ErrorGroup, type GroupOptions, type GroupResult,
@@ -314,7 +313,7 @@ export class MemoryStore implements Store {
 
   async putKey(record: KeyRecord): Promise<void> {
     this.open();
-    if (this.keys.has(record.id)) throw new ElmahError('ERR_ELMAH_CONFIG', `A key with id ${record.id} already exists.`);
+    if (this.keys.has(record.id)) throw duplicateKeyError(record.id);
     this.keys.set(record.id, structuredClone(record));
   }
 

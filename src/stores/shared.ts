@@ -79,6 +79,11 @@ export function cutoff(maxAgeDays: number, now: Date = new Date()): string {
   return new Date(now.getTime() - maxAgeDays * 86_400_000).toISOString();
 }
 
+/** The error a store gives for a second key with an id that exists (ids are random: a clash means retry). */
+export function duplicateKeyError(id: string, cause?: unknown): ElmahError {
+  return new ElmahError('ERR_ELMAH_CONFIG', `Key id ${id} exists.`, { cause, help: 'Create the key again: key ids are random.' });
+}
+
 /** The error every call on a closed store throws. */
 export function closedError(kind: string): ElmahError {
   return new ElmahError('ERR_ELMAH_STORE_CLOSED', `The ${kind} store is closed.`, {

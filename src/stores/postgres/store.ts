@@ -1,13 +1,13 @@
 // PostgresStore: many app instances, one shared log (pg, JSONB, tsvector, group aggregate kept by upserts).
 // Driver and errors are in driver.ts, rows in codec.ts, search SQL in query.ts, the aggregate in groups.ts,
 // retention and bounded deletes in retention.ts, tables and migrations in schema.ts.
-import { ElmahConfigError, ElmahError } from '../../model/errors.js';
+import { ElmahConfigError } from '../../model/errors.js';
 import type { KeyRecord } from '../../model/keys.js';
 import type { ErrorMessage } from '../../model/message.js';
 import type { OccurrenceTally } from '../../model/tally.js';
 import type { OpenStoreOptions } from '../open.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, redactUrl,
+  COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, redactUrl,
 } from '../shared.js';
 import {
   DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type GroupOptions, type ErrorGroup, type GroupResult,
@@ -411,9 +411,7 @@ export class PostgresStore implements Store {
           record.expires ?? null, record.revoked ?? null],
       );
     } catch (err) {
-      if (errorCode(err) === '23505') {
-        throw new ElmahError('ERR_ELMAH_CONFIG', `Key id ${record.id} exists.`, { help: 'Create a new key; key ids are unique.' });
-      }
+      if (errorCode(err) === '23505') throw duplicateKeyError(record.id, err);
       throw storeError(err, this.label, 'admin');
     }
   }

@@ -11,7 +11,7 @@ import { textMatches as wordsMatch } from '../../model/query-eval.js';
 import type { OccurrenceTally } from '../../model/tally.js';
 import type { OpenStoreOptions } from '../open.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, pruneBudget, retentionLimits,
+  COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, pruneBudget, retentionLimits,
   tallyCutoff,
 } from '../shared.js';
 import {
@@ -946,7 +946,7 @@ export class SqliteStore implements Store {
           record.expires ?? null, record.revoked ?? null,
         );
       } catch (error) {
-        if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw duplicateKey(record.id, error);
+        if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw duplicateKeyError(record.id, error);
         throw error;
       }
     });
@@ -985,10 +985,6 @@ function registerFunctions(db: Database): void {
   });
 }
 
-/** The error for a second key with an id that exists. */
-function duplicateKey(id: string, cause: unknown): ElmahError {
-  return new ElmahError('ERR_ELMAH_CONFIG', `Key id ${id} exists.`, { cause, help: 'Create the key again: ids are random.' });
-}
 
 function toGroup(r: GroupRow): ErrorGroup {
   return {
