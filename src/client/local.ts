@@ -203,11 +203,33 @@ export class LocalLogClient implements LogClient {
     return record.logs.length > 0 ? all.filter((l) => record.logs.includes(l.name)) : all;
   }
 
+  async endSession(sid: string, until: string): Promise<void> {
+    await this.require('messages_read');
+    checkSession(sid, until);
+    await this.store.endSession(sid, new Date(Date.parse(until)).toISOString());
+  }
+
+  async sessionEnded(sid: string): Promise<boolean> {
+    await this.require('messages_read');
+    checkSession(sid);
+    return this.store.sessionEnded(sid);
+  }
+
   describe(): { kind: string; location: string } {
     return { kind: this.store.kind, location: this.store.describe() };
   }
 
   async close(): Promise<void> {
     if (this.options.ownsStore) await this.store.close();
+  }
+}
+
+/** Checks a session id (8–64 URL-safe characters) and expiry (an ISO time): ERR_ELMAH_QUERY otherwise. */
+function checkSession(sid: unknown, until?: unknown): void {
+  if (typeof sid !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(sid)) {
+    throw new ElmahError('ERR_ELMAH_QUERY', 'A session id is 8 to 64 URL-safe characters.');
+  }
+  if (arguments.length > 1 && (typeof until !== 'string' || until.length > 40 || Number.isNaN(Date.parse(until)))) {
+    throw new ElmahError('ERR_ELMAH_QUERY', 'A session expiry must be an ISO 8601 time.');
   }
 }

@@ -384,6 +384,16 @@ export class RemoteLogClient implements LogClient {
     return body as LogSummary[];
   }
 
+  async endSession(sid: string, until: string): Promise<void> {
+    await this.call('POST', '/v3/sessions/_ended', undefined, JSON.stringify({ sid, until }));
+  }
+
+  async sessionEnded(sid: string): Promise<boolean> {
+    const body = await this.call('GET', `/v3/sessions/_ended/${encodeURIComponent(sid)}`);
+    if (!isObject(body) || typeof body.ended !== 'boolean') throw this.unexpected('GET /v3/sessions/_ended/:sid');
+    return body.ended;
+  }
+
   describe(): { kind: string; location: string } {
     return { kind: 'remote', location: this.location };
   }

@@ -87,6 +87,13 @@ export interface LogClient extends LogWriter {
   delete(log: string, target: ClientDeleteTarget): Promise<number>;
   /** Logs the key may see (needs `logs_read` or `messages_read`). */
   logs(): Promise<LogSummary[]>;
+  /**
+   * Records that a viewer session ended before its expiry `until` (ISO), for every instance sharing the store
+   * (needs `messages_read`, the viewer's own permission). `sid` is the session's random id, 8–64 URL-safe characters.
+   */
+  endSession(sid: string, until: string): Promise<void>;
+  /** True when the session was ended and has not expired yet (needs `messages_read`). */
+  sessionEnded(sid: string): Promise<boolean>;
   /** Where this client points, safe to show: `sqlite:/…/elmah.db`, `https://collector.example/`. */
   describe(): { kind: string; location: string };
   /** Releases what the client opened (a store it opened itself, sockets). */

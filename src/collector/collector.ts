@@ -465,6 +465,18 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     sendJson(res, 200, await client.whoami());
   }));
 
+  // Viewer sign-outs shared by every viewer over this collector (see LogClient.endSession).
+  router.post('/v3/sessions/_ended', route(async (req, res, client, claim) => {
+    const body = await readJson(req, 1024, 'a session', false, claim);
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    await client.endSession(b.sid as string, b.until as string);
+    sendJson(res, 200, { ended: true });
+  }, 'messages_read'));
+
+  router.get('/v3/sessions/_ended/:sid', route(async (req, res, client) => {
+    sendJson(res, 200, { ended: await client.sessionEnded(String(req.params.sid)) });
+  }));
+
   router.use('/v3', function collectorNotFound(req: Request, _res: Response, next: NextFunction): void {
     next(new ElmahError('ERR_ELMAH_NOT_FOUND', `No collector route ${req.method} ${req.baseUrl}${req.path}.`, {
       help: 'See docs/collector.md for the routes.',

@@ -34,6 +34,8 @@ export class MemoryStore implements Store {
   /** Occurrences counted but not kept in full, per log and tally id. */
   private readonly tallies = new Map<string, Map<string, OccurrenceTally>>();
   private readonly keys = new Map<string, KeyRecord>();
+  /** Viewer sessions ended before their expiry: sid → expiry. */
+  private readonly ended = new Map<string, string>();
   private readonly maxMessages: number;
   private readonly retention: Required<RetentionOptions>;
   private closed = false;
@@ -326,6 +328,19 @@ export class MemoryStore implements Store {
   async listKeys(): Promise<KeyRecord[]> {
     this.open();
     return [...this.keys.values()].map((k) => structuredClone(k)).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  }
+
+  async endSession(sid: string, until: string): Promise<void> {
+    this.open();
+    const now = new Date().toISOString();
+    for (const [s, u] of this.ended) if (u <= now) this.ended.delete(s);
+    this.ended.set(sid, until);
+  }
+
+  async sessionEnded(sid: string): Promise<boolean> {
+    this.open();
+    const until = this.ended.get(sid);
+    return until !== undefined && until > new Date().toISOString();
   }
 
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {

@@ -168,6 +168,13 @@ export interface KeyStore {
   listKeys(): Promise<KeyRecord[]>;
   /** Marks a key revoked; false when no such key. Revoking twice keeps the first time. */
   revokeKey(id: string, at?: Date): Promise<boolean>;
+  /**
+   * Records that a viewer session ended (sign-out) before its expiry `until` (ISO), so that a copy of its
+   * cookie stops working on every instance and after a restart. Ended sessions past `until` are forgotten.
+   */
+  endSession(sid: string, until: string): Promise<void>;
+  /** True when {@link endSession} recorded the session and its expiry has not passed. */
+  sessionEnded(sid: string): Promise<boolean>;
 }
 
 /** A complete backend. */

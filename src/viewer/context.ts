@@ -67,6 +67,9 @@ export function chartWindow(since: Since | '', now: Date): { from: string; to: s
   return { from: new Date(end - bucketMs * buckets).toISOString(), to: new Date(end).toISOString(), buckets };
 }
 
+/** How long a session found open is trusted before the store is asked again whether it was signed out. */
+const SESSION_CHECK_MS = 5000;
+
 /** One viewer's shared state and helpers, handed to each group of routes. */
 export class ViewerContext {
   readonly codec: SessionCodec;
@@ -81,6 +84,8 @@ export class ViewerContext {
   private readonly histograms = new Map<string, { at: number; value: Promise<HistogramResult> }>();
   private readonly clientIds = new WeakMap<LogClient, number>();
   private nextClientId = 0;
+  /** Sessions found open in the store, and when: sid → ms. */
+  private readonly sessionChecks = new Map<string, number>();
 
   constructor(
     readonly o: ResolvedViewerOptions,
@@ -118,6 +123,33 @@ export class ViewerContext {
     }
     this.keyClients.set(key, c);
     return c;
+  }
+
+  /**
+   * The session of a request's cookie, or undefined when there is none, it is forged or expired, or it was
+   * signed out — here, on another instance sharing the store, or before a restart. A session found open is
+   * trusted for a few seconds before the store is asked again.
+   */
+  async openSession(cookie: string | undefined): Promise<SessionData | undefined> {
+    const session = this.codec.open(cookie);
+    if (!session) return undefined;
+    const now = Date.now();
+    const seen = this.sessionChecks.get(session.sid);
+    if (seen !== undefined && now - seen < SESSION_CHECK_MS) return session;
+    if (await this.clients.main.sessionEnded(session.sid)) {
+      this.codec.end(session);
+      return undefined;
+    }
+    if (this.sessionChecks.size >= 10_000) this.sessionChecks.clear();
+    this.sessionChecks.set(session.sid, now);
+    return session;
+  }
+
+  /** Ends a session for good: in this process at once, and in the store for every instance. */
+  async endSession(session: SessionData): Promise<void> {
+    this.codec.end(session);
+    this.sessionChecks.delete(session.sid);
+    await this.clients.main.endSession(session.sid, new Date(session.exp).toISOString());
   }
 
   /** Drops the client of a key that stopped working. */

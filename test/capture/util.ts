@@ -61,6 +61,8 @@ export function fakeClient(
     neighbours: async () => ({}),
     delete: async () => 0,
     logs: async () => [],
+    endSession: async () => undefined,
+    sessionEnded: async () => false,
     describe: () => ({ kind: 'fake', location: 'fake:' }),
     close: async () => {
       client.closed = true;

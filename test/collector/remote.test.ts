@@ -124,6 +124,11 @@ describe('RemoteLogClient against a collector', () => {
     const one = groups.groups[0]!;
     expect(await c.group('shop', one.fingerprint)).toEqual(one);
     expect(await c.group('shop', 'no-such-fingerprint')).toBeUndefined();
+    expect(await c.sessionEnded('session-1234')).toBe(false);
+    await c.endSession('session-1234', new Date(Date.now() + 60_000).toISOString());
+    expect(await c.sessionEnded('session-1234')).toBe(true);
+    expect(await ctx.store.sessionEnded('session-1234')).toBe(true);
+    await expect(c.endSession('no', 'later')).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
     const hist = await c.histogram({ log: 'shop', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 4 });
     expect(hist.counts).toEqual([1, 1, 1, 1]);
     expect(await c.neighbours('shop', ms[1]!.id)).toEqual({ newer: ms[2]!.id, older: ms[0]!.id });

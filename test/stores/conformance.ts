@@ -343,6 +343,16 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
     });
 
     describe('keys', () => {
+      it('keeps ended viewer sessions until their expiry', async () => {
+        const later = new Date(Date.now() + 3_600_000).toISOString();
+        expect(await store.sessionEnded('sid-aaaaaaaa')).toBe(false);
+        await store.endSession('sid-aaaaaaaa', later);
+        await store.endSession('sid-expired0', new Date(Date.now() - 1000).toISOString());
+        expect(await store.sessionEnded('sid-aaaaaaaa')).toBe(true);
+        expect(await store.sessionEnded('sid-expired0')).toBe(false);
+        expect(await store.sessionEnded('sid-bbbbbbbb')).toBe(false);
+      });
+
       it('stores, lists and revokes key records, keeping the first revocation time', async () => {
         const { record } = createKey({ name: 'writer', now: new Date('2026-01-01T00:00:00.000Z') });
         await store.putKey(record);

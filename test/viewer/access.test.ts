@@ -2,7 +2,9 @@
 // rate limit), a function (the app's own auth), and API keys in headers for /json and /download.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import express from 'express';
 import request from 'supertest';
+import { errorViewer } from '../../src/viewer';
 import { addKey } from '../helpers/keys';
 import { isLocalRequest, isLoopback, isLoopbackHost, keyFromHeaders } from '../../src/viewer/access';
 import { createViewerApp, csrfOf } from './app';
@@ -345,6 +347,32 @@ describe("access 'key'", () => {
     expect(out.headers.location).toBe('/elmah.axd/signin');
     expect(cookieOf(out, 'elmah_session')).toMatch(/Max-Age=0/);
     expect((await request(t.app).get('/elmah.axd/').set('Cookie', kept)).status).toBe(303);
+  });
+
+  it('keeps a sign-out in the store: a copied cookie fails on another instance and after a restart', async () => {
+    const t = await keyApp();
+    const agent = request.agent(t.app);
+    const csrf = csrfOf((await agent.get('/elmah.axd/signin')).text);
+    const signIn = await agent.post('/elmah.axd/signin').type('form').send({ _csrf: csrf, key: t.keys.read });
+    const kept = cookieOf(signIn, 'elmah_session')!.split(';')[0]!;
+    // A second instance (or this one restarted) with the same secret and store accepts the cookie ...
+    const second = express();
+    second.use(function fakeRemoteAddress(req, _res, next) {
+      Object.defineProperty(req.socket, 'remoteAddress', { value: '198.51.100.9', configurable: true });
+      next();
+    });
+    second.use('/elmah.axd', await errorViewer({ store: t.store, key: t.keys.read, access: 'key', sessionSecret: SECRET }));
+    expect((await request(second).get('/elmah.axd/').set('Cookie', kept)).status).toBe(200);
+    // ... until the session is signed out on the first one.
+    const page = await agent.get('/elmah.axd/');
+    expect((await agent.post('/elmah.axd/signout').type('form').send({ _csrf: csrfOf(page.text) })).status).toBe(303);
+    const restarted = express();
+    restarted.use(function fakeRemoteAddress(req, _res, next) {
+      Object.defineProperty(req.socket, 'remoteAddress', { value: '198.51.100.9', configurable: true });
+      next();
+    });
+    restarted.use('/elmah.axd', await errorViewer({ store: t.store, key: t.keys.read, access: 'key', sessionSecret: SECRET }));
+    expect((await request(restarted).get('/elmah.axd/').set('Cookie', kept)).status).toBe(303);
   });
 
   it('uses the signed-in key for data: its permissions decide, and revoking it ends the session', async () => {

@@ -25,6 +25,7 @@ export interface Tables {
   groups: string;
   keys: string;
   tallies: string;
+  sessionsEnded: string;
   migrations: string;
 }
 
@@ -37,6 +38,7 @@ export function tables(schema: string): Tables {
     groups: `${s}.elmah_groups`,
     keys: `${s}.elmah_keys`,
     tallies: `${s}.elmah_tallies`,
+    sessionsEnded: `${s}.elmah_sessions_ended`,
     migrations: `${s}.elmah_migrations`,
   };
 }
@@ -158,6 +160,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX elmah_tallies_group ON ${t.tallies} (log, fingerprint, last_seen DESC, id DESC)`,
       `CREATE INDEX elmah_tallies_time ON ${t.tallies} (log, last_seen)`,
     ],
+  },
+  {
+    version: 3,
+    description: 'viewer sessions ended before their expiry',
+    statements: (t) => [`CREATE TABLE ${t.sessionsEnded} (sid text COLLATE "C" PRIMARY KEY, until text COLLATE "C" NOT NULL)`],
   },
 ];
 

@@ -426,6 +426,18 @@ export class PostgresStore implements Store {
     return rows.map(toKey).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
   }
 
+  async endSession(sid: string, until: string): Promise<void> {
+    await this.query(`DELETE FROM ${this.t.sessionsEnded} WHERE until <= $1`, [new Date().toISOString()], 'admin');
+    await this.query(
+      `INSERT INTO ${this.t.sessionsEnded} (sid, until) VALUES ($1, $2) ON CONFLICT (sid) DO UPDATE SET until = excluded.until`, [sid, until], 'admin',
+    );
+  }
+
+  async sessionEnded(sid: string): Promise<boolean> {
+    const rows = await this.query(`SELECT 1 FROM ${this.t.sessionsEnded} WHERE sid = $1 AND until > $2`, [sid, new Date().toISOString()], 'read');
+    return rows.length > 0;
+  }
+
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {
     const rows = await this.query(
       `UPDATE ${this.t.keys} SET revoked = coalesce(revoked, $2) WHERE id = $1 RETURNING id`, [id, at.toISOString()], 'admin',

@@ -108,6 +108,9 @@ const KEYS_TABLE = `
     expires TEXT,
     revoked TEXT
   ) WITHOUT ROWID;
+
+  -- Viewer sessions ended (signed out) before their expiry: a copied cookie stops working everywhere.
+  CREATE TABLE IF NOT EXISTS elmah_sessions_ended (sid TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 /** A migration step: SQL, or a function for steps that rewrite rows (run inside the migration's transaction). */
@@ -137,6 +140,7 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
       DROP TABLE elmah_messages_fts;
     `);
     db.exec(V2_TABLES);
+    db.exec("CREATE TABLE IF NOT EXISTS elmah_sessions_ended (sid TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID;");
     copyV1(db);
     db.exec('DROP TABLE elmah_v1_messages; DROP TABLE elmah_v1_texts; DROP TABLE elmah_v1_groups; DROP TABLE elmah_v1_logs;');
   };

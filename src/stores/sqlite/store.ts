@@ -256,6 +256,9 @@ export class SqliteStore implements Store {
       keyGet: p('SELECT * FROM elmah_keys WHERE id = ?'),
       keyList: p('SELECT * FROM elmah_keys ORDER BY created, id'),
       keyRevoke: p('UPDATE elmah_keys SET revoked = coalesce(revoked, ?) WHERE id = ?'),
+      sessionEnd: p('INSERT INTO elmah_sessions_ended (sid, until) VALUES (?, ?) ON CONFLICT (sid) DO UPDATE SET until = excluded.until'),
+      sessionsForget: p('DELETE FROM elmah_sessions_ended WHERE until <= ?'),
+      sessionEnded: p('SELECT 1 FROM elmah_sessions_ended WHERE sid = ? AND until > ?').pluck(),
     };
   }
 
@@ -965,6 +968,21 @@ export class SqliteStore implements Store {
 
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {
     return this.use(() => this.stmts.keyRevoke!.run(at.toISOString(), id).changes > 0);
+  }
+
+  async endSession(sid: string, until: string): Promise<void> {
+    this.use(() =>
+      this.db
+        .transaction(() => {
+          this.stmts.sessionsForget!.run(new Date().toISOString());
+          this.stmts.sessionEnd!.run(sid, until);
+        })
+        .immediate(),
+    );
+  }
+
+  async sessionEnded(sid: string): Promise<boolean> {
+    return this.use(() => this.stmts.sessionEnded!.get(sid, new Date().toISOString()) !== undefined);
   }
 }
 

@@ -119,7 +119,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
         return;
       }
     } else if (o.access === 'key') {
-      session = codec.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      session = await v.openSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
       if (!session) {
         if (KEY_HEADER_ROUTES.test(req.path)) {
           // Scripts get JSON they can act on rather than a redirect to a form.
@@ -157,7 +157,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
       } catch (err) {
         if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
         // The signed-in key stopped working: end the session and say why on the sign-in page.
-        if (session) codec.end(session);
+        if (session) await v.endSession(session);
         v.forgetKey(session?.key);
         setCookie(req, res, SESSION_COOKIE, '', { path: base || '/', maxAgeMs: 0 });
         res.redirect(303, href(base, '/signin', { reason: 'key' }));

@@ -74,12 +74,12 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
   }));
 
   router.post('/signout', v.parseForm, v.handle('viewerSignOut', async (req, res) => {
-    const session = codec.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    const session = await v.openSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
     if (session && !v.csrfOk(req, session.sid)) {
       await v.problem(req, res, 403, 'Form expired', 'The sign-out form expired; reload the page and try again.');
       return;
     }
-    if (session) codec.end(session);
+    if (session) await v.endSession(session);
     setCookie(req, res, SESSION_COOKIE, '', { path: baseOf(req) || '/', maxAgeMs: 0 });
     res.redirect(303, `${baseOf(req)}/signin`);
   }));
