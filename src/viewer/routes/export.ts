@@ -43,12 +43,17 @@ export function exportRoutes(router: Router, v: ViewerContext): void {
     let closed = false;
     res.on('close', () => (closed = true));
     const write = async (chunk: string): Promise<void> => {
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
-        });
-      }
+      if (res.write(chunk) || closed) return;
+      await new Promise<void>((resolve) => {
+        // Both listeners go once either fires, so a long export does not pile up 'close' listeners.
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.once('drain', done);
+        res.once('close', done);
+      });
     };
     // A byte-order mark, so that spreadsheets read the file as UTF-8.
     await write(`\uFEFF${csvRow(CSV_COLUMNS)}`);
