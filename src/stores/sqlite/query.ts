@@ -80,24 +80,39 @@ export function likePrefix(value: string): string {
  */
 export type TextStyle = 'set' | 'probe';
 
+/**
+ * The single full-text token that stands for a log in the per-message index (`lg` column): `l` and the hex of
+ * its name, so that a word search in one log asks the index for that log's matches only.
+ */
+export function logToken(log: string): string {
+  return `l${Buffer.from(log, 'utf8').toString('hex')}`;
+}
+
+/** How a query compiles: the text style, and the logs a search is limited to (undefined: all). */
+export interface CompileOptions {
+  style?: TextStyle;
+  logs?: readonly string[] | undefined;
+}
+
 /** Compiles a query tree into a WHERE fragment that is always 0 or 1 (never NULL), so NOT behaves as in memory. */
-export function compileQuery(node: QueryNode, style: TextStyle = 'set'): SqlFragment {
+export function compileQuery(node: QueryNode, options: CompileOptions = {}): SqlFragment {
   const params: unknown[] = [];
-  const sql = compileNode(node, params, style);
+  const sql = compileNode(node, params, { style: options.style ?? 'set', logs: options.logs });
   return { sql, params };
 }
 
-function compileNode(node: QueryNode, params: unknown[], style: TextStyle): string {
+function compileNode(node: QueryNode, params: unknown[], o: Required<Pick<CompileOptions, 'style'>> & CompileOptions): string {
+  const style = o.style;
   switch (node.kind) {
     case 'all':
       return '1';
     case 'and':
     case 'or':
-      return `(${node.children.map((c) => compileNode(c, params, style)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
+      return `(${node.children.map((c) => compileNode(c, params, o)).join(node.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'not':
-      return `(NOT ${compileNode(node.child, params, style)})`;
+      return `(NOT ${compileNode(node.child, params, o)})`;
     case 'text':
-      return compileText(node.field, node.tokens, node.prefix, params, style);
+      return compileText(node.field, node.tokens, node.prefix, params, style, o.logs);
     case 'term':
       if (node.field === 'severity') return severityIn(node);
       if (node.field === 'type') return inStacks(compileTerm(node.field, node.value, node.prefix, params));
@@ -133,18 +148,27 @@ const ROW_TEXT: Record<string, string> = {
   hostname: 'm.hostname',
 };
 
-/** The FTS5 column filter and phrase of a text node for each table, or undefined where it has no column. */
-export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean): { message?: string; stack?: string } {
+/**
+ * The FTS5 expressions of a text node for each table, or undefined where it has no column. The per-message
+ * one is limited to `logs` through their tokens, so a word common in other logs costs nothing in this one.
+ */
+export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean, logs?: readonly string[]): { message?: string; stack?: string } {
   const phrase = ftsPhrase(tokens, prefix);
-  if (field === undefined) return { message: `{title head url user_name hostname} : ${phrase}`, stack: `{type frames source} : ${phrase}` };
   const out: { message?: string; stack?: string } = {};
-  if (MESSAGE_FTS[field]) out.message = `${MESSAGE_FTS[field]} : ${phrase}`;
-  if (STACK_FTS[field]) out.stack = `${STACK_FTS[field]} : ${phrase}`;
+  const columns = field === undefined ? '{title head url user_name hostname}' : MESSAGE_FTS[field];
+  if (columns) {
+    const inLogs = logs && logs.length > 0 ? ` AND (${logs.map((l) => `lg : ${logToken(l)}`).join(' OR ')})` : '';
+    out.message = `(${columns} : ${phrase})${inLogs}`;
+  }
+  const stackColumns = field === undefined ? '{type frames source}' : STACK_FTS[field];
+  if (stackColumns) out.stack = `${stackColumns} : ${phrase}`;
   return out;
 }
 
-function compileText(field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle): string {
-  const { message, stack } = textMatches(field, tokens, prefix);
+function compileText(
+  field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle, logs: readonly string[] | undefined,
+): string {
+  const { message, stack } = textMatches(field, tokens, prefix, logs);
   const parts: string[] = [];
   if (message !== undefined && style === 'set') {
     params.push(message);
@@ -245,7 +269,7 @@ export function compileFilter(filter: MessageFilter, options: { logIndex?: boole
     params.push(filter.to);
   }
   if (filter.query && filter.query.kind !== 'all') {
-    const q = compileQuery(filter.query, options.style);
+    const q = compileQuery(filter.query, { style: options.style, logs: filterLogs(filter.log) });
     parts.push(q.sql);
     params.push(...q.params);
   }

@@ -22,7 +22,7 @@ import {
 import { headText, joinDetail, splitDetail } from './codec.js';
 import { ListDictionary } from './dictionary.js';
 import { loadDriver, openFile, sqliteError, wrapOpen } from './driver.js';
-import { compileFilter, ftsText, hasTextConjunct, textMatches, textNodes, type TextStyle } from './query.js';
+import { compileFilter, ftsText, hasTextConjunct, logToken, textMatches, textNodes, type TextStyle } from './query.js';
 import { migrate } from './schema.js';
 
 type Database = BetterSqlite3.Database;
@@ -126,8 +126,6 @@ const DEFAULT_PROBE = 1000;
 const REMOVE_CHUNK = 500;
 /** A per-message word or phrase matching more messages than this is tested row by row while walking, not collected. */
 const BIG_TEXT = 20_000;
-/** A count by walking looks at most at this many of the newest messages; beyond, the total is a lower bound. */
-const WALK_COUNT_ROWS = 20_000;
 /** Stacks remembered by id, so that a repeated stack costs a map look-up instead of a hash and a query. */
 const STACK_CACHE = 4096;
 
@@ -188,14 +186,17 @@ export class SqliteStore implements Store {
       stackExists: p('SELECT 1 FROM elmah_stacks WHERE sid = ?').pluck(),
       stackInsert: p('INSERT INTO elmah_stacks (hkey, hash, type, source, frames) VALUES (?, ?, ?, ?, ?)'),
       stackFts: p('INSERT INTO elmah_stacks_fts (rowid, type, frames, source) VALUES (?, ?, ?, ?)'),
-      stackUnused: p('DELETE FROM elmah_stacks WHERE sid = ? AND NOT EXISTS (SELECT 1 FROM elmah_messages WHERE sid = ?)'),
+      // Through the (log, sid) index, one look-up per log.
+      stackUnused: p(
+        'DELETE FROM elmah_stacks WHERE sid = ? AND NOT EXISTS (SELECT 1 FROM elmah_messages WHERE log IN (SELECT log FROM elmah_logs) AND sid = ?)',
+      ),
       stackFtsDelete: p('DELETE FROM elmah_stacks_fts WHERE rowid = ?'),
       stackRead: p('SELECT type, source, frames FROM elmah_stacks WHERE sid = ?'),
       insert: p(
         'INSERT OR IGNORE INTO elmah_messages (log, id, date_time, sid, shape, title, head, status_code, severity, url, method, user_name, hostname, ' +
           'application, version, correlation_id, category, fingerprint, lists) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      messageFts: p('INSERT INTO elmah_messages_fts (rowid, title, head, url, user_name, hostname) VALUES (?, ?, ?, ?, ?, ?)'),
+      messageFts: p('INSERT INTO elmah_messages_fts (rowid, title, head, url, user_name, hostname, lg) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       messageFtsDelete: p('DELETE FROM elmah_messages_fts WHERE rowid = ?'),
       deleteRid: p('DELETE FROM elmah_messages WHERE rid = ?'),
       // The newest stored message names its group; a tally names it only while none is stored (last_msg NULL).
@@ -406,7 +407,10 @@ export class SqliteStore implements Store {
       }
       out.push({ id: m.id, status: 'created' });
       used.add(sid);
-      this.stmts.messageFts!.run(info.lastInsertRowid, ftsText(m.title), ftsText(headText(split, m.type, m.title)), ftsText(m.url), ftsText(m.user), ftsText(m.hostname));
+      this.stmts.messageFts!.run(
+        info.lastInsertRowid, ftsText(m.title), ftsText(headText(split, m.type, m.title)), ftsText(m.url), ftsText(m.user), ftsText(m.hostname),
+        logToken(m.log),
+      );
       const gk = `${m.log}\n${m.fingerprint}`;
       const g = groups.get(gk);
       if (!g) groups.set(gk, { m, count: 1, first: m.dateTime, last: m.dateTime });
@@ -552,9 +556,9 @@ export class SqliteStore implements Store {
    * True when a per-message word or phrase of the query matches more than BIG_TEXT messages: collecting its
    * matches would cost more than testing the rows a newest-first walk visits.
    */
-  private hasBigText(query: QueryNode | undefined): boolean {
+  private hasBigText(query: QueryNode | undefined, log: MessageFilter['log']): boolean {
     return textNodes(query).some((n) => {
-      const { message } = textMatches(n.field, n.tokens, n.prefix);
+      const { message } = textMatches(n.field, n.tokens, n.prefix, filterLogs(log));
       if (message === undefined) return false;
       const sql = `SELECT count(*) FROM (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ? LIMIT ${this.bigText + 1})`;
       return (this.prepared(sql).pluck().get(message) as number) > this.bigText;
@@ -566,8 +570,8 @@ export class SqliteStore implements Store {
    * index and count from the per-log counters. A filtered search first collects up to COUNT_CAP + 1 matching
    * row ids through the predicate's own index (that is the capped total): a small set (up to probeLimit) is
    * sorted whole, while a larger one is paged by walking the newest-first index, where matches come quickly.
-   * A word that occurs in very many messages is not collected: the walk tests it row by row, and the total
-   * is counted by the same walk up to the cap.
+   * A word that occurs in very many messages of the logs is not collected: the walk tests it row by row, and
+   * the total is only what the walk saw (a lower bound, "16+", except on the last page).
    */
   async search(options: SearchOptions): Promise<SearchResult> {
     return this.use(() => {
@@ -584,7 +588,7 @@ export class SqliteStore implements Store {
       const logs = filterLogs(options.log);
       const index = logs?.length === 1 ? 'elmah_messages_list' : 'elmah_messages_time';
       const filtered = (options.query && options.query.kind !== 'all') || options.from !== undefined || options.to !== undefined;
-      const style: TextStyle = filtered && this.hasBigText(options.query) ? 'probe' : 'set';
+      const style: TextStyle = filtered && this.hasBigText(options.query, options.log) ? 'probe' : 'set';
       const where = compileFilter(options, { style });
       let rows: MessageRow[];
       let total: number;
@@ -610,18 +614,10 @@ export class SqliteStore implements Store {
         if (probe) total = probe.length;
         else if (!filtered) total = this.countLogs(options.log);
         else {
-          // Counted over the newest WALK_COUNT_ROWS messages of the filter's logs and time range: a lower bound
-          // when matches are sparser than that window can show.
-          const window = compileFilter({ log: options.log, from: options.from, to: options.to });
-          const newest = `SELECT m.rid FROM elmah_messages m INDEXED BY ${index} WHERE ${window.sql} ORDER BY m.date_time DESC, m.id DESC LIMIT ${WALK_COUNT_ROWS}`;
-          const counted = this.prepared(`SELECT count(*) FROM (${newest}) w JOIN elmah_messages m ON m.rid = w.rid WHERE ${where.sql}`)
-            .pluck()
-            .get(...window.params, ...where.params) as number;
-          const seen = this.prepared(`SELECT count(*) FROM (SELECT 1 FROM elmah_messages m INDEXED BY ${index} WHERE ${window.sql} LIMIT ${WALK_COUNT_ROWS + 1})`)
-            .pluck()
-            .get(...window.params) as number;
-          total = Math.min(Math.max(counted, offset + Math.min(rows.length, size + 1)), COUNT_CAP + 1);
-          lowerBound = seen > WALK_COUNT_ROWS;
+          // A word in very many messages: the page was found by walking newest first, and counting every match
+          // would cost far more than the page. The total is what the walk has seen: exact on the last page.
+          total = offset + Math.min(rows.length, size + 1);
+          lowerBound = rows.length > size;
         }
       }
       const more = rows.length > size;
@@ -639,6 +635,8 @@ export class SqliteStore implements Store {
   /** The filter written so that the predicate's own index finds the matches (see indexHint and hasTextConjunct). */
   private drivenFilter(filter: MessageFilter): { from: string; sql: string; params: unknown[] } {
     const hint = indexHint(filter.query);
+    // The (log, sid) index needs the log: every log, when the filter names none.
+    if (hint !== undefined && filter.log === undefined) filter = { ...filter, log: (this.stmts.logsAll!.all() as { log: string }[]).map((r) => r.log) };
     const where = compileFilter(filter, { logIndex: hint === undefined && !hasTextConjunct(filter.query) });
     return { from: `elmah_messages m${hint ? ` INDEXED BY ${hint}` : ''}`, ...where };
   }
@@ -658,7 +656,7 @@ export class SqliteStore implements Store {
         ).all(...logParams, size, offset) as GroupRow[];
         return { groups: rows.map(toGroup), total };
       }
-      const style: TextStyle = this.hasBigText(options.query) ? 'probe' : 'set';
+      const style: TextStyle = this.hasBigText(options.query, options.log) ? 'probe' : 'set';
       const where = style === 'set' ? this.drivenFilter(options) : { from: 'elmah_messages m', ...compileFilter(options, { style }) };
       // The newest message of each group is its representative: max over "date_time id" (a space sorts below every id character).
       const grouped =
@@ -712,7 +710,7 @@ export class SqliteStore implements Store {
         from: Date.parse(options.from) > start ? options.from : from,
         to: Date.parse(options.to) < end ? options.to : to,
       };
-      const style: TextStyle = this.hasBigText(options.query) ? 'probe' : 'set';
+      const style: TextStyle = this.hasBigText(options.query, options.log) ? 'probe' : 'set';
       const where = style === 'set' ? this.drivenFilter(range) : { from: 'elmah_messages m', ...compileFilter(range, { style }) };
       const rows = this.prepared(
         `SELECT (CAST(round(unixepoch(m.date_time, 'subsec') * 1000) AS INTEGER) - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, count(*) AS n ` +
