@@ -5,15 +5,15 @@ import { connect, isLogClient } from '../client/connect.js';
 import type { LogWriter } from '../client/types.js';
 import { resolveStoreUrl } from '../stores/open.js';
 import { ElmahConfigError, ElmahError } from '../model/errors.js';
-import { computeFingerprint } from '../model/fingerprint.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN, type ErrorMessage, type Severity } from '../model/message.js';
 import { looksLikeExpressCall, notCalledError, validateOptions } from '../model/options.js';
 import { fitMessage } from './limits.js';
 import { CAPTURE_DEFAULTS, ERROR_LOGGER_SCHEMA, type BeforeLogResult, type ErrorLoggerOptions } from './options.js';
 import { Shipper, classifyFailure, type Occurrence, type ShipperStats } from './queue.js';
-import { buildMessage, claimedStatus, describeError, type RecordContext } from './record.js';
+import { buildMessage, claimedStatus, describeError, fingerprintOf, type RecordContext } from './record.js';
 import { createRedactor } from './redact.js';
+import { createSourceReader, findAppRoot } from './source.js';
 import { asElmahError, createReporter } from './report.js';
 import { installUncaught } from './uncaught.js';
 import { WorkerLogClient } from './worker.js';
@@ -66,6 +66,8 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   const redactor = createRedactor(options.redact, key);
   const severity: Severity = options.severity ?? 'Error';
   const settings = { ...CAPTURE_DEFAULTS, ...stripUndefined(options) };
+  // Anonymous frames are grouped by their line's text, read from the app's own files only.
+  const sourceLine = createSourceReader(findAppRoot());
 
   /** A SQLite store is written from a worker thread (unless `worker: false`); anything else in-process. */
   const storeUrl = storeOption === undefined ? resolveStoreUrl() : typeof storeOption === 'string' ? storeOption : undefined;
@@ -149,7 +151,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   });
 
   const context = (sev: Severity, category?: string): RecordContext => ({
-    log, severity: sev, redactor, application: options.application, version: options.version, user: options.user, category,
+    log, severity: sev, redactor, application: options.application, version: options.version, user: options.user, category, sourceLine,
   });
 
   const pending = new Set<Promise<unknown>>();
@@ -164,12 +166,12 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
 
   /**
    * The storm path: what a tally needs, without the request copy and redaction of a full record. The same
-   * type, detail and title as buildMessage reads, so the occurrence lands in the same group.
+   * parts, route and source lines as buildMessage reads, so the occurrence lands in the same group.
    */
-  const occurrence = (err: unknown): Occurrence => {
+  const occurrence = (err: unknown, req: Request | undefined): Occurrence => {
     const parts = describeError(err, redactor);
     return {
-      log, fingerprint: computeFingerprint(parts.type, parts.detail, parts.title), time: Date.now(),
+      log, fingerprint: fingerprintOf(parts, req, sourceLine), time: Date.now(),
       title: redactor.text(parts.title), type: parts.type, statusCode: parts.statusCode,
     };
   };
@@ -179,7 +181,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
       // An occurrence that would only be counted costs no full record; beforeLog still sees every one,
       // since it may drop or regroup it.
       if (!options.beforeLog && shipper.admission() !== 'keep') {
-        shipper.count(occurrence(err));
+        shipper.count(occurrence(err, req));
         return undefined;
       }
       const message = buildMessage(err, req, context(sev, category));

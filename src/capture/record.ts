@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Request } from 'express';
-import { computeFingerprint } from '../model/fingerprint.js';
+import { computeFingerprint, routeKey, type SourceLineReader } from '../model/fingerprint.js';
 import { newMessageId } from '../model/id.js';
 import { MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, type ErrorMessage, type KeyValue, type Severity } from '../model/message.js';
 import { firstFrameLine, parseFrame } from '../model/stack.js';
@@ -31,6 +31,8 @@ export interface RecordContext {
   version?: string | undefined;
   category?: string | undefined;
   user?: ((req: Request) => string | undefined | null) | undefined;
+  /** Reads the app's source lines, so that anonymous frames are grouped by their code. */
+  sourceLine?: SourceLineReader | undefined;
   now?: Date;
 }
 
@@ -397,6 +399,30 @@ function requestParts(req: Request, ctx: RecordContext): Partial<ErrorMessage> {
   };
 }
 
+/** `METHOD /route/pattern` of the Express route that failed, or undefined outside a route (middleware). */
+function routeOf(req: Request | undefined): string | undefined {
+  if (!req) return undefined;
+  const path = safeGet(safeGet(req, 'route'), 'path');
+  // Express 4 and 5 accept a string, a RegExp or a list of them as a route's path.
+  const pattern = typeof path === 'string' ? path : path instanceof RegExp || Array.isArray(path) ? safeText(path, 400) : undefined;
+  const method = safeGet(req, 'method');
+  return pattern ? routeKey(typeof method === 'string' ? method : undefined, pattern) : undefined;
+}
+
+/**
+ * The fingerprint of an error's parts as captured with `req`: the full record and the storm path's
+ * counted-only occurrence both take it from here, so they land in the same group.
+ */
+export function fingerprintOf(parts: ErrorParts, req: Request | undefined, sourceLine: SourceLineReader | undefined): string {
+  let route: string | undefined;
+  try {
+    route = routeOf(req);
+  } catch {
+    route = undefined;
+  }
+  return computeFingerprint(parts.type, parts.detail, parts.title, { route, sourceLine });
+}
+
 /**
  * A complete record for any thrown value and (optionally) its request: error parts, request context,
  * app context, a new id and the fingerprint. Redacted by `ctx.redactor`; not yet size-limited.
@@ -437,6 +463,6 @@ export function buildMessage(value: unknown, req: Request | undefined, ctx: Reco
     form: request.form ?? [],
     queryString: request.queryString ?? [],
     data: clipList(parts.data, MAX_MESSAGE_BYTES),
-    fingerprint: computeFingerprint(parts.type, parts.detail, parts.title),
+    fingerprint: fingerprintOf(parts, req, ctx.sourceLine),
   };
 }

@@ -2,8 +2,7 @@
 // the same rules as a captured one.
 import { truncate } from '../capture/limits.js';
 import { redactMessage } from '../capture/redact.js';
-import { computeFingerprint } from '../model/fingerprint.js';
-import { normalizeMessage, STRING_FIELDS } from '../model/message.js';
+import { fingerprintOfMessage, normalizeMessage, STRING_FIELDS } from '../model/message.js';
 
 /**
  * An incoming message, normalized and redacted. A message sent without a fingerprint gets one computed
@@ -24,6 +23,6 @@ export function redactIncoming(input: unknown, log: string, now: Date): unknown 
     if (typeof v === 'string' && v.length > STRING_FIELDS[field]) redacted[field] = truncate(v, STRING_FIELDS[field]);
   }
   const sent = (input as { fingerprint?: unknown }).fingerprint;
-  if (sent === undefined || sent === null) redacted.fingerprint = computeFingerprint(redacted.type, redacted.detail, redacted.title);
+  if (sent === undefined || sent === null) redacted.fingerprint = fingerprintOfMessage(redacted);
   return redacted;
 }

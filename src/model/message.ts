@@ -1,6 +1,6 @@
 // The error message record (elmah.io CreateMessage field names) and its validation for incoming data.
 import { ElmahError } from './errors.js';
-import { computeFingerprint } from './fingerprint.js';
+import { computeFingerprint, routeKey } from './fingerprint.js';
 import { newMessageId } from './id.js';
 
 /** Severity names, least to most severe (elmah.io's). */
@@ -109,10 +109,19 @@ export function parseSeverity(value: unknown): Severity | undefined {
 }
 
 /**
+ * The fingerprint of a message that arrived without one: from `type` and `detail`, and, when its in-app
+ * frames are all anonymous, `method` and the shape of `url`'s path. The sender's source files are not
+ * readable here, so the route is what tells its inline handlers apart.
+ */
+export function fingerprintOfMessage(m: Pick<ErrorMessage, 'type' | 'detail' | 'title' | 'method' | 'url'>): string {
+  return computeFingerprint(m.type, m.detail, m.title, { route: routeKey(m.method, undefined, m.url) });
+}
+
+/**
  * Checks and completes an incoming message: validates types and sizes, assigns an id when none was
  * sent, defaults `dateTime` to now (and clamps a time more than {@link MAX_FUTURE_SKEW_MS} ahead of `now`
  * to `now`, keeping the sent time in `data` as {@link SENT_DATE_TIME_KEY}) and `severity` to `Error`, and
- * computes `fingerprint` from `type` and `detail` when absent. Unknown fields are ignored (elmah.io clients send more than we keep).
+ * computes `fingerprint` when absent (see {@link fingerprintOfMessage}). Unknown fields are ignored (elmah.io clients send more than we keep).
  * Throws `ERR_ELMAH_INVALID_MESSAGE` with `details` listing every field error.
  */
 export function normalizeMessage(input: unknown, log: string, now: Date = new Date()): ErrorMessage {
@@ -214,7 +223,7 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
       help: 'Send an object with at least a string `title`; see the record fields in the README.',
     });
   }
-  message.fingerprint = fingerprint ?? computeFingerprint(message.type, message.detail, message.title);
+  message.fingerprint = fingerprint ?? fingerprintOfMessage(message);
   // Serializing costs more than the rest of the checks together: only do it when a cheap upper bound
   // (every character escaped to 6 bytes) could pass the limit.
   const size = upperBoundBytes(message) <= MAX_MESSAGE_BYTES ? 0 : Buffer.byteLength(JSON.stringify(message));

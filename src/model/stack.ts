@@ -27,12 +27,14 @@ export function parseFrame(line: string): StackFrame | undefined {
   const start = (line.length > MAX_FRAME_LINE ? line.slice(0, MAX_FRAME_LINE) : line).trimStart();
   if (!start.startsWith('at ')) return undefined;
   const raw = start.trimEnd();
-  const m = FRAME.exec(raw);
+  // `at async f (…)` marks a frame resumed after an await: the same function as `at f (…)`.
+  const text = raw.startsWith('at async ') ? `at ${raw.slice(9)}` : raw;
+  const m = FRAME.exec(text);
   if (m) {
     const file = m[2]!;
     return { raw, fn: m[1], file, line: Number(m[3]), column: Number(m[4]), inApp: isInAppFile(file) };
   }
-  const n = FRAME_NO_POS.exec(raw);
+  const n = FRAME_NO_POS.exec(text);
   const what = n?.[2]?.trim();
   return { raw, fn: n?.[1] ?? what, file: undefined, inApp: false };
 }

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { createRedactor, redactMessage } from '../../src/capture/redact';
 import { redactIncoming } from '../../src/collector/redact';
-import { computeFingerprint } from '../../src/model/fingerprint';
+import { computeFingerprint, routeKey } from '../../src/model/fingerprint';
 import { MAX_MESSAGE_BYTES, normalizeMessage, STRING_FIELDS, type ErrorMessage } from '../../src/model/message';
 import { parseStack } from '../../src/model/stack';
 import { captureRecord, fastest, fill, PLACES, SHAPES, worstInput } from './fixtures/hostile';
@@ -87,6 +87,8 @@ describe('redaction and fingerprinting are linear on unclipped text', () => {
     expect(nonLinear((text) => redactor.url(`/a/${text}?${text}=1&q=${text}`))).toEqual([]);
     expect(nonLinear((text) => parseStack(text))).toEqual([]);
     expect(nonLinear((text) => computeFingerprint('Error', text, text))).toEqual([]);
+    // Hostile source lines and URLs (a request's route key) as well.
+    expect(nonLinear((text) => computeFingerprint('Error', text, text, { route: routeKey('GET', undefined, text), sourceLine: () => text }))).toEqual([]);
   });
 
   it('messages arriving at a collector: normalized, redacted and fingerprinted', () => {
