@@ -62,9 +62,26 @@ export function ftsText(text: string | undefined | null): string | null {
   return tokenize(text).map(encodeToken).join(' ');
 }
 
+/**
+ * The text of one field for the per-message index, every token prefixed with its log's code (`3ǀtimeout`):
+ * the index is thereby partitioned by log, so a word common in other logs costs nothing in a search of this
+ * one, and no search pays for a log it does not look at. ASCII is split as unicode61 and tokenize() split it.
+ */
+export function ftsLogText(text: string | undefined | null, code: string): string | null {
+  if (text === undefined || text === null || text === '') return null;
+  const prefix = `${code}${ESCAPE}`;
+  if (!NON_ASCII.test(text)) {
+    const out = text.match(/[A-Za-z0-9]+/g);
+    return out ? out.map((t) => prefix + t.toLowerCase()).join(' ') : null;
+  }
+  const tokens = tokenize(text);
+  return tokens.length > 0 ? tokens.map((t) => prefix + encodeToken(t)).join(' ') : null;
+}
+
 /** An FTS5 phrase for the tokens: `"a b c"` with ` *` when the last token is a prefix. Tokens are [a-z0-9ǀ] only after encoding. */
-function ftsPhrase(tokens: readonly string[], prefix: boolean): string {
-  return `"${tokens.map(encodeToken).join(' ')}"${prefix ? ' *' : ''}`;
+function ftsPhrase(tokens: readonly string[], prefix: boolean, code?: string): string {
+  const p = code === undefined ? '' : `${code}${ESCAPE}`;
+  return `"${tokens.map((t) => p + encodeToken(t)).join(' ')}"${prefix ? ' *' : ''}`;
 }
 
 /** Escapes LIKE wildcards; the pattern uses ESCAPE '\'. */
@@ -80,24 +97,16 @@ export function likePrefix(value: string): string {
  */
 export type TextStyle = 'set' | 'probe';
 
-/**
- * The single full-text token that stands for a log in the per-message index (`lg` column): `l` and the hex of
- * its name, so that a word search in one log asks the index for that log's matches only.
- */
-export function logToken(log: string): string {
-  return `l${Buffer.from(log, 'utf8').toString('hex')}`;
-}
-
-/** How a query compiles: the text style, and the logs a search is limited to (undefined: all). */
+/** How a query compiles: the text style, and the per-message index codes of the logs searched (see ftsLogText). */
 export interface CompileOptions {
   style?: TextStyle;
-  logs?: readonly string[] | undefined;
+  codes?: readonly string[] | undefined;
 }
 
 /** Compiles a query tree into a WHERE fragment that is always 0 or 1 (never NULL), so NOT behaves as in memory. */
 export function compileQuery(node: QueryNode, options: CompileOptions = {}): SqlFragment {
   const params: unknown[] = [];
-  const sql = compileNode(node, params, { style: options.style ?? 'set', logs: options.logs });
+  const sql = compileNode(node, params, { style: options.style ?? 'set', codes: options.codes });
   return { sql, params };
 }
 
@@ -112,7 +121,7 @@ function compileNode(node: QueryNode, params: unknown[], o: Required<Pick<Compil
     case 'not':
       return `(NOT ${compileNode(node.child, params, o)})`;
     case 'text':
-      return compileText(node.field, node.tokens, node.prefix, params, style, o.logs);
+      return compileText(node.field, node.tokens, node.prefix, params, style, o.codes);
     case 'term':
       if (node.field === 'severity') return severityIn(node);
       if (node.field === 'type') return inStacks(compileTerm(node.field, node.value, node.prefix, params));
@@ -142,38 +151,37 @@ function inStacks(condition: string): string {
 /** The message columns (as SQL over alias `m`) behind each per-message FTS column, for the row-by-row test. */
 const ROW_TEXT: Record<string, string> = {
   title: 'm.title',
-  head: "(CASE m.shape WHEN 1 THEN (SELECT s.type FROM elmah_stacks s WHERE s.sid = m.sid) || ': ' || m.title WHEN 2 THEN m.head END)",
+  // char(58, 32) is ': ', written without a string literal: no quote ever appears in compiled SQL.
+  head: '(CASE m.shape WHEN 1 THEN (SELECT s.type FROM elmah_stacks s WHERE s.sid = m.sid) || char(58, 32) || m.title WHEN 2 THEN m.head END)',
   url: 'm.url',
   user_name: 'm.user_name',
   hostname: 'm.hostname',
 };
 
 /**
- * The FTS5 expressions of a text node for each table, or undefined where it has no column. The per-message
- * one is limited to `logs` through their tokens, so a word common in other logs costs nothing in this one.
+ * The FTS5 expressions of a text node for each table, or undefined where it has no column (or, for the
+ * per-message index, when none of the searched logs has a code yet: nothing there can match). The
+ * per-message one asks for the phrase in each searched log's partition (`codes`, see ftsLogText).
  */
-export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean, logs?: readonly string[]): { message?: string; stack?: string } {
-  const phrase = ftsPhrase(tokens, prefix);
+export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean, codes: readonly string[] = []): { message?: string; stack?: string } {
   const out: { message?: string; stack?: string } = {};
   const columns = field === undefined ? '{title head url user_name hostname}' : MESSAGE_FTS[field];
-  if (columns) {
-    const inLogs = logs && logs.length > 0 ? ` AND (${logs.map((l) => `lg : ${logToken(l)}`).join(' OR ')})` : '';
-    out.message = `(${columns} : ${phrase})${inLogs}`;
-  }
+  if (columns && codes.length > 0) out.message = codes.map((c) => `(${columns} : ${ftsPhrase(tokens, prefix, c)})`).join(' OR ');
+  const phrase = ftsPhrase(tokens, prefix);
   const stackColumns = field === undefined ? '{type frames source}' : STACK_FTS[field];
   if (stackColumns) out.stack = `${stackColumns} : ${phrase}`;
   return out;
 }
 
 function compileText(
-  field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle, logs: readonly string[] | undefined,
+  field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle, codes: readonly string[] | undefined,
 ): string {
-  const { message, stack } = textMatches(field, tokens, prefix, logs);
+  const { message, stack } = textMatches(field, tokens, prefix, codes);
   const parts: string[] = [];
   if (message !== undefined && style === 'set') {
     params.push(message);
     parts.push('m.rid IN (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ?)');
-  } else if (message !== undefined) {
+  } else if (field === undefined || MESSAGE_FTS[field] !== undefined) {
     const columns = field === undefined ? Object.keys(ROW_TEXT) : [MESSAGE_FTS[field]!];
     for (const c of columns) {
       params.push(JSON.stringify(tokens), prefix ? 1 : 0);
@@ -245,7 +253,7 @@ export function hasTextConjunct(query: QueryNode | undefined): boolean {
  * written `+m.log`, which keeps SQLite from walking a whole log by its index when the full-text index (through
  * `hasTextConjunct`) finds the few candidates faster; without statistics SQLite would pick the log index.
  */
-export function compileFilter(filter: MessageFilter, options: { logIndex?: boolean; style?: TextStyle } = {}): SqlFragment {
+export function compileFilter(filter: MessageFilter, options: { logIndex?: boolean; style?: TextStyle; codes?: readonly string[] } = {}): SqlFragment {
   const parts: string[] = [];
   const params: unknown[] = [];
   const logs = filterLogs(filter.log);
@@ -269,7 +277,7 @@ export function compileFilter(filter: MessageFilter, options: { logIndex?: boole
     params.push(filter.to);
   }
   if (filter.query && filter.query.kind !== 'all') {
-    const q = compileQuery(filter.query, { style: options.style, logs: filterLogs(filter.log) });
+    const q = compileQuery(filter.query, { style: options.style, codes: options.codes });
     parts.push(q.sql);
     params.push(...q.params);
   }

@@ -53,8 +53,9 @@ const V2_TABLES = `
   CREATE INDEX elmah_messages_group ON elmah_messages (log, fingerprint, date_time);
   CREATE INDEX elmah_messages_stack ON elmah_messages (log, sid);
   CREATE INDEX elmah_messages_time ON elmah_messages (date_time, id);
-  -- lg holds one token per message naming its log (see logToken), so a search in one log asks for its matches only.
-  CREATE VIRTUAL TABLE elmah_messages_fts USING fts5(title, head, url, user_name, hostname, lg, content = '', contentless_delete = 1, ${TOKENIZER});
+  -- Every token carries its log's code (see ftsLogText), so a search in one log reads that log's entries only.
+  CREATE VIRTUAL TABLE elmah_messages_fts USING fts5(title, head, url, user_name, hostname, content = '', contentless_delete = 1, ${TOKENIZER});
+  CREATE TABLE elmah_log_codes (code INTEGER PRIMARY KEY, log TEXT NOT NULL UNIQUE);
 
   -- Kept current on append, tally, delete and prune: grouped views never GROUP BY over messages. last_msg and
   -- last_id name the newest stored occurrence (NULL and '' when only counted-only occurrences are known).

@@ -22,7 +22,7 @@ import {
 import { headText, joinDetail, splitDetail } from './codec.js';
 import { ListDictionary } from './dictionary.js';
 import { loadDriver, openFile, sqliteError, wrapOpen } from './driver.js';
-import { compileFilter, ftsText, hasTextConjunct, logToken, textMatches, textNodes, type TextStyle } from './query.js';
+import { compileFilter, ftsLogText, ftsText, hasTextConjunct, textMatches, textNodes, type TextStyle } from './query.js';
 import { migrate } from './schema.js';
 
 type Database = BetterSqlite3.Database;
@@ -165,6 +165,8 @@ export class SqliteStore implements Store {
   private readonly stmts: Record<string, Statement>;
   private readonly cache = new Map<string, Statement>();
   private readonly lists: ListDictionary;
+  /** Each log's code in the per-message full-text index (base 36), assigned on its first message. */
+  private readonly codes = new Map<string, string>();
   /** Stack key (type, source, frames) → sid, most recently used last. */
   private readonly stacks = new Map<string, number>();
 
@@ -196,7 +198,10 @@ export class SqliteStore implements Store {
         'INSERT OR IGNORE INTO elmah_messages (log, id, date_time, sid, shape, title, head, status_code, severity, url, method, user_name, hostname, ' +
           'application, version, correlation_id, category, fingerprint, lists) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      messageFts: p('INSERT INTO elmah_messages_fts (rowid, title, head, url, user_name, hostname, lg) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      messageFts: p('INSERT INTO elmah_messages_fts (rowid, title, head, url, user_name, hostname) VALUES (?, ?, ?, ?, ?, ?)'),
+      codeInsert: p('INSERT INTO elmah_log_codes (log) VALUES (?) ON CONFLICT (log) DO NOTHING RETURNING code').pluck(),
+      codeFind: p('SELECT code FROM elmah_log_codes WHERE log = ?').pluck(),
+      codesAll: p('SELECT log, code FROM elmah_log_codes'),
       messageFtsDelete: p('DELETE FROM elmah_messages_fts WHERE rowid = ?'),
       deleteRid: p('DELETE FROM elmah_messages WHERE rid = ?'),
       // The newest stored message names its group; a tally names it only while none is stored (last_msg NULL).
@@ -386,6 +391,27 @@ export class SqliteStore implements Store {
     return sid;
   }
 
+  /** The code of a log in the per-message full-text index, assigned (in the caller's transaction) when new. */
+  private logCode(log: string): string {
+    let code = this.codes.get(log);
+    if (code === undefined) {
+      const n = (this.stmts.codeInsert!.get(log) ?? this.stmts.codeFind!.get(log)) as number;
+      code = n.toString(36);
+      this.codes.set(log, code);
+    }
+    return code;
+  }
+
+  /** The codes of the logs a filter searches (every log when it names none); a log without one has no messages. */
+  private codesOf(log: MessageFilter['log']): string[] {
+    const logs = filterLogs(log);
+    if (logs === undefined || logs.some((l) => !this.codes.has(l))) {
+      for (const r of this.stmts.codesAll!.all() as { log: string; code: number }[]) this.codes.set(r.log, r.code.toString(36));
+    }
+    if (logs === undefined) return [...new Set(this.codes.values())];
+    return logs.flatMap((l) => (this.codes.has(l) ? [this.codes.get(l)!] : []));
+  }
+
   /** Writes a batch in the caller's transaction; returns per message whether it was created. */
   private appendNow(messages: readonly ErrorMessage[]): AppendResult[] {
     const out: AppendResult[] = [];
@@ -407,9 +433,10 @@ export class SqliteStore implements Store {
       }
       out.push({ id: m.id, status: 'created' });
       used.add(sid);
+      const code = this.logCode(m.log);
       this.stmts.messageFts!.run(
-        info.lastInsertRowid, ftsText(m.title), ftsText(headText(split, m.type, m.title)), ftsText(m.url), ftsText(m.user), ftsText(m.hostname),
-        logToken(m.log),
+        info.lastInsertRowid, ftsLogText(m.title, code), ftsLogText(headText(split, m.type, m.title), code), ftsLogText(m.url, code),
+        ftsLogText(m.user, code), ftsLogText(m.hostname, code),
       );
       const gk = `${m.log}\n${m.fingerprint}`;
       const g = groups.get(gk);
@@ -441,9 +468,10 @@ export class SqliteStore implements Store {
       try {
         return this.db.transaction(() => this.appendNow(messages)).immediate();
       } catch (error) {
-        // Ids the rolled-back transaction handed out (stacks, names, pairs) do not exist: forget them.
+        // Ids the rolled-back transaction handed out (stacks, names, pairs, log codes) do not exist: forget them.
         this.lists.reset();
         this.stacks.clear();
+        this.codes.clear();
         throw error;
       }
     });
@@ -558,7 +586,7 @@ export class SqliteStore implements Store {
    */
   private hasBigText(query: QueryNode | undefined, log: MessageFilter['log']): boolean {
     return textNodes(query).some((n) => {
-      const { message } = textMatches(n.field, n.tokens, n.prefix, filterLogs(log));
+      const { message } = textMatches(n.field, n.tokens, n.prefix, this.codesOf(log));
       if (message === undefined) return false;
       const sql = `SELECT count(*) FROM (SELECT rowid FROM elmah_messages_fts WHERE elmah_messages_fts MATCH ? LIMIT ${this.bigText + 1})`;
       return (this.prepared(sql).pluck().get(message) as number) > this.bigText;
@@ -589,7 +617,7 @@ export class SqliteStore implements Store {
       const index = logs?.length === 1 ? 'elmah_messages_list' : 'elmah_messages_time';
       const filtered = (options.query && options.query.kind !== 'all') || options.from !== undefined || options.to !== undefined;
       const style: TextStyle = filtered && this.hasBigText(options.query, options.log) ? 'probe' : 'set';
-      const where = compileFilter(options, { style });
+      const where = compileFilter(options, { style, codes: this.codesOf(options.log) });
       let rows: MessageRow[];
       let total: number;
       const order = 'ORDER BY m.date_time DESC, m.id DESC LIMIT ? OFFSET ?';
@@ -637,7 +665,7 @@ export class SqliteStore implements Store {
     const hint = indexHint(filter.query);
     // The (log, sid) index needs the log: every log, when the filter names none.
     if (hint !== undefined && filter.log === undefined) filter = { ...filter, log: (this.stmts.logsAll!.all() as { log: string }[]).map((r) => r.log) };
-    const where = compileFilter(filter, { logIndex: hint === undefined && !hasTextConjunct(filter.query) });
+    const where = compileFilter(filter, { logIndex: hint === undefined && !hasTextConjunct(filter.query), codes: this.codesOf(filter.log) });
     return { from: `elmah_messages m${hint ? ` INDEXED BY ${hint}` : ''}`, ...where };
   }
 
@@ -657,7 +685,7 @@ export class SqliteStore implements Store {
         return { groups: rows.map(toGroup), total };
       }
       const style: TextStyle = this.hasBigText(options.query, options.log) ? 'probe' : 'set';
-      const where = style === 'set' ? this.drivenFilter(options) : { from: 'elmah_messages m', ...compileFilter(options, { style }) };
+      const where = style === 'set' ? this.drivenFilter(options) : { from: 'elmah_messages m', ...compileFilter(options, { style, codes: this.codesOf(options.log) }) };
       // The newest message of each group is its representative: max over "date_time id" (a space sorts below every id character).
       const grouped =
         'SELECT m.log, m.fingerprint, count(*) AS count, min(m.date_time) AS first_seen, max(m.date_time || \' \' || m.id) AS newest ' +
@@ -711,7 +739,7 @@ export class SqliteStore implements Store {
         to: Date.parse(options.to) < end ? options.to : to,
       };
       const style: TextStyle = this.hasBigText(options.query, options.log) ? 'probe' : 'set';
-      const where = style === 'set' ? this.drivenFilter(range) : { from: 'elmah_messages m', ...compileFilter(range, { style }) };
+      const where = style === 'set' ? this.drivenFilter(range) : { from: 'elmah_messages m', ...compileFilter(range, { style, codes: this.codesOf(range.log) }) };
       const rows = this.prepared(
         `SELECT (CAST(round(unixepoch(m.date_time, 'subsec') * 1000) AS INTEGER) - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, count(*) AS n ` +
           `FROM ${where.from} WHERE ${where.sql} GROUP BY bucket`,
