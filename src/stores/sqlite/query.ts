@@ -101,12 +101,18 @@ export type TextStyle = 'set' | 'probe';
 export interface CompileOptions {
   style?: TextStyle;
   codes?: readonly string[] | undefined;
+  /**
+   * When set, a stack match is written as the row ids of the messages with a matching stack in these logs
+   * (through the (log, sid) index; `'all'` for every log): a search that collects its matches then reads
+   * only those rows. Unset, it is a test of each row's stack (right while walking, or when most rows match).
+   */
+  stackRows?: readonly string[] | 'all' | undefined;
 }
 
 /** Compiles a query tree into a WHERE fragment that is always 0 or 1 (never NULL), so NOT behaves as in memory. */
 export function compileQuery(node: QueryNode, options: CompileOptions = {}): SqlFragment {
   const params: unknown[] = [];
-  const sql = compileNode(node, params, { style: options.style ?? 'set', codes: options.codes });
+  const sql = compileNode(node, params, { style: options.style ?? 'set', codes: options.codes, stackRows: options.stackRows });
   return { sql, params };
 }
 
@@ -121,7 +127,7 @@ function compileNode(node: QueryNode, params: unknown[], o: Required<Pick<Compil
     case 'not':
       return `(NOT ${compileNode(node.child, params, o)})`;
     case 'text':
-      return compileText(node.field, node.tokens, node.prefix, params, style, o.codes);
+      return compileText(node.field, node.tokens, node.prefix, params, style, o.codes, o.stackRows);
     case 'term':
       if (node.field === 'severity') return severityIn(node);
       if (node.field === 'type') return inStacks(compileTerm(node.field, node.value, node.prefix, params));
@@ -175,6 +181,7 @@ export function textMatches(field: TextField | undefined, tokens: string[], pref
 
 function compileText(
   field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle, codes: readonly string[] | undefined,
+  stackRows: CompileOptions['stackRows'],
 ): string {
   const { message, stack } = textMatches(field, tokens, prefix, codes);
   const parts: string[] = [];
@@ -189,8 +196,16 @@ function compileText(
     }
   }
   if (stack !== undefined) {
-    params.push(stack);
-    parts.push('m.sid IN (SELECT rowid FROM elmah_stacks_fts WHERE elmah_stacks_fts MATCH ?)');
+    const matching = 'SELECT rowid FROM elmah_stacks_fts WHERE elmah_stacks_fts MATCH ?';
+    if (stackRows === undefined) {
+      params.push(stack);
+      parts.push(`m.sid IN (${matching})`);
+    } else {
+      const logs = stackRows === 'all' ? 'SELECT log FROM elmah_logs' : stackRows.map(() => '?').join(', ');
+      if (stackRows !== 'all') params.push(...stackRows);
+      params.push(stack);
+      parts.push(`m.rid IN (SELECT x.rid FROM elmah_messages x WHERE x.log IN (${logs}) AND x.sid IN (${matching}))`);
+    }
   }
   return `(${parts.join(' OR ')})`;
 }
@@ -253,7 +268,9 @@ export function hasTextConjunct(query: QueryNode | undefined): boolean {
  * written `+m.log`, which keeps SQLite from walking a whole log by its index when the full-text index (through
  * `hasTextConjunct`) finds the few candidates faster; without statistics SQLite would pick the log index.
  */
-export function compileFilter(filter: MessageFilter, options: { logIndex?: boolean; style?: TextStyle; codes?: readonly string[] } = {}): SqlFragment {
+export function compileFilter(
+  filter: MessageFilter, options: { logIndex?: boolean; style?: TextStyle; codes?: readonly string[]; stackRows?: CompileOptions['stackRows'] } = {},
+): SqlFragment {
   const parts: string[] = [];
   const params: unknown[] = [];
   const logs = filterLogs(filter.log);
@@ -277,7 +294,7 @@ export function compileFilter(filter: MessageFilter, options: { logIndex?: boole
     params.push(filter.to);
   }
   if (filter.query && filter.query.kind !== 'all') {
-    const q = compileQuery(filter.query, { style: options.style, codes: options.codes });
+    const q = compileQuery(filter.query, { style: options.style, codes: options.codes, stackRows: options.stackRows });
     parts.push(q.sql);
     params.push(...q.params);
   }

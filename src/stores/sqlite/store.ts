@@ -594,6 +594,25 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * True when every stack word or phrase of the query matches at most BIG_TEXT messages of the logs (counted
+   * through the (log, sid) index): collecting those rows beats scanning for them. A word in most stacks is
+   * better found by the scan, which stops at the cap.
+   */
+  private fewStackRows(query: QueryNode | undefined, logs: string[] | undefined): boolean {
+    const nodes = textNodes(query);
+    if (nodes.length === 0) return false;
+    const logSql = logs === undefined ? 'SELECT log FROM elmah_logs' : logs.length === 0 ? 'NULL' : logs.map(() => '?').join(', ');
+    return nodes.every((n) => {
+      const { stack } = textMatches(n.field, n.tokens, n.prefix);
+      if (stack === undefined) return true;
+      const sql =
+        `SELECT count(*) FROM (SELECT 1 FROM elmah_messages INDEXED BY elmah_messages_stack WHERE log IN (${logSql}) ` +
+        `AND sid IN (SELECT rowid FROM elmah_stacks_fts WHERE elmah_stacks_fts MATCH ?) LIMIT ${this.bigText + 1})`;
+      return (this.prepared(sql).pluck().get(...(logs ?? []), stack) as number) <= this.bigText;
+    });
+  }
+
+  /**
    * A page of matching messages, newest first, and the capped total. Unfiltered pages walk the newest-first
    * index and count from the per-log counters. A filtered search first collects up to COUNT_CAP + 1 matching
    * row ids through the predicate's own index (that is the capped total): a small set (up to probeLimit) is
@@ -665,7 +684,9 @@ export class SqliteStore implements Store {
     const hint = indexHint(filter.query);
     // The (log, sid) index needs the log: every log, when the filter names none.
     if (hint !== undefined && filter.log === undefined) filter = { ...filter, log: (this.stmts.logsAll!.all() as { log: string }[]).map((r) => r.log) };
-    const where = compileFilter(filter, { logIndex: hint === undefined && !hasTextConjunct(filter.query), codes: this.codesOf(filter.log) });
+    const logs = filterLogs(filter.log);
+    const stackRows = this.fewStackRows(filter.query, logs) ? (logs ?? 'all') : undefined;
+    const where = compileFilter(filter, { logIndex: hint === undefined && !hasTextConjunct(filter.query), codes: this.codesOf(filter.log), stackRows });
     return { from: `elmah_messages m${hint ? ` INDEXED BY ${hint}` : ''}`, ...where };
   }
 
