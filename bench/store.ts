@@ -50,7 +50,8 @@ function folderBytes(dir: string): number {
 }
 
 async function main(): Promise<void> {
-  const modes = process.env.BENCH_TITLES === 'mix' ? [false] : process.env.BENCH_TITLES === 'unique' ? [true] : [true, false];
+  const titles = process.env.BENCH_TITLES;
+  const modes = titles === 'none' ? [] : titles === 'mix' ? [false] : titles === 'unique' ? [true] : [true, false];
   for (const unique of modes) await fillAndRead(unique);
   if (process.env.BENCH_RETENTION !== '0') await retentionUnderIngest();
 }

@@ -27,6 +27,8 @@ export class ListDictionary {
   private readonly pairIds = new Map<string, number>();
   private readonly pairs = new Map<number, [number, string]>();
   private readonly seen = new Set<string>();
+  /** Per name id: values looked at and how many were seen before; a name whose values never repeat is skipped. */
+  private readonly repeats = new Map<number, { tries: number; hits: number }>();
   private full: { names: boolean; pairs: boolean } | undefined;
   private readonly stmts: Record<string, BetterSqlite3.Statement>;
 
@@ -50,6 +52,7 @@ export class ListDictionary {
     this.pairIds.clear();
     this.pairs.clear();
     this.full = undefined;
+    this.repeats.clear();
   }
 
   private limits(): { names: boolean; pairs: boolean } {
@@ -78,11 +81,18 @@ export class ListDictionary {
     const known = this.pairIds.get(key);
     if (known !== undefined) return known;
     if (value.length > MAX_VALUE || this.limits().pairs) return undefined;
+    // Request ids, trace parents, timestamps: after 200 values of a name with under 5 % seen twice, its values
+    // stay inline without being remembered (they would only churn the candidates).
+    let r = this.repeats.get(nid);
+    if (!r) this.repeats.set(nid, (r = { tries: 0, hits: 0 }));
+    if (r.tries >= 200 && r.hits * 20 < r.tries) return undefined;
+    r.tries++;
     if (!this.seen.has(key)) {
       if (this.seen.size >= MAX_CANDIDATES) this.seen.clear();
       this.seen.add(key);
       return undefined;
     }
+    r.hits++;
     this.seen.delete(key);
     const id = (this.stmts.pairInsert!.get(nid, value) ?? this.stmts.pairFind!.get(nid, value)) as number;
     this.pairIds.set(key, id);

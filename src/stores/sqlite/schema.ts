@@ -54,7 +54,9 @@ const V2_TABLES = `
   CREATE INDEX elmah_messages_stack ON elmah_messages (log, sid);
   CREATE INDEX elmah_messages_time ON elmah_messages (date_time, id);
   -- Every token carries its log's code (see ftsLogText), so a search in one log reads that log's entries only.
-  CREATE VIRTUAL TABLE elmah_messages_fts USING fts5(title, head, url, user_name, hostname, content = '', contentless_delete = 1, ${TOKENIZER});
+  -- Contentless without contentless_delete: a removed message's entries are deleted by giving its text back
+  -- ('delete' command), which costs about what the insert did; tombstones made large deletes slow to commit.
+  CREATE VIRTUAL TABLE elmah_messages_fts USING fts5(title, head, url, user_name, hostname, content = '', ${TOKENIZER});
   CREATE TABLE elmah_log_codes (code INTEGER PRIMARY KEY, log TEXT NOT NULL UNIQUE);
 
   -- Kept current on append, tally, delete and prune: grouped views never GROUP BY over messages. last_msg and

@@ -100,6 +100,13 @@ interface RemovedRow {
   id: string;
   date_time: string;
   fingerprint: string;
+  /** The message's own text, to take its full-text entries back out. */
+  shape: number;
+  title: string;
+  head: string | null;
+  url: string | null;
+  user_name: string | null;
+  hostname: string | null;
 }
 
 interface GroupRow {
@@ -118,7 +125,7 @@ interface GroupRow {
 const MESSAGE_COLUMNS =
   'm.rid, m.log, m.id, m.date_time, m.sid, m.shape, m.title, m.head, m.status_code, m.severity, m.url, m.method, m.user_name, m.hostname, ' +
   'm.application, m.version, m.correlation_id, m.category, m.fingerprint, m.lists';
-const REMOVED_COLUMNS = 'rid, sid, log, id, date_time, fingerprint';
+const REMOVED_COLUMNS = 'rid, sid, log, id, date_time, fingerprint, shape, title, head, url, user_name, hostname';
 
 /** A filtered search with at most this many matches sorts them all; above it, it walks the newest-first index. */
 const DEFAULT_PROBE = 1000;
@@ -202,7 +209,9 @@ export class SqliteStore implements Store {
       codeInsert: p('INSERT INTO elmah_log_codes (log) VALUES (?) ON CONFLICT (log) DO NOTHING RETURNING code').pluck(),
       codeFind: p('SELECT code FROM elmah_log_codes WHERE log = ?').pluck(),
       codesAll: p('SELECT log, code FROM elmah_log_codes'),
-      messageFtsDelete: p('DELETE FROM elmah_messages_fts WHERE rowid = ?'),
+      messageFtsDelete: p(
+        "INSERT INTO elmah_messages_fts (elmah_messages_fts, rowid, title, head, url, user_name, hostname) VALUES ('delete', ?, ?, ?, ?, ?, ?)",
+      ),
       deleteRid: p('DELETE FROM elmah_messages WHERE rid = ?'),
       // The newest stored message names its group; a tally names it only while none is stored (last_msg NULL).
       groupUpsert: p(
@@ -228,9 +237,12 @@ export class SqliteStore implements Store {
       ),
       tallyInsert: p('INSERT OR IGNORE INTO elmah_tallies (log, id, fingerprint, count, first_seen, last_seen, minutes) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       groupGet: p('SELECT * FROM elmah_groups WHERE log = ? AND fingerprint = ?'),
+      // The newest time from the end of the group index, then the newest id among the messages of that time:
+      // one ORDER BY over (date_time, id) would sort the whole group, as the index holds no id.
       groupNewest: p(
         'SELECT m.id, m.date_time, m.title, m.sid, m.status_code FROM elmah_messages m INDEXED BY elmah_messages_group ' +
-          'WHERE m.log = ? AND m.fingerprint = ? ORDER BY m.date_time DESC, m.id DESC LIMIT 1',
+          'WHERE m.log = ? AND m.fingerprint = ? AND m.date_time = ' +
+          '(SELECT max(date_time) FROM elmah_messages INDEXED BY elmah_messages_group WHERE log = ? AND fingerprint = ?) ORDER BY m.id DESC LIMIT 1',
       ),
       groupOldest: p('SELECT min(date_time) FROM elmah_messages INDEXED BY elmah_messages_group WHERE log = ? AND fingerprint = ?').pluck(),
       groupTallies: p('SELECT min(first_seen) AS first, max(last_seen) AS last FROM elmah_tallies WHERE log = ? AND fingerprint = ?'),
@@ -497,7 +509,8 @@ export class SqliteStore implements Store {
   /**
    * Automatic retention, amortized over appends: every `autoPruneMs`, or sooner once 5 % of the count limit
    * was added, an append checks whether a log is over its limits; while one is, each append removes up to
-   * `pruneStep` of its oldest messages (at least 50, so retention outpaces ingest). A failure never fails the
+   * `pruneStep` of its oldest messages (one and a half times what it added, at least 50: retention outpaces
+   * ingest). A failure never fails the
    * append.
    */
   private retentionStep(added: number): void {
@@ -507,7 +520,7 @@ export class SqliteStore implements Store {
     if (now < this.nextRetentionCheck && this.addedSinceCheck < this.retention.maxCount / 20) return;
     this.addedSinceCheck = 0;
     try {
-      const limit = Math.max(Math.min(this.pruneStep, Math.max(2 * added, 50)), 1);
+      const limit = Math.max(Math.min(this.pruneStep, Math.max(Math.ceil(1.5 * added), 50)), 1);
       const removed = this.pruneNow({ limit });
       // More to do: keep stepping on the next appends; done: look again after autoPruneMs.
       this.nextRetentionCheck = removed >= limit ? 0 : now + this.autoPruneMs;
@@ -820,7 +833,7 @@ export class SqliteStore implements Store {
     const perLog = new Map<string, number>();
     for (const r of removed) {
       this.stmts.deleteRid!.run(r.rid);
-      this.stmts.messageFtsDelete!.run(r.rid);
+      this.unindex(r);
       sids.add(r.sid);
       const k = `${r.log}\n${r.fingerprint}`;
       const t = touched.get(k) ?? { log: r.log, fingerprint: r.fingerprint, n: 0 };
@@ -834,6 +847,16 @@ export class SqliteStore implements Store {
       this.stmts.logCount!.run(n, log, log);
       this.stmts.logClean!.run(log);
     }
+  }
+
+  /** Takes a removed message's entries out of the per-message full-text index: the same text it was given. */
+  private unindex(r: RemovedRow): void {
+    const code = this.logCode(r.log);
+    const type = r.shape === 1 ? ((this.stmts.stackRead!.get(r.sid) as StackRow | undefined)?.type ?? '') : '';
+    const head = headText({ shape: r.shape as 0 | 1 | 2, head: r.head, frames: null }, type, r.title);
+    this.stmts.messageFtsDelete!.run(
+      r.rid, ftsLogText(r.title, code), ftsLogText(head, code), ftsLogText(r.url, code), ftsLogText(r.user_name, code), ftsLogText(r.hostname, code),
+    );
   }
 
   /**
@@ -850,7 +873,7 @@ export class SqliteStore implements Store {
       this.stmts.groupDelete!.run(log, fingerprint);
       return;
     }
-    const newest = this.stmts.groupNewest!.get(log, fingerprint) as { id: string; date_time: string; title: string; sid: number; status_code: number | null } | undefined;
+    const newest = this.stmts.groupNewest!.get(log, fingerprint, log, fingerprint) as { id: string; date_time: string; title: string; sid: number; status_code: number | null } | undefined;
     const tallies = this.stmts.groupTallies!.get(log, fingerprint) as { first: string | null; last: string | null };
     const oldest = newest ? (this.stmts.groupOldest!.get(log, fingerprint) as string) : undefined;
     const firsts = [oldest, tallies.first ?? undefined].filter((x): x is string => x !== undefined).sort();
@@ -887,7 +910,8 @@ export class SqliteStore implements Store {
     }
     // By query: bounded transactions, the event loop free between them.
     const where = this.drivenFilter({ ...target.filter, log });
-    const select = `SELECT m.rid, m.sid, m.log, m.id, m.date_time, m.fingerprint FROM ${where.from} WHERE ${where.sql} LIMIT ${REMOVE_CHUNK}`;
+    const columns = REMOVED_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ');
+    const select = `SELECT ${columns} FROM ${where.from} WHERE ${where.sql} LIMIT ${REMOVE_CHUNK}`;
     let removed = 0;
     for (;;) {
       const n = this.use(() =>
