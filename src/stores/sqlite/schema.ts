@@ -57,6 +57,10 @@ const V2_TABLES = `
   -- Contentless without contentless_delete: a removed message's entries are deleted by giving its text back
   -- ('delete' command), which costs about what the insert did; tombstones made large deletes slow to commit.
   CREATE VIRTUAL TABLE elmah_messages_fts USING fts5(title, head, url, user_name, hostname, content = '', ${TOKENIZER});
+  -- Merging is driven by the store in bounded steps (a 'merge' with each append): automatic merging at commit
+  -- and the all-at-once crisis merge could hold one append for a long time on a large index.
+  INSERT INTO elmah_messages_fts (elmah_messages_fts, rank) VALUES ('automerge', 0);
+  INSERT INTO elmah_messages_fts (elmah_messages_fts, rank) VALUES ('crisismerge', 64);
   CREATE TABLE elmah_log_codes (code INTEGER PRIMARY KEY, log TEXT NOT NULL UNIQUE);
 
   -- Kept current on append, tally, delete and prune: grouped views never GROUP BY over messages. last_msg and

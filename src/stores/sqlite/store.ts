@@ -133,6 +133,8 @@ const DEFAULT_PROBE = 1000;
 const REMOVE_CHUNK = 500;
 /** A per-message word or phrase matching more messages than this is tested row by row while walking, not collected. */
 const BIG_TEXT = 20_000;
+/** Pages of full-text merge work done with each append (see append). */
+const FTS_MERGE_PAGES = 200;
 /** Stacks remembered by id, so that a repeated stack costs a map look-up instead of a hash and a query. */
 const STACK_CACHE = 4096;
 
@@ -206,6 +208,7 @@ export class SqliteStore implements Store {
           'application, version, correlation_id, category, fingerprint, lists) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       messageFts: p('INSERT INTO elmah_messages_fts (rowid, title, head, url, user_name, hostname) VALUES (?, ?, ?, ?, ?, ?)'),
+      ftsMerge: p(`INSERT INTO elmah_messages_fts (elmah_messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
       codeInsert: p('INSERT INTO elmah_log_codes (log) VALUES (?) ON CONFLICT (log) DO NOTHING RETURNING code').pluck(),
       codeFind: p('SELECT code FROM elmah_log_codes WHERE log = ?').pluck(),
       codesAll: p('SELECT log, code FROM elmah_log_codes'),
@@ -478,7 +481,15 @@ export class SqliteStore implements Store {
   async append(messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
     const results = this.use(() => {
       try {
-        return this.db.transaction(() => this.appendNow(messages)).immediate();
+        return this.db
+          .transaction(() => {
+            const out = this.appendNow(messages);
+            // The full-text index merges its segments in bounded steps here rather than all at once at some
+            // commit (automerge is off, see schema.ts): a fixed amount of work per append, never a pause.
+            if (out.length > 0) this.stmts.ftsMerge!.run();
+            return out;
+          })
+          .immediate();
       } catch (error) {
         // Ids the rolled-back transaction handed out (stacks, names, pairs, log codes) do not exist: forget them.
         this.lists.reset();
