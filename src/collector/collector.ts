@@ -171,9 +171,16 @@ function precheck(who: KeyInfo, permission: Permission, log: string | undefined)
   }
 }
 
-/** Yields to the event loop, so that other requests are served between slices of a long job. */
-function breather(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/**
+ * Waits for this slice's turn: the slices of every request take turns, one per turn of the event loop, so
+ * that timers and other requests run between any two of them. (Each waiting on its own setImmediate would let
+ * the slices of many concurrent requests run back to back in one turn.)
+ */
+let lastTurn: Promise<void> = Promise.resolve();
+function nextTurn(): Promise<void> {
+  const turn = lastTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  lastTurn = turn;
+  return turn;
 }
 
 /**
@@ -327,7 +334,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     const now = new Date();
     const results = [];
     for (let i = 0; i < body.length; i += BULK_SLICE) {
-      if (i > 0) await breather();
+      await nextTurn();
       results.push(...(await client.append(body.slice(i, i + BULK_SLICE).map((m) => redactIncoming(m, log, now)), log)));
     }
     sendJson(res, 200, results.map((r) => {
