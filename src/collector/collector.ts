@@ -58,7 +58,7 @@ const KEY_FAILURES: Required<RateLimitOptions> = { perSecond: 1, burst: 20, maxK
 /** How long a key that worked lets its address past the failure limit (ms): good clients behind a shared address keep working. */
 const GOOD_KEY_MS = 60_000;
 /** Messages validated and appended per step of a `_bulk` request, so that no step holds the event loop long. */
-const BULK_SLICE = 50;
+const BULK_SLICE = 25;
 
 const SCHEMA: OptionSchema<CollectorOptions> = {
   store: {
