@@ -521,8 +521,7 @@ export class SqliteStore implements Store {
    * Automatic retention, amortized over appends: every `autoPruneMs`, or sooner once 5 % of the count limit
    * was added, an append checks whether a log is over its limits; while one is, each append removes up to
    * `pruneStep` of its oldest messages (one and a half times what it added, at least 50: retention outpaces
-   * ingest). A failure never fails the
-   * append.
+   * ingest). A failure never fails the append.
    */
   private retentionStep(added: number): void {
     if (this.autoPruneMs === false) return;
