@@ -134,7 +134,7 @@ const REMOVE_CHUNK = 500;
 /** A per-message word or phrase matching more messages than this is tested row by row while walking, not collected. */
 const BIG_TEXT = 20_000;
 /** Pages of full-text merge work done with each append (see append). */
-const FTS_MERGE_PAGES = 200;
+const FTS_MERGE_PAGES = 120;
 /** Stacks remembered by id, so that a repeated stack costs a map look-up instead of a hash and a query. */
 const STACK_CACHE = 4096;
 
