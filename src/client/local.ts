@@ -101,18 +101,25 @@ export class LocalLogClient implements LogClient {
     return keyInfo(await this.authenticate());
   }
 
-  async append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+  /**
+   * Checks each input's log against the key, normalizes it on its own (an invalid one comes back `rejected`
+   * with its reasons), and writes the valid ones in one call: the shared path of `append` and `tally`.
+   */
+  private async writeEach<T>(
+    inputs: readonly unknown[], log: string | undefined, normalize: (input: unknown, target: string, now: Date) => T,
+    write: (valid: T[]) => Promise<ClientAppendResult[]>,
+  ): Promise<ClientAppendResult[]> {
     const record = await this.require('messages_write');
     const now = this.now();
-    const results: ClientAppendResult[] = new Array(messages.length);
-    const valid: ErrorMessage[] = [];
+    const results: ClientAppendResult[] = new Array(inputs.length);
+    const valid: T[] = [];
     const slots: number[] = [];
-    messages.forEach((input, i) => {
+    inputs.forEach((input, i) => {
       const own = (input as { log?: unknown } | null)?.log;
       const target = log ?? (typeof own === 'string' ? own : 'default');
       this.checkLog(record, target);
       try {
-        valid.push(normalizeMessage(input, target, now));
+        valid.push(normalize(input, target, now));
         slots.push(i);
       } catch (err) {
         if (!isElmahError(err)) throw err;
@@ -120,39 +127,19 @@ export class LocalLogClient implements LogClient {
         results[i] = { id: typeof id === 'string' ? id : undefined, status: 'rejected', error: { code: err.code, message: err.message, details: err.details } };
       }
     });
-    if (valid.length > 0) {
-      const stored = await this.store.append(valid);
-      stored.forEach((r, j) => (results[slots[j]!] = r));
-    }
+    if (valid.length > 0) (await write(valid)).forEach((r, j) => (results[slots[j]!] = r));
     return results;
   }
 
+  async append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    return this.writeEach(messages, log, normalizeMessage, (valid) => this.store.append(valid));
+  }
+
   async tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
-    const record = await this.require('messages_write');
-    const now = this.now();
-    const results: ClientAppendResult[] = new Array(tallies.length);
-    const valid: OccurrenceTally[] = [];
-    const slots: number[] = [];
-    tallies.forEach((input, i) => {
-      const own = (input as { log?: unknown } | null)?.log;
-      const target = log ?? (typeof own === 'string' ? own : 'default');
-      this.checkLog(record, target);
-      try {
-        // The checked log is the one written: a tally's own `log` must not take it elsewhere.
-        const item = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, log: target } : input;
-        valid.push(normalizeTally(item, target, now));
-        slots.push(i);
-      } catch (err) {
-        if (!isElmahError(err)) throw err;
-        const id = (input as { id?: unknown } | null)?.id;
-        results[i] = { id: typeof id === 'string' ? id : undefined, status: 'rejected', error: { code: err.code, message: err.message } };
-      }
-    });
-    if (valid.length > 0) {
-      const stored = await this.store.tally(valid);
-      stored.forEach((r, j) => (results[slots[j]!] = r));
-    }
-    return results;
+    // The checked log is the one written: a tally's own `log` must not take it elsewhere.
+    const normalize = (input: unknown, target: string, now: Date): OccurrenceTally =>
+      normalizeTally(typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, log: target } : input, target, now);
+    return this.writeEach(tallies, log, normalize, (valid) => this.store.tally(valid));
   }
 
   async get(log: string, id: string): Promise<ErrorMessage> {

@@ -355,24 +355,22 @@ describe("access 'key'", () => {
     const csrf = csrfOf((await agent.get('/elmah.axd/signin')).text);
     const signIn = await agent.post('/elmah.axd/signin').type('form').send({ _csrf: csrf, key: t.keys.read });
     const kept = cookieOf(signIn, 'elmah_session')!.split(';')[0]!;
-    // A second instance (or this one restarted) with the same secret and store accepts the cookie ...
-    const second = express();
-    second.use(function fakeRemoteAddress(req, _res, next) {
-      Object.defineProperty(req.socket, 'remoteAddress', { value: '198.51.100.9', configurable: true });
-      next();
-    });
-    second.use('/elmah.axd', await errorViewer({ store: t.store, key: t.keys.read, access: 'key', sessionSecret: SECRET }));
-    expect((await request(second).get('/elmah.axd/').set('Cookie', kept)).status).toBe(200);
+    // Another instance with the same secret and store (or this one after a restart).
+    const instance = async () => {
+      const app = express();
+      app.use(function fakeRemoteAddress(req, _res, next) {
+        Object.defineProperty(req.socket, 'remoteAddress', { value: '198.51.100.9', configurable: true });
+        next();
+      });
+      app.use('/elmah.axd', await errorViewer({ store: t.store, key: t.keys.read, access: 'key', sessionSecret: SECRET }));
+      return app;
+    };
+    // It accepts the cookie ...
+    expect((await request(await instance()).get('/elmah.axd/').set('Cookie', kept)).status).toBe(200);
     // ... until the session is signed out on the first one.
     const page = await agent.get('/elmah.axd/');
     expect((await agent.post('/elmah.axd/signout').type('form').send({ _csrf: csrfOf(page.text) })).status).toBe(303);
-    const restarted = express();
-    restarted.use(function fakeRemoteAddress(req, _res, next) {
-      Object.defineProperty(req.socket, 'remoteAddress', { value: '198.51.100.9', configurable: true });
-      next();
-    });
-    restarted.use('/elmah.axd', await errorViewer({ store: t.store, key: t.keys.read, access: 'key', sessionSecret: SECRET }));
-    expect((await request(restarted).get('/elmah.axd/').set('Cookie', kept)).status).toBe(303);
+    expect((await request(await instance()).get('/elmah.axd/').set('Cookie', kept)).status).toBe(303);
   });
 
   it('uses the signed-in key for data: its permissions decide, and revoking it ends the session', async () => {
