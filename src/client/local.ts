@@ -192,13 +192,14 @@ export class LocalLogClient implements LogClient {
 
   async endSession(sid: string, until: string): Promise<void> {
     await this.require('messages_read');
-    checkSession(sid, until);
+    checkSessionId(sid);
+    checkSessionExpiry(until);
     await this.store.endSession(sid, new Date(Date.parse(until)).toISOString());
   }
 
   async sessionEnded(sid: string): Promise<boolean> {
     await this.require('messages_read');
-    checkSession(sid);
+    checkSessionId(sid);
     return this.store.sessionEnded(sid);
   }
 
@@ -211,12 +212,16 @@ export class LocalLogClient implements LogClient {
   }
 }
 
-/** Checks a session id (8–64 URL-safe characters) and expiry (an ISO time): ERR_ELMAH_QUERY otherwise. */
-function checkSession(sid: unknown, until?: unknown): void {
+/** Checks a session id: 8–64 URL-safe characters, else ERR_ELMAH_QUERY. */
+function checkSessionId(sid: unknown): void {
   if (typeof sid !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(sid)) {
     throw new ElmahError('ERR_ELMAH_QUERY', 'A session id is 8 to 64 URL-safe characters.');
   }
-  if (arguments.length > 1 && (typeof until !== 'string' || until.length > 40 || Number.isNaN(Date.parse(until)))) {
+}
+
+/** Checks a session's expiry: an ISO 8601 time, else ERR_ELMAH_QUERY. */
+function checkSessionExpiry(until: unknown): void {
+  if (typeof until !== 'string' || until.length > 40 || Number.isNaN(Date.parse(until))) {
     throw new ElmahError('ERR_ELMAH_QUERY', 'A session expiry must be an ISO 8601 time.');
   }
 }

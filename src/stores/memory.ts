@@ -89,7 +89,7 @@ export class MemoryStore implements Store {
     if (m.dateTime < g.firstSeen) g.firstSeen = m.dateTime;
     if (m.dateTime > g.lastSeen) g.lastSeen = m.dateTime;
     const stored = g.lastId === '' ? undefined : this.logsMap.get(m.log)?.get(g.lastId);
-    if (!stored || newestFirst(m, stored) < 0 || stored === m) Object.assign(g, { lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
+    if (!stored || newestFirst(m, stored) < 0) Object.assign(g, { lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
   }
 
   /** Adds a tally to its group: counts and times; it names the group only while no message of it is stored. */

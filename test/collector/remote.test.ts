@@ -129,6 +129,8 @@ describe('RemoteLogClient against a collector', () => {
     expect(await c.sessionEnded('session-1234')).toBe(true);
     expect(await ctx.store.sessionEnded('session-1234')).toBe(true);
     await expect(c.endSession('no', 'later')).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+    await expect(c.endSession('session-5678', 'later')).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+    expect(await c.sessionEnded('session-5678')).toBe(false);
     const hist = await c.histogram({ log: 'shop', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 4 });
     expect(hist.counts).toEqual([1, 1, 1, 1]);
     expect(await c.neighbours('shop', ms[1]!.id)).toEqual({ newer: ms[2]!.id, older: ms[0]!.id });

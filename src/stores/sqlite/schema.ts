@@ -104,6 +104,9 @@ const V2_TABLES = `
   CREATE TABLE elmah_logs (log TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen TEXT) WITHOUT ROWID;
 `;
 
+/** Viewer sessions ended (signed out) before their expiry: a copied cookie stops working everywhere. */
+const SESSIONS_TABLE = 'CREATE TABLE IF NOT EXISTS elmah_sessions_ended (sid TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID;';
+
 const KEYS_TABLE = `
   -- API keys: the SHA-256 of the secret only, never the secret.
   CREATE TABLE elmah_keys (
@@ -117,8 +120,7 @@ const KEYS_TABLE = `
     revoked TEXT
   ) WITHOUT ROWID;
 
-  -- Viewer sessions ended (signed out) before their expiry: a copied cookie stops working everywhere.
-  CREATE TABLE IF NOT EXISTS elmah_sessions_ended (sid TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID;
+  ${SESSIONS_TABLE}
 `;
 
 /** A migration step: SQL, or a function for steps that rewrite rows (run inside the migration's transaction). */
@@ -148,7 +150,7 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
       DROP TABLE elmah_messages_fts;
     `);
     db.exec(V2_TABLES);
-    db.exec("CREATE TABLE IF NOT EXISTS elmah_sessions_ended (sid TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID;");
+    db.exec(SESSIONS_TABLE);
     copyV1(db);
     db.exec('DROP TABLE elmah_v1_messages; DROP TABLE elmah_v1_texts; DROP TABLE elmah_v1_groups; DROP TABLE elmah_v1_logs;');
   };

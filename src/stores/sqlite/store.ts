@@ -178,6 +178,8 @@ export class SqliteStore implements Store {
   private readonly codes = new Map<string, string>();
   /** Stack key (type, source, frames) → sid, most recently used last. */
   private readonly stacks = new Map<string, number>();
+  /** The cache key of each cached sid, so that dropping a stack does not scan the cache. */
+  private readonly stackKeys = new Map<number, string>();
 
   private constructor(
     private readonly db: Database,
@@ -351,6 +353,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.cache.clear();
     this.stacks.clear();
+    this.stackKeys.clear();
     if (!this.ownsDb) return;
     try {
       this.db.pragma('optimize');
@@ -402,7 +405,12 @@ export class SqliteStore implements Store {
       created.add(sid);
     }
     this.stacks.set(key, sid);
-    if (this.stacks.size > STACK_CACHE) this.stacks.delete(this.stacks.keys().next().value!);
+    this.stackKeys.set(sid, key);
+    if (this.stacks.size > STACK_CACHE) {
+      const [oldKey, oldSid] = this.stacks.entries().next().value!;
+      this.stacks.delete(oldKey);
+      this.stackKeys.delete(oldSid);
+    }
     return sid;
   }
 
@@ -494,6 +502,7 @@ export class SqliteStore implements Store {
         // Ids the rolled-back transaction handed out (stacks, names, pairs, log codes) do not exist: forget them.
         this.lists.reset();
         this.stacks.clear();
+        this.stackKeys.clear();
         this.codes.clear();
         throw error;
       }
@@ -544,12 +553,9 @@ export class SqliteStore implements Store {
   private dropUnusedStack(sid: number): void {
     if (this.stmts.stackUnused!.run(sid, sid).changes > 0) {
       this.stmts.stackFtsDelete!.run(sid);
-      for (const [key, value] of this.stacks) {
-        if (value === sid) {
-          this.stacks.delete(key);
-          break;
-        }
-      }
+      const key = this.stackKeys.get(sid);
+      if (key !== undefined) this.stacks.delete(key);
+      this.stackKeys.delete(sid);
     }
   }
 
