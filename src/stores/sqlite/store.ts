@@ -20,6 +20,7 @@ import {
   type SearchResult, type Store,
 } from '../types.js';
 import { headText, joinDetail, splitDetail } from './codec.js';
+import { Checkpointer, DEFAULT_CHECKPOINTER, type CheckpointStats } from './checkpointer.js';
 import { ListDictionary } from './dictionary.js';
 import { loadDriver, openFile, sqliteError, wrapOpen } from './driver.js';
 import { compileFilter, ftsLogText, ftsText, hasTextConjunct, textMatches, textNodes, type TextStyle } from './query.js';
@@ -49,6 +50,15 @@ export interface SqliteStoreOptions extends OpenStoreOptions {
    * Default 20,000.
    */
   fullTextLimit?: number;
+  /**
+   * Copies the WAL back into the database from a second connection on its own thread, so that no write runs
+   * a checkpoint (and its syncs) inside its commit; the thread starts with the first write. Only for a file
+   * the store opened itself. `false` leaves checkpoints to SQLite (each commit that fills `walRestartPages`
+   * runs one). Default true.
+   */
+  checkpointThread?: boolean;
+  /** Tuning: the WAL size, in 4 KiB pages, from which it is written again from its start. Default 4096 (16 MB). */
+  walRestartPages?: number;
 }
 
 /** The row shape of elmah_messages. */
@@ -137,6 +147,8 @@ const BIG_TEXT = 20_000;
 const FTS_MERGE_PAGES = 120;
 /** Stacks remembered by id, so that a repeated stack costs a map look-up instead of a hash and a query. */
 const STACK_CACHE = 4096;
+/** The writer's own automatic checkpoint, in pages, while no checkpointer thread runs. */
+const WRITER_CHECKPOINT_PAGES = 2000;
 
 const SEVERITY_INDEX = new Map<string, number>(SEVERITIES.map((s, i) => [s, i]));
 
@@ -180,6 +192,9 @@ export class SqliteStore implements Store {
   private readonly stacks = new Map<string, number>();
   /** The cache key of each cached sid, so that dropping a stack does not scan the cache. */
   private readonly stackKeys = new Map<number, string>();
+  /** The checkpointer thread: 'idle' until the first write starts it, 'off' when not used. */
+  private checkpointer: Checkpointer | 'idle' | 'off';
+  private readonly walPages: number;
 
   private constructor(
     private readonly db: Database,
@@ -193,6 +208,8 @@ export class SqliteStore implements Store {
     this.probe = Math.max(0, Math.floor(options.probeLimit ?? DEFAULT_PROBE));
     this.bigText = Math.max(0, Math.floor(options.fullTextLimit ?? BIG_TEXT));
     this.lists = new ListDictionary(db);
+    this.walPages = Math.max(64, Math.floor(options.walRestartPages ?? DEFAULT_CHECKPOINTER.restartPages));
+    this.checkpointer = ownsDb && !db.memory && options.checkpointThread !== false ? 'idle' : 'off';
     const p = (sql: string): Statement => db.prepare(sql);
     this.stmts = {
       stackFind: p('SELECT sid, hash FROM elmah_stacks WHERE hkey = ?'),
@@ -322,9 +339,9 @@ export class SqliteStore implements Store {
         db.pragma('synchronous = NORMAL');
         db.pragma('cache_size = -32768');
         db.pragma('analysis_limit = 1000');
-        // A checkpoint copies the WAL back into the database inside a commit: every ~8 MB keeps each one short
-        // (no pause above 100 ms) while hot index pages rewritten by many commits are still copied once.
-        db.pragma('wal_autocheckpoint = 2000');
+        // Until the checkpointer thread runs (or without it), SQLite checkpoints inside the commit that fills
+        // the WAL: every ~8 MB keeps each one short while hot pages rewritten by many commits are copied once.
+        db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
         db.pragma('journal_size_limit = 67108864');
       }
       registerFunctions(db);
@@ -354,6 +371,9 @@ export class SqliteStore implements Store {
     this.cache.clear();
     this.stacks.clear();
     this.stackKeys.clear();
+    // The thread copies what is left first, so that closing the last connection has little to checkpoint.
+    if (this.checkpointer instanceof Checkpointer) await this.checkpointer.close();
+    this.checkpointer = 'off';
     if (!this.ownsDb) return;
     try {
       this.db.pragma('optimize');
@@ -361,6 +381,37 @@ export class SqliteStore implements Store {
       // Best effort: statistics for the query planner; the data is safe either way.
     }
     this.db.close();
+  }
+
+  /** What the checkpointer thread has done (undefined when none runs). */
+  checkpointStats(): CheckpointStats | undefined {
+    return this.checkpointer instanceof Checkpointer ? this.checkpointer.stats : undefined;
+  }
+
+  /**
+   * Before a write: starts the checkpointer thread on the first one, and waits while the thread holds writes
+   * for the last short pass before the WAL restarts (at most its maxHoldMs).
+   */
+  private writeGate(): Promise<unknown> | undefined {
+    const c = this.checkpointer;
+    if (c instanceof Checkpointer) return c.gate();
+    if (c !== 'idle') return undefined;
+    const setPages = (pages: number) => (): void => {
+      if (!this.closed) this.use(() => this.db.pragma(`wal_autocheckpoint = ${pages}`));
+    };
+    // Once the thread runs, the writer's commits never checkpoint; if it ends unexpectedly, they do again.
+    const started = Checkpointer.start(
+      this.where,
+      { ...DEFAULT_CHECKPOINTER, restartPages: this.walPages },
+      { onRunning: setPages(0), onLost: setPages(WRITER_CHECKPOINT_PAGES) },
+    );
+    this.checkpointer = started ?? 'off';
+    return undefined;
+  }
+
+  /** After a write's commit: tells the checkpointer thread that the WAL grew. */
+  private wrote(): void {
+    if (this.checkpointer instanceof Checkpointer) this.checkpointer.wrote();
   }
 
   /** Runs a call against the database, mapping driver failures to coded errors. */
@@ -487,6 +538,8 @@ export class SqliteStore implements Store {
   }
 
   async append(messages: readonly ErrorMessage[]): Promise<AppendResult[]> {
+    const gate = this.writeGate();
+    if (gate) await gate;
     const results = this.use(() => {
       try {
         return this.db
@@ -508,11 +561,14 @@ export class SqliteStore implements Store {
       }
     });
     this.retentionStep(results.length);
+    this.wrote();
     return results;
   }
 
   async tally(tallies: readonly OccurrenceTally[]): Promise<AppendResult[]> {
-    return this.use(() =>
+    const gate = this.writeGate();
+    if (gate) await gate;
+    const results = this.use(() =>
       this.db
         .transaction(() =>
           tallies.map((t): AppendResult => {
@@ -524,6 +580,8 @@ export class SqliteStore implements Store {
         )
         .immediate(),
     );
+    this.wrote();
+    return results;
   }
 
   /**
@@ -911,6 +969,7 @@ export class SqliteStore implements Store {
       let removed = 0;
       for (let i = 0; i < ids.length; i += REMOVE_CHUNK) {
         if (i > 0) await yieldLoop();
+        await this.writeGate();
         const chunk = ids.slice(i, i + REMOVE_CHUNK);
         removed += this.use(() =>
           this.db
@@ -921,6 +980,7 @@ export class SqliteStore implements Store {
             })
             .immediate(),
         );
+        this.wrote();
       }
       return removed;
     }
@@ -930,6 +990,7 @@ export class SqliteStore implements Store {
     const select = `SELECT ${columns} FROM ${where.from} WHERE ${where.sql} LIMIT ${REMOVE_CHUNK}`;
     let removed = 0;
     for (;;) {
+      await this.writeGate();
       const n = this.use(() =>
         this.db
           .transaction(() => {
@@ -940,6 +1001,7 @@ export class SqliteStore implements Store {
           .immediate(),
       );
       removed += n;
+      this.wrote();
       if (n < REMOVE_CHUNK) return removed;
       await yieldLoop();
     }
@@ -1007,14 +1069,21 @@ export class SqliteStore implements Store {
   }
 
   async prune(options: PruneOptions = {}): Promise<number> {
-    if (options.limit !== undefined) return this.use(() => this.pruneNow(options));
+    await this.writeGate();
+    if (options.limit !== undefined) {
+      const n = this.use(() => this.pruneNow(options));
+      this.wrote();
+      return n;
+    }
     // Without a bound, it goes in bounded passes with the event loop free between them.
     let total = 0;
     for (;;) {
       const n = this.use(() => this.pruneNow({ ...options, limit: REMOVE_CHUNK }));
+      this.wrote();
       total += n;
       if (n < REMOVE_CHUNK) return total;
       await yieldLoop();
+      await this.writeGate();
     }
   }
 
