@@ -35,9 +35,10 @@ export { collector, TokenBuckets, DEFAULT_RATE_LIMIT, DEFAULT_MAX_BULK_BYTES, DE
 export type { CollectorOptions, CollectorRouter, RateLimitOptions } from './collector/index.js';
 export { errorLogger } from './capture/logger.js';
 export type { ErrorLogger } from './capture/logger.js';
-export type { ErrorLoggerOptions, RedactOptions, NameRule, BeforeLogResult } from './capture/options.js';
+export type { ErrorLoggerOptions, BeforeLogResult } from './capture/options.js';
 export type { ShipperStats } from './capture/queue.js';
 export { classifyFailure } from './capture/queue.js';
-export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, DEFAULT_REDACT_PARAMS, DEFAULT_TOKEN_PATH_WORDS, redactMessage } from './capture/redact.js';
+export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, DEFAULT_REDACT_PARAMS, DEFAULT_TOKEN_PATH_WORDS, redactMessage } from './model/redact.js';
+export type { RedactOptions, NameRule } from './model/redact.js';
 export { errorViewer, ElmahTestError } from './viewer/index.js';
 export type { ErrorViewer, ErrorViewerOptions, ViewerAccessFunction } from './viewer/index.js';

@@ -4,21 +4,7 @@ import type { StoreOption } from '../client/connect.js';
 import type { ElmahError } from '../model/errors.js';
 import type { ErrorMessage, Severity } from '../model/message.js';
 import type { OptionSchema } from '../model/options.js';
-
-/** A header or field name rule: a string matches case-insensitively as a part of the name, a RegExp is tested. */
-export type NameRule = string | RegExp;
-
-/** How secrets are removed before a message leaves the process (see docs/capture.md). */
-export interface RedactOptions {
-  /** Extra header names whose values become `[Filtered]` (exact names, or RegExps). */
-  headers?: readonly NameRule[];
-  /** Extra name parts: form, query, cookie, data and header entries whose name contains one become `[Filtered]`. */
-  keys?: readonly NameRule[];
-  /** Exact strings to remove wherever they appear in a message (e.g. a database password). */
-  values?: readonly string[];
-  /** When true, `headers` and `keys` replace the built-in lists instead of extending them. */
-  replace?: boolean;
-}
+import type { RedactOptions } from '../model/redact.js';
 
 /** What `beforeLog` may return: the (edited) message, or `null`/`false` to drop it. */
 export type BeforeLogResult = ErrorMessage | null | false | undefined | void;
