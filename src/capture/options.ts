@@ -1,6 +1,6 @@
 // The options of errorLogger(): their types, their checked schema and their defaults.
 import type { Request } from 'express';
-import type { StoreOption } from '../client/connect.js';
+import { storeOptionRule, type StoreOption } from '../client/open-log.js';
 import type { ElmahError } from '../model/errors.js';
 import type { ErrorMessage, Severity } from '../model/message.js';
 import type { OptionSchema } from '../model/options.js';
@@ -62,7 +62,7 @@ const nameRules = (value: unknown): boolean => Array.isArray(value) && value.eve
 /** The checked schema of {@link ErrorLoggerOptions}. */
 export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
   key: { kinds: ['string'], describe: 'an API key string (elmah_<id>_<secret>)' },
-  store: { kinds: ['string', 'object'], describe: 'a store URL, a Store or a LogClient' },
+  store: storeOptionRule('any'),
   log: { kinds: ['string'], check: (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v as string) ? undefined : 'must be 1-100 letters, digits, . _ -') },
   application: { kinds: ['string'] },
   version: { kinds: ['string'] },
