@@ -1,6 +1,20 @@
-// Lint: typescript-eslint's recommended rules over sources, tests and benchmarks.
+// Lint: typescript-eslint's recommended rules over sources, tests and benchmarks, and the layers of DESIGN.md
+// (model → stores → client → faces) as import rules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/** An import rule forbidding the source folders `layers` (at any depth of `../`), each with why. Dynamic import() is not checked. */
+function forbid(...layers) {
+  const why = {
+    stores: 'A face reaches stores only through the client layer (src/client/: openLog, LogClient and the types it re-exports)',
+    client: 'The model and the stores know nothing of clients',
+    capture: 'Faces do not import each other; rules they share live in src/model/',
+    viewer: 'Faces do not import each other',
+    collector: 'Faces do not import each other',
+    cli: 'Nothing imports the CLI',
+  };
+  return ['error', { patterns: layers.map((layer) => ({ group: [`**/${layer}/**`, `**/${layer}`], message: `${why[layer]} (DESIGN.md, Layers).` })) }];
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.elmah/**', 'example-app/.elmah/**', 'bench/results/**', '.scratch/**'] },
@@ -13,6 +27,12 @@ export default tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
     },
   },
+  { files: ['src/model/**'], rules: { 'no-restricted-imports': forbid('stores', 'client', 'capture', 'viewer', 'collector', 'cli') } },
+  { files: ['src/stores/**'], rules: { 'no-restricted-imports': forbid('client', 'capture', 'viewer', 'collector', 'cli') } },
+  { files: ['src/client/**'], rules: { 'no-restricted-imports': forbid('capture', 'viewer', 'collector', 'cli') } },
+  { files: ['src/capture/**'], rules: { 'no-restricted-imports': forbid('stores', 'viewer', 'collector', 'cli') } },
+  { files: ['src/viewer/**'], rules: { 'no-restricted-imports': forbid('stores', 'capture', 'collector', 'cli') } },
+  { files: ['src/collector/**'], rules: { 'no-restricted-imports': forbid('stores', 'capture', 'viewer', 'cli') } },
   {
     files: ['test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },

@@ -15,5 +15,5 @@ const shared = {
 export default defineConfig([
   { ...shared, entry: { index: 'src/index.ts' }, format: ['esm', 'cjs'], dts: true, clean: true },
   { ...shared, entry: { cli: 'src/cli/main.ts' }, format: ['cjs'], dts: false, clean: false },
-  { ...shared, entry: { worker: 'src/capture/worker-entry.ts' }, format: ['cjs'], dts: false, clean: false },
+  { ...shared, entry: { worker: 'src/client/worker-entry.ts' }, format: ['cjs'], dts: false, clean: false },
 ]);

@@ -332,7 +332,7 @@ async function bundle(dir: string): Promise<string> {
   });
   // The store worker thread's own entry, beside the library as tsup builds it.
   await esbuild.build({
-    entryPoints: [join(process.cwd(), 'src', 'capture', 'worker-entry.ts')], outfile: join(pkgDir, 'dist', 'worker.cjs'), bundle: true,
+    entryPoints: [join(process.cwd(), 'src', 'client', 'worker-entry.ts')], outfile: join(pkgDir, 'dist', 'worker.cjs'), bundle: true,
     platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error', external,
   });
   const outfile = join(dir, 'capture-bench.cjs');

@@ -1,6 +1,7 @@
 // Size limits: one error must not hurt the app or the store. Fields are cut with a visible marker so that
 // every captured message passes normalizeMessage (field lengths, 256 KiB serialized, form 10 KiB).
-import { LIST_FIELDS, MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, type ErrorMessage, type KeyValue } from '../model/message.js';
+import { LIST_FIELDS, MAX_FORM_BYTES, MAX_MESSAGE_BYTES, type ErrorMessage, type KeyValue } from '../model/message.js';
+import { MARK_ROOM, cutStringFields, truncate } from '../model/truncate.js';
 
 /** Longest key of a list entry, in characters. */
 export const MAX_ENTRY_KEY = 256;
@@ -10,44 +11,11 @@ export const MAX_ENTRY_VALUE = 8192;
 export const MAX_ENTRIES = 200;
 /** Room kept free under MAX_MESSAGE_BYTES for what the shipper may add (dropped-count notice). */
 const HEADROOM = 2048;
-/** Room kept for the marker itself. */
-const MARK_ROOM = 40;
-
 /**
  * How far past a field's limit the text is kept until redaction has run: a secret that straddles the final
  * cut is then still matched whole, and the matching itself runs on bounded text.
  */
 export const CLIP_MARGIN = 1024;
-
-const MARK_PREFIX = '…[truncated ';
-const MARK_SUFFIX = ' bytes]';
-
-/** The visible marker that ends a cut field. */
-export function truncationMark(bytes: number): string {
-  return `${MARK_PREFIX}${bytes}${MARK_SUFFIX}`;
-}
-
-/** A text without its trailing marker, and the bytes that marker says were cut (0 when it has none). */
-function unmarked(text: string): { body: string; cut: number } {
-  if (!text.endsWith(MARK_SUFFIX)) return { body: text, cut: 0 };
-  const at = text.indexOf(MARK_PREFIX, Math.max(0, text.length - MARK_ROOM));
-  const digits = at < 0 ? '' : text.slice(at + MARK_PREFIX.length, -MARK_SUFFIX.length);
-  return /^\d{1,15}$/.test(digits) ? { body: text.slice(0, at), cut: Number(digits) } : { body: text, cut: 0 };
-}
-
-/**
- * `text` cut to at most `maxChars` characters, ending with a marker that says how many bytes went. A text
- * that was cut before (it ends with a marker) gets one marker that counts both cuts.
- */
-export function truncate(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  const { body, cut } = unmarked(text);
-  let keep = Math.min(body.length, Math.max(0, maxChars - MARK_ROOM));
-  // Never split a surrogate pair.
-  const code = body.charCodeAt(keep - 1);
-  if (keep > 0 && code >= 0xd800 && code <= 0xdbff) keep--;
-  return body.slice(0, keep) + truncationMark(Buffer.byteLength(body.slice(keep)) + cut);
-}
 
 /** `text` cut to its field limit plus {@link CLIP_MARGIN}: what may be matched before the final cut. */
 export function clip(text: string, maxChars: number): string {
@@ -132,10 +100,7 @@ export function clipList(list: readonly KeyValue[], maxBytes: number): KeyValue[
  */
 export function fitMessage(message: ErrorMessage): ErrorMessage {
   const m = { ...message } as ErrorMessage & Record<string, unknown>;
-  for (const field of Object.keys(STRING_FIELDS) as (keyof typeof STRING_FIELDS)[]) {
-    const v = m[field];
-    if (typeof v === 'string' && v.length > STRING_FIELDS[field]) m[field] = truncate(v, STRING_FIELDS[field]);
-  }
+  cutStringFields(m);
   for (const field of LIST_FIELDS) {
     m[field] = limitList(m[field], field === 'form' ? MAX_FORM_BYTES : MAX_MESSAGE_BYTES);
   }

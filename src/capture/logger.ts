@@ -1,22 +1,20 @@
 // errorLogger(): the Express error middleware that records every unhandled error and ships it off the
 // request path through a LogClient, with a write-only key.
 import type { NextFunction, Request, Response } from 'express';
-import { connect, isLogClient } from '../client/connect.js';
+import { openLog, type CheckedWriter } from '../client/open-log.js';
 import type { LogWriter } from '../client/types.js';
-import { resolveStoreUrl } from '../stores/open.js';
 import { ElmahConfigError, ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN, type ErrorMessage, type Severity } from '../model/message.js';
 import { looksLikeExpressCall, notCalledError, validateOptions } from '../model/options.js';
+import { createRedactor } from '../model/redact.js';
 import { fitMessage } from './limits.js';
 import { CAPTURE_DEFAULTS, ERROR_LOGGER_SCHEMA, type BeforeLogResult, type ErrorLoggerOptions } from './options.js';
 import { Shipper, classifyFailure, type Occurrence, type ShipperStats } from './queue.js';
 import { buildMessage, claimedStatus, describeError, fingerprintOf, type RecordContext } from './record.js';
-import { createRedactor } from './redact.js';
 import { createSourceReader, findAppRoot } from './source.js';
 import { asElmahError, createReporter } from './report.js';
 import { installUncaught } from './uncaught.js';
-import { WorkerLogClient } from './worker.js';
 
 /** The middleware errorLogger() returns, with its controls. */
 export interface ErrorLogger {
@@ -61,7 +59,6 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     });
   }
   const key = options.key ?? process.env.ELMAH_WRITE_KEY ?? undefined;
-  const storeOption = options.store;
   const report = createReporter(options.onError);
   const redactor = createRedactor(options.redact, key);
   const severity: Severity = options.severity ?? 'Error';
@@ -69,31 +66,17 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   // Anonymous frames are grouped by their line's text, read from the app's own files only.
   const sourceLine = createSourceReader(findAppRoot());
 
-  /** A SQLite store is written from a worker thread (unless `worker: false`); anything else in-process. */
-  const storeUrl = storeOption === undefined ? resolveStoreUrl() : typeof storeOption === 'string' ? storeOption : undefined;
-  const useWorker = storeUrl?.startsWith('sqlite:') === true && options.worker !== false && (options.worker === true || WorkerLogClient.available());
-  /** A writer that can also tell its key: every LogClient, and the worker thread's writer. */
-  type CheckedWriter = LogWriter & { whoami(): Promise<KeyInfo> };
-  const openClient = async (): Promise<CheckedWriter> => {
-    const url = storeUrl;
-    if (url !== undefined && useWorker) {
-      try {
-        return await WorkerLogClient.start(url, key);
-      } catch (err) {
-        if (options.worker === true) throw err;
-        // E.g. running from TypeScript sources without a loader for the worker: write in-process instead.
-        report(asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store worker thread could not start; writing in-process'));
-      }
-    }
-    return connect({ store: storeOption, key, timeoutMs: settings.timeoutMs });
-  };
+  // A sqlite: store is written from a worker thread (unless `worker: false`); anything else in-process.
+  const destination = openLog(options.store, { face: 'errorLogger()', worker: options.worker, timeoutMs: settings.timeoutMs });
+  const openClient = (): Promise<CheckedWriter> =>
+    // E.g. running from TypeScript sources without a loader for the worker: write in-process instead.
+    destination.writer(key, (err) => report(asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store worker thread could not start; writing in-process')));
 
   // Open the client and check the key now, so a bad key shows at startup rather than at the first error.
   // A transient failure (collector or database not up yet) is not final: the shipper asks again later.
   let client: CheckedWriter | undefined;
-  const ownsClient = !isLogClient(storeOption);
   const establish = async (): Promise<KeyInfo> => {
-    if (!isLogClient(storeOption) && (key === undefined || key === '')) {
+    if (destination.kind !== 'client' && (key === undefined || key === '')) {
       throw new ElmahError('ERR_ELMAH_KEY_MISSING', 'errorLogger has no API key, so no error will be recorded.', {
         help: 'Set ELMAH_WRITE_KEY (or the `key` option) to a key with messages_write; `npx express-elmah init` creates one.',
       });
@@ -131,7 +114,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     report,
     queueSize: settings.queueSize,
     // SQLite pays a fixed cost per commit (FTS merging): the worker gets larger batches to spread it.
-    batchSize: options.batchSize ?? (useWorker ? WORKER_BATCH_SIZE : settings.batchSize),
+    batchSize: options.batchSize ?? (destination.onWorker ? WORKER_BATCH_SIZE : settings.batchSize),
     flushIntervalMs: settings.flushIntervalMs,
     maxRetries: settings.maxRetries,
     maxBackoffMs: settings.maxBackoffMs,
@@ -145,9 +128,8 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     }
     shipper.stop(err);
     // Nothing will be written: release what was opened for it (a store file, a worker thread).
-    const opened = client;
     client = undefined;
-    if (ownsClient && opened) opened.close().catch(() => undefined);
+    destination.close().catch(() => undefined);
   });
 
   const context = (sev: Severity, category?: string): RecordContext => ({
@@ -269,17 +251,15 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
       await settleHooks(ms);
       // The shipper's own close flushes, and counts what cannot be written in full before the deadline.
       const ok = await shipper.close(Math.max(0, ms - (Date.now() - start)));
-      if (ownsClient) {
-        try {
-          await checking;
-        } catch {
-          // Nothing was opened, or it failed to open: nothing to close.
-        }
-        try {
-          await client?.close();
-        } catch (closeError) {
-          report(asElmahError(closeError, 'ERR_ELMAH_STORE_UNAVAILABLE', 'Closing the store failed'));
-        }
+      try {
+        await checking;
+      } catch {
+        // Nothing was opened, or it failed to open: close() releases what there is.
+      }
+      try {
+        await destination.close();
+      } catch (closeError) {
+        report(asElmahError(closeError, 'ERR_ELMAH_STORE_UNAVAILABLE', 'Closing the store failed'));
       }
       return ok;
     })();

@@ -1,24 +1,10 @@
 // The options of errorLogger(): their types, their checked schema and their defaults.
 import type { Request } from 'express';
-import type { StoreOption } from '../client/connect.js';
+import { storeOptionRule, type StoreOption } from '../client/open-log.js';
 import type { ElmahError } from '../model/errors.js';
 import type { ErrorMessage, Severity } from '../model/message.js';
 import type { OptionSchema } from '../model/options.js';
-
-/** A header or field name rule: a string matches case-insensitively as a part of the name, a RegExp is tested. */
-export type NameRule = string | RegExp;
-
-/** How secrets are removed before a message leaves the process (see docs/capture.md). */
-export interface RedactOptions {
-  /** Extra header names whose values become `[Filtered]` (exact names, or RegExps). */
-  headers?: readonly NameRule[];
-  /** Extra name parts: form, query, cookie, data and header entries whose name contains one become `[Filtered]`. */
-  keys?: readonly NameRule[];
-  /** Exact strings to remove wherever they appear in a message (e.g. a database password). */
-  values?: readonly string[];
-  /** When true, `headers` and `keys` replace the built-in lists instead of extending them. */
-  replace?: boolean;
-}
+import type { RedactOptions } from '../model/redact.js';
 
 /** What `beforeLog` may return: the (edited) message, or `null`/`false` to drop it. */
 export type BeforeLogResult = ErrorMessage | null | false | undefined | void;
@@ -76,7 +62,7 @@ const nameRules = (value: unknown): boolean => Array.isArray(value) && value.eve
 /** The checked schema of {@link ErrorLoggerOptions}. */
 export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
   key: { kinds: ['string'], describe: 'an API key string (elmah_<id>_<secret>)' },
-  store: { kinds: ['string', 'object'], describe: 'a store URL, a Store or a LogClient' },
+  store: storeOptionRule('any'),
   log: { kinds: ['string'], check: (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v as string) ? undefined : 'must be 1-100 letters, digits, . _ -') },
   application: { kinds: ['string'] },
   version: { kinds: ['string'] },

@@ -6,9 +6,10 @@ import type { Request } from 'express';
 import { computeFingerprint, routeKey, type SourceLineReader } from '../model/fingerprint.js';
 import { newMessageId } from '../model/id.js';
 import { MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, type ErrorMessage, type KeyValue, type Severity } from '../model/message.js';
+import { FILTERED, type Redactor } from '../model/redact.js';
 import { firstFrameLine, parseFrame } from '../model/stack.js';
-import { clip, clipList, MAX_ENTRIES, MAX_ENTRY_KEY, MAX_ENTRY_VALUE, truncate } from './limits.js';
-import { FILTERED, type Redactor } from './redact.js';
+import { truncate } from '../model/truncate.js';
+import { clip, clipList, MAX_ENTRIES, MAX_ENTRY_KEY, MAX_ENTRY_VALUE } from './limits.js';
 import { constructorName, isErrorLike, primitiveType, safeGet, safeJson, safeKeys, safeText } from './safe.js';
 
 /** How deep a `cause` chain is followed. */

@@ -2,8 +2,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ElmahError } from '../model/errors.js';
-import { DEFAULT_STORE_URL, openStore, redactUrl } from '../stores/open.js';
+import { openStore } from '../stores/open.js';
 import type { Store } from '../stores/types.js';
+import { DEFAULT_STORE_URL, isCollectorUrl, redactUrl, sqlitePath } from '../stores/url.js';
 import { Output, usageError, type CliIo } from './output.js';
 
 /** Options every command takes. */
@@ -38,9 +39,8 @@ export function storeUrlFor(option: string | undefined, io: CliIo, fallback?: st
 
 /** `sqlite:relative/path` resolved against `base`; other URLs unchanged. */
 export function absoluteStoreUrl(url: string, base: string): string {
-  if (!url.startsWith('sqlite:')) return url;
-  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-  if (path === '' || path === ':memory:' || isAbsolute(path)) return url;
+  const path = sqlitePath(url);
+  if (path === undefined || path === '' || path === ':memory:' || isAbsolute(path)) return url;
   return `sqlite:${resolve(base, path)}`;
 }
 
@@ -50,7 +50,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** Opens the store, runs `work` and always closes the store again, also when `work` fails. */
 export async function withStore<T>(url: string, out: Output, work: (store: Store) => Promise<T>): Promise<T> {
-  if (/^https?:\/\//.test(url)) {
+  if (isCollectorUrl(url)) {
     throw new ElmahError('ERR_ELMAH_STORE_URL', `"${redactUrl(url)}" is a collector URL; the CLI manages a store directly.`, {
       help: 'Run the command where the store is, with --store sqlite:PATH or postgres://… (the one the collector uses).',
     });

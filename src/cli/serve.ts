@@ -6,8 +6,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { collector } from '../collector/collector.js';
 import type { RateLimitOptions } from '../collector/rate-limit.js';
 import { ElmahError } from '../model/errors.js';
-import { openStore, redactUrl } from '../stores/open.js';
+import { openStore } from '../stores/open.js';
 import type { Store } from '../stores/types.js';
+import { isCollectorUrl, redactUrl } from '../stores/url.js';
 import { storeUrlFor } from './context.js';
 import { usageError, type CliIo } from './output.js';
 
@@ -143,7 +144,7 @@ export function registerServe(program: Command): void {
       const perSecond = Number(flags.rateLimit);
       if (!/^\d+(\.\d+)?$/.test(flags.rateLimit)) throw usageError(`--rate-limit needs a number, got "${flags.rateLimit}".`, 'Example: --rate-limit 100, or 0 for no limit.');
       const storeUrl = storeUrlFor(flags.store, io);
-      if (/^https?:\/\//i.test(storeUrl)) {
+      if (isCollectorUrl(storeUrl)) {
         throw new ElmahError('ERR_ELMAH_STORE_URL', `"${redactUrl(storeUrl)}" is a collector URL; serve needs a store of its own.`, {
           help: 'Use --store sqlite:PATH, postgres://… or memory:.',
         });

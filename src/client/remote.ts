@@ -19,8 +19,10 @@ export interface RemoteLogClientOptions {
   maxBatchBytes?: number | undefined;
   /** Largest answer read from the collector, bytes. Default 64 MiB. */
   maxResponseBytes?: number | undefined;
-  /** Most parallel connections to the collector. Default 8. */
+  /** Most parallel connections to the collector. Default 8. Ignored with `agent`. */
   maxSockets?: number | undefined;
+  /** A keep-alive agent shared by the clients of one collector (see {@link collectorAgent}); left open by close(). */
+  agent?: http.Agent | undefined;
 }
 
 const DEFAULTS = { timeoutMs: 10_000, maxBatchMessages: 500, maxBatchBytes: 4 * 1024 * 1024, maxResponseBytes: 64 * 1024 * 1024, maxSockets: 8 };
@@ -57,6 +59,31 @@ interface Item {
   bytes: number;
 }
 
+/** A collector URL, checked: ERR_ELMAH_STORE_URL unless it is a valid http(s):// URL. */
+function collectorBase(url: string): URL {
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new ElmahError('ERR_ELMAH_STORE_URL', 'The collector URL is not a valid URL.', { help: 'Use e.g. https://collector.example.com or http://127.0.0.1:4000.' });
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new ElmahError('ERR_ELMAH_STORE_URL', `A collector URL starts with http:// or https://, not ${base.protocol}.`);
+  }
+  return base;
+}
+
+function newAgent(base: URL, maxSockets: number): http.Agent {
+  const Agent = base.protocol === 'https:' ? https.Agent : http.Agent;
+  // Idle sockets are dropped before Node servers drop them (5 s keep-alive), so reuse rarely meets a closed socket.
+  return new Agent({ keepAlive: true, maxSockets, timeout: 4000 });
+}
+
+/** A keep-alive agent for the collector at `url`, to share among its clients (destroy it when they are done). */
+export function collectorAgent(url: string): http.Agent {
+  return newAgent(collectorBase(url), DEFAULTS.maxSockets);
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -72,19 +99,12 @@ export class RemoteLogClient implements LogClient {
   private readonly location: string;
   private readonly key: string | undefined;
   private readonly agent: http.Agent;
+  private readonly ownsAgent: boolean;
   private readonly options: typeof DEFAULTS;
   private closed = false;
 
   constructor(url: string, key: string | undefined, options: RemoteLogClientOptions = {}) {
-    let base: URL;
-    try {
-      base = new URL(url);
-    } catch {
-      throw new ElmahError('ERR_ELMAH_STORE_URL', 'The collector URL is not a valid URL.', { help: 'Use e.g. https://collector.example.com or http://127.0.0.1:4000.' });
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-      throw new ElmahError('ERR_ELMAH_STORE_URL', `A collector URL starts with http:// or https://, not ${base.protocol}.`);
-    }
+    const base = collectorBase(url);
     // A key in the URL (?api_key=) is accepted for convenience but never kept in the URL we show or send.
     // Trimmed as parseKey trims: a key read from a file with its newline must not reach a header.
     this.key = (key ?? (base.searchParams.get('api_key') || undefined))?.trim();
@@ -99,9 +119,8 @@ export class RemoteLogClient implements LogClient {
     for (const [name, value] of Object.entries(options)) {
       if (value !== undefined && name in DEFAULTS) this.options[name as keyof typeof DEFAULTS] = value;
     }
-    const Agent = base.protocol === 'https:' ? https.Agent : http.Agent;
-    // Idle sockets are dropped before Node servers drop them (5 s keep-alive), so reuse rarely meets a closed socket.
-    this.agent = new Agent({ keepAlive: true, maxSockets: this.options.maxSockets, timeout: 4000 });
+    this.ownsAgent = options.agent === undefined;
+    this.agent = options.agent ?? newAgent(base, this.options.maxSockets);
   }
 
   /** Sends one request and reads the JSON answer; non-2xx answers become ElmahErrors. */
@@ -400,7 +419,7 @@ export class RemoteLogClient implements LogClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.agent.destroy();
+    if (this.ownsAgent) this.agent.destroy();
   }
 
   private filterQuery(options: ClientFilter, withLogs: boolean): URLSearchParams {

@@ -1,8 +1,11 @@
 // LogClient: a store seen through one API key. Local (in-process store) and remote (collector over HTTP)
-// clients implement it alike, so capture and viewer work unchanged either way.
+// clients implement it alike, so capture and viewer work unchanged either way. The result types of the store
+// contract are re-exported here: the faces take them from the client layer, never from stores/.
 import type { KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
+
+export type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
 
 /** Filter as a client takes it: the query is text in the search language (parsed by the client). */
 export interface ClientFilter {
@@ -98,4 +101,11 @@ export interface LogClient extends LogWriter {
   describe(): { kind: string; location: string };
   /** Releases what the client opened (a store it opened itself, sockets). */
   close(): Promise<void>;
+}
+
+/** True for an object with the LogClient methods. */
+export function isLogClient(value: unknown): value is LogClient {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return ['whoami', 'append', 'get', 'search', 'close'].every((m) => typeof c[m] === 'function') && (c.kind === 'local' || c.kind === 'remote');
 }

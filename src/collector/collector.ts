@@ -2,15 +2,13 @@
 // through a LocalLogClient made for the request's key, so permissions are checked in one place.
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { LocalLogClient } from '../client/local.js';
-import type { ClientFilter } from '../client/types.js';
+import { openLog, storeOptionRule } from '../client/open-log.js';
+import type { AppendResult, ClientFilter, LogClient, Store } from '../client/types.js';
 import { ElmahConfigError, ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
 import type { Permission } from '../model/permissions.js';
 import { looksLikeExpressCall, notCalledError, validateOptions, type OptionSchema } from '../model/options.js';
-import { openStore, resolveStoreUrl } from '../stores/open.js';
-import { isStore, type AppendResult, type Store } from '../stores/types.js';
 import { bodyUnread, readJson } from './body.js';
 import { BodyBudget, type BodyClaim } from './in-flight.js';
 import { requestKey, searchParams } from './key.js';
@@ -61,14 +59,7 @@ const GOOD_KEY_MS = 60_000;
 const BULK_SLICE = 25;
 
 const SCHEMA: OptionSchema<CollectorOptions> = {
-  store: {
-    kinds: ['string', 'object'],
-    describe: 'a store URL or a Store',
-    check: (v) =>
-      typeof v === 'string'
-        ? /^https?:\/\//i.test(v) ? 'must be a store (sqlite:, postgres://, memory:), not another collector' : undefined
-        : isStore(v) ? undefined : 'must be a Store (from openStore) or a store URL',
-  },
+  store: storeOptionRule('store'),
   rateLimit: {
     kinds: ['object', 'boolean'],
     describe: 'an object { perSecond, burst, maxKeys } or false',
@@ -88,11 +79,11 @@ const SCHEMA: OptionSchema<CollectorOptions> = {
   onError: { kinds: ['function'] },
 };
 
-type Handler = (req: Request, res: Response, client: LocalLogClient, claim: BodyClaim) => Promise<void>;
+type Handler = (req: Request, res: Response, client: LogClient, claim: BodyClaim) => Promise<void>;
 
 /** What the gate found for a request: the client of its key, and what the key may do. */
 interface Authenticated {
-  client: LocalLogClient;
+  client: LogClient;
   who: KeyInfo;
 }
 
@@ -223,16 +214,12 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   const goodKeys = new Map<string, number>();
   const budget = new BodyBudget(maxBytesInFlight);
 
-  const storeOption = options.store ?? resolveStoreUrl();
-  if (typeof storeOption === 'string' && /^https?:\/\//i.test(storeOption)) {
-    throw new ElmahConfigError('ERR_ELMAH_STORE_URL', 'collector(): ELMAH_STORE points at another collector.', {
-      help: 'Give the collector a store it owns: sqlite:PATH, postgres://… or memory:.',
-    });
-  }
-  const owned = typeof storeOption === 'string';
-  const storePromise: Promise<Store> = typeof storeOption === 'string' ? openStore(storeOption) : Promise.resolve(storeOption);
-  // Marked handled here: a failed open is reported by every request and by `ready`, never as an unhandled rejection.
-  storePromise.catch(() => undefined);
+  // A local log: every route acts through a LocalLogClient made for the request's key.
+  const log = openLog(options.store, { face: 'collector()', accepts: 'store', keyCacheMs: 60_000 });
+  // Opened once, now. Marked handled here: a failed open is reported by every request and by `ready`, never as
+  // an unhandled rejection.
+  const opened = log.open();
+  opened.catch(() => undefined);
 
   const router = express.Router() as CollectorRouter;
   // The gate's client per request; kept off req/res so that nothing rendered later can show the key.
@@ -288,10 +275,10 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
       }));
       return;
     }
-    storePromise
-      .then(async (store) => {
+    opened
+      .then(async () => {
         // One client per request: the key record read here serves the whole request.
-        const client = new LocalLogClient(store, key, { keyCacheMs: 60_000 });
+        const client = await log.client(key);
         let who: KeyInfo;
         try {
           who = await client.whoami();
@@ -510,12 +497,9 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     sendJson(res, error.status, error.toJSON());
   });
 
-  Object.defineProperty(router, 'ready', { value: storePromise.then(() => undefined), enumerable: false });
-  (router.ready as Promise<void>).catch(() => undefined);
-  router.close = async function closeCollector(): Promise<void> {
-    if (!owned) return;
-    const store = await storePromise.catch(() => undefined);
-    await store?.close();
+  Object.defineProperty(router, 'ready', { value: opened, enumerable: false });
+  router.close = function closeCollector(): Promise<void> {
+    return log.close();
   };
   return router;
 }

@@ -1,8 +1,8 @@
 // Redaction on arrival: a message from any client (elmah.io's own, a script, an old logger) is stored with
 // the same rules as a captured one.
-import { truncate } from '../capture/limits.js';
-import { redactMessage } from '../capture/redact.js';
-import { fingerprintOfMessage, normalizeMessage, STRING_FIELDS } from '../model/message.js';
+import { fingerprintOfMessage, normalizeMessage } from '../model/message.js';
+import { redactMessage } from '../model/redact.js';
+import { cutStringFields } from '../model/truncate.js';
 
 /**
  * An incoming message, normalized and redacted. A message sent without a fingerprint gets one computed
@@ -18,10 +18,7 @@ export function redactIncoming(input: unknown, log: string, now: Date): unknown 
   }
   const redacted = redactMessage(message) as typeof message & Record<string, unknown>;
   // `[Filtered]` can be longer than what it replaced: a field sent at its limit must still pass.
-  for (const field of Object.keys(STRING_FIELDS) as (keyof typeof STRING_FIELDS)[]) {
-    const v = redacted[field];
-    if (typeof v === 'string' && v.length > STRING_FIELDS[field]) redacted[field] = truncate(v, STRING_FIELDS[field]);
-  }
+  cutStringFields(redacted);
   const sent = (input as { fingerprint?: unknown }).fingerprint;
   if (sent === undefined || sent === null) redacted.fingerprint = fingerprintOfMessage(redacted);
   return redacted;

@@ -1,26 +1,10 @@
 // openStore(url): picks the backend from a connection string (memory:, sqlite:PATH, postgres://…).
-import { ElmahError } from '../model/errors.js';
 import { MemoryStore } from './memory.js';
-import { redactUrl } from './shared.js';
-import type { RetentionOptions, Store } from './types.js';
+import type { OpenStoreOptions, Store } from './types.js';
+import { parseStoreUrl, resolveStoreUrl } from './url.js';
 
-// Kept here too for the modules that import it from open.ts.
-export { redactUrl } from './shared.js';
-
-/** The store used when nothing is configured. */
-export const DEFAULT_STORE_URL = 'sqlite:.elmah/elmah.db';
-
-/** Options passed through to the backend. */
-export interface OpenStoreOptions {
-  retention?: RetentionOptions;
-  /** PostgreSQL schema for the tables. */
-  schema?: string;
-}
-
-/** The store URL from an explicit value, else ELMAH_STORE, else the default SQLite file. */
-export function resolveStoreUrl(url?: string): string {
-  return url ?? process.env.ELMAH_STORE ?? DEFAULT_STORE_URL;
-}
+export { DEFAULT_STORE_URL, redactUrl, resolveStoreUrl } from './url.js';
+export type { OpenStoreOptions } from './types.js';
 
 /**
  * Opens a store from a connection string: `memory:`, `sqlite:PATH` (the folder is created;
@@ -28,21 +12,17 @@ export function resolveStoreUrl(url?: string): string {
  * Unknown schemes fail with ERR_ELMAH_STORE_URL.
  */
 export async function openStore(url: string = resolveStoreUrl(), options: OpenStoreOptions = {}): Promise<Store> {
-  if (typeof url !== 'string' || url.trim() === '') {
-    throw new ElmahError('ERR_ELMAH_STORE_URL', 'The store URL is empty.', { help: `Use ${DEFAULT_STORE_URL}, memory: or postgres://user@host/db.` });
+  const parsed = parseStoreUrl(url);
+  switch (parsed.kind) {
+    case 'memory':
+      return new MemoryStore({ retention: options.retention ?? {} });
+    case 'sqlite': {
+      const { SqliteStore } = await import('./sqlite/index.js');
+      return SqliteStore.open(parsed.path, options);
+    }
+    case 'postgres': {
+      const { PostgresStore } = await import('./postgres/index.js');
+      return PostgresStore.open(parsed.url, options);
+    }
   }
-  if (url === 'memory:' || url.startsWith('memory:')) return new MemoryStore({ retention: options.retention ?? {} });
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!path) throw new ElmahError('ERR_ELMAH_STORE_URL', 'sqlite: needs a file path, e.g. sqlite:.elmah/elmah.db.');
-    const { SqliteStore } = await import('./sqlite/index.js');
-    return SqliteStore.open(path, options);
-  }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    const { PostgresStore } = await import('./postgres/index.js');
-    return PostgresStore.open(url, options);
-  }
-  throw new ElmahError('ERR_ELMAH_STORE_URL', `Unknown store "${redactUrl(url)}".`, {
-    help: `Use ${DEFAULT_STORE_URL}, sqlite:PATH, memory: or postgres://user@host/db (http(s):// URLs are collectors, for connect()).`,
-  });
 }

@@ -1,4 +1,4 @@
-// Small pieces every backend shares: cursors, paging bounds, retention arithmetic, closed-store errors, URL redaction.
+// Small pieces every backend shares: cursors, paging bounds, retention arithmetic, closed-store errors.
 import { ElmahError } from '../model/errors.js';
 
 /** Largest page a store returns. */
@@ -100,15 +100,4 @@ export function histogramBuckets(from: string, to: string, buckets: number): { s
     throw new ElmahError('ERR_ELMAH_QUERY', 'A histogram needs from < to (ISO dates) and 1 to 500 buckets.');
   }
   return { start, end, bucketMs: Math.ceil((end - start) / n), n };
-}
-
-/** Strips a password from a URL before it is shown anywhere. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

@@ -16,6 +16,13 @@ export interface RetentionOptions {
   maxCount?: number;
 }
 
+/** Options every backend takes when opened from a URL (openStore passes them through). */
+export interface OpenStoreOptions {
+  retention?: RetentionOptions;
+  /** PostgreSQL schema for the tables. */
+  schema?: string;
+}
+
 /** The retention defaults of DESIGN.md. */
 export const DEFAULT_RETENTION: Required<RetentionOptions> = { maxAgeDays: 90, maxCount: 100_000 };
 

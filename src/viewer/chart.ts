@@ -1,6 +1,6 @@
 // Geometry of the server-rendered SVG charts: the errors-over-time bar chart and the groups' sparklines.
 // Only numbers and our own labels come out of here; templates draw them with escaped attributes.
-import type { HistogramResult } from '../stores/types.js';
+import type { HistogramResult } from '../client/types.js';
 import { MONTHS } from './render.js';
 
 /** One bar of the chart. */

@@ -2,11 +2,10 @@
 // the per-request context set by the access gate, and small caches.
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { ClientHistogramOptions, LogClient } from '../client/types.js';
+import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../client/types.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
-import type { HistogramResult, LogSummary } from '../stores/types.js';
 import { AttemptLimiter } from './access.js';
 import { SINCE, composeQuery, param, sinceFrom, type ListParams, type Since } from './filters.js';
 import type { ResolvedViewerOptions } from './options.js';

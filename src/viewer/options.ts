@@ -1,6 +1,7 @@
 // The options of errorViewer(): their types, the schema checked when the factory is called, and defaults.
 import type { Request } from 'express';
-import type { StoreOption } from '../client/connect.js';
+import { storeOptionRule, type StoreOption } from '../client/open-log.js';
+import { isLogClient } from '../client/types.js';
 import { ElmahConfigError, ElmahError } from '../model/errors.js';
 import { parseDuration } from '../model/keys.js';
 import { isLogName } from '../model/message.js';
@@ -56,7 +57,7 @@ export interface ResolvedViewerOptions {
 
 const SCHEMA: OptionSchema<ErrorViewerOptions> = {
   key: { kinds: ['string'], describe: 'an API key string (elmah_…)' },
-  store: { kinds: ['string', 'object'], describe: 'a store URL, a Store or a LogClient' },
+  store: storeOptionRule('any'),
   log: { kinds: ['string'], check: (v) => (isLogName(v) ? undefined : 'must be 1-100 letters, digits, . _ -') },
   access: { kinds: ['string', 'function'], oneOf: ['local', 'key'], describe: '"local", "key" or a function (req) => boolean' },
   sessionSecret: { kinds: ['string'], check: (v) => ((v as string).length >= 32 ? undefined : 'must be at least 32 characters') },
@@ -89,7 +90,7 @@ export function resolveViewerOptions(input: unknown): ResolvedViewerOptions {
   const o = validateOptions<ErrorViewerOptions>('errorViewer', input, SCHEMA);
   const production = process.env.NODE_ENV === 'production';
   const access = o.access ?? (production ? 'key' : 'local');
-  if (access === 'key' && o.store !== undefined && typeof o.store === 'object' && 'whoami' in o.store && !('getKey' in o.store)) {
+  if (access === 'key' && isLogClient(o.store)) {
     const why = o.access === undefined ? 'with NODE_ENV=production access defaults to "key", which needs' : 'access "key" needs';
     throw new ElmahConfigError('ERR_ELMAH_CONFIG', `errorViewer(): ${why} a store (URL or Store) to check sign-in keys against, not a LogClient.`, {
       help: 'Pass `store` as a URL or an open Store, or choose access: "local" or a function.',

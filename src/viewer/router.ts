@@ -2,14 +2,11 @@
 // messages_read, and it assembles headers, assets, sign-in, the access gate and the pages.
 import { join } from 'node:path';
 import express, { type Router } from 'express';
-import { connect, isLogClient } from '../client/connect.js';
-import { LocalLogClient } from '../client/local.js';
+import { openLog } from '../client/open-log.js';
 import type { LogClient } from '../client/types.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { looksLikeExpressCall, notCalledError } from '../model/options.js';
-import { openStore, resolveStoreUrl } from '../stores/open.js';
-import { isStore } from '../stores/types.js';
 import { ViewerContext, type ViewerClients } from './context.js';
 import { resolveViewerOptions, type ErrorViewerOptions, type ResolvedViewerOptions } from './options.js';
 import { Renderer, findPackageRoot, packageVersion } from './render.js';
@@ -27,18 +24,9 @@ export interface ErrorViewer extends Router {
 
 /** Opens the store once: the viewer's own client and the clients of signed-in keys share it. */
 async function openClients(o: ResolvedViewerOptions): Promise<ViewerClients> {
-  const s = o.store;
-  if (isLogClient(s)) return { main: s, forKey: undefined, close: async () => undefined };
-  if (isStore(s)) {
-    return { main: new LocalLogClient(s, o.key), forKey: async (k) => new LocalLogClient(s, k), close: async () => undefined };
-  }
-  const url = resolveStoreUrl(typeof s === 'string' ? s : undefined);
-  if (/^https?:\/\//.test(url)) {
-    const main: LogClient = await connect({ store: url, key: o.key });
-    return { main, forKey: (k) => connect({ store: url, key: k }), close: () => main.close() };
-  }
-  const store = await openStore(url);
-  return { main: new LocalLogClient(store, o.key), forKey: async (k) => new LocalLogClient(store, k), close: () => store.close() };
+  const log = openLog(o.store, { face: 'errorViewer()' });
+  const main = await log.client(o.key);
+  return { main, forKey: log.kind === 'client' ? undefined : (k) => log.client(k), close: () => log.close() };
 }
 
 /** Checks the viewer's key at creation: valid, and carrying messages_read (and the pinned log). */

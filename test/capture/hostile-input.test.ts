@@ -4,7 +4,7 @@
 // more there). Costs are CPU time of the fastest of a few runs, compared as ratios with an allowance for
 // a busy machine, never as a tight wall-clock limit.
 import fc from 'fast-check';
-import { createRedactor, redactMessage } from '../../src/capture/redact';
+import { createRedactor, redactMessage } from '../../src/model/redact';
 import { redactIncoming } from '../../src/collector/redact';
 import { computeFingerprint, routeKey } from '../../src/model/fingerprint';
 import { MAX_MESSAGE_BYTES, normalizeMessage, STRING_FIELDS, type ErrorMessage } from '../../src/model/message';

@@ -3,9 +3,10 @@
 import vm from 'node:vm';
 import request from 'supertest';
 import type { Request, Response } from 'express';
-import { fitMessage, limitList, truncate } from '../../src/capture/limits';
+import { fitMessage, limitList } from '../../src/capture/limits';
+import { truncate } from '../../src/model/truncate';
 import { buildMessage, correlationIdOf, typeOf } from '../../src/capture/record';
-import { createRedactor } from '../../src/capture/redact';
+import { createRedactor } from '../../src/model/redact';
 import { MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, normalizeMessage } from '../../src/model/message';
 import { createApp, expressMajor, httpError } from '../helpers/app';
 import { closeAll, memoryLogger, stored } from './util';

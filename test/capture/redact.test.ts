@@ -1,6 +1,6 @@
 // The secrets corpus: none of these values may reach the store. The stored JSON is searched for each one.
 import request from 'supertest';
-import { createRedactor, redactMessage } from '../../src/capture/redact';
+import { createRedactor, redactMessage } from '../../src/model/redact';
 import { PROSE, SECRET_CASES } from '../fixtures/secrets-corpus';
 import { captureRecord, PLACES } from './fixtures/hostile';
 import { createApp } from '../helpers/app';

@@ -25,7 +25,7 @@ describe('worker-thread writes', () => {
     buildSync({ entryPoints: [src], outfile: join(pkg, 'dist', 'index.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
     // The worker thread's own entry, as tsup builds it beside the library.
     const workerEntry = join(pkg, 'dist', 'worker.cjs');
-    buildSync({ entryPoints: [join(__dirname, '..', '..', 'src', 'capture', 'worker-entry.ts')], outfile: workerEntry, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
+    buildSync({ entryPoints: [join(__dirname, '..', '..', 'src', 'client', 'worker-entry.ts')], outfile: workerEntry, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
     // It loads only what writes: none of the web faces' dependencies.
     expect(readFileSync(workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
     const bundle = join(dir, 'worker-fixture.cjs');

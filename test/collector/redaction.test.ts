@@ -1,7 +1,7 @@
 // Redaction on arrival: messages from any client are stored with the capture rules applied, through the
 // single and `_bulk` routes, and grouped as if the secrets had never been there.
 import request from 'supertest';
-import { redactMessage } from '../../src/capture/redact';
+import { redactMessage } from '../../src/model/redact';
 import { SECRET_CASES } from '../fixtures/secrets-corpus';
 import { createCollectorApp, elmahIoMessage } from './helpers';
 

@@ -1,8 +1,8 @@
-// PostgreSQL driver: loading pg on demand, the pool shape the store needs, connection URLs, and turning pg
+// PostgreSQL driver: loading pg on demand, the pool shape the store needs, and turning pg
 // and network failures into coded ElmahErrors.
 import type * as Pg from 'pg';
-import { ElmahConfigError, ElmahError, isElmahError } from '../../model/errors.js';
-import { redactUrl } from '../shared.js';
+import { ElmahError, isElmahError } from '../../model/errors.js';
+import { redactUrl } from '../url.js';
 
 /** A row as pg returns it. */
 export type Row = Record<string, unknown>;
@@ -46,21 +46,6 @@ export function isPool(value: unknown): value is PgPoolLike {
   if (typeof value !== 'object' || value === null) return false;
   const p = value as Record<string, unknown>;
   return typeof p.query === 'function' && typeof p.connect === 'function' && typeof p.end === 'function';
-}
-
-/** Where a URL-configured store connects, without the password, and the schema named by `?schema=`. */
-export function parseUrl(url: string): { connectionString: string; schema: string | undefined } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ElmahConfigError('ERR_ELMAH_STORE_URL', `Invalid PostgreSQL URL "${redactUrl(url)}".`, {
-      help: 'Use postgres://user:password@host:5432/database (with ?schema=name to pick a schema).',
-    });
-  }
-  const schema = u.searchParams.get('schema') ?? undefined;
-  u.searchParams.delete('schema');
-  return { connectionString: u.toString(), schema };
 }
 
 /** A safe description of a pool passed in: `postgres://user@host:port/db`. */

@@ -5,20 +5,20 @@ import { ElmahConfigError } from '../../model/errors.js';
 import type { KeyRecord } from '../../model/keys.js';
 import type { ErrorMessage } from '../../model/message.js';
 import type { OccurrenceTally } from '../../model/tally.js';
-import type { OpenStoreOptions } from '../open.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, redactUrl,
+  COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize,
 } from '../shared.js';
 import {
   DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type GroupOptions, type ErrorGroup, type GroupResult,
-  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type PruneOptions, type RetentionOptions,
+  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type OpenStoreOptions, type PruneOptions, type RetentionOptions,
   type SearchOptions, type SearchResult, type Store,
 } from '../types.js';
+import { parsePostgresUrl, redactUrl } from '../url.js';
 import {
   INSERT_COLUMNS, INSERT_ROWS, MESSAGE_COLUMNS, byCode, enc, optStr, toGroup, toKey, toMessage, tokensOfMessage,
 } from './codec.js';
 import {
-  DEFAULT_SCHEMA, Sql, describePool, errorCode, isPool, loadPg, parseUrl, storeError, type PgPoolLike, type Row,
+  DEFAULT_SCHEMA, Sql, describePool, errorCode, isPool, loadPg, storeError, type PgPoolLike, type Row,
 } from './driver.js';
 import { addMessages, addTallies } from './groups.js';
 import { Params, compileFilter } from './query.js';
@@ -88,7 +88,7 @@ export class PostgresStore implements Store {
     let label: string;
     const owns = typeof target === 'string';
     if (typeof target === 'string') {
-      const parsed = parseUrl(target);
+      const parsed = parsePostgresUrl(target);
       schema = checkSchemaName(options.schema ?? parsed.schema ?? DEFAULT_SCHEMA);
       label = redactUrl(schema === DEFAULT_SCHEMA ? parsed.connectionString : target);
       const pg = await loadPg();

@@ -9,14 +9,13 @@ import type { Permission } from '../../model/permissions.js';
 import type { QueryNode } from '../../model/query.js';
 import { textMatches as wordsMatch } from '../../model/query-eval.js';
 import type { OccurrenceTally } from '../../model/tally.js';
-import type { OpenStoreOptions } from '../open.js';
 import {
   COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, pruneBudget, retentionLimits,
   tallyCutoff,
 } from '../shared.js';
 import {
   DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type ErrorGroup, type GroupOptions, type GroupResult, type HistogramOptions,
-  type HistogramResult, type LogSummary, type MessageFilter, type PruneOptions, type RetentionOptions, type SearchOptions,
+  type HistogramResult, type LogSummary, type MessageFilter, type OpenStoreOptions, type PruneOptions, type RetentionOptions, type SearchOptions,
   type SearchResult, type Store,
 } from '../types.js';
 import { headText, joinDetail, splitDetail } from './codec.js';

@@ -2,7 +2,7 @@
 // feeds, and the about page.
 import type { Request, Router } from 'express';
 import type { ErrorMessage } from '../../model/message.js';
-import type { LogSummary } from '../../stores/types.js';
+import type { LogSummary } from '../../client/types.js';
 import { baseOf, filterOf, href, type ViewerContext } from '../context.js';
 import { CSV_COLUMNS, csvMessage, csvRow, html, rssDocument, type FeedItem } from '../feeds.js';
 import { param, readListParams } from '../filters.js';

@@ -1,9 +1,23 @@
-// Redaction: secrets in headers, cookies, form, query, data, URLs and free text become `[Filtered]` before a
+// Redaction, one set of rules for the logger and the collector: secrets in headers, cookies, form, query, data, URLs and free text become `[Filtered]` before a
 // message is queued (and when a collector receives one), and the logger's own API key never appears anywhere
 // in a message. Every rule is linear in its input: scanners or patterns that cannot backtrack over a run of
 // text more than once, so a hostile value cannot stall the app.
-import { LIST_FIELDS, STRING_FIELDS, type ErrorMessage, type KeyValue } from '../model/message.js';
-import type { NameRule, RedactOptions } from './options.js';
+import { LIST_FIELDS, STRING_FIELDS, type ErrorMessage, type KeyValue } from './message.js';
+
+/** A header or field name rule: a string matches case-insensitively as a part of the name, a RegExp is tested. */
+export type NameRule = string | RegExp;
+
+/** How secrets are removed before a message leaves the process (see docs/capture.md). */
+export interface RedactOptions {
+  /** Extra header names whose values become `[Filtered]` (exact names, or RegExps). */
+  headers?: readonly NameRule[];
+  /** Extra name parts: form, query, cookie, data and header entries whose name contains one become `[Filtered]`. */
+  keys?: readonly NameRule[];
+  /** Exact strings to remove wherever they appear in a message (e.g. a database password). */
+  values?: readonly string[];
+  /** When true, `headers` and `keys` replace the built-in lists instead of extending them. */
+  replace?: boolean;
+}
 
 /** What a removed value is replaced with. */
 export const FILTERED = '[Filtered]';

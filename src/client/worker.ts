@@ -1,11 +1,11 @@
 // Worker-thread writes: for a SQLite store, the appends run on a worker thread that opens the store itself,
 // so the synchronous SQLite work (FTS indexing, commits) never blocks the app's event loop. The thread runs
-// the package's own small entry (dist/worker.cjs, from worker-entry.ts); to the shipper it is a LogWriter.
+// the package's own small entry (dist/worker.cjs, from worker-entry.ts); to the logger's shipper it is a LogWriter.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ClientAppendResult, LogWriter } from '../client/types.js';
+import type { ClientAppendResult, LogWriter } from './types.js';
 import { ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { WORKER_MARK, fromWire, type WorkerAnswer, type WorkerCall, type WorkerSetup } from './worker-protocol.js';

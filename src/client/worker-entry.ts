@@ -1,8 +1,8 @@
 // The store worker thread's own entry (built as dist/worker.cjs): it opens the store through connect() and
 // answers the logger's writes. It loads only what writes — model, stores, client — never express or the viewer.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { connect } from '../client/connect.js';
-import type { LogClient } from '../client/types.js';
+import { connect } from './connect.js';
+import type { LogClient } from './types.js';
 import { WORKER_MARK, toWire, type WorkerAnswer, type WorkerCall, type WorkerSetup } from './worker-protocol.js';
 
 async function runWorker(port: NonNullable<typeof parentPort>, setup: WorkerSetup): Promise<void> {
