@@ -7,12 +7,12 @@ import { buildSync } from 'esbuild';
 import { errorLogger } from '../../src/capture/logger';
 import { createKey } from '../../src/model/keys';
 import { openStore } from '../../src/stores/open';
-import { track, closeAll } from './util';
+import { trackLogger, closeLoggers } from '../helpers/capture';
 
 // Inside node_modules, so that the bundle finds better-sqlite3 the way an installed package would.
 const dir = mkdtempSync(join(__dirname, '..', '..', 'node_modules', '.elmah-test-worker-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(closeAll);
+afterEach(closeLoggers);
 
 describe('worker-thread writes', () => {
   it('a sqlite: store is written by a worker thread; every message lands, and a burst beyond the queue is counted', () => {
@@ -29,7 +29,7 @@ describe('worker-thread writes', () => {
     // It loads only what writes: none of the web faces' dependencies.
     expect(readFileSync(workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
     const bundle = join(dir, 'worker-fixture.cjs');
-    buildSync({ entryPoints: [join(__dirname, 'fixtures', 'worker.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['express-elmah'], logLevel: 'error' });
+    buildSync({ entryPoints: [join(__dirname, '..', 'fixtures', 'worker-proc.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['express-elmah'], logLevel: 'error' });
     const r = spawnSync(process.execPath, [bundle], { env: { ...process.env, DB_FILE: join(dir, 'w.db') }, encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as { flushed: boolean; stats: Record<string, number>; total: number; titles: string[]; errors: string[]; burstStats: Record<string, number>; burstGroups: unknown[] };
@@ -49,7 +49,7 @@ describe('worker-thread writes', () => {
     await setup.putKey(record);
     await setup.close();
     const errors: string[] = [];
-    const logger = track(errorLogger({ store: url, key, onError: (e) => errors.push(e.code) }));
+    const logger = trackLogger(errorLogger({ store: url, key, onError: (e) => errors.push(e.code) }));
     await logger.ready;
     logger.raise(new Error('in-process'));
     await logger.flush(5000);

@@ -3,7 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { errorViewer, type ErrorViewer } from '../../src/viewer';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, listen } from './helpers';
+import { createCollectorApp, listen } from '../helpers/collector';
 
 describe('errorViewer over a collector', () => {
   let ctx: Awaited<ReturnType<typeof createCollectorApp>>;

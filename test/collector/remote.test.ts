@@ -6,7 +6,7 @@ import { RemoteLogClient, parseRetryAfter } from '../../src/client/remote';
 import type { ElmahError } from '../../src/model/errors';
 import { addKey } from '../helpers/keys';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, listen } from './helpers';
+import { createCollectorApp, listen } from '../helpers/collector';
 
 type Ctx = Awaited<ReturnType<typeof createCollectorApp>> & { url: string; close: () => Promise<void> };
 

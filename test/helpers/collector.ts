@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { collector, type CollectorOptions, type CollectorRouter } from '../../src/collector';
 import { MemoryStore } from '../../src/stores/memory';
-import { withKeys, type TestKeys } from '../helpers/keys';
+import { withKeys, type TestKeys } from './keys';
 
 /** An Express app with a collector mounted at `mount` over a fresh memory store. */
 export async function createCollectorApp(options: Omit<CollectorOptions, 'store'> = {}, mount = '/'): Promise<{
@@ -38,7 +38,7 @@ export async function listen(app: express.Express | ((req: any, res: any) => voi
 }
 
 /** An elmah.io-shaped CreateMessage body, as elmah.io clients send it. */
-export function elmahIoMessage(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function makeElmahIoMessage(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     title: 'Object reference not set to an instance of an object',
     titleTemplate: 'Object reference not set',
