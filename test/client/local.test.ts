@@ -1,6 +1,5 @@
 // LocalLogClient: every call checks the key — missing, malformed, unknown, revoked, expired, permission and log scope.
 import { LocalLogClient } from '../../src/client/local';
-import { connect } from '../../src/client/connect';
 import { createKey } from '../../src/model/keys';
 import { MemoryStore } from '../../src/stores/memory';
 import { addKey, withKeys } from '../helpers/keys';
@@ -118,24 +117,5 @@ describe('LocalLogClient', () => {
   it('turns a bad query into ERR_ELMAH_QUERY', async () => {
     const { store, keys } = await withKeys();
     await expect(new LocalLogClient(store, keys.read).search({ query: '(' })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY', status: 400 });
-  });
-});
-
-describe('connect', () => {
-  it('wraps a Store, opens memory:, and rejects unknown URLs', async () => {
-    const { store, keys } = await withKeys();
-    const client = await connect({ store, key: keys.read });
-    expect(client.describe()).toEqual({ kind: 'memory', location: 'memory:' });
-    const opened = await connect({ store: 'memory:', key: keys.read });
-    await expect(opened.whoami()).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID' });
-    await opened.close();
-    await expect(connect({ store: 'redis://x' })).rejects.toMatchObject({ code: 'ERR_ELMAH_STORE_URL' });
-    await expect(connect({ store: 42 as never })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
-  });
-
-  it('returns a LogClient given as the store unchanged', async () => {
-    const { store, keys } = await withKeys();
-    const client = new LocalLogClient(store, keys.read);
-    expect(await connect({ store: client })).toBe(client);
   });
 });

@@ -1,4 +1,5 @@
-// Shared set-up for collector tests: an app with a collector over a memory store with keys, and a real listener.
+// Shared set-up for collector and remote-client tests: an app with a collector over a memory store with keys,
+// and a real listener on 127.0.0.1.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
@@ -35,6 +36,16 @@ export async function listen(app: express.Express | ((req: any, res: any) => voi
         server.closeAllConnections();
       }),
   };
+}
+
+/** What {@link startCollector} returns: the collector app and its store and keys, listening at `url`. */
+export type RunningCollector = Awaited<ReturnType<typeof createCollectorApp>> & { url: string; close: () => Promise<void> };
+
+/** A collector over a fresh memory store with keys, listening on an ephemeral loopback port. */
+export async function startCollector(options: Omit<CollectorOptions, 'store'> = {}, mount = '/'): Promise<RunningCollector> {
+  const ctx = await createCollectorApp(options, mount);
+  const { url, close } = await listen(ctx.app);
+  return { ...ctx, url, close };
 }
 
 /** An elmah.io-shaped CreateMessage body, as elmah.io clients send it. */

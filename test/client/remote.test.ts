@@ -1,20 +1,11 @@
 // RemoteLogClient against a real collector on an ephemeral loopback port, and against misbehaving servers.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from '../../src/client/connect';
 import { RemoteLogClient, parseRetryAfter } from '../../src/client/remote';
 import type { ElmahError } from '../../src/model/errors';
 import { addKey } from '../helpers/keys';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, listen } from '../helpers/collector';
-
-type Ctx = Awaited<ReturnType<typeof createCollectorApp>> & { url: string; close: () => Promise<void> };
-
-async function start(options: Parameters<typeof createCollectorApp>[0] = {}): Promise<Ctx> {
-  const ctx = await createCollectorApp(options);
-  const { url, close } = await listen(ctx.app);
-  return { ...ctx, url, close };
-}
+import { startCollector, type RunningCollector } from '../helpers/collector';
 
 /** A bare HTTP server answering with `handler`; for statuses the collector would not give on its own. */
 async function fakeServer(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void>; hits: () => number }> {
@@ -45,7 +36,7 @@ async function caught(p: Promise<unknown>): Promise<ElmahError> {
 }
 
 describe('RemoteLogClient against a collector', () => {
-  let ctx: Ctx;
+  let ctx: RunningCollector;
   const clients: RemoteLogClient[] = [];
   const client = (key: string | undefined, options = {}) => {
     const c = new RemoteLogClient(ctx.url, key, options);
@@ -53,7 +44,7 @@ describe('RemoteLogClient against a collector', () => {
     return c;
   };
   beforeEach(async () => {
-    ctx = await start();
+    ctx = await startCollector();
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -85,7 +76,7 @@ describe('RemoteLogClient against a collector', () => {
 
   it('splits a large append into several requests, and halves a chunk the collector finds too large', async () => {
     await ctx.close();
-    ctx = await start({ maxBulkMessages: 10 });
+    ctx = await startCollector({ maxBulkMessages: 10 });
     const c = client(ctx.keys.write, { maxBatchMessages: 25 });
     const batch = Array.from({ length: 57 }, () => makeMessage());
     const results = await c.append(batch);
@@ -170,35 +161,29 @@ describe('RemoteLogClient against a collector', () => {
 
   it('reports 429 as transient with retryAfter from Retry-After', async () => {
     await ctx.close();
-    ctx = await start({ rateLimit: { perSecond: 0.2, burst: 1 } });
+    ctx = await startCollector({ rateLimit: { perSecond: 0.2, burst: 1 } });
     const c = client(ctx.keys.write);
     await c.append([{ title: 'first' }]);
     const err = await caught(c.append([{ title: 'second' }]));
     expect({ code: err.code, status: err.status, transient: err.transient, retryAfter: err.retryAfter }).toEqual({ code: 'ERR_ELMAH_RATE_LIMITED', status: 429, transient: true, retryAfter: 5 });
   });
 
-  it('describes the URL without credentials, and connect() makes one from an http URL', async () => {
+  it('describes the URL without credentials', async () => {
     const c = client(undefined);
     expect(c.describe()).toEqual({ kind: 'remote', location: `${ctx.url}/` });
     const withCreds = new RemoteLogClient(`http://user:pw@127.0.0.1:1/base?api_key=${encodeURIComponent(ctx.keys.read)}`, undefined);
     expect(withCreds.describe().location).toBe('http://127.0.0.1:1/base/');
     await withCreds.close();
-    const viaConnect = await connect({ store: ctx.url, key: ctx.keys.read });
-    expect(viaConnect.kind).toBe('remote');
-    expect((await viaConnect.whoami()).permissions).toEqual(['messages_read']);
-    await viaConnect.close();
-    await expect(viaConnect.whoami()).rejects.toMatchObject({ code: 'ERR_ELMAH_STORE_CLOSED' });
   });
 
   it('reaches a collector mounted under a path, with the key from the URL', async () => {
-    const mounted = await createCollectorApp({}, '/elmah');
-    const { url, close } = await listen(mounted.app);
+    const mounted = await startCollector({}, '/elmah');
     try {
-      const c = new RemoteLogClient(`${url}/elmah?api_key=${encodeURIComponent(mounted.keys.read)}`, undefined);
+      const c = new RemoteLogClient(`${mounted.url}/elmah?api_key=${encodeURIComponent(mounted.keys.read)}`, undefined);
       expect((await c.whoami()).permissions).toEqual(['messages_read']);
       await c.close();
     } finally {
-      await close();
+      await mounted.close();
     }
   });
 });
