@@ -4,7 +4,7 @@
 //
 // BENCH_SIZES (characters, comma-separated; default 10000,100000,1000000), BENCH_PLACES and BENCH_SHAPES
 // (comma-separated names; default all) narrow the run.
-import { captureRecord, fastest, PLACES, SHAPES, worstInput } from '../test/capture/fixtures/hostile';
+import { captureRecord, fastest, PLACES, SHAPES, worstInput } from '../test/fixtures/hostile';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10000,100000,1000000').split(',').map(Number);
 const ONLY_PLACES = process.env.BENCH_PLACES?.split(',');

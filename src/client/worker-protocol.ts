@@ -20,6 +20,8 @@ export interface WorkerCall {
   id: number;
   op: 'whoami' | 'append' | 'tally' | 'close';
   items?: readonly unknown[];
+  /** The log of items that name none (append and tally). */
+  log?: string | undefined;
 }
 
 /** An ElmahError as it crosses the thread boundary. */

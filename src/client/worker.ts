@@ -37,7 +37,8 @@ export class WorkerLogClient implements LogWriter {
       else call.resolve(a.value);
     });
     const fail = (err: unknown): void => {
-      this.dead = new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `The store worker thread stopped: ${(err as Error)?.message ?? String(err)}`, { transient: false, status: 500 });
+      // The first cause stays: a thread that ends after close() does not turn "closed" into "stopped".
+      this.dead ??= new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `The store worker thread stopped: ${(err as Error)?.message ?? String(err)}`, { transient: false, status: 500 });
       for (const call of this.calls.values()) call.reject(this.dead);
       this.calls.clear();
     };
@@ -117,12 +118,12 @@ export class WorkerLogClient implements LogWriter {
     });
   }
 
-  private call<T>(op: WorkerCall['op'], items?: readonly unknown[]): Promise<T> {
+  private call<T>(op: WorkerCall['op'], items?: readonly unknown[], log?: string): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     const id = ++this.seq;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, op, items } satisfies WorkerCall);
+      this.worker.postMessage({ id, op, items, log } satisfies WorkerCall);
     });
   }
 
@@ -130,18 +131,20 @@ export class WorkerLogClient implements LogWriter {
     return this.call('whoami');
   }
 
-  append(messages: readonly unknown[]): Promise<ClientAppendResult[]> {
-    return this.call('append', messages);
+  append(messages: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    return this.call('append', messages, log);
   }
 
-  tally(tallies: readonly unknown[]): Promise<ClientAppendResult[]> {
-    return this.call('tally', tallies);
+  tally(tallies: readonly unknown[], log?: string): Promise<ClientAppendResult[]> {
+    return this.call('tally', tallies, log);
   }
 
   async close(): Promise<void> {
     try {
       if (!this.dead) await this.call('close');
     } finally {
+      // Calls after close() fail as they do on every other client, not as a thread that stopped.
+      this.dead = new ElmahError('ERR_ELMAH_STORE_CLOSED', `The worker-thread writer of ${this.url} is closed.`, { help: 'Make a new client; close() is final.' });
       await this.worker.terminate();
     }
   }

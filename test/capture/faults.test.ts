@@ -9,9 +9,9 @@ import type { AppendResult } from '../../src/stores/types';
 import { MemoryStore } from '../../src/stores/memory';
 import { createApp } from '../helpers/app';
 import { withKeys } from '../helpers/keys';
-import { closeAll, track } from './util';
+import { closeLoggers, trackLogger } from '../helpers/capture';
 
-afterEach(closeAll);
+afterEach(closeLoggers);
 
 class ThrowingStore extends MemoryStore {
   calls = 0;
@@ -53,7 +53,7 @@ describe('a failing store never breaks the app', () => {
   it('a store that throws: every request answered, failures counted, onError rate-limited', async () => {
     const { store, keys } = await withKeys(new ThrowingStore());
     const errors: ElmahError[] = [];
-    const logger = track(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), maxRetries: 1, maxBackoffMs: 5, queueSize: 50 }));
+    const logger = trackLogger(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), maxRetries: 1, maxBackoffMs: 5, queueSize: 50 }));
     const app = createApp({ logger });
     const statuses = await hammer(app);
     const failing = statuses.filter((s) => s === 500).length;
@@ -73,7 +73,7 @@ describe('a failing store never breaks the app', () => {
   it('a store that hangs on appends: every request answered, no more than queueSize messages held, every error counted', async () => {
     const { store, keys } = await withKeys(new HangingStore());
     const errors: ElmahError[] = [];
-    const logger = track(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), timeoutMs: 30, maxRetries: 0, maxBackoffMs: 5, queueSize: 40 }));
+    const logger = trackLogger(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), timeoutMs: 30, maxRetries: 0, maxBackoffMs: 5, queueSize: 40 }));
     const app = createApp({ logger });
     const statuses: number[] = [];
     for (let i = 0; i < TOTAL; i += 15) {
@@ -118,7 +118,7 @@ describe('a failing store never breaks the app', () => {
         return inner.append(messages);
       },
     });
-    const logger = track(errorLogger({ store, key: keys.write, onError: () => undefined, maxBackoffMs: 5 }));
+    const logger = trackLogger(errorLogger({ store, key: keys.write, onError: () => undefined, maxBackoffMs: 5 }));
     logger.raise(new Error('the only error'));
     await logger.flush(2000);
     expect(calls).toBe(2);

@@ -9,7 +9,7 @@ import { redactIncoming } from '../../src/collector/redact';
 import { computeFingerprint, routeKey } from '../../src/model/fingerprint';
 import { MAX_MESSAGE_BYTES, normalizeMessage, STRING_FIELDS, type ErrorMessage } from '../../src/model/message';
 import { parseStack } from '../../src/model/stack';
-import { captureRecord, fastest, fill, PLACES, SHAPES, worstInput } from './fixtures/hostile';
+import { captureRecord, fastest, fill, PLACES, SHAPES, worstInput } from '../fixtures/hostile';
 
 /** A linear step grows 10 times from 100 KB to 1 MB; allow 3 times that, plus 60 ms of noise. */
 function grewLinearly(small: number, large: number): boolean {

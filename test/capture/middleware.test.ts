@@ -6,13 +6,13 @@ import { ElmahConfigError, type ElmahError } from '../../src/model/errors';
 import { MemoryStore } from '../../src/stores/memory';
 import { createApp, expressMajor } from '../helpers/app';
 import { addKey } from '../helpers/keys';
-import { closeAll, memoryLogger, stored, track } from './util';
+import { closeLoggers, createMemoryLogger, storedMessages, trackLogger } from '../helpers/capture';
 
-afterEach(closeAll);
+afterEach(closeLoggers);
 
 describe(`errorLogger middleware (Express ${expressMajor})`, () => {
   it('is a named error middleware with the controls', async () => {
-    const { logger } = await memoryLogger();
+    const { logger } = await createMemoryLogger();
     expect(logger.name).toBe('errorLoggerMiddleware');
     expect(logger.length).toBe(4);
     expect(typeof logger.raise).toBe('function');
@@ -23,7 +23,7 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
   });
 
   it('records a thrown error, passes it on and leaves the response as it would be without the logger', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const withLogger = createApp({ logger });
     const without = createApp();
     for (const path of ['/throw', '/async', '/next', '/status/503']) {
@@ -32,7 +32,7 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
       expect([a.status, a.text, a.headers['content-type']]).toEqual([b.status, b.text, b.headers['content-type']]);
     }
     await logger.flush(2000);
-    const messages = await stored(store);
+    const messages = await storedMessages(store);
     expect(messages.map((m) => [m.title, m.type, m.statusCode])).toEqual([
       ['Something broke', 'Error', 500],
       ['Async failure', 'TypeError', 500],
@@ -43,17 +43,17 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
   });
 
   it("keeps Express's own error handler answering as before", async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const res = await request(createApp({ logger, final: 'express' })).get('/throw');
     const plain = await request(createApp({ final: 'express' })).get('/throw');
     expect(res.status).toBe(500);
     expect(res.text).toBe(plain.text);
     await logger.flush(2000);
-    expect(await stored(store)).toHaveLength(1);
+    expect(await storedMessages(store)).toHaveLength(1);
   });
 
   it('calls next with the very same error value, and does nothing on requests that do not fail', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const seen: unknown[] = [];
     const thrown = new Error('identity');
     const app = createApp({
@@ -72,58 +72,58 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     expect(seen).toEqual([thrown]);
     expect(seen[0]).toBe(thrown);
     await logger.flush(2000);
-    expect((await stored(store)).map((m) => m.title)).toEqual(['identity']);
+    expect((await storedMessages(store)).map((m) => m.title)).toEqual(['identity']);
   });
 
   it('logs status >= 500 and errors without status by default; filter decides otherwise', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const app = createApp({ logger });
     await request(app).get('/status/404').expect(404);
     await request(app).get('/status/400').expect(400);
     await request(app).get('/status/502').expect(502);
     await logger.flush(2000);
-    expect((await stored(store)).map((m) => m.statusCode)).toEqual([502]);
+    expect((await storedMessages(store)).map((m) => m.statusCode)).toEqual([502]);
 
-    const second = await memoryLogger({ filter: (err) => (err as { status?: number }).status === 404 });
+    const second = await createMemoryLogger({ filter: (err) => (err as { status?: number }).status === 404 });
     const app2 = createApp({ logger: second.logger });
     await request(app2).get('/status/404').expect(404);
     await request(app2).get('/status/500').expect(500);
     await second.logger.flush(2000);
-    expect((await stored(second.store)).map((m) => m.statusCode)).toEqual([404]);
+    expect((await storedMessages(second.store)).map((m) => m.statusCode)).toEqual([404]);
   });
 
   it('a throwing filter is reported and the error is logged anyway', async () => {
-    const { store, logger, errors } = await memoryLogger({
+    const { store, logger, errors } = await createMemoryLogger({
       filter: () => {
         throw new Error('filter bug');
       },
     });
     await request(createApp({ logger })).get('/throw').expect(500);
     await logger.flush(2000);
-    expect(await stored(store)).toHaveLength(1);
+    expect(await storedMessages(store)).toHaveLength(1);
     expect(errors.map((e) => e.code)).toContain('ERR_ELMAH_CONFIG');
   });
 
   it('records an error thrown after the headers were sent', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const res = await request(createApp({ logger })).get('/after-headers');
     expect(res.status).toBe(200);
     await logger.flush(2000);
-    expect((await stored(store)).map((m) => m.title)).toEqual(['After headers']);
+    expect((await storedMessages(store)).map((m) => m.title)).toEqual(['After headers']);
   });
 
   it('raise() records a handled error (ignoring filter) and returns its id', async () => {
-    const { store, logger } = await memoryLogger({ filter: () => false });
+    const { store, logger } = await createMemoryLogger({ filter: () => false });
     const id = logger.raise(new Error('handled'));
     expect(typeof id).toBe('string');
     await logger.flush(2000);
-    const [m] = await stored(store);
+    const [m] = await storedMessages(store);
     expect(m).toMatchObject({ id, title: 'handled', severity: 'Error' });
     expect(m!.url).toBeUndefined();
   });
 
   it('beforeLog may edit or drop a message, also asynchronously', async () => {
-    const { store, logger } = await memoryLogger({
+    const { store, logger } = await createMemoryLogger({
       beforeLog: async (m, err) => {
         if ((err as Error).message === 'drop me') return null;
         return { ...m, title: `edited: ${m.title}`, category: 'checkout' };
@@ -132,19 +132,19 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     logger.raise(new Error('keep me'));
     logger.raise(new Error('drop me'));
     await logger.flush(2000);
-    expect((await stored(store)).map((m) => [m.title, m.category])).toEqual([['edited: keep me', 'checkout']]);
+    expect((await storedMessages(store)).map((m) => [m.title, m.category])).toEqual([['edited: keep me', 'checkout']]);
     expect(logger.stats()).toMatchObject({ sent: 1, dropped: 0 });
   });
 
   it('a throwing beforeLog is reported and the message is kept unedited', async () => {
-    const { store, logger, errors } = await memoryLogger({
+    const { store, logger, errors } = await createMemoryLogger({
       beforeLog: () => {
         throw new Error('hook bug');
       },
     });
     logger.raise(new Error('still logged'));
     await logger.flush(2000);
-    expect((await stored(store)).map((m) => m.title)).toEqual(['still logged']);
+    expect((await storedMessages(store)).map((m) => m.title)).toEqual(['still logged']);
     expect(errors[0]!.message).toContain('hook bug');
   });
 });
@@ -208,7 +208,7 @@ describe('keys', () => {
     try {
       const store = new MemoryStore();
       const errors: ElmahError[] = [];
-      const logger = track(errorLogger({ store, onError: (e) => errors.push(e) }));
+      const logger = trackLogger(errorLogger({ store, onError: (e) => errors.push(e) }));
       await expect(logger.ready).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_MISSING' });
       const app = createApp({ logger });
       for (let i = 0; i < 3; i++) await request(app).get('/throw').expect(500);
@@ -225,7 +225,7 @@ describe('keys', () => {
     const restore = noEnv();
     const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      const logger = track(errorLogger({ store: new MemoryStore() }));
+      const logger = trackLogger(errorLogger({ store: new MemoryStore() }));
       await new Promise((r) => setTimeout(r, 20));
       logger.raise(new Error('x'));
       logger.raise(new Error('y'));
@@ -246,7 +246,7 @@ describe('keys', () => {
     const saved = process.env.ELMAH_WRITE_KEY;
     process.env.ELMAH_WRITE_KEY = key;
     try {
-      const logger = track(errorLogger({ store }));
+      const logger = trackLogger(errorLogger({ store }));
       await expect(logger.ready).resolves.toMatchObject({ permissions: ['messages_write'] });
     } finally {
       if (saved === undefined) delete process.env.ELMAH_WRITE_KEY;
@@ -255,39 +255,39 @@ describe('keys', () => {
   });
 
   it('a key without messages_write: ERR_ELMAH_PERMISSION, nothing stored', async () => {
-    const { store, keys, logger, errors } = await memoryLogger();
+    const { store, keys, logger, errors } = await createMemoryLogger();
     await logger.close();
-    const reader = track(errorLogger({ store, key: keys.read, onError: (e) => errors.push(e) }));
+    const reader = trackLogger(errorLogger({ store, key: keys.read, onError: (e) => errors.push(e) }));
     await expect(reader.ready).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
     reader.raise(new Error('not stored'));
     await reader.flush(500);
-    expect(await stored(store)).toHaveLength(0);
+    expect(await storedMessages(store)).toHaveLength(0);
     expect(errors.filter((e) => e.code === 'ERR_ELMAH_PERMISSION')).toHaveLength(1);
   });
 
   it('an unknown key: ERR_ELMAH_KEY_INVALID', async () => {
     const store = new MemoryStore();
     const key = await addKey(new MemoryStore(), ['messages_write']);
-    const logger = track(errorLogger({ store, key, onError: () => undefined }));
+    const logger = trackLogger(errorLogger({ store, key, onError: () => undefined }));
     await expect(logger.ready).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID' });
   });
 
   it('a key with more than messages_write warns ERR_ELMAH_KEY_TOO_BROAD once and still ships', async () => {
-    const { store, keys } = await memoryLogger();
+    const { store, keys } = await createMemoryLogger();
     const errors: ElmahError[] = [];
-    const logger = track(errorLogger({ store, key: keys.admin, onError: (e) => errors.push(e) }));
+    const logger = trackLogger(errorLogger({ store, key: keys.admin, onError: (e) => errors.push(e) }));
     await logger.ready;
     logger.raise(new Error('one'));
     logger.raise(new Error('two'));
     await logger.flush(2000);
     expect(errors.map((e) => e.code)).toEqual(['ERR_ELMAH_KEY_TOO_BROAD']);
-    expect(await stored(store)).toHaveLength(2);
+    expect(await storedMessages(store)).toHaveLength(2);
   });
 });
 
 describe('request context', () => {
   it('records method, url, headers, query, form, cookies, user, address, correlation id, host and version', async () => {
-    const { store, logger } = await memoryLogger({ version: '9.9.9', application: 'shop' });
+    const { store, logger } = await createMemoryLogger({ version: '9.9.9', application: 'shop' });
     const app = createApp({ logger });
     await request(app)
       .post('/form?page=2&sort=name')
@@ -298,7 +298,7 @@ describe('request context', () => {
       .expect(500);
     await request(app).get('/user').set('X-Request-Id', 'req-123').expect(500);
     await logger.flush(2000);
-    const [form, user] = await stored(store);
+    const [form, user] = await storedMessages(store);
     expect(form).toMatchObject({
       method: 'POST',
       url: '/form?page=2&sort=name',
@@ -329,16 +329,16 @@ describe('request context', () => {
   });
 
   it('has no form when no body parser ran, and takes the version from package.json by default', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     await request(createApp({ logger })).get('/throw?x=1').expect(500);
     await logger.flush(2000);
-    const [m] = await stored(store);
+    const [m] = await storedMessages(store);
     const pkg = require('../../package.json') as { name: string; version: string };
     expect(m).toMatchObject({ form: [], version: pkg.version, application: pkg.name });
   });
 
   it('uses the user option and the log option', async () => {
-    const { store, logger } = await memoryLogger({ user: (req) => String(req.headers['x-user']), log: 'billing' });
+    const { store, logger } = await createMemoryLogger({ user: (req) => String(req.headers['x-user']), log: 'billing' });
     await request(createApp({ logger })).get('/throw').set('X-User', 'bob').expect(500);
     await logger.flush(2000);
     const r = await store.search({ log: 'billing' });
@@ -353,7 +353,7 @@ describe('close()', () => {
     const logger = errorLogger({ store, key, onError: () => undefined });
     logger.raise(new Error('before close'));
     expect(await logger.close(2000)).toBe(true);
-    expect(await stored(store)).toHaveLength(1);
+    expect(await storedMessages(store)).toHaveLength(1);
     logger.raise(new Error('after close'));
     expect(logger.stats()).toMatchObject({ sent: 1, dropped: 1 });
     // The store was passed in, so the app still owns it: it stays open.

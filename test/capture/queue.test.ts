@@ -8,7 +8,7 @@ import { ElmahError } from '../../src/model/errors';
 import type { ErrorMessage } from '../../src/model/message';
 import type { OccurrenceTally } from '../../src/model/tally';
 import { makeMessage } from '../helpers/messages';
-import { created, fakeClient, until } from './util';
+import { createdResults, createFakeClient, waitUntil } from '../helpers/capture';
 
 const shippers: Shipper[] = [];
 afterEach(async () => {
@@ -20,7 +20,7 @@ function shipper(
   options: Partial<ShipperOptions> = {},
   tally?: (tallies: readonly unknown[]) => Promise<ClientAppendResult[]>,
 ): { s: Shipper; reports: ElmahError[]; loud: ElmahError[] } {
-  const client = fakeClient(append, undefined, tally);
+  const client = createFakeClient(append, undefined, tally);
   const reports: ElmahError[] = [];
   const loud: ElmahError[] = [];
   const s = new Shipper({
@@ -59,7 +59,7 @@ describe('Shipper', () => {
       sizes.push(batch.length);
       await new Promise((r) => setTimeout(r, 2));
       inFlight--;
-      return created(batch);
+      return createdResults(batch);
     });
     for (const m of messages(250)) s.enqueue(m);
     expect(await s.flush(5000)).toBe(true);
@@ -71,11 +71,11 @@ describe('Shipper', () => {
 
   it('gathers a batch for flushIntervalMs when set', async () => {
     const sizes: number[] = [];
-    const { s } = shipper(async (batch) => (sizes.push(batch.length), created(batch)), { flushIntervalMs: 50 });
+    const { s } = shipper(async (batch) => (sizes.push(batch.length), createdResults(batch)), { flushIntervalMs: 50 });
     for (const m of messages(5)) s.enqueue(m);
     await new Promise((r) => setTimeout(r, 10));
     for (const m of messages(5)) s.enqueue(m);
-    await until(() => s.stats().sent === 10);
+    await waitUntil(() => s.stats().sent === 10);
     expect(sizes).toEqual([10]);
   });
 
@@ -86,7 +86,7 @@ describe('Shipper', () => {
       times.push(Date.now());
       if (times.length <= 3) throw new ElmahError('ERR_ELMAH_STORE_BUSY', 'busy', { transient: true });
       ids.push(...batch.map((m) => (m as ErrorMessage).id));
-      return created(batch);
+      return createdResults(batch);
     });
     const sent = messages(3);
     for (const m of sent) s.enqueue(m);
@@ -107,7 +107,7 @@ describe('Shipper', () => {
     const { s } = shipper(async (batch) => {
       times.push(Date.now());
       if (times.length === 1) throw new ElmahError('ERR_ELMAH_REMOTE', 'down', { transient: true, status: 503 });
-      return created(batch);
+      return createdResults(batch);
     }, { baseBackoffMs: 200, random: () => 0 });
     s.enqueue(makeMessage());
     await s.flush(5000);
@@ -119,7 +119,7 @@ describe('Shipper', () => {
     const { s } = shipper(async (batch) => {
       times.push(Date.now());
       if (times.length === 1) throw new ElmahError('ERR_ELMAH_RATE_LIMITED', 'slow down', { status: 429, retryAfter: 0.3 });
-      return created(batch);
+      return createdResults(batch);
     });
     s.enqueue(makeMessage());
     expect(await s.flush(5000)).toBe(true);
@@ -134,10 +134,10 @@ describe('Shipper', () => {
       calls++;
       if (calls === 1) throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'Invalid message: title required.', { status: 400 });
       got.push(...(batch as ErrorMessage[]));
-      return created(batch);
+      return createdResults(batch);
     }, {}, async (t) => {
       tallied.push(...(t as OccurrenceTally[]));
-      return created(t);
+      return createdResults(t);
     });
     const refused = messages(2);
     for (const m of refused) s.enqueue(m);
@@ -160,7 +160,7 @@ describe('Shipper', () => {
       calls++;
       if (calls === 1) throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'bad message', { status: 400 });
       got.push(...(batch as ErrorMessage[]));
-      return created(batch);
+      return createdResults(batch);
     }, {}, async () => {
       throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'Invalid tally: count must be a positive integer.', { status: 400 });
     });
@@ -181,7 +181,7 @@ describe('Shipper', () => {
     const { s } = shipper(async (batch) => {
       sizes.push(batch.length);
       if (batch.length > 3 || (batch[0] as ErrorMessage).title === 'too big') throw new ElmahError('ERR_ELMAH_TOO_LARGE', 'too large', { status: 413 });
-      return created(batch);
+      return createdResults(batch);
     });
     for (const m of messages(10)) s.enqueue(m);
     await s.flush(5000);
@@ -232,8 +232,8 @@ describe('Shipper', () => {
     const { s, reports } = shipper(async (batch) => {
       await gate;
       got.push(...(batch as ErrorMessage[]));
-      return created(batch);
-    }, { queueSize: 5, batchSize: 2 }, async (t) => (tallied.push(...(t as OccurrenceTally[])), created(t)));
+      return createdResults(batch);
+    }, { queueSize: 5, batchSize: 2 }, async (t) => (tallied.push(...(t as OccurrenceTally[])), createdResults(t)));
     const first = messages(12);
     const accepted = first.map((m) => s.enqueue(m));
     expect(accepted).toEqual([true, true, true, true, true, false, false, false, false, false, false, false]);
@@ -255,7 +255,7 @@ describe('Shipper', () => {
     const { s, reports } = shipper(async (batch) => {
       calls++;
       if (calls <= 4) throw new TypeError('driver bug');
-      return created(batch);
+      return createdResults(batch);
     }, { maxRetries: 3 });
     for (const m of messages(2)) s.enqueue(m);
     await s.flush(5000);
@@ -308,11 +308,11 @@ describe('Shipper: counting what cannot be kept in full', () => {
 
   it('folds occurrences into one tally per group, written as one tally() per interval', async () => {
     const calls: OccurrenceTally[][] = [];
-    const { s } = shipper(async (b) => created(b), { tallyIntervalMs: 30 }, async (t) => (calls.push([...(t as OccurrenceTally[])]), created(t)));
+    const { s } = shipper(async (b) => createdResults(b), { tallyIntervalMs: 30 }, async (t) => (calls.push([...(t as OccurrenceTally[])]), createdResults(t)));
     for (let i = 0; i < 90; i++) s.count(occ(['a', 'b', 'c'][i % 3]!, i));
     s.count(occ('a', 90, 'other-log'));
     expect(s.stats()).toEqual(counters({ queued: 91 }));
-    await until(() => s.stats().counted === 91);
+    await waitUntil(() => s.stats().counted === 91);
     expect(calls).toHaveLength(1);
     const byGroup = new Map(calls[0]!.map((t) => [`${t.log}/${t.fingerprint}`, t]));
     expect([...byGroup.keys()].sort()).toEqual(['default/fp-a', 'default/fp-b', 'default/fp-c', 'other-log/fp-a']);
@@ -325,7 +325,7 @@ describe('Shipper: counting what cannot be kept in full', () => {
 
   it('holds at most maxGroups groups: an occurrence of a further group is dropped, reported and announced', async () => {
     const got: ErrorMessage[] = [];
-    const { s, reports } = shipper(async (b) => (got.push(...(b as ErrorMessage[])), created(b)), { maxGroups: 2 });
+    const { s, reports } = shipper(async (b) => (got.push(...(b as ErrorMessage[])), createdResults(b)), { maxGroups: 2 });
     expect(s.count(occ('a', 1))).toBe(true);
     expect(s.count(occ('b', 2))).toBe(true);
     expect(s.count(occ('c', 3))).toBe(false);
@@ -342,14 +342,14 @@ describe('Shipper: counting what cannot be kept in full', () => {
 
   it('retries a tally after transient failures with the same id, and never merges later occurrences into it', async () => {
     const calls: OccurrenceTally[][] = [];
-    const { s } = shipper(async (b) => created(b), { tallyIntervalMs: 10 }, async (t) => {
+    const { s } = shipper(async (b) => createdResults(b), { tallyIntervalMs: 10 }, async (t) => {
       calls.push([...(t as OccurrenceTally[])]);
       if (calls.length <= 2) {
         // Arrives while the first tally waits for its retry.
         s.count(occ('a', 100 + calls.length));
         throw new ElmahError('ERR_ELMAH_STORE_BUSY', 'busy', { transient: true });
       }
-      return created(t);
+      return createdResults(t);
     });
     for (let i = 0; i < 5; i++) s.count(occ('a', i));
     expect(await s.flush(5000)).toBe(true);
@@ -362,7 +362,7 @@ describe('Shipper: counting what cannot be kept in full', () => {
   });
 
   it('a tally refused with 401 stops shipping: everything held is dropped', async () => {
-    const { s, loud } = shipper(async (b) => created(b), {}, async () => {
+    const { s, loud } = shipper(async (b) => createdResults(b), {}, async () => {
       throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'API key abcdefgh was revoked.', { status: 401 });
     });
     s.count(occ('a', 1));
@@ -377,13 +377,13 @@ describe('Shipper: counting what cannot be kept in full', () => {
     let down = true;
     const { s } = shipper(async (b) => {
       if (down) throw new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'down', { transient: true });
-      return created(b);
+      return createdResults(b);
     }, { batchSize: 3, baseBackoffMs: 20 }, async (t) => {
       if (down) throw new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'down', { transient: true });
-      return created(t);
+      return createdResults(t);
     });
     for (const m of messages(3)) s.enqueue(m);
-    await until(() => s.admission() === 'count');
+    await waitUntil(() => s.admission() === 'count');
     expect(messages(4).map((m) => s.enqueue(m))).toEqual([false, false, false, false]);
     down = false;
     expect(await s.flush(5000)).toBe(true);
@@ -394,7 +394,7 @@ describe('Shipper: counting what cannot be kept in full', () => {
   it('while closing, new occurrences are counted and written before close resolves', async () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    const { s } = shipper(async (b) => (await gate, created(b)));
+    const { s } = shipper(async (b) => (await gate, createdResults(b)));
     s.enqueue(makeMessage());
     const closing = s.close(5000);
     expect(s.admission()).toBe('count');

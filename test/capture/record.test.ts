@@ -9,9 +9,9 @@ import { buildMessage, correlationIdOf, typeOf } from '../../src/capture/record'
 import { createRedactor } from '../../src/model/redact';
 import { MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, normalizeMessage } from '../../src/model/message';
 import { createApp, expressMajor, httpError } from '../helpers/app';
-import { closeAll, memoryLogger, stored } from './util';
+import { closeLoggers, createMemoryLogger, storedMessages } from '../helpers/capture';
 
-afterEach(closeAll);
+afterEach(closeLoggers);
 
 const TEN_MB = 10 * 1024 * 1024;
 
@@ -116,7 +116,7 @@ describe('hostile values', () => {
   });
 
   it('each value through the middleware gives exactly one stored message, next(value) and no crash', async () => {
-    const { store, logger, errors } = await memoryLogger({ filter: () => true });
+    const { store, logger, errors } = await createMemoryLogger({ filter: () => true });
     const values = corpus();
     for (const [name, make] of values) {
       const value = make();
@@ -127,7 +127,7 @@ describe('hostile values', () => {
       expect([name, passed === value || (Number.isNaN(passed) && Number.isNaN(value))]).toEqual([name, true]);
     }
     expect(await logger.flush(10_000)).toBe(true);
-    const messages = await stored(store);
+    const messages = await storedMessages(store);
     expect(logger.stats()).toEqual({ queued: 0, sent: values.length, kept: values.length, counted: 0, dropped: 0, failed: 0, lost: 0 });
     expect(messages).toHaveLength(values.length);
     expect(errors).toEqual([]);
@@ -174,14 +174,14 @@ describe('hostile values', () => {
   it(`each truthy value thrown from a route (Express ${expressMajor}) gives one stored message and the usual response`, async () => {
     const values = corpus().filter(([, make]) => Boolean(make()));
     let i = 0;
-    const { store, logger } = await memoryLogger({ filter: () => true });
+    const { store, logger } = await createMemoryLogger({ filter: () => true });
     const app = createApp({ logger, value: () => values[i]![1]() });
     for (; i < values.length; i++) {
       const res = await request(app).get('/value');
       expect([values[i]![0], res.status >= 400]).toEqual([values[i]![0], true]);
     }
     await logger.flush(10_000);
-    expect(await stored(store)).toHaveLength(values.length);
+    expect(await storedMessages(store)).toHaveLength(values.length);
     expect(unhandled).toEqual([]);
   });
 });
@@ -239,11 +239,11 @@ describe('size limits', () => {
   });
 
   it('a posted 900 KB body is stored as at most 10 KiB of form, marked', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const body = { note: 'n'.repeat(900 * 1024), other: 'kept?' };
     await request(createApp({ logger })).post('/form').send(body).expect(500);
     await logger.flush(5000);
-    const [m] = await stored(store);
+    const [m] = await storedMessages(store);
     expect(Buffer.byteLength(JSON.stringify(m!.form))).toBeLessThanOrEqual(MAX_FORM_BYTES);
     expect(m!.form[0]!.key).toBe('note');
     expect(m!.form[0]!.value).toMatch(/^n+…\[truncated \d+ bytes\]$/);

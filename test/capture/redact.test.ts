@@ -2,11 +2,11 @@
 import request from 'supertest';
 import { createRedactor, redactMessage } from '../../src/model/redact';
 import { PROSE, SECRET_CASES } from '../fixtures/secrets-corpus';
-import { captureRecord, PLACES } from './fixtures/hostile';
+import { captureRecord, PLACES } from '../fixtures/hostile';
 import { createApp } from '../helpers/app';
-import { closeAll, memoryLogger, stored } from './util';
+import { closeLoggers, createMemoryLogger, storedMessages } from '../helpers/capture';
 
-afterEach(closeAll);
+afterEach(closeLoggers);
 
 const SECRETS = {
   bearer: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
@@ -33,7 +33,7 @@ const SECRETS = {
 
 describe('secrets never reach the store', () => {
   it('auth headers, cookies, bodies, query strings, error properties and the own key are filtered', async () => {
-    const { store, logger, keys } = await memoryLogger();
+    const { store, logger, keys } = await createMemoryLogger();
     const key = keys.write;
     const app = createApp({
       logger,
@@ -63,7 +63,7 @@ describe('secrets never reach the store', () => {
     await request(app).get(`/value?q=${key}&api_key=${encodeURIComponent(key)}`).expect(500);
     await logger.flush(2000);
 
-    const messages = await stored(store);
+    const messages = await storedMessages(store);
     expect(messages).toHaveLength(4);
     const json = JSON.stringify(messages);
     for (const [name, secret] of Object.entries(SECRETS)) {
@@ -91,16 +91,16 @@ describe('secrets never reach the store', () => {
   });
 
   it('whatever beforeLog adds is scrubbed of the own key', async () => {
-    const { store, logger, keys } = await memoryLogger({ beforeLog: (m) => ({ ...m, user: `user ${keys.write}`, data: [...m.data, { key: 'note', value: keys.write }] }) });
+    const { store, logger, keys } = await createMemoryLogger({ beforeLog: (m) => ({ ...m, user: `user ${keys.write}`, data: [...m.data, { key: 'note', value: keys.write }] }) });
     logger.raise(new Error('x'));
     await logger.flush(2000);
-    const json = JSON.stringify(await stored(store));
+    const json = JSON.stringify(await storedMessages(store));
     expect(json).not.toContain(keys.write);
     expect(json).toContain('user [Filtered]');
   });
 
   it('rules can be extended, values removed anywhere, or the lists replaced', async () => {
-    const extended = await memoryLogger({ redact: { keys: ['pin', /^x-tenant$/i], headers: ['x-internal'], values: ['corp-db-pw-1'] } });
+    const extended = await createMemoryLogger({ redact: { keys: ['pin', /^x-tenant$/i], headers: ['x-internal'], values: ['corp-db-pw-1'] } });
     await request(createApp({ logger: extended.logger }))
       .post('/form')
       .set('X-Internal', 'internal-value-1')
@@ -108,17 +108,17 @@ describe('secrets never reach the store', () => {
       .send({ pin: '1234', note: 'uses corp-db-pw-1 here' })
       .expect(500);
     await extended.logger.flush(2000);
-    const [m] = await stored(extended.store);
+    const [m] = await storedMessages(extended.store);
     const json = JSON.stringify(m);
     expect(json).not.toContain('internal-value-1');
     expect(json).not.toContain('tenant-7');
     expect(json).not.toContain('1234');
     expect(json).not.toContain('corp-db-pw-1');
 
-    const replaced = await memoryLogger({ redact: { replace: true, keys: ['only_this'] } });
+    const replaced = await createMemoryLogger({ redact: { replace: true, keys: ['only_this'] } });
     await request(createApp({ logger: replaced.logger })).post('/form?password=visible').set('Cookie', 'sid=abc').send({ only_this: 'hidden', password: 'visible' }).expect(500);
     await replaced.logger.flush(2000);
-    const [r] = await stored(replaced.store);
+    const [r] = await storedMessages(replaced.store);
     expect(r!.form).toEqual([{ key: 'only_this', value: '[Filtered]' }, { key: 'password', value: 'visible' }]);
     // Cookie values stay filtered whatever the rules say.
     expect(r!.cookies).toEqual([{ key: 'sid', value: '[Filtered]' }]);
@@ -155,7 +155,7 @@ describe('the secrets corpus at capture', () => {
   });
 
   it('an HTTP client\'s error keeps its code but loses cookies, set-cookie and the raw header block', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const app = createApp({
       logger,
       value: () =>
@@ -169,7 +169,7 @@ describe('the secrets corpus at capture', () => {
     });
     await request(app).get('/value').expect(500);
     await logger.flush(2000);
-    const [m] = await stored(store);
+    const [m] = await storedMessages(store);
     const json = JSON.stringify(m);
     for (const secret of ['axios-cookie-1', 'axios-set-cookie-2', 'axios-raw-3', 'axios-key-4', 'undici-raw-5']) expect([secret, json.includes(secret)]).toEqual([secret, false]);
     const data = Object.fromEntries(m!.data.map((e) => [e.key, e.value]));

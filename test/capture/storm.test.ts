@@ -15,9 +15,9 @@ import { errorViewer } from '../../src/viewer';
 import { fmt } from '../../src/viewer/render';
 import { createApp } from '../helpers/app';
 import { withKeys } from '../helpers/keys';
-import { closeAll, track } from './util';
+import { closeLoggers, trackLogger } from '../helpers/capture';
 
-afterEach(closeAll);
+afterEach(closeLoggers);
 
 const THROWN = 2000;
 const CONCURRENCY = 20;
@@ -60,7 +60,7 @@ describe('an error storm', () => {
   it('every thrown error is kept in full or counted: group counts, stats and the chart add up, and the viewer says so', async () => {
     const { store, keys } = await withKeys(new HeldUpStore());
     const reported: string[] = [];
-    const logger = track(errorLogger({ store, key: keys.write, queueSize: 50, batchSize: 10, maxBackoffMs: 20, onError: (e) => reported.push(e.code) }));
+    const logger = trackLogger(errorLogger({ store, key: keys.write, queueSize: 50, batchSize: 10, maxBackoffMs: 20, onError: (e) => reported.push(e.code) }));
     await logger.ready;
     const viewer = await errorViewer({ store, key: keys.read });
     let n = 0;

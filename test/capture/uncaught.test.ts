@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ErrorMessage } from '../../src/model/message';
 
-const fixture = join(__dirname, 'fixtures', 'uncaught.ts');
+const fixture = join(__dirname, '..', 'fixtures', 'uncaught-proc.ts');
 const dir = mkdtempSync(join(tmpdir(), 'elmah-uncaught-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

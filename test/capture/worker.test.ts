@@ -1,36 +1,29 @@
 // The worker-thread writes of a sqlite: store, run as compiled JavaScript (bundled here with esbuild) in a
 // child process, as the published package runs; and the fallback to in-process writes from TS sources.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
 import { errorLogger } from '../../src/capture/logger';
 import { createKey } from '../../src/model/keys';
 import { openStore } from '../../src/stores/open';
-import { track, closeAll } from './util';
+import { buildPackage, bundle, type BuiltPackage } from '../helpers/build-package';
+import { trackLogger, closeLoggers } from '../helpers/capture';
 
-// Inside node_modules, so that the bundle finds better-sqlite3 the way an installed package would.
-const dir = mkdtempSync(join(__dirname, '..', '..', 'node_modules', '.elmah-test-worker-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(closeAll);
+// The package as it is published: a bundle of src/index.ts, found by name, beside the worker's entry.
+let built: BuiltPackage;
+beforeAll(() => {
+  built = buildPackage({ 'index.cjs': 'src/index.ts' });
+});
+afterAll(() => built?.remove());
+afterEach(closeLoggers);
 
 describe('worker-thread writes', () => {
   it('a sqlite: store is written by a worker thread; every message lands, and a burst beyond the queue is counted', () => {
-    // The package as it is published: a bundle of src/index.ts, found by name.
-    const pkg = join(dir, 'node_modules', 'express-elmah');
-    mkdirSync(join(pkg, 'dist'), { recursive: true });
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'express-elmah', main: 'dist/index.cjs' }));
-    const src = join(__dirname, '..', '..', 'src', 'index.ts');
-    const external = ['better-sqlite3', 'pg', 'express', 'ejs', 'helmet', 'commander'];
-    buildSync({ entryPoints: [src], outfile: join(pkg, 'dist', 'index.cjs'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
-    // The worker thread's own entry, as tsup builds it beside the library.
-    const workerEntry = join(pkg, 'dist', 'worker.cjs');
-    buildSync({ entryPoints: [join(__dirname, '..', '..', 'src', 'client', 'worker-entry.ts')], outfile: workerEntry, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
     // It loads only what writes: none of the web faces' dependencies.
-    expect(readFileSync(workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
-    const bundle = join(dir, 'worker-fixture.cjs');
-    buildSync({ entryPoints: [join(__dirname, 'fixtures', 'worker.ts')], outfile: bundle, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['express-elmah'], logLevel: 'error' });
-    const r = spawnSync(process.execPath, [bundle], { env: { ...process.env, DB_FILE: join(dir, 'w.db') }, encoding: 'utf8', timeout: 30_000 });
+    expect(readFileSync(built.workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
+    const fixture = join(built.dir, 'worker-fixture.cjs');
+    bundle('test/fixtures/worker-proc.ts', fixture, ['express-elmah']);
+    const r = spawnSync(process.execPath, [fixture], { env: { ...process.env, DB_FILE: join(built.dir, 'w.db') }, encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as { flushed: boolean; stats: Record<string, number>; total: number; titles: string[]; errors: string[]; burstStats: Record<string, number>; burstGroups: unknown[] };
     expect(out.flushed).toBe(true);
@@ -43,13 +36,13 @@ describe('worker-thread writes', () => {
   });
 
   it('from TypeScript sources the logger writes in-process without complaint', async () => {
-    const url = `sqlite:${join(dir, 'inproc.db')}`;
+    const url = `sqlite:${join(built.dir, 'inproc.db')}`;
     const setup = await openStore(url);
     const { key, record } = createKey({ name: 'w' });
     await setup.putKey(record);
     await setup.close();
     const errors: string[] = [];
-    const logger = track(errorLogger({ store: url, key, onError: (e) => errors.push(e.code) }));
+    const logger = trackLogger(errorLogger({ store: url, key, onError: (e) => errors.push(e.code) }));
     await logger.ready;
     logger.raise(new Error('in-process'));
     await logger.flush(5000);

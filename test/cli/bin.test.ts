@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEY_RE, removeTempDir, tempDir } from './run-cli';
+import { KEY_RE, removeTempDir, tempDir } from '../helpers/run-cli';
 
 const root = join(__dirname, '..', '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');

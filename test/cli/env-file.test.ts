@@ -2,7 +2,7 @@
 import { chmodSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatValue, getEnvValue, readEnvFile, setEnvValues, writeEnvFile } from '../../src/cli/env-file';
-import { removeTempDir, tempDir } from './run-cli';
+import { removeTempDir, tempDir } from '../helpers/run-cli';
 
 describe('getEnvValue', () => {
   const text = [

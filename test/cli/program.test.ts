@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { absoluteStoreUrl, storeUrlFor } from '../../src/cli/context';
 import { parseExpiry } from '../../src/cli/keys';
-import { cli, errorCode, json, KEY_RE } from './run-cli';
+import { runCli, cliErrorCode, cliJson, KEY_RE } from '../helpers/run-cli';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
 const mem = ['--store', 'memory:'];
@@ -11,27 +11,27 @@ const mem = ['--store', 'memory:'];
 describe('help and version', () => {
   it('prints the version from package.json', async () => {
     for (const flag of ['--version', '-v']) {
-      const r = await cli([flag]);
+      const r = await runCli([flag]);
       expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
     }
   });
 
   it('lists the commands and the shared options in --help', async () => {
-    const r = await cli(['--help']);
+    const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     for (const word of ['init', 'keys', 'prune', '--store', '--json', 'sqlite:.elmah/elmah.db']) expect(r.stdout).toContain(word);
     expect(r.stderr).toBe('');
   });
 
   it('documents every option of keys create', async () => {
-    const r = await cli(['keys', 'create', '--help']);
+    const r = await runCli(['keys', 'create', '--help']);
     expect(r.code).toBe(0);
     for (const word of ['--name', '--permissions', '--log', '--expires', '--store', '--json', 'messages_read']) expect(r.stdout).toContain(word);
   });
 
   it('answers `help keys` like `keys --help`', async () => {
-    const a = await cli(['help', 'keys']);
-    const b = await cli(['keys', '--help']);
+    const a = await runCli(['help', 'keys']);
+    const b = await runCli(['keys', '--help']);
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
   });
@@ -48,39 +48,39 @@ describe('usage errors: exit 2 and one ERR_ELMAH_CLI line', () => {
     [['prune', '--days', 'ten', ...mem], /--days needs a whole number, got "ten"/],
     [['prune', '--max', '-1', ...mem], /--max needs a whole number/],
   ])('%j', async (args, message) => {
-    const r = await cli(args);
+    const r = await runCli(args);
     expect(r.code).toBe(2);
-    expect(errorCode(r)).toBe('ERR_ELMAH_CLI');
+    expect(cliErrorCode(r)).toBe('ERR_ELMAH_CLI');
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/^help: /m);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('points the help line at the command that was used', async () => {
-    const r = await cli(['keys', 'create', '--nme', 'x']);
+    const r = await runCli(['keys', 'create', '--nme', 'x']);
     expect(r.stderr).toContain('help: Run `express-elmah keys create --help` for usage.');
   });
 
   it('shows the help and a coded line when no command is given', async () => {
     for (const args of [[], ['keys']]) {
-      const r = await cli(args);
+      const r = await runCli(args);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('Usage: express-elmah');
-      expect(errorCode(r)).toBe('ERR_ELMAH_CLI');
+      expect(cliErrorCode(r)).toBe('ERR_ELMAH_CLI');
       expect(r.stdout).toBe('');
     }
   });
 
   it('prints the error document on stdout with --json', async () => {
-    const r = await cli(['keys', 'list', '--json', '--bogus']);
+    const r = await runCli(['keys', 'list', '--json', '--bogus']);
     expect(r.code).toBe(2);
-    expect(json(r).error.code).toBe('ERR_ELMAH_CLI');
+    expect(cliJson(r).error.code).toBe('ERR_ELMAH_CLI');
   });
 });
 
 describe('keys create', () => {
   it('prints a new write-only key once, with what it carries', async () => {
-    const r = await cli(['keys', 'create', '--name', 'billing writer', ...mem]);
+    const r = await runCli(['keys', 'create', '--name', 'billing writer', ...mem]);
     expect(r.code).toBe(0);
     const keys = r.stdout.match(KEY_RE) ?? [];
     expect(keys).toHaveLength(1);
@@ -93,9 +93,9 @@ describe('keys create', () => {
 
   it('takes permissions, repeated and comma-separated logs and a duration, in --json', async () => {
     const before = Date.now();
-    const r = await cli(['keys', 'create', '--name', 'ops', '--permissions', 'messages_read, messages_delete', '--log', 'billing,shop', '--log', 'api', '--expires', '30d', '--json', ...mem]);
+    const r = await runCli(['keys', 'create', '--name', 'ops', '--permissions', 'messages_read, messages_delete', '--log', 'billing,shop', '--log', 'api', '--expires', '30d', '--json', ...mem]);
     expect(r.code).toBe(0);
-    const k = json(r);
+    const k = cliJson(r);
     expect(k.key).toMatch(new RegExp(`^elmah_${k.id}_`));
     expect(k).toMatchObject({ name: 'ops', permissions: ['messages_read', 'messages_delete'], logs: ['billing', 'shop', 'api'], revoked: null, status: 'active', store: 'memory:' });
     const expires = Date.parse(k.expires);
@@ -105,8 +105,8 @@ describe('keys create', () => {
   });
 
   it('takes an ISO expiry date', async () => {
-    const r = await cli(['keys', 'create', '--name', 'x', '--expires', '2099-01-31', '--json', ...mem]);
-    expect(json(r).expires).toBe('2099-01-31T00:00:00.000Z');
+    const r = await runCli(['keys', 'create', '--name', 'x', '--expires', '2099-01-31', '--json', ...mem]);
+    expect(cliJson(r).expires).toBe('2099-01-31T00:00:00.000Z');
   });
 
   it.each([
@@ -116,47 +116,47 @@ describe('keys create', () => {
     [['--expires', '2001-01-01'], /is not in the future/],
     [['--log', 'bad log!'], /Invalid log name "bad log!"/],
   ])('refuses %j with ERR_ELMAH_CONFIG and exit 1', async (extra, message) => {
-    const r = await cli(['keys', 'create', '--name', 'x', ...extra, ...mem]);
+    const r = await runCli(['keys', 'create', '--name', 'x', ...extra, ...mem]);
     expect(r.code).toBe(1);
-    expect(errorCode(r)).toBe('ERR_ELMAH_CONFIG');
+    expect(cliErrorCode(r)).toBe('ERR_ELMAH_CONFIG');
     expect(r.stderr).toMatch(message);
     expect(r.stdout).not.toMatch(KEY_RE);
   });
 
   it('refuses an empty, overlong or multi-line name', async () => {
     for (const name of ['  ', 'x'.repeat(101), 'a\nb']) {
-      const r = await cli(['keys', 'create', '--name', name, ...mem]);
+      const r = await runCli(['keys', 'create', '--name', name, ...mem]);
       expect(r.code).toBe(1);
-      expect(errorCode(r)).toBe('ERR_ELMAH_CONFIG');
+      expect(cliErrorCode(r)).toBe('ERR_ELMAH_CONFIG');
     }
   });
 });
 
 describe('keys list, revoke and prune on an empty store', () => {
   it('lists no keys', async () => {
-    expect(json(await cli(['keys', 'list', '--json', ...mem]))).toEqual([]);
-    expect((await cli(['keys', 'list', ...mem])).stdout).toMatch(/^No keys in memory:/);
+    expect(cliJson(await runCli(['keys', 'list', '--json', ...mem]))).toEqual([]);
+    expect((await runCli(['keys', 'list', ...mem])).stdout).toMatch(/^No keys in memory:/);
   });
 
   it('refuses an unknown key id with ERR_ELMAH_KEY_NOT_FOUND', async () => {
-    const r = await cli(['keys', 'revoke', 'abcdefgh', ...mem]);
+    const r = await runCli(['keys', 'revoke', 'abcdefgh', ...mem]);
     expect(r.code).toBe(1);
-    expect(errorCode(r)).toBe('ERR_ELMAH_KEY_NOT_FOUND');
+    expect(cliErrorCode(r)).toBe('ERR_ELMAH_KEY_NOT_FOUND');
     expect(r.stderr).toContain('No key with id "abcdefgh"');
     expect(r.stdout).toBe('');
   });
 
   it('prunes nothing and says so', async () => {
-    const r = await cli(['prune', '--days', '7', '--max', '10', '--log', 'shop', ...mem]);
+    const r = await runCli(['prune', '--days', '7', '--max', '10', '--log', 'shop', ...mem]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Removed 0 messages from log "shop" in memory: \(older than 7 days, or beyond the newest 10 per log\)\./);
-    expect(json(await cli(['prune', '--json', ...mem]))).toEqual({ removed: 0, maxAgeDays: 90, maxCount: 100000, log: null, store: 'memory:' });
+    expect(cliJson(await runCli(['prune', '--json', ...mem]))).toEqual({ removed: 0, maxAgeDays: 90, maxCount: 100000, log: null, store: 'memory:' });
   });
 });
 
 describe('init on a memory store', () => {
   it('prints a write key and a read key, labelled, with lines to copy', async () => {
-    const r = await cli(['init', ...mem]);
+    const r = await runCli(['init', ...mem]);
     expect(r.code).toBe(0);
     const write = /^ {2}ELMAH_WRITE_KEY=(elmah_[a-z2-7]{8}_[A-Za-z0-9_-]{43})$/m.exec(r.stdout)?.[1];
     const read = /^ {2}ELMAH_READ_KEY=(elmah_[a-z2-7]{8}_[A-Za-z0-9_-]{43})$/m.exec(r.stdout)?.[1];
@@ -169,7 +169,7 @@ describe('init on a memory store', () => {
   });
 
   it('limits both keys to --log, in --json', async () => {
-    const r = json(await cli(['init', '--log', 'shop', '--json', ...mem]));
+    const r = cliJson(await runCli(['init', '--log', 'shop', '--json', ...mem]));
     expect(r.keys.map((k: any) => [k.variable, k.permissions, k.logs])).toEqual([
       ['ELMAH_WRITE_KEY', ['messages_write'], ['shop']],
       ['ELMAH_READ_KEY', ['messages_read'], ['shop']],
@@ -180,18 +180,18 @@ describe('init on a memory store', () => {
 
 describe('store URLs', () => {
   it('fails with ERR_ELMAH_STORE_URL for an unknown scheme and for a collector URL, hiding passwords', async () => {
-    const a = await cli(['keys', 'list', '--store', 'redis://x']);
-    expect([a.code, errorCode(a)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
-    const b = await cli(['init', '--store', 'https://admin:hunter2@collector.example/']);
-    expect([b.code, errorCode(b)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
+    const a = await runCli(['keys', 'list', '--store', 'redis://x']);
+    expect([a.code, cliErrorCode(a)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
+    const b = await runCli(['init', '--store', 'https://admin:hunter2@collector.example/']);
+    expect([b.code, cliErrorCode(b)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
     expect(b.stderr).not.toContain('hunter2');
-    const c = await cli(['prune', '--store', '']);
-    expect([c.code, errorCode(c)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
+    const c = await runCli(['prune', '--store', '']);
+    expect([c.code, cliErrorCode(c)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
   });
 
   it('uses ELMAH_STORE when --store is absent, and --store over it', async () => {
-    expect(json(await cli(['prune', '--json'], { env: { ELMAH_STORE: 'memory:' } })).store).toBe('memory:');
-    const r = await cli(['prune', '--store', 'memory:'], { env: { ELMAH_STORE: 'redis://nope' } });
+    expect(cliJson(await runCli(['prune', '--json'], { env: { ELMAH_STORE: 'memory:' } })).store).toBe('memory:');
+    const r = await runCli(['prune', '--store', 'memory:'], { env: { ELMAH_STORE: 'redis://nope' } });
     expect(r.code).toBe(0);
   });
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { LocalLogClient } from '../../src/client/local';
 import { openStore } from '../../src/stores/open';
 import type { Store } from '../../src/stores/types';
-import { cli, errorCode, json, KEY_RE, removeTempDir, tempDir } from './run-cli';
+import { runCli, cliErrorCode, cliJson, KEY_RE, removeTempDir, tempDir } from '../helpers/run-cli';
 
 let dir: string;
 const opened: Store[] = [];
@@ -37,7 +37,7 @@ const message = (title: string, dateTime = new Date().toISOString()) => ({ title
 
 describe('init', () => {
   it('creates .elmah/elmah.db in an empty folder and prints a write key and a read key', async () => {
-    const r = await cli(['init'], { cwd: dir });
+    const r = await runCli(['init'], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(existsSync(dbPath())).toBe(true);
@@ -47,7 +47,7 @@ describe('init', () => {
   });
 
   it('makes keys that LocalLogClient accepts: the write key appends but cannot read, the read key reads but cannot append', async () => {
-    const { write, read } = keysFrom((await cli(['init'], { cwd: dir })).stdout);
+    const { write, read } = keysFrom((await runCli(['init'], { cwd: dir })).stdout);
     const s = await store();
     const writer = new LocalLogClient(s, write);
     const reader = new LocalLogClient(s, read);
@@ -64,7 +64,7 @@ describe('init', () => {
   });
 
   it('limits both keys to --log', async () => {
-    const { write, read } = keysFrom((await cli(['init', '--log', 'shop'], { cwd: dir })).stdout);
+    const { write, read } = keysFrom((await runCli(['init', '--log', 'shop'], { cwd: dir })).stdout);
     const s = await store();
     await expect(new LocalLogClient(s, write).append([message('x')], 'other')).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
     expect((await new LocalLogClient(s, write).append([message('x')], 'shop'))[0]?.status).toBe('created');
@@ -72,10 +72,10 @@ describe('init', () => {
   });
 
   it('never revokes or deletes on a second run: it adds a new pair and the old keys still work', async () => {
-    const first = keysFrom((await cli(['init'], { cwd: dir })).stdout);
+    const first = keysFrom((await runCli(['init'], { cwd: dir })).stdout);
     await new LocalLogClient(await store(), first.write).append([message('kept')], 'default');
     await Promise.all(opened.splice(0).map((s) => s.close()));
-    const again = await cli(['init'], { cwd: dir });
+    const again = await runCli(['init'], { cwd: dir });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('It already held 2 keys; none were changed.');
     const second = keysFrom(again.stdout);
@@ -83,14 +83,14 @@ describe('init', () => {
     const s = await store();
     expect((await new LocalLogClient(s, first.read).search({})).messages.map((m) => m.title)).toEqual(['kept']);
     expect((await new LocalLogClient(s, second.read).search({})).total).toBe(1);
-    const list = json((await cli(['keys', 'list', '--json'], { cwd: dir })));
+    const list = cliJson((await runCli(['keys', 'list', '--json'], { cwd: dir })));
     expect(list.map((k: any) => k.status)).toEqual(['active', 'active', 'active', 'active']);
   });
 });
 
 describe('init --env-file', () => {
   it('creates the file with mode 0600 and does not print the secrets', async () => {
-    const r = await cli(['init', '--env-file', '.env'], { cwd: dir });
+    const r = await runCli(['init', '--env-file', '.env'], { cwd: dir });
     expect(r.code).toBe(0);
     const envPath = join(dir, '.env');
     expect(statSync(envPath).mode & 0o777).toBe(0o600);
@@ -108,13 +108,13 @@ describe('init --env-file', () => {
     const envPath = join(dir, '.env');
     writeFileSync(envPath, 'PORT=3000\n');
     chmodSync(envPath, 0o644);
-    const r = await cli(['init', '--env-file', envPath], { cwd: dir });
+    const r = await runCli(['init', '--env-file', envPath], { cwd: dir });
     expect(r.code).toBe(0);
     expect(statSync(envPath).mode & 0o777).toBe(0o600);
     expect(r.stderr).toContain(`${envPath} could be read by other users (mode 0644); it is now 0600.`);
     // A re-run that keeps the keys tightens too.
     chmodSync(envPath, 0o664);
-    const again = await cli(['init', '--env-file', envPath], { cwd: dir });
+    const again = await runCli(['init', '--env-file', envPath], { cwd: dir });
     expect(again.stdout).toContain('already holds a working write key');
     expect(statSync(envPath).mode & 0o777).toBe(0o600);
   });
@@ -127,21 +127,21 @@ describe('init --env-file', () => {
       throw Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' });
     });
     try {
-      const r = await cli(['init', '--env-file', envPath], { cwd: dir });
+      const r = await runCli(['init', '--env-file', envPath], { cwd: dir });
       expect(r.code).not.toBe(0);
-      expect(errorCode(r)).toBe('ERR_ELMAH_CLI');
+      expect(cliErrorCode(r)).toBe('ERR_ELMAH_CLI');
       expect(r.stderr).toContain('can be read by other users (mode 0644)');
     } finally {
       chmod.mockRestore();
     }
     expect(readFileSync(envPath, 'utf8')).toBe('PORT=3000\n');
-    expect(json(await cli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(0);
+    expect(cliJson(await runCli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(0);
   });
 
   it('keeps comments, order and other variables, replacing only its own lines', async () => {
     const envPath = join(dir, '.env');
     writeFileSync(envPath, '# settings for the shop\nPORT=3000\nELMAH_WRITE_KEY=elmah_aaaaaaaa_stale\n\n# database\nDATABASE_URL=postgres://db/shop\n');
-    const r = await cli(['init', '--env-file', envPath], { cwd: dir });
+    const r = await runCli(['init', '--env-file', envPath], { cwd: dir });
     expect(r.code).toBe(0);
     const lines = readFileSync(envPath, 'utf8').split('\n');
     expect(lines[0]).toBe('# settings for the shop');
@@ -155,100 +155,100 @@ describe('init --env-file', () => {
   });
 
   it('creates nothing on a re-run while the file holds working keys', async () => {
-    await cli(['init', '--env-file', '.env'], { cwd: dir });
+    await runCli(['init', '--env-file', '.env'], { cwd: dir });
     const before = readFileSync(join(dir, '.env'), 'utf8');
-    const r = await cli(['init', '--env-file', '.env', '--json'], { cwd: dir });
+    const r = await runCli(['init', '--env-file', '.env', '--json'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(json(r)).toMatchObject({ created: false });
+    expect(cliJson(r)).toMatchObject({ created: false });
     expect(readFileSync(join(dir, '.env'), 'utf8')).toBe(before);
-    expect(json(await cli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(2);
-    expect((await cli(['init', '--env-file', '.env'], { cwd: dir })).stdout).toContain('already holds a working write key');
+    expect(cliJson(await runCli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(2);
+    expect((await runCli(['init', '--env-file', '.env'], { cwd: dir })).stdout).toContain('already holds a working write key');
   });
 
   it('makes a new pair when a key in the file was revoked, leaving the old keys in the store', async () => {
-    await cli(['init', '--env-file', '.env'], { cwd: dir });
+    await runCli(['init', '--env-file', '.env'], { cwd: dir });
     const old = keysFrom(readFileSync(join(dir, '.env'), 'utf8'));
     const oldWriteId = old.write.slice(6, 14);
-    expect((await cli(['keys', 'revoke', oldWriteId], { cwd: dir })).code).toBe(0);
-    const r = await cli(['init', '--env-file', '.env'], { cwd: dir });
+    expect((await runCli(['keys', 'revoke', oldWriteId], { cwd: dir })).code).toBe(0);
+    const r = await runCli(['init', '--env-file', '.env'], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`key ${oldWriteId} was revoked`);
     const now = keysFrom(readFileSync(join(dir, '.env'), 'utf8'));
     expect(now.write).not.toBe(old.write);
     expect(now.read).not.toBe(old.read);
-    const list = json(await cli(['keys', 'list', '--json'], { cwd: dir }));
+    const list = cliJson(await runCli(['keys', 'list', '--json'], { cwd: dir }));
     expect(list.map((k: any) => k.status).sort()).toEqual(['active', 'active', 'active', 'revoked']);
     expect((await new LocalLogClient(await store(), old.read).whoami()).permissions).toEqual(['messages_read']);
   });
 
   it('writes ELMAH_STORE when --store is given, and reads it back on the next run', async () => {
-    const r = await cli(['init', '--store', 'sqlite:data/errors.db', '--env-file', '.env'], { cwd: dir });
+    const r = await runCli(['init', '--store', 'sqlite:data/errors.db', '--env-file', '.env'], { cwd: dir });
     expect(r.code).toBe(0);
     expect(existsSync(join(dir, 'data', 'errors.db'))).toBe(true);
     expect(existsSync(dbPath())).toBe(false);
     expect(readFileSync(join(dir, '.env'), 'utf8')).toMatch(/^ELMAH_STORE=sqlite:data\/errors.db$/m);
-    const again = await cli(['init', '--env-file', '.env', '--json'], { cwd: dir });
-    expect(json(again)).toMatchObject({ created: false, store: `sqlite:${join(dir, 'data', 'errors.db')}` });
+    const again = await runCli(['init', '--env-file', '.env', '--json'], { cwd: dir });
+    expect(cliJson(again)).toMatchObject({ created: false, store: `sqlite:${join(dir, 'data', 'errors.db')}` });
     expect(existsSync(dbPath())).toBe(false);
   });
 
   it('writes a relative SQLite path as seen from the env file folder', async () => {
     const conf = join(dir, 'conf');
     mkdirSync(conf);
-    expect((await cli(['init', '--store', 'sqlite:data/e.db', '--env-file', 'conf/.env'], { cwd: dir })).code).toBe(0);
+    expect((await runCli(['init', '--store', 'sqlite:data/e.db', '--env-file', 'conf/.env'], { cwd: dir })).code).toBe(0);
     expect(readFileSync(join(conf, '.env'), 'utf8')).toMatch(/^ELMAH_STORE=sqlite:..\/data\/e.db$/m);
-    const again = json(await cli(['init', '--env-file', '.env', '--json'], { cwd: conf }));
+    const again = cliJson(await runCli(['init', '--env-file', '.env', '--json'], { cwd: conf }));
     expect(again).toMatchObject({ created: false, store: `sqlite:${join(dir, 'data', 'e.db')}` });
   });
 
   it('takes --dotenv as another name for --env-file', async () => {
-    expect((await cli(['init', '--dotenv', '.env'], { cwd: dir })).code).toBe(0);
-    const again = json(await cli(['init', '--env-file', '.env', '--dotenv', '.env', '--json'], { cwd: dir }));
+    expect((await runCli(['init', '--dotenv', '.env'], { cwd: dir })).code).toBe(0);
+    const again = cliJson(await runCli(['init', '--env-file', '.env', '--dotenv', '.env', '--json'], { cwd: dir }));
     expect(again).toMatchObject({ created: false });
-    const both = await cli(['init', '--env-file', 'a.env', '--dotenv', 'b.env'], { cwd: dir });
-    expect([both.code, errorCode(both)]).toEqual([2, 'ERR_ELMAH_CLI']);
+    const both = await runCli(['init', '--env-file', 'a.env', '--dotenv', 'b.env'], { cwd: dir });
+    expect([both.code, cliErrorCode(both)]).toEqual([2, 'ERR_ELMAH_CLI']);
   });
 
   it('fails before making keys when the file cannot be written', async () => {
-    const r = await cli(['init', '--env-file', 'no/such/folder/.env'], { cwd: dir });
+    const r = await runCli(['init', '--env-file', 'no/such/folder/.env'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(errorCode(r)).toBe('ERR_ELMAH_CLI');
+    expect(cliErrorCode(r)).toBe('ERR_ELMAH_CLI');
     expect(r.stdout).not.toMatch(KEY_RE);
-    expect(json(await cli(['keys', 'list', '--json'], { cwd: dir }))).toEqual([]);
+    expect(cliJson(await runCli(['keys', 'list', '--json'], { cwd: dir }))).toEqual([]);
   });
 });
 
 describe('keys', () => {
   it('creates a key that works as asked, lists it without secrets, and revokes it', async () => {
-    const created = await cli(['keys', 'create', '--name', 'ops', '--permissions', 'messages_read,messages_delete', '--log', 'shop', '--json'], { cwd: dir });
+    const created = await runCli(['keys', 'create', '--name', 'ops', '--permissions', 'messages_read,messages_delete', '--log', 'shop', '--json'], { cwd: dir });
     expect(created.code).toBe(0);
-    const k = json(created);
+    const k = cliJson(created);
     const secret = k.key.slice(15);
     const client = new LocalLogClient(await store(), k.key, { keyCacheMs: 0 });
     expect(await client.whoami()).toEqual({ id: k.id, name: 'ops', permissions: ['messages_read', 'messages_delete'], logs: ['shop'] });
     await expect(client.search({ log: 'other' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
 
     for (const args of [['keys', 'list'], ['keys', 'list', '--json']]) {
-      const list = await cli(args, { cwd: dir });
+      const list = await runCli(args, { cwd: dir });
       expect(list.code).toBe(0);
       expect(list.stdout).toContain(k.id);
       expect(list.stdout).not.toContain(secret);
       expect(list.stdout).not.toMatch(/hash|[0-9a-f]{64}/);
     }
-    expect((await cli(['keys', 'list'], { cwd: dir })).stdout).toMatch(new RegExp(`^${k.id}\\s+ops\\s+messages_read,messages_delete\\s+shop\\s+\\S+\\s+-\\s+active$`, 'm'));
+    expect((await runCli(['keys', 'list'], { cwd: dir })).stdout).toMatch(new RegExp(`^${k.id}\\s+ops\\s+messages_read,messages_delete\\s+shop\\s+\\S+\\s+-\\s+active$`, 'm'));
 
-    const revoked = await cli(['keys', 'revoke', k.id], { cwd: dir });
+    const revoked = await runCli(['keys', 'revoke', k.id], { cwd: dir });
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toContain(`Revoked key ${k.id} "ops"`);
     await expect(client.whoami()).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID' });
-    const twice = await cli(['keys', 'revoke', k.key, '--json'], { cwd: dir });
+    const twice = await runCli(['keys', 'revoke', k.key, '--json'], { cwd: dir });
     expect(twice.code).toBe(0);
-    expect(json(twice)).toMatchObject({ id: k.id, status: 'revoked', alreadyRevoked: true });
+    expect(cliJson(twice)).toMatchObject({ id: k.id, status: 'revoked', alreadyRevoked: true });
     expect(twice.stdout).not.toContain(secret);
   });
 
   it('creates an expiring key that LocalLogClient refuses once expired', async () => {
-    const k = json(await cli(['keys', 'create', '--name', 'short', '--expires', '1h', '--json'], { cwd: dir }));
+    const k = cliJson(await runCli(['keys', 'create', '--name', 'short', '--expires', '1h', '--json'], { cwd: dir }));
     const s = await store();
     expect((await new LocalLogClient(s, k.key).whoami()).expires).toBe(k.expires);
     const later = new LocalLogClient(s, k.key, { now: () => new Date(Date.parse(k.expires) + 1000) });
@@ -256,15 +256,15 @@ describe('keys', () => {
   });
 
   it('refuses an unknown key id with ERR_ELMAH_KEY_NOT_FOUND', async () => {
-    await cli(['init'], { cwd: dir });
-    const r = await cli(['keys', 'revoke', 'zzzzzzzz'], { cwd: dir });
-    expect([r.code, errorCode(r)]).toEqual([1, 'ERR_ELMAH_KEY_NOT_FOUND']);
+    await runCli(['init'], { cwd: dir });
+    const r = await runCli(['keys', 'revoke', 'zzzzzzzz'], { cwd: dir });
+    expect([r.code, cliErrorCode(r)]).toEqual([1, 'ERR_ELMAH_KEY_NOT_FOUND']);
   });
 });
 
 describe('prune', () => {
   it('removes messages past --days and --max and prints how many went', async () => {
-    const { write, read } = keysFrom((await cli(['init'], { cwd: dir })).stdout);
+    const { write, read } = keysFrom((await runCli(['init'], { cwd: dir })).stdout);
     const day = 86_400_000;
     const s = await store();
     const writer = new LocalLogClient(s, write);
@@ -274,11 +274,11 @@ describe('prune', () => {
     await s.close();
     opened.length = 0;
 
-    expect((await cli(['prune'], { cwd: dir })).stdout).toMatch(/^Removed 0 messages from every log in sqlite:.* \(older than 90 days, or beyond the newest 100,000 per log\)\./);
-    const byAge = await cli(['prune', '--days', '7'], { cwd: dir });
+    expect((await runCli(['prune'], { cwd: dir })).stdout).toMatch(/^Removed 0 messages from every log in sqlite:.* \(older than 90 days, or beyond the newest 100,000 per log\)\./);
+    const byAge = await runCli(['prune', '--days', '7'], { cwd: dir });
     expect(byAge.code).toBe(0);
     expect(byAge.stdout).toMatch(/^Removed 2 messages from every log in sqlite:.* \(older than 7 days, or beyond the newest 100,000 per log\)\./);
-    const byCount = json(await cli(['prune', '--max', '1', '--log', 'api', '--json'], { cwd: dir }));
+    const byCount = cliJson(await runCli(['prune', '--max', '1', '--log', 'api', '--json'], { cwd: dir }));
     expect(byCount).toMatchObject({ removed: 2, maxCount: 1, log: 'api' });
     const left = await new LocalLogClient(await store(), read).search({ size: 100 });
     expect(left.messages.map((m) => m.title).sort()).toEqual(['api 1', 'new']);
@@ -290,9 +290,9 @@ describe('store failures', () => {
     const path = join(dir, 'broken.db');
     writeFileSync(path, Buffer.alloc(8192, 'this is not a database '));
     for (const args of [['init'], ['keys', 'list'], ['keys', 'create', '--name', 'x'], ['prune']]) {
-      const r = await cli([...args, '--store', `sqlite:${path}`], { cwd: dir });
+      const r = await runCli([...args, '--store', `sqlite:${path}`], { cwd: dir });
       expect(r.code).toBe(1);
-      expect(errorCode(r)).toBe('ERR_ELMAH_STORE_CORRUPT');
+      expect(cliErrorCode(r)).toBe('ERR_ELMAH_STORE_CORRUPT');
       expect(r.stderr).toMatch(/^help: /m);
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stdout).not.toMatch(KEY_RE);
@@ -300,17 +300,17 @@ describe('store failures', () => {
   });
 
   it('reports a database locked by another process as ERR_ELMAH_STORE_BUSY, exit 1', async () => {
-    await cli(['init'], { cwd: dir });
+    await runCli(['init'], { cwd: dir });
     const other = new Database(dbPath());
     try {
       other.exec('BEGIN EXCLUSIVE');
-      const r = await cli(['keys', 'create', '--name', 'blocked'], { cwd: dir });
+      const r = await runCli(['keys', 'create', '--name', 'blocked'], { cwd: dir });
       expect(r.code).toBe(1);
-      expect(errorCode(r)).toBe('ERR_ELMAH_STORE_BUSY');
+      expect(cliErrorCode(r)).toBe('ERR_ELMAH_STORE_BUSY');
       expect(r.stdout).not.toMatch(KEY_RE);
     } finally {
       other.close();
     }
-    expect(json(await cli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(2);
+    expect(cliJson(await runCli(['keys', 'list', '--json'], { cwd: dir }))).toHaveLength(2);
   });
 });

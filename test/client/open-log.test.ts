@@ -11,7 +11,7 @@ import { collector } from '../../src/collector';
 import { MemoryStore } from '../../src/stores/memory';
 import { errorViewer } from '../../src/viewer';
 import { withKeys } from '../helpers/keys';
-import { createCollectorApp, listen } from '../collector/helpers';
+import { createCollectorApp, listen } from '../helpers/collector';
 
 const NOT_STORES: Array<[string, unknown]> = [
   ['an empty object', {}],

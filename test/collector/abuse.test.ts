@@ -6,7 +6,7 @@ import request from 'supertest';
 import { collector } from '../../src/collector';
 import { ElmahConfigError } from '../../src/model/errors';
 import { addKey } from '../helpers/keys';
-import { createCollectorApp, listen } from './helpers';
+import { createCollectorApp, listen } from '../helpers/collector';
 
 /** Sends the head of a request and part of its body, and never the rest; resolves with the answer's status line and whether the server closed. */
 function partialRequest(url: string, path: string, headers: Record<string, string>, declared: number, sent: number): Promise<{ head: string; closed: Promise<void>; socket: net.Socket }> {

@@ -7,12 +7,12 @@ import { MAX_MESSAGE_BYTES } from '../../src/model/message';
 import { MemoryStore } from '../../src/stores/memory';
 import { addKey } from '../helpers/keys';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, elmahIoMessage } from './helpers';
+import { createCollectorApp, makeElmahIoMessage } from '../helpers/collector';
 
 describe('collector: POST /v3/messages/:log', () => {
   it('stores an elmah.io-shaped message: 201, Location, every field kept, extra fields ignored', async () => {
     const { app, store, keys } = await createCollectorApp();
-    const res = await request(app).post('/v3/messages/shop').set('api_key', keys.write).send(elmahIoMessage());
+    const res = await request(app).post('/v3/messages/shop').set('api_key', keys.write).send(makeElmahIoMessage());
     expect(res.status).toBe(201);
     expect(res.body.status).toBe('created');
     expect(res.headers.location).toBe(`/v3/messages/shop/${res.body.id}`);
@@ -205,7 +205,7 @@ describe('collector: POST /v3/messages/:log/_bulk', () => {
       { title: 'one', id: '01JBULK0000000000000000001' },
       { title: 7 },
       { title: 'three', data: Array.from({ length: 9000 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(20) })) },
-      elmahIoMessage({ id: '01JBULK0000000000000000004' }),
+      makeElmahIoMessage({ id: '01JBULK0000000000000000004' }),
     ]);
     expect(res.status).toBe(200);
     expect(res.body).toHaveLength(4);

@@ -3,11 +3,11 @@
 import request from 'supertest';
 import { redactMessage } from '../../src/model/redact';
 import { SECRET_CASES } from '../fixtures/secrets-corpus';
-import { createCollectorApp, elmahIoMessage } from './helpers';
+import { createCollectorApp, makeElmahIoMessage } from '../helpers/collector';
 
 /** What elmah.io's browser client sends for a failing page opened with a token in its URL. */
 function browserMessage(token: string): Record<string, unknown> {
-  return elmahIoMessage({
+  return makeElmahIoMessage({
     title: 'Uncaught TypeError: x is undefined',
     type: 'TypeError',
     detail: `TypeError: x is undefined\n    at load (https://app.example/main.js?token=${token}:12:34)\n    at https://app.example/app.js?v=3&token=${token}:1:2`,

@@ -5,7 +5,7 @@ import { RemoteLogClient } from '../../src/client/remote';
 import { TallyBuilder, type OccurrenceTally } from '../../src/model/tally';
 import { addKey } from '../helpers/keys';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, listen } from './helpers';
+import { createCollectorApp, listen } from '../helpers/collector';
 
 const at = Date.UTC(2026, 0, 1, 12, 0, 0);
 

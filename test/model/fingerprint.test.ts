@@ -13,9 +13,9 @@ import { createSourceReader, findAppRoot } from '../../src/capture/source';
 import { computeFingerprint, routeKey } from '../../src/model/fingerprint';
 import type { ErrorMessage } from '../../src/model/message';
 import type { MemoryStore } from '../../src/stores/memory';
-import { createCollectorApp } from '../collector/helpers';
+import { createCollectorApp } from '../helpers/collector';
 import { withKeys } from '../helpers/keys';
-import { closeAll, memoryLogger, stored, track } from '../capture/util';
+import { closeLoggers, createMemoryLogger, storedMessages, trackLogger } from '../helpers/capture';
 
 const DEPLOYS = [1, 2].map((n) => join(__dirname, '..', 'fixtures', 'grouping', `deploy-${n}`, 'src', 'routes.js'));
 
@@ -83,7 +83,7 @@ function shop(deploy: 0 | 1, logger: ErrorRequestHandler, stockPort: number, see
 
 /** Sends every hit of the corpus to its deploy, through one logger on one store. */
 async function runCorpus(): Promise<{ store: MemoryStore; logger: ErrorLogger; outcomes: Map<string, Outcome> }> {
-  const { store, logger } = await memoryLogger();
+  const { store, logger } = await createMemoryLogger();
   await logger.ready;
   const seen = new Map<string, { err: unknown; req: Request }>();
   const port = await closedPort();
@@ -94,7 +94,7 @@ async function runCorpus(): Promise<{ store: MemoryStore; logger: ErrorLogger; o
   }
   expect(await logger.flush(5000)).toBe(true);
   const outcomes = new Map<string, Outcome>();
-  for (const message of await stored(store)) {
+  for (const message of await storedMessages(store)) {
     const s = seen.get(message.correlationId!)!;
     outcomes.set(message.correlationId!, { message, ...s });
   }
@@ -109,7 +109,7 @@ const fp = (h: Hit): string => outcome(h).message.fingerprint;
 beforeAll(async () => {
   corpus = await runCorpus();
 });
-afterAll(closeAll);
+afterAll(closeLoggers);
 
 describe('the corpus is the case that used to merge', () => {
   it('a connection failure and a signup validation error: one type, one file, anonymous frames only', () => {
@@ -151,7 +151,7 @@ describe('errorLogger() groups by bug', () => {
   });
 
   it('without a request (raise(err), an uncaught error) the source lines alone tell the handlers apart', async () => {
-    const { store, logger } = await memoryLogger();
+    const { store, logger } = await createMemoryLogger();
     const ids = new Map<string, string>();
     for (const h of HITS) ids.set(label(h), logger.raise(outcome(h).err)!);
     expect(await logger.flush(5000)).toBe(true);
@@ -231,7 +231,7 @@ describe('the storm path', () => {
   /** A logger whose queue holds one message: the second raise is counted only. */
   async function stormLogger(): Promise<{ store: MemoryStore; logger: ErrorLogger }> {
     const { store, keys } = await withKeys();
-    const logger = track(errorLogger({ store, key: keys.write, queueSize: 1, onError: () => undefined }));
+    const logger = trackLogger(errorLogger({ store, key: keys.write, queueSize: 1, onError: () => undefined }));
     await logger.ready;
     return { store, logger };
   }

@@ -7,7 +7,7 @@ import request from 'supertest';
 import { errorViewer } from '../../src/viewer';
 import { addKey } from '../helpers/keys';
 import { isLocalRequest, isLoopback, isLoopbackHost, keyFromHeaders } from '../../src/viewer/access';
-import { createViewerApp, csrfOf } from './app';
+import { createViewerApp, csrfOf } from '../helpers/viewer-app';
 
 const SECRET = 'a-test-session-secret-of-32-characters!';
 

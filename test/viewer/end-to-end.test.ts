@@ -2,7 +2,7 @@
 // viewer reads, through their own keys: write for the logger, read for the viewer.
 import request from 'supertest';
 import { errorLogger, type ErrorLogger } from '../../src/capture/logger';
-import { createViewerApp, csrfOf } from './app';
+import { createViewerApp, csrfOf } from '../helpers/viewer-app';
 
 describe('viewer with errorLogger', () => {
   let logger: ErrorLogger | undefined;

@@ -6,7 +6,7 @@ import { LocalLogClient } from '../../src/client/local';
 import { MemoryStore } from '../../src/stores/memory';
 import { errorViewer } from '../../src/viewer';
 import { addKey, withKeys } from '../helpers/keys';
-import { createViewerApp } from './app';
+import { createViewerApp } from '../helpers/viewer-app';
 
 describe('errorViewer gate', () => {
   const saved = process.env.ELMAH_READ_KEY;

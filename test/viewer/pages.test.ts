@@ -1,7 +1,7 @@
 // The pages: list with paging, search and quick filters, groups, chart, detail, JSON, CSV, feeds,
 // about, test, not-found and friendly errors for bad parameters, at any mount point.
 import request from 'supertest';
-import { createViewerApp, csrfOf, type TestApp } from './app';
+import { createViewerApp, csrfOf, type TestApp } from '../helpers/viewer-app';
 
 const rows = (html: string): number => (html.match(/class="title-link"/g) ?? []).length;
 

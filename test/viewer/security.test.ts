@@ -1,7 +1,7 @@
 // Headers (strict CSP, no-store, noindex, no-referrer), CSRF on every state-changing form, the delete
 // permission, and escaping of attacker-controlled message text in every page.
 import request from 'supertest';
-import { createViewerApp, csrfOf } from './app';
+import { createViewerApp, csrfOf } from '../helpers/viewer-app';
 
 const ALLOWED_TAGS = new Set(('html head meta title link body a header div span nav ul li form input button main section p h1 h2 ' +
   'footer label select option strong table caption thead tbody tr th td time pre figure figcaption dl dt dd article ol details summary code em br').split(' '));

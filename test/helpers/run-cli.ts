@@ -12,7 +12,7 @@ export interface CliResult {
 }
 
 /** Runs `express-elmah …args` in-process. ELMAH_STORE is unset unless `env` gives it. */
-export async function cli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await run(args, {
@@ -25,12 +25,12 @@ export async function cli(args: string[], options: { cwd?: string; env?: Record<
 }
 
 /** The JSON document a `--json` run printed. */
-export function json<T = any>(result: CliResult): T {
+export function cliJson<T = any>(result: CliResult): T {
   return JSON.parse(result.stdout) as T;
 }
 
 /** The code of the one `error ERR_…:` line on stderr, checking there is exactly one. */
-export function errorCode(result: CliResult): string | undefined {
+export function cliErrorCode(result: CliResult): string | undefined {
   const lines = result.stderr.split('\n').filter((l) => l.startsWith('error '));
   expect(lines.length).toBeLessThanOrEqual(1);
   return /^error (ERR_ELMAH_[A-Z_]+): /.exec(lines[0] ?? '')?.[1];

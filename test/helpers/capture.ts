@@ -8,12 +8,12 @@ import type { KeyInfo } from '../../src/model/keys';
 import type { ErrorMessage } from '../../src/model/message';
 import type { Permission } from '../../src/model/permissions';
 import type { MemoryStore } from '../../src/stores/memory';
-import { withKeys, type TestKeys } from '../helpers/keys';
+import { withKeys, type TestKeys } from './keys';
 
 const open: ErrorLogger[] = [];
 
-/** A logger on a fresh MemoryStore with a write-only key; errors reported go to `errors`. Closed by {@link closeAll}. */
-export async function memoryLogger(options: ErrorLoggerOptions = {}): Promise<{ store: MemoryStore; keys: TestKeys; logger: ErrorLogger; errors: ElmahError[] }> {
+/** A logger on a fresh MemoryStore with a write-only key; errors reported go to `errors`. Closed by {@link closeLoggers}. */
+export async function createMemoryLogger(options: ErrorLoggerOptions = {}): Promise<{ store: MemoryStore; keys: TestKeys; logger: ErrorLogger; errors: ElmahError[] }> {
   const { store, keys } = await withKeys();
   const errors: ElmahError[] = [];
   const logger = errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), ...options });
@@ -22,27 +22,27 @@ export async function memoryLogger(options: ErrorLoggerOptions = {}): Promise<{ 
 }
 
 /** Keeps a logger to be closed after the test. */
-export function track(logger: ErrorLogger): ErrorLogger {
+export function trackLogger(logger: ErrorLogger): ErrorLogger {
   open.push(logger);
   return logger;
 }
 
 /** Closes every logger made by the tests (afterEach). */
-export async function closeAll(): Promise<void> {
+export async function closeLoggers(): Promise<void> {
   await Promise.all(open.splice(0).map((l) => l.close(1000)));
 }
 
 /** Every message in the store, oldest first. */
-export async function stored(store: MemoryStore): Promise<ErrorMessage[]> {
+export async function storedMessages(store: MemoryStore): Promise<ErrorMessage[]> {
   const r = await store.search({ size: 1000 });
   return r.messages.reverse();
 }
 
 /** A LogClient whose append (and tally) is the given function; whoami answers with `permissions`. Tallies are created unless `tally` is given. */
-export function fakeClient(
+export function createFakeClient(
   append: (batch: readonly unknown[]) => Promise<ClientAppendResult[]>,
   permissions: Permission[] = ['messages_write'],
-  tally: (tallies: readonly unknown[]) => Promise<ClientAppendResult[]> = async (t) => created(t),
+  tally: (tallies: readonly unknown[]) => Promise<ClientAppendResult[]> = async (t) => createdResults(t),
 ): LogClient & { closed: boolean } {
   const info: KeyInfo = { id: 'fakekey1', name: 'fake', permissions, logs: [] };
   const client = {
@@ -72,12 +72,12 @@ export function fakeClient(
 }
 
 /** Answers every item as created. */
-export function created(batch: readonly unknown[]): ClientAppendResult[] {
+export function createdResults(batch: readonly unknown[]): ClientAppendResult[] {
   return batch.map((m) => ({ id: (m as { id: string }).id, status: 'created' as const }));
 }
 
 /** Waits until `check` is true, polling, for at most `ms`. */
-export async function until(check: () => boolean, ms = 5000): Promise<void> {
+export async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not reached in time');

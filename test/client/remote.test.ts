@@ -1,20 +1,13 @@
-// RemoteLogClient against a real collector on an ephemeral loopback port, and against misbehaving servers.
+// RemoteLogClient's own behaviour against a real collector on an ephemeral loopback port (batching, coded errors
+// that name the URL, never the key) and against misbehaving servers. What every client does alike is in the
+// conformance suite (clients.test.ts).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from '../../src/client/connect';
 import { RemoteLogClient, parseRetryAfter } from '../../src/client/remote';
 import type { ElmahError } from '../../src/model/errors';
 import { addKey } from '../helpers/keys';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, listen } from './helpers';
-
-type Ctx = Awaited<ReturnType<typeof createCollectorApp>> & { url: string; close: () => Promise<void> };
-
-async function start(options: Parameters<typeof createCollectorApp>[0] = {}): Promise<Ctx> {
-  const ctx = await createCollectorApp(options);
-  const { url, close } = await listen(ctx.app);
-  return { ...ctx, url, close };
-}
+import { startCollector, type RunningCollector } from '../helpers/collector';
 
 /** A bare HTTP server answering with `handler`; for statuses the collector would not give on its own. */
 async function fakeServer(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void>; hits: () => number }> {
@@ -45,7 +38,7 @@ async function caught(p: Promise<unknown>): Promise<ElmahError> {
 }
 
 describe('RemoteLogClient against a collector', () => {
-  let ctx: Ctx;
+  let ctx: RunningCollector;
   const clients: RemoteLogClient[] = [];
   const client = (key: string | undefined, options = {}) => {
     const c = new RemoteLogClient(ctx.url, key, options);
@@ -53,7 +46,7 @@ describe('RemoteLogClient against a collector', () => {
     return c;
   };
   beforeEach(async () => {
-    ctx = await start();
+    ctx = await startCollector();
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -85,7 +78,7 @@ describe('RemoteLogClient against a collector', () => {
 
   it('splits a large append into several requests, and halves a chunk the collector finds too large', async () => {
     await ctx.close();
-    ctx = await start({ maxBulkMessages: 10 });
+    ctx = await startCollector({ maxBulkMessages: 10 });
     const c = client(ctx.keys.write, { maxBatchMessages: 25 });
     const batch = Array.from({ length: 57 }, () => makeMessage());
     const results = await c.append(batch);
@@ -100,45 +93,6 @@ describe('RemoteLogClient against a collector', () => {
     const results = await c.append([loop, { title: 'fine' }]);
     expect(results[0]).toMatchObject({ status: 'rejected', error: { code: 'ERR_ELMAH_INVALID_MESSAGE' } });
     expect(results[1]).toMatchObject({ status: 'created' });
-  });
-
-  it('gets, searches (one log, several, all), groups, histograms, neighbours, logs and deletes', async () => {
-    const ms = Array.from({ length: 4 }, (_, i) => makeMessage({ log: 'shop', statusCode: i < 2 ? 500 : 404, dateTime: `2026-06-0${i + 1}T00:00:00.000Z` }));
-    const other = makeMessage({ log: 'billing', dateTime: '2026-06-09T00:00:00.000Z' });
-    await ctx.store.append([...ms, other]);
-    const c = client(ctx.keys.admin);
-    expect(await c.get('shop', ms[0]!.id)).toEqual(ms[0]);
-    const page = await c.search({ log: 'shop', size: 3 });
-    expect(page.total).toBe(4);
-    expect(page.totalExact).toBe(true);
-    expect(page.messages.map((m) => m.id)).toEqual([ms[3]!.id, ms[2]!.id, ms[1]!.id]);
-    const rest = await c.search({ log: 'shop', size: 3, after: page.after });
-    expect(rest.messages.map((m) => m.id)).toEqual([ms[0]!.id]);
-    expect(rest.after).toBeUndefined();
-    expect((await c.search({ log: 'shop', query: 'statusCode:500' })).total).toBe(2);
-    expect((await c.search({ log: ['shop', 'billing'] })).total).toBe(5);
-    expect((await c.search({})).total).toBe(5);
-    expect((await c.search({ from: '2026-06-02T00:00:00.000Z', to: '2026-06-03T00:00:00.000Z' })).messages.map((m) => m.id)).toEqual([ms[1]!.id]);
-    const groups = await c.groups({ log: 'shop' });
-    expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(4);
-    const one = groups.groups[0]!;
-    expect(await c.group('shop', one.fingerprint)).toEqual(one);
-    expect(await c.group('shop', 'no-such-fingerprint')).toBeUndefined();
-    expect(await c.sessionEnded('session-1234')).toBe(false);
-    await c.endSession('session-1234', new Date(Date.now() + 60_000).toISOString());
-    expect(await c.sessionEnded('session-1234')).toBe(true);
-    expect(await ctx.store.sessionEnded('session-1234')).toBe(true);
-    await expect(c.endSession('no', 'later')).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
-    await expect(c.endSession('session-5678', 'later')).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
-    expect(await c.sessionEnded('session-5678')).toBe(false);
-    const hist = await c.histogram({ log: 'shop', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 4 });
-    expect(hist.counts).toEqual([1, 1, 1, 1]);
-    expect(await c.neighbours('shop', ms[1]!.id)).toEqual({ newer: ms[2]!.id, older: ms[0]!.id });
-    expect((await c.logs()).map((l) => l.name).sort()).toEqual(['billing', 'shop']);
-    expect(await c.delete('shop', { ids: [ms[0]!.id] })).toBe(1);
-    expect(await c.delete('shop', { ids: ['nope'] })).toBe(0);
-    expect(await c.delete('shop', { query: 'statusCode:404' })).toBe(2);
-    expect((await ctx.store.search({ log: 'shop' })).messages.map((m) => m.id)).toEqual([ms[1]!.id]);
   });
 
   it('maps each collector status to a coded error that names the URL, never the key', async () => {
@@ -170,35 +124,29 @@ describe('RemoteLogClient against a collector', () => {
 
   it('reports 429 as transient with retryAfter from Retry-After', async () => {
     await ctx.close();
-    ctx = await start({ rateLimit: { perSecond: 0.2, burst: 1 } });
+    ctx = await startCollector({ rateLimit: { perSecond: 0.2, burst: 1 } });
     const c = client(ctx.keys.write);
     await c.append([{ title: 'first' }]);
     const err = await caught(c.append([{ title: 'second' }]));
     expect({ code: err.code, status: err.status, transient: err.transient, retryAfter: err.retryAfter }).toEqual({ code: 'ERR_ELMAH_RATE_LIMITED', status: 429, transient: true, retryAfter: 5 });
   });
 
-  it('describes the URL without credentials, and connect() makes one from an http URL', async () => {
+  it('describes the URL without credentials', async () => {
     const c = client(undefined);
     expect(c.describe()).toEqual({ kind: 'remote', location: `${ctx.url}/` });
     const withCreds = new RemoteLogClient(`http://user:pw@127.0.0.1:1/base?api_key=${encodeURIComponent(ctx.keys.read)}`, undefined);
     expect(withCreds.describe().location).toBe('http://127.0.0.1:1/base/');
     await withCreds.close();
-    const viaConnect = await connect({ store: ctx.url, key: ctx.keys.read });
-    expect(viaConnect.kind).toBe('remote');
-    expect((await viaConnect.whoami()).permissions).toEqual(['messages_read']);
-    await viaConnect.close();
-    await expect(viaConnect.whoami()).rejects.toMatchObject({ code: 'ERR_ELMAH_STORE_CLOSED' });
   });
 
   it('reaches a collector mounted under a path, with the key from the URL', async () => {
-    const mounted = await createCollectorApp({}, '/elmah');
-    const { url, close } = await listen(mounted.app);
+    const mounted = await startCollector({}, '/elmah');
     try {
-      const c = new RemoteLogClient(`${url}/elmah?api_key=${encodeURIComponent(mounted.keys.read)}`, undefined);
+      const c = new RemoteLogClient(`${mounted.url}/elmah?api_key=${encodeURIComponent(mounted.keys.read)}`, undefined);
       expect((await c.whoami()).permissions).toEqual(['messages_read']);
       await c.close();
     } finally {
-      await close();
+      await mounted.close();
     }
   });
 });

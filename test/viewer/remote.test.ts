@@ -3,25 +3,23 @@ import express from 'express';
 import request from 'supertest';
 import { errorViewer, type ErrorViewer } from '../../src/viewer';
 import { makeMessage } from '../helpers/messages';
-import { createCollectorApp, listen } from './helpers';
+import { startCollector, type RunningCollector } from '../helpers/collector';
 
 describe('errorViewer over a collector', () => {
-  let ctx: Awaited<ReturnType<typeof createCollectorApp>>;
-  let server: Awaited<ReturnType<typeof listen>>;
+  let ctx: RunningCollector;
   let viewer: ErrorViewer | undefined;
   beforeEach(async () => {
-    ctx = await createCollectorApp();
-    server = await listen(ctx.app);
+    ctx = await startCollector();
   });
   afterEach(async () => {
     await viewer?.close();
     viewer = undefined;
-    await server.close();
+    await ctx.close();
   });
 
   it('refuses to start with a write-only key (asked through GET /v3/keys/current), and with an unknown one', async () => {
-    await expect(errorViewer({ store: server.url, key: ctx.keys.write })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
-    await expect(errorViewer({ store: server.url, key: `elmah_aaaaaaaa_${'A'.repeat(43)}` })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', status: 401 });
+    await expect(errorViewer({ store: ctx.url, key: ctx.keys.write })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
+    await expect(errorViewer({ store: ctx.url, key: `elmah_aaaaaaaa_${'A'.repeat(43)}` })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', status: 401 });
   });
 
   it('lists, groups, charts, shows and exports messages held by the collector', async () => {
@@ -31,7 +29,7 @@ describe('errorViewer over a collector', () => {
       makeMessage({ log: 'billing', title: 'Invoice failed', type: 'TypeError', dateTime: new Date(Date.now() - 600_000).toISOString() }),
     ];
     await ctx.store.append(ms);
-    viewer = await errorViewer({ store: server.url, key: ctx.keys.del });
+    viewer = await errorViewer({ store: ctx.url, key: ctx.keys.del });
     const app = express();
     app.use('/elmah.axd', viewer);
 

@@ -1,10 +1,11 @@
-// Shared set-up for collector tests: an app with a collector over a memory store with keys, and a real listener.
+// Shared set-up for collector and remote-client tests: an app with a collector over a memory store with keys,
+// and a real listener on 127.0.0.1.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { collector, type CollectorOptions, type CollectorRouter } from '../../src/collector';
 import { MemoryStore } from '../../src/stores/memory';
-import { withKeys, type TestKeys } from '../helpers/keys';
+import { withKeys, type TestKeys } from './keys';
 
 /** An Express app with a collector mounted at `mount` over a fresh memory store. */
 export async function createCollectorApp(options: Omit<CollectorOptions, 'store'> = {}, mount = '/'): Promise<{
@@ -37,8 +38,18 @@ export async function listen(app: express.Express | ((req: any, res: any) => voi
   };
 }
 
+/** What {@link startCollector} returns: the collector app and its store and keys, listening at `url`. */
+export type RunningCollector = Awaited<ReturnType<typeof createCollectorApp>> & { url: string; close: () => Promise<void> };
+
+/** A collector over a fresh memory store with keys, listening on an ephemeral loopback port. */
+export async function startCollector(options: Omit<CollectorOptions, 'store'> = {}, mount = '/'): Promise<RunningCollector> {
+  const ctx = await createCollectorApp(options, mount);
+  const { url, close } = await listen(ctx.app);
+  return { ...ctx, url, close };
+}
+
 /** An elmah.io-shaped CreateMessage body, as elmah.io clients send it. */
-export function elmahIoMessage(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function makeElmahIoMessage(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     title: 'Object reference not set to an instance of an object',
     titleTemplate: 'Object reference not set',

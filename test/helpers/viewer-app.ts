@@ -4,9 +4,9 @@ import express, { type ErrorRequestHandler, type Express, type NextFunction, typ
 import type { ErrorMessage } from '../../src/model/message';
 import type { MemoryStore } from '../../src/stores/memory';
 import { errorViewer, type ErrorViewer, type ErrorViewerOptions } from '../../src/viewer';
-import { createApp } from '../helpers/app';
-import { withKeys, type TestKeys } from '../helpers/keys';
-import { makeMessage } from '../helpers/messages';
+import { createApp } from './app';
+import { withKeys, type TestKeys } from './keys';
+import { makeMessage } from './messages';
 
 /** What {@link createViewerApp} returns. */
 export interface TestApp {
