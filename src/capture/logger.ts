@@ -7,6 +7,7 @@ import { ElmahConfigError, ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN, type ErrorMessage, type Severity } from '../model/message.js';
 import { looksLikeExpressCall, notCalledError, validateOptions } from '../model/options.js';
+import { requirePermission } from '../model/permissions.js';
 import { createRedactor } from '../model/redact.js';
 import { fitMessage } from './limits.js';
 import { CAPTURE_DEFAULTS, ERROR_LOGGER_SCHEMA, type BeforeLogResult, type ErrorLoggerOptions } from './options.js';
@@ -83,11 +84,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     }
     client ??= await openClient();
     const info = await client.whoami();
-    if (!info.permissions.includes('messages_write')) {
-      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${info.id} lacks messages_write; it has ${info.permissions.join(', ') || 'no permissions'}.`, {
-        help: 'Give errorLogger a key made with `express-elmah keys create --permissions messages_write`.',
-      });
-    }
+    requirePermission(info, 'messages_write', undefined, { help: 'Give errorLogger a key made with `express-elmah keys create --permissions messages_write`.' });
     if (info.permissions.some((p) => p !== 'messages_write')) {
       report(new ElmahError('ERR_ELMAH_KEY_TOO_BROAD', `API key ${info.id} carries ${info.permissions.join(', ')}; errorLogger needs only messages_write.`, {
         help: 'Use a write-only key in the app (`express-elmah keys create --permissions messages_write`), so a leak cannot read the log.',

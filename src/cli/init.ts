@@ -6,7 +6,7 @@ import { LocalLogClient } from '../client/local.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyRecord } from '../model/keys.js';
 import { isLogName } from '../model/message.js';
-import type { Permission } from '../model/permissions.js';
+import { coversLog, hasPermission, type Permission } from '../model/permissions.js';
 import type { Store } from '../stores/types.js';
 import { addCommonOptions, outputFor, storeUrlFor, withStore, type CommonOptions } from './context.js';
 import { checkEnvFileWritable, getEnvValue, octal, readEnvFile, tightenEnvFile, writeEnvFile } from './env-file.js';
@@ -33,8 +33,8 @@ async function keyProblem(store: Store, key: string | undefined, role: Role, log
   try {
     // keyCacheMs 0: the answer must reflect the store as it is now.
     const info = await new LocalLogClient(store, key, { keyCacheMs: 0 }).whoami();
-    if (!info.permissions.includes(role.permission)) return `${role.variable} (key ${info.id}) lacks ${role.permission}`;
-    if (log !== undefined && info.logs.length > 0 && !info.logs.includes(log)) return `${role.variable} (key ${info.id}) is limited to ${info.logs.join(', ')}`;
+    if (!hasPermission(info, role.permission)) return `${role.variable} (key ${info.id}) lacks ${role.permission}`;
+    if (log !== undefined && !coversLog(info, log)) return `${role.variable} (key ${info.id}) is limited to ${info.logs.join(', ')}`;
     return undefined;
   } catch (err) {
     if (isElmahError(err) && (err.code === 'ERR_ELMAH_KEY_INVALID' || err.code === 'ERR_ELMAH_KEY_MISSING')) return `${role.variable}: ${err.message.replace(/\.$/, '')}`;

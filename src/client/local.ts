@@ -2,7 +2,7 @@
 import { ElmahError, isElmahError } from '../model/errors.js';
 import { keyInfo, parseKey, secretMatches, type KeyInfo, type KeyRecord } from '../model/keys.js';
 import { normalizeMessage, type ErrorMessage } from '../model/message.js';
-import type { Permission } from '../model/permissions.js';
+import { requireLog, requirePermission, type Permission } from '../model/permissions.js';
 import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
@@ -68,28 +68,14 @@ export class LocalLogClient implements LogClient {
   /** Authenticates and checks that the key carries one of `needed`. */
   private async require(...needed: Permission[]): Promise<KeyRecord> {
     const record = await this.authenticate();
-    if (!needed.some((p) => record.permissions.includes(p))) {
-      throw new ElmahError(
-        'ERR_ELMAH_PERMISSION',
-        `API key ${record.id} lacks ${needed.join(' or ')}; it has ${record.permissions.join(', ') || 'no permissions'}.`,
-        { help: `Use a key with ${needed.join(' or ')} (express-elmah keys create --permissions ${needed[0]}).` },
-      );
-    }
+    requirePermission(record, needed);
     return record;
-  }
-
-  private checkLog(record: KeyRecord, log: string): void {
-    if (record.logs.length > 0 && !record.logs.includes(log)) {
-      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${record.id} is limited to log(s) ${record.logs.join(', ')}; not "${log}".`, {
-        help: 'Use a key for this log, or one without a log limit.',
-      });
-    }
   }
 
   /** The logs a read may cover: the asked ones (each checked against scope) or the key's scope. */
   private scopeLogs(record: KeyRecord, log: string | readonly string[] | undefined): string | readonly string[] | undefined {
     if (log === undefined) return record.logs.length > 0 ? record.logs : undefined;
-    for (const l of typeof log === 'string' ? [log] : log) this.checkLog(record, l);
+    for (const l of typeof log === 'string' ? [log] : log) requireLog(record, l);
     return log;
   }
 
@@ -117,7 +103,7 @@ export class LocalLogClient implements LogClient {
     inputs.forEach((input, i) => {
       const own = (input as { log?: unknown } | null)?.log;
       const target = log ?? (typeof own === 'string' ? own : 'default');
-      this.checkLog(record, target);
+      requireLog(record, target);
       try {
         valid.push(normalize(input, target, now));
         slots.push(i);
@@ -144,7 +130,7 @@ export class LocalLogClient implements LogClient {
 
   async get(log: string, id: string): Promise<ErrorMessage> {
     const record = await this.require('messages_read');
-    this.checkLog(record, log);
+    requireLog(record, log);
     const message = await this.store.get(log, id);
     if (!message) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id} in log "${log}".`);
     return message;
@@ -162,7 +148,7 @@ export class LocalLogClient implements LogClient {
 
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
     const record = await this.require('messages_read');
-    this.checkLog(record, log);
+    requireLog(record, log);
     return this.store.group(log, fingerprint);
   }
 
@@ -173,13 +159,13 @@ export class LocalLogClient implements LogClient {
 
   async neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }> {
     const record = await this.require('messages_read');
-    this.checkLog(record, log);
+    requireLog(record, log);
     return this.store.neighbours(log, id);
   }
 
   async delete(log: string, target: ClientDeleteTarget): Promise<number> {
     const record = await this.require('messages_delete');
-    this.checkLog(record, log);
+    requireLog(record, log);
     if ('ids' in target) return this.store.delete(log, { ids: target.ids });
     return this.store.delete(log, { filter: { query: target.query ? parseQuery(target.query) : undefined, from: target.from, to: target.to } });
   }

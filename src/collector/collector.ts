@@ -7,7 +7,7 @@ import type { AppendResult, ClientFilter, LogClient, Store } from '../client/typ
 import { ElmahConfigError, ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
-import type { Permission } from '../model/permissions.js';
+import { requirePermission, type Permission } from '../model/permissions.js';
 import { looksLikeExpressCall, notCalledError, validateOptions, type OptionSchema } from '../model/options.js';
 import { bodyUnread, readJson } from './body.js';
 import { BodyBudget, type BodyClaim } from './in-flight.js';
@@ -150,16 +150,7 @@ function clientAddress(req: Request): string {
  * route's permission and the log in the path. LocalLogClient checks again when it acts.
  */
 function precheck(who: KeyInfo, permission: Permission, log: string | undefined): void {
-  if (!who.permissions.includes(permission)) {
-    throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} lacks ${permission}; it has ${who.permissions.join(', ') || 'no permissions'}.`, {
-      help: `Use a key with ${permission} (express-elmah keys create --permissions ${permission}).`,
-    });
-  }
-  if (log !== undefined && who.logs.length > 0 && !who.logs.includes(log)) {
-    throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} is limited to log(s) ${who.logs.join(', ')}; not "${log}".`, {
-      help: 'Use a key for this log, or one without a log limit.',
-    });
-  }
+  requirePermission(who, permission, log);
 }
 
 /**

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../client/types.js';
+import { hasPermission, requirePermission } from '../model/permissions.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
@@ -203,7 +204,7 @@ export class ViewerContext {
       accessMode: this.accessMode,
       who: ctx?.who,
       csrf: ctx?.csrf ?? '',
-      canDelete: ctx?.who?.permissions.includes('messages_delete') ?? false,
+      canDelete: ctx?.who ? hasPermission(ctx.who, 'messages_delete') : false,
       signedIn: ctx?.session !== undefined,
       pinnedLog: this.o.log ?? '',
       nav: '',
@@ -328,12 +329,7 @@ export class ViewerContext {
 
   /** Throws ERR_ELMAH_PERMISSION unless the request's key carries messages_delete. */
   requireDelete(req: Request): void {
-    const who = this.ctxOf(req).who;
-    if (!who.permissions.includes('messages_delete')) {
-      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} lacks messages_delete; it has ${who.permissions.join(', ')}.`, {
-        help: 'Deleting needs a key with messages_delete.',
-      });
-    }
+    requirePermission(this.ctxOf(req).who, 'messages_delete', undefined, { help: 'Deleting needs a key with messages_delete.' });
   }
 
   /** The message id of the URL; a malformed one is simply not found. */

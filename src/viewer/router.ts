@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import express, { type Router } from 'express';
 import { openLog } from '../client/open-log.js';
 import type { LogClient } from '../client/types.js';
+import { requireLog, requirePermission } from '../model/permissions.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { looksLikeExpressCall, notCalledError } from '../model/options.js';
@@ -42,18 +43,11 @@ async function checkViewerKey(client: LogClient, o: ResolvedViewerOptions): Prom
     }
     throw err;
   }
-  if (!who.permissions.includes('messages_read')) {
-    throw new ElmahError(
-      'ERR_ELMAH_PERMISSION',
-      `errorViewer(): API key ${who.id} ("${who.name}") lacks messages_read; it has ${who.permissions.join(', ') || 'no permissions'}.`,
-      { help: 'Give the viewer a read key: npx express-elmah keys create --name viewer --permissions messages_read (a write key belongs to errorLogger).' },
-    );
-  }
-  if (o.log && who.logs.length > 0 && !who.logs.includes(o.log)) {
-    throw new ElmahError('ERR_ELMAH_PERMISSION', `errorViewer(): API key ${who.id} is limited to log(s) ${who.logs.join(', ')}; option log is "${o.log}".`, {
-      help: 'Use a key for that log, or pin the viewer to a log the key may read.',
-    });
-  }
+  requirePermission(who, 'messages_read', undefined, {
+    prefix: 'errorViewer(): ',
+    help: 'Give the viewer a read key: npx express-elmah keys create --name viewer --permissions messages_read (a write key belongs to errorLogger).',
+  });
+  if (o.log) requireLog(who, o.log, { prefix: 'errorViewer(): ', help: 'Use a key for that log, or pin the viewer to a log the key may read.' });
   return who;
 }
 

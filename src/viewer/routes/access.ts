@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import helmet from 'helmet';
 import type { LogClient } from '../../client/types.js';
+import { hasPermission, requirePermission } from '../../model/permissions.js';
 import { ElmahError, isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { attemptNames, keyFromHeaders, notLocalReason } from '../access.js';
@@ -95,9 +96,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
       throw isElmahError(err) ? new ElmahError(err.code, err.message, { status: 401, help: err.help }) : err;
     }
     v.attempts.succeed(names);
-    if (!who.permissions.includes('messages_read')) {
-      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${who.id} lacks messages_read; it has ${who.permissions.join(', ') || 'no permissions'}.`);
-    }
+    requirePermission(who, 'messages_read');
     v.setContext(req, { client, who, csrf: '', viaHeader: true });
   }
 
@@ -153,7 +152,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
     if (client !== v.clients.main) {
       try {
         who = await client.whoami();
-        if (!who.permissions.includes('messages_read')) throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'The key lost messages_read.');
+        if (!hasPermission(who, 'messages_read')) throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'The key lost messages_read.');
       } catch (err) {
         if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
         // The signed-in key stopped working: end the session and say why on the sign-in page.

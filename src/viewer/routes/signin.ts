@@ -3,6 +3,7 @@
 import type { Request, Router } from 'express';
 import { isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
+import { hasPermission } from '../../model/permissions.js';
 import { attemptNames } from '../access.js';
 import { baseOf, type ViewerContext } from '../context.js';
 import { param } from '../filters.js';
@@ -52,7 +53,7 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
       if (key && !client) message = 'Sign-in is not available.';
       if (client) {
         who = await client.whoami();
-        if (!who.permissions.includes('messages_read')) {
+        if (!hasPermission(who, 'messages_read')) {
           message = `Key ${who.id} cannot read messages: it has ${who.permissions.join(', ') || 'no permissions'}; it needs messages_read.`;
           who = undefined;
         }
