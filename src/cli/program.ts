@@ -1,6 +1,7 @@
 // The express-elmah command line: builds the commander program and runs it in-process, returning the exit code.
 import { Command, CommanderError } from 'commander';
 import { version } from '../../package.json';
+import { registerDeploy } from './deploy.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { EXIT_USAGE, reportFailure, usageError, type CliIo } from './output.js';
@@ -12,8 +13,10 @@ export type { CliIo, TextSink } from './output.js';
 /** The program with every command, writing to `io`. Commander never exits the process: errors come back as exceptions. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('express-elmah')
-    .description('ELMAH for Express: create the error log store and its API keys, prune old messages, run a collector.')
+    .description('ELMAH for Express: create the error log store and its API keys, prune old messages, record deployments, run a collector.')
     .version(version, '-v, --version', 'print the version')
+    // Options after a command's name are that command's: `deploy --version 1.2.3` is not the program's --version.
+    .enablePositionalOptions()
     .helpOption('-h, --help', 'show help for a command')
     .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true)
@@ -27,13 +30,14 @@ export function buildProgram(io: CliIo): Command {
     .addHelpText(
       'after',
       '\nEvery command takes --store URL (default: ELMAH_STORE, else sqlite:.elmah/elmah.db);\n' +
-        'init, keys and prune also take --json, for scripts.\n' +
+        'init, keys, prune and deploy also take --json, for scripts.\n' +
         'Start with `express-elmah init`; see `express-elmah <command> --help` for each command.',
     );
   // Settings above are inherited by the commands added below.
   registerInit(program, io);
   registerKeys(program, io);
   registerPrune(program, io);
+  registerDeploy(program, io);
   // --- serve: the standalone collector registers itself here (src/cli/serve.ts). ---
   registerServe(program);
   return program;

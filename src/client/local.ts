@@ -1,4 +1,5 @@
 // LocalLogClient: the one place that checks a key's permissions and log scope, on every call.
+import { normalizeDeployment, type Deployment } from '../model/deployment.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import { keyInfo, parseKey, secretMatches, type KeyInfo, type KeyRecord } from '../model/keys.js';
 import { normalizeMessage, type ErrorMessage } from '../model/message.js';
@@ -7,7 +8,7 @@ import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
 import type {
-  ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
+  ClientAppendResult, ClientDeleteTarget, ClientDeploymentOptions, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
 
 /** Options of {@link LocalLogClient}. */
@@ -174,6 +175,23 @@ export class LocalLogClient implements LogClient {
     const record = await this.require('logs_read', 'messages_read');
     const all = await this.store.logs();
     return record.logs.length > 0 ? all.filter((l) => record.logs.includes(l.name)) : all;
+  }
+
+  async deploy(input: unknown): Promise<{ status: 'created' | 'duplicate'; deployment: Deployment }> {
+    const record = await this.require('deployments_write');
+    const deployment = normalizeDeployment(input, this.now());
+    if (deployment.log !== undefined) requireLog(record, deployment.log);
+    else if (record.logs.length > 0) {
+      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${record.id} is limited to log(s) ${record.logs.join(', ')}; a deployment for every log needs a key without a log limit.`, {
+        help: 'Name the log of the deployment (logId, or --log), or use a key without a log limit.',
+      });
+    }
+    return { status: await this.store.putDeployment(deployment), deployment };
+  }
+
+  async deployments(options: ClientDeploymentOptions = {}): Promise<Deployment[]> {
+    const record = await this.require('deployments_read');
+    return this.store.deployments({ log: this.scopeLogs(record, options.log), size: options.size });
   }
 
   async endSession(sid: string, until: string): Promise<void> {

@@ -1,12 +1,13 @@
 // RemoteLogClient: the LogClient interface over a collector's HTTP API (keep-alive, timeouts, coded errors).
 import http from 'node:http';
 import https from 'node:https';
+import { deploymentFromWire, type Deployment } from '../model/deployment.js';
 import { ERROR_CODES, ElmahError, type ElmahErrorCode } from '../model/errors.js';
 import { parseKey, type KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
 import type {
-  ClientAppendResult, ClientDeleteTarget, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
+  ClientAppendResult, ClientDeleteTarget, ClientDeploymentOptions, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
 } from './types.js';
 
 /** Options of {@link RemoteLogClient}. */
@@ -401,6 +402,23 @@ export class RemoteLogClient implements LogClient {
     const body = await this.call('GET', '/v3/logs');
     if (!Array.isArray(body)) throw this.unexpected('GET /v3/logs');
     return body as LogSummary[];
+  }
+
+  async deploy(input: unknown): Promise<{ status: 'created' | 'duplicate'; deployment: Deployment }> {
+    const answer = await this.call('POST', '/v3/deployments', undefined, JSON.stringify(input ?? null));
+    const deployment = isObject(answer) ? deploymentFromWire(answer.deployment) : undefined;
+    if (!isObject(answer) || !deployment || (answer.status !== 'created' && answer.status !== 'duplicate')) throw this.unexpected('POST /v3/deployments');
+    return { status: answer.status, deployment };
+  }
+
+  async deployments(options: ClientDeploymentOptions = {}): Promise<Deployment[]> {
+    const query = new URLSearchParams();
+    if (options.log !== undefined) query.set('logId', options.log);
+    if (options.size !== undefined) query.set('size', String(options.size));
+    const body = await this.call('GET', '/v3/deployments', query);
+    const list = Array.isArray(body) ? body.map(deploymentFromWire) : undefined;
+    if (!list || list.some((d) => d === undefined)) throw this.unexpected('GET /v3/deployments');
+    return list as Deployment[];
   }
 
   async endSession(sid: string, until: string): Promise<void> {

@@ -1,6 +1,7 @@
 // LogClient: a store seen through one API key. Local (in-process store) and remote (collector over HTTP)
 // clients implement it alike, so capture and viewer work unchanged either way. The result types of the store
 // contract are re-exported here: the faces take them from the client layer, never from stores/.
+import type { Deployment } from '../model/deployment.js';
 import type { KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
@@ -40,6 +41,13 @@ export interface ClientHistogramOptions extends ClientFilter {
 export type ClientAppendResult =
   | AppendResult
   | { id?: string | undefined; status: 'rejected'; error: { code: string; message: string; details?: unknown } };
+
+/** Options of {@link LogClient.deployments}. */
+export interface ClientDeploymentOptions {
+  log?: string | undefined;
+  /** At most this many, 1–500. Default 50. */
+  size?: number | undefined;
+}
 
 /** What to delete through a client. */
 export type ClientDeleteTarget = { ids: readonly string[] } | { query?: string; from?: string; to?: string };
@@ -97,6 +105,17 @@ export interface LogClient extends LogWriter {
   endSession(sid: string, until: string): Promise<void>;
   /** True when the session was ended and has not expired yet (needs `messages_read`). */
   sessionEnded(sid: string): Promise<boolean>;
+  /**
+   * Records a deployment (needs `deployments_write`; a key limited to logs must name one of them in `logId`).
+   * The input is elmah.io's shape (`version`, `description`, `userName`, `userEmail`, `logId`, `created`,
+   * optionally `id`); ERR_ELMAH_INVALID_DEPLOYMENT when it is not valid. A repeated id is a `duplicate`.
+   */
+  deploy(input: unknown): Promise<{ status: 'created' | 'duplicate'; deployment: Deployment }>;
+  /**
+   * Deployments newest first (needs `deployments_read`): those of `log` (each asked log in the key's scope)
+   * and those of every log; a key limited to logs sees those of its logs.
+   */
+  deployments(options?: ClientDeploymentOptions): Promise<Deployment[]>;
   /** Where this client points, safe to show: `sqlite:/…/elmah.db`, `https://collector.example/`. */
   describe(): { kind: string; location: string };
   /** Releases what the client opened (a store it opened itself, sockets). */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { openLog, storeOptionRule } from '../client/open-log.js';
 import type { AppendResult, ClientFilter, LogClient, Store } from '../client/types.js';
+import { deploymentToWire } from '../model/deployment.js';
 import { ElmahConfigError, ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
@@ -449,6 +450,24 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   router.get('/v3/keys/current', route(async (_req, res, client) => {
     sendJson(res, 200, await client.whoami());
   }));
+
+  // Deployments (elmah.io v3): a CI pipeline records each version it ships.
+  router.post('/v3/deployments', route(async (req, res, client, claim) => {
+    const body = await readJson(req, 16 * 1024, 'a deployment', false, claim);
+    const { status, deployment } = await client.deploy(body);
+    sendJson(res, status === 'created' ? 201 : 200, { status, deployment: deploymentToWire(deployment) });
+  }, 'deployments_write'));
+
+  router.get('/v3/deployments', route(async (req, res, client) => {
+    const params = searchParams(req);
+    const sizeText = params.get('size');
+    const size = sizeText === null ? undefined : Number(sizeText);
+    if (size !== undefined && !(Number.isInteger(size) && size >= 1 && size <= 500)) {
+      throw new ElmahError('ERR_ELMAH_QUERY', 'size must be an integer from 1 to 500.');
+    }
+    const deployments = await client.deployments({ log: params.get('logId') ?? params.get('log') ?? undefined, size });
+    sendJson(res, 200, deployments.map(deploymentToWire));
+  }, 'deployments_read'));
 
   // Viewer sign-outs shared by every viewer over this collector (see LogClient.endSession).
   router.post('/v3/sessions/_ended', route(async (req, res, client, claim) => {

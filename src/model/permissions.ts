@@ -2,7 +2,7 @@
 import { ElmahError } from './errors.js';
 
 /** Every permission a key can carry. */
-export const PERMISSIONS = ['messages_write', 'messages_read', 'messages_delete', 'logs_read'] as const;
+export const PERMISSIONS = ['messages_write', 'messages_read', 'messages_delete', 'logs_read', 'deployments_write', 'deployments_read'] as const;
 
 /** One permission name. */
 export type Permission = (typeof PERMISSIONS)[number];

@@ -1,4 +1,5 @@
 // MemoryStore: a bounded in-process store for tests and throwaway use; the reference for the conformance suite.
+import { compareDeployments, deploymentPageSize, type Deployment, type DeploymentQuery } from '../model/deployment.js';
 import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
@@ -36,6 +37,7 @@ export class MemoryStore implements Store {
   private readonly keys = new Map<string, KeyRecord>();
   /** Viewer sessions ended before their expiry: sid → expiry. */
   private readonly ended = new Map<string, string>();
+  private readonly deploys = new Map<string, Deployment>();
   private readonly maxMessages: number;
   private readonly retention: Required<RetentionOptions>;
   private closed = false;
@@ -349,6 +351,23 @@ export class MemoryStore implements Store {
     if (!k) return false;
     k.revoked ??= at.toISOString();
     return true;
+  }
+
+  async putDeployment(deployment: Deployment): Promise<'created' | 'duplicate'> {
+    this.open();
+    if (this.deploys.has(deployment.id)) return 'duplicate';
+    this.deploys.set(deployment.id, structuredClone(deployment));
+    return 'created';
+  }
+
+  async deployments(query: DeploymentQuery = {}): Promise<Deployment[]> {
+    this.open();
+    const logs = query.log === undefined ? undefined : typeof query.log === 'string' ? [query.log] : query.log;
+    return [...this.deploys.values()]
+      .filter((d) => !logs || d.log === undefined || logs.includes(d.log))
+      .sort(compareDeployments)
+      .slice(0, deploymentPageSize(query.size))
+      .map((d) => structuredClone(d));
   }
 }
 

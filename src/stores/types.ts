@@ -1,5 +1,6 @@
 // The storage contract: every backend (memory, SQLite, PostgreSQL) implements ErrorStore and KeyStore
 // and passes test/stores/conformance.ts. Stores never check keys; LocalLogClient does.
+import type { Deployment, DeploymentQuery } from '../model/deployment.js';
 import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { QueryNode } from '../model/query.js';
@@ -184,8 +185,16 @@ export interface KeyStore {
   sessionEnded(sid: string): Promise<boolean>;
 }
 
+/** Deployment storage: which version went out when. Deployments are kept until deleted with the store. */
+export interface DeploymentStore {
+  /** Adds a deployment; one whose id is stored already is left alone (`duplicate`), so a retried POST is harmless. */
+  putDeployment(deployment: Deployment): Promise<'created' | 'duplicate'>;
+  /** Deployments newest first (by `created`, then id): those of the given logs and those of every log. */
+  deployments(query?: DeploymentQuery): Promise<Deployment[]>;
+}
+
 /** A complete backend. */
-export interface Store extends ErrorStore, KeyStore {
+export interface Store extends ErrorStore, KeyStore, DeploymentStore {
   readonly kind: StoreKind;
   /** A description safe to show (no password): `sqlite:/path/elmah.db`, `postgres://host/db`, `memory:`. */
   describe(): string;

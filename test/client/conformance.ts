@@ -31,7 +31,7 @@ export interface ClientConformanceOptions {
 }
 
 /** The LogClient methods beyond writing; a writer-only client has none of them. */
-const READ_METHODS = ['get', 'search', 'groups', 'group', 'histogram', 'neighbours', 'delete', 'logs', 'endSession', 'sessionEnded'] as const;
+const READ_METHODS = ['get', 'search', 'groups', 'group', 'histogram', 'neighbours', 'delete', 'logs', 'endSession', 'sessionEnded', 'deploy', 'deployments'] as const;
 
 /** Settles `p`, or fails after `ms` so that a call that never answers fails the test instead of hanging it. */
 function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
@@ -354,6 +354,37 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await c.sessionEnded('session-1234')).toBe(true);
         expect(await (await reader()).sessionEnded('session-1234')).toBe(true);
         await expect(c.endSession('no', new Date(Date.now() + 60_000).toISOString())).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+      });
+    });
+
+    describe('deployments', () => {
+      const client = async (permissions: Permission[], logs: string[] = []): Promise<LogClient> => (await clientWith(permissions, logs)) as LogClient;
+
+      test('a deployments_write key records a deployment; a retry with its id is a duplicate; a reader lists them newest first', async () => {
+        const ci = await client(['deployments_write']);
+        const first = await ci.deploy({ version: '1.4.0', description: 'Checkout fix', userName: 'ci', logId: 'shop', created: '2026-06-01T00:00:00.000Z' });
+        expect(first.status).toBe('created');
+        expect(first.deployment).toMatchObject({ version: '1.4.0', description: 'Checkout fix', userName: 'ci', log: 'shop', created: '2026-06-01T00:00:00.000Z' });
+        expect((await ci.deploy({ id: first.deployment.id, version: '1.4.0', logId: 'shop' })).status).toBe('duplicate');
+        await ci.deploy({ version: '1.5.0', created: '2026-06-02T00:00:00.000Z' });
+        const reader = await client(['deployments_read']);
+        expect((await reader.deployments()).map((d) => d.version)).toEqual(['1.5.0', '1.4.0']);
+        expect((await reader.deployments({ log: 'billing', size: 5 })).map((d) => d.version)).toEqual(['1.5.0']);
+        expect(await h.store.deployments()).toEqual(await reader.deployments());
+      });
+
+      test('refuses without the permission, outside the key\'s logs, and an invalid deployment (nothing stored)', async () => {
+        await expect((await client(['messages_write'])).deploy({ version: '1' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', status: 403 });
+        await expect((await client(['deployments_write'])).deployments()).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
+        const scoped = await client(['deployments_write', 'deployments_read'], ['shop']);
+        await expect(scoped.deploy({ version: '1', logId: 'billing' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
+        await expect(scoped.deploy({ version: '1' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
+        await expect(scoped.deployments({ log: 'billing' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
+        const invalid = await scoped.deploy({ version: '', logId: 'shop' }).then(() => undefined, (e: { code?: string; status?: number; details?: unknown }) => e);
+        expect(invalid).toMatchObject({ code: 'ERR_ELMAH_INVALID_DEPLOYMENT', status: 400 });
+        expect(await h.store.deployments()).toEqual([]);
+        expect((await scoped.deploy({ version: '2', logId: 'shop' })).status).toBe('created');
+        expect((await scoped.deployments()).map((d) => d.version)).toEqual(['2']);
       });
     });
   });

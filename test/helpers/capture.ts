@@ -63,6 +63,10 @@ export function createFakeClient(
     logs: async () => [],
     endSession: async () => undefined,
     sessionEnded: async () => false,
+    deploy: async () => {
+      throw new Error('not used by the capture tests');
+    },
+    deployments: async () => [],
     describe: () => ({ kind: 'fake', location: 'fake:' }),
     close: async () => {
       client.closed = true;

@@ -1,5 +1,6 @@
 // The one behaviour suite every store backend passes: each backend's test file calls storeConformance
 // with its own factory (memory, SQLite, PostgreSQL).
+import { normalizeDeployment } from '../../src/model/deployment';
 import { createKey } from '../../src/model/keys';
 import { parseQuery } from '../../src/model/query';
 import { matchesQuery } from '../../src/model/query-eval';
@@ -375,6 +376,34 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         await store.putKey(record);
         await expect(store.putKey({ ...record, name: 'b' })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
         expect((await store.getKey(record.id))?.name).toBe('a');
+      });
+    });
+
+    describe('deployments', () => {
+      const deploy = (input: Record<string, unknown>) => normalizeDeployment(input, new Date('2026-03-01T00:00:00Z'));
+
+      it('stores deployments and lists them newest first, field for field', async () => {
+        const a = deploy({ id: 'd1', version: '1.0.0', created: '2026-02-01T10:00:00Z', description: 'First', userName: 'Ada', userEmail: 'ada@example.test', logId: 'shop' });
+        const b = deploy({ id: 'd2', version: '1.1.0', created: '2026-02-02T10:00:00Z' });
+        const c = deploy({ id: 'd0', version: '1.1.1', created: '2026-02-02T10:00:00Z' });
+        for (const d of [a, b, c]) expect(await store.putDeployment(d)).toBe('created');
+        expect(await store.deployments()).toEqual([b, c, a]);
+        expect((await store.deployments({ size: 1 })).map((d) => d.id)).toEqual(['d2']);
+      });
+
+      it('is idempotent by id: a retried deployment is a duplicate and changes nothing', async () => {
+        await store.putDeployment(deploy({ id: 'd1', version: '1.0.0' }));
+        expect(await store.putDeployment(deploy({ id: 'd1', version: '9.9.9' }))).toBe('duplicate');
+        expect((await store.deployments()).map((d) => d.version)).toEqual(['1.0.0']);
+      });
+
+      it('lists the deployments of the asked logs together with those of every log', async () => {
+        await store.putDeployment(deploy({ id: 'shop', version: '1', created: '2026-02-01T00:00:00Z', logId: 'shop' }));
+        await store.putDeployment(deploy({ id: 'billing', version: '2', created: '2026-02-02T00:00:00Z', logId: 'billing' }));
+        await store.putDeployment(deploy({ id: 'all', version: '3', created: '2026-02-03T00:00:00Z' }));
+        expect((await store.deployments({ log: 'shop' })).map((d) => d.id)).toEqual(['all', 'shop']);
+        expect((await store.deployments({ log: ['shop', 'billing'] })).map((d) => d.id)).toEqual(['all', 'billing', 'shop']);
+        expect((await store.deployments({ log: [] })).map((d) => d.id)).toEqual(['all']);
       });
     });
 

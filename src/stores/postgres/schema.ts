@@ -26,6 +26,7 @@ export interface Tables {
   keys: string;
   tallies: string;
   sessionsEnded: string;
+  deployments: string;
   migrations: string;
 }
 
@@ -39,6 +40,7 @@ export function tables(schema: string): Tables {
     keys: `${s}.elmah_keys`,
     tallies: `${s}.elmah_tallies`,
     sessionsEnded: `${s}.elmah_sessions_ended`,
+    deployments: `${s}.elmah_deployments`,
     migrations: `${s}.elmah_migrations`,
   };
 }
@@ -165,6 +167,22 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     description: 'viewer sessions ended before their expiry',
     statements: (t) => [`CREATE TABLE ${t.sessionsEnded} (sid text COLLATE "C" PRIMARY KEY, until text COLLATE "C" NOT NULL)`],
+  },
+  {
+    version: 4,
+    description: 'deployments',
+    statements: (t) => [
+      `CREATE TABLE ${t.deployments} (
+        id text COLLATE "C" PRIMARY KEY,
+        version text NOT NULL,
+        created text COLLATE "C" NOT NULL,
+        description text,
+        user_name text,
+        user_email text,
+        log text COLLATE "C"
+      )`,
+      `CREATE INDEX elmah_deployments_time ON ${t.deployments} (created DESC, id DESC)`,
+    ],
   },
 ];
 

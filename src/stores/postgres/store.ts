@@ -1,6 +1,7 @@
 // PostgresStore: many app instances, one shared log (pg, JSONB, tsvector, group aggregate kept by upserts).
 // Driver and errors are in driver.ts, rows in codec.ts, search SQL in query.ts, the aggregate in groups.ts,
 // retention and bounded deletes in retention.ts, tables and migrations in schema.ts.
+import { deploymentPageSize, type Deployment, type DeploymentQuery } from '../../model/deployment.js';
 import { ElmahConfigError } from '../../model/errors.js';
 import type { KeyRecord } from '../../model/keys.js';
 import type { ErrorMessage } from '../../model/message.js';
@@ -436,6 +437,34 @@ export class PostgresStore implements Store {
   async sessionEnded(sid: string): Promise<boolean> {
     const rows = await this.query(`SELECT 1 FROM ${this.t.sessionsEnded} WHERE sid = $1 AND until > $2`, [sid, new Date().toISOString()], 'read');
     return rows.length > 0;
+  }
+
+  async putDeployment(d: Deployment): Promise<'created' | 'duplicate'> {
+    const rows = await this.query(
+      `INSERT INTO ${this.t.deployments} (id, version, created, description, user_name, user_email, log) VALUES ($1, $2, $3, $4, $5, $6, $7) ` +
+        'ON CONFLICT (id) DO NOTHING RETURNING id',
+      [d.id, d.version, d.created, d.description ?? null, d.userName ?? null, d.userEmail ?? null, d.log ?? null],
+      'write',
+    );
+    return rows.length > 0 ? 'created' : 'duplicate';
+  }
+
+  async deployments(query: DeploymentQuery = {}): Promise<Deployment[]> {
+    const logs = query.log === undefined ? undefined : typeof query.log === 'string' ? [query.log] : [...query.log];
+    const rows = await this.query(
+      `SELECT * FROM ${this.t.deployments} ${logs ? 'WHERE log IS NULL OR log = ANY($2::text[])' : ''} ORDER BY created DESC, id DESC LIMIT $1`,
+      logs ? [deploymentPageSize(query.size), logs] : [deploymentPageSize(query.size)],
+      'read',
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      version: String(r.version),
+      created: String(r.created),
+      description: (r.description as string | null) ?? undefined,
+      userName: (r.user_name as string | null) ?? undefined,
+      userEmail: (r.user_email as string | null) ?? undefined,
+      log: (r.log as string | null) ?? undefined,
+    }));
   }
 
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {

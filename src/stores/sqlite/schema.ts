@@ -3,7 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ElmahError } from '../../model/errors.js';
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const TOKENIZER = "tokenize = 'unicode61 remove_diacritics 2'";
 
@@ -123,6 +123,20 @@ const KEYS_TABLE = `
   ${SESSIONS_TABLE}
 `;
 
+/** Version 3: deployments (which version went out when; log NULL for every log). */
+const DEPLOYMENTS_TABLE = `
+  CREATE TABLE elmah_deployments (
+    id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    created TEXT NOT NULL,
+    description TEXT,
+    user_name TEXT,
+    user_email TEXT,
+    log TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX elmah_deployments_time ON elmah_deployments (created DESC, id DESC);
+`;
+
 /** A migration step: SQL, or a function for steps that rewrite rows (run inside the migration's transaction). */
 type Migration = string | ((db: BetterSqlite3.Database) => void);
 
@@ -159,8 +173,9 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
 /** Migrations; index i brings a database from version i to i + 1. */
 function migrations(copyV1: (db: BetterSqlite3.Database) => void): readonly Migration[] {
   return [
-    `CREATE TABLE IF NOT EXISTS elmah_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; ${V2_TABLES} ${KEYS_TABLE}`,
+    `CREATE TABLE IF NOT EXISTS elmah_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; ${V2_TABLES} ${KEYS_TABLE} ${DEPLOYMENTS_TABLE}`,
     fromV1(copyV1),
+    DEPLOYMENTS_TABLE,
   ];
 }
 
@@ -181,7 +196,7 @@ function newerError(found: number): ElmahError {
 /**
  * Brings the database to {@link SCHEMA_VERSION}. Reads the version without a write lock first, so an
  * up-to-date database opens without waiting for writers; migrations run in one IMMEDIATE transaction. A new
- * database gets the current tables at once (step 0 creates version 2 directly).
+ * database gets the current tables at once (step 0 creates the current version directly).
  */
 export function migrate(db: BetterSqlite3.Database, copyV1: (db: BetterSqlite3.Database) => void): void {
   const seen = schemaVersion(db);

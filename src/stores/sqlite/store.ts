@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { deploymentPageSize, type Deployment, type DeploymentQuery } from '../../model/deployment.js';
 import { ElmahError } from '../../model/errors.js';
 import type { KeyRecord } from '../../model/keys.js';
 import { SEVERITIES, type ErrorMessage, type Severity } from '../../model/message.js';
@@ -58,6 +59,24 @@ export interface SqliteStoreOptions extends OpenStoreOptions {
   checkpointThread?: boolean;
   /** Tuning: the WAL size, in 4 KiB pages, from which it is written again from its start. Default 4096 (16 MB). */
   walRestartPages?: number;
+}
+
+const DEPLOYMENT_PUT =
+  'INSERT INTO elmah_deployments (id, version, created, description, user_name, user_email, log) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING';
+
+/** The row shape of elmah_deployments. */
+interface DeploymentRow {
+  id: string;
+  version: string;
+  created: string;
+  description: string | null;
+  user_name: string | null;
+  user_email: string | null;
+  log: string | null;
+}
+
+function toDeployment(r: DeploymentRow): Deployment {
+  return { id: r.id, version: r.version, created: r.created, description: opt(r.description), userName: opt(r.user_name), userEmail: opt(r.user_email), log: opt(r.log) };
 }
 
 /** The row shape of elmah_messages. */
@@ -1119,6 +1138,24 @@ export class SqliteStore implements Store {
 
   async listKeys(): Promise<KeyRecord[]> {
     return this.use(() => (this.stmts.keyList!.all() as KeyRow[]).map(toKey));
+  }
+
+  async putDeployment(d: Deployment): Promise<'created' | 'duplicate'> {
+    return this.use(() =>
+      this.prepared(DEPLOYMENT_PUT).run(d.id, d.version, d.created, d.description ?? null, d.userName ?? null, d.userEmail ?? null, d.log ?? null).changes > 0
+        ? 'created'
+        : 'duplicate',
+    );
+  }
+
+  async deployments(query: DeploymentQuery = {}): Promise<Deployment[]> {
+    const logs = query.log === undefined ? undefined : typeof query.log === 'string' ? [query.log] : [...query.log];
+    const where = logs ? `WHERE log IS NULL OR log IN (${logs.map(() => '?').join(', ') || 'NULL'})` : '';
+    return this.use(() =>
+      (this.prepared(`SELECT * FROM elmah_deployments ${where} ORDER BY created DESC, id DESC LIMIT ?`).all(...(logs ?? []), deploymentPageSize(query.size)) as DeploymentRow[]).map(
+        toDeployment,
+      ),
+    );
   }
 
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {
