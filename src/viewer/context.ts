@@ -8,7 +8,8 @@ import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
 import { AttemptLimiter } from './access.js';
-import { SINCE, composeQuery, param, sinceFrom, type ListParams, type Since } from './filters.js';
+import { param } from './filters.js';
+import { baseOf, href } from './links.js';
 import type { ResolvedViewerOptions } from './options.js';
 import type { Renderer } from './render.js';
 import { CSRF_COOKIE, SessionCodec, parseCookies, setCookie, type SessionData } from './session.js';
@@ -32,40 +33,12 @@ export interface ViewerClients {
   close(): Promise<void>;
 }
 
-/** Chart buckets per time range, and the range used when the list has none. */
-const CHART_BUCKETS: Record<Since, number> = { '1h': 60, '24h': 48, '7d': 84, '30d': 60, '90d': 90 };
-const DEFAULT_CHART_RANGE: Since = '7d';
 /** How long chart and sparkline counts are reused. */
 const HISTOGRAM_CACHE_MS = 30_000;
 /** How long the list of logs (for the filter) is reused. */
 const LOGS_CACHE_MS = 5000;
 /** Most clients kept for signed-in and header keys. */
 const MAX_KEY_CLIENTS = 200;
-
-/** The mount path as a safe prefix for links: never protocol-relative, never ending in "/". */
-export function baseOf(req: Request): string {
-  return req.baseUrl.replace(/^\/+/, '/').replace(/\/+$/, '');
-}
-
-/** A link under the mount point with query parameters. */
-export function href(base: string, path: string, query: Record<string, string> = {}): string {
-  const qs = new URLSearchParams(query).toString();
-  return `${base}${path}${qs ? `?${qs}` : ''}`;
-}
-
-/** The filter a client takes for list parameters. */
-export function filterOf(p: ListParams, now: Date): { log: string | undefined; query: string | undefined; from: string | undefined } {
-  return { log: p.log || undefined, query: composeQuery(p), from: sinceFrom(p.since, now) };
-}
-
-/** The chart's time window: the list's range, or the last 7 days, aligned to whole buckets. */
-export function chartWindow(since: Since | '', now: Date): { from: string; to: string; buckets: number } {
-  const range = since || DEFAULT_CHART_RANGE;
-  const buckets = CHART_BUCKETS[range];
-  const bucketMs = SINCE[range] / buckets;
-  const end = Math.ceil(now.getTime() / bucketMs) * bucketMs;
-  return { from: new Date(end - bucketMs * buckets).toISOString(), to: new Date(end).toISOString(), buckets };
-}
 
 /** How long a session found open is trusted before the store is asked again whether it was signed out. */
 const SESSION_CHECK_MS = 5000;

@@ -9,7 +9,8 @@ import { hasPermission, requirePermission } from '../../model/permissions.js';
 import { ElmahError, isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { attemptNames, keyFromHeaders, notLocalReason } from '../access.js';
-import { baseOf, href, type ViewerContext } from '../context.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
 import { SESSION_COOKIE, parseCookies, setCookie, type SessionData } from '../session.js';
 
 /** Routes that also take an API key in a header, for scripts. */

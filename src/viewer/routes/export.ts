@@ -3,9 +3,10 @@
 import type { Request, Router } from 'express';
 import type { ErrorMessage } from '../../model/message.js';
 import type { LogSummary } from '../../client/types.js';
-import { baseOf, filterOf, href, type ViewerContext } from '../context.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
 import { CSV_COLUMNS, csvMessage, csvRow, html, rssDocument, type FeedItem } from '../feeds.js';
-import { param, readListParams } from '../filters.js';
+import { filterOf, param, readListParams } from '../filters.js';
 import { queryError } from './list.js';
 
 /** Rows read from the store per step while streaming CSV. */

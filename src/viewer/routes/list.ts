@@ -2,9 +2,10 @@
 import type { Router } from 'express';
 import { ElmahError } from '../../model/errors.js';
 import { isLogName } from '../../model/message.js';
-import { barChart, sparkline } from '../chart.js';
-import { baseOf, chartWindow, filterOf, href, type ViewerContext } from '../context.js';
-import { PAGE_SIZES, SINCE, listQuery, param, readListParams, type ListParams, type ParamProblem, type Since } from '../filters.js';
+import { barChart, chartWindow, sparkline } from '../chart.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
+import { PAGE_SIZES, SINCE, filterOf, listQuery, param, readListParams, type ListParams, type ParamProblem, type Since } from '../filters.js';
 
 /** Points of a sparkline. */
 const SPARK_BUCKETS = 28;

@@ -3,8 +3,9 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { isLogName } from '../../model/message.js';
 import { parseFrame, type StackFrame } from '../../model/stack.js';
-import { baseOf, filterOf, href, type ViewerContext } from '../context.js';
-import { listQuery, readListParams } from '../filters.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
+import { filterOf, listQuery, readListParams } from '../filters.js';
 import { queryError } from './list.js';
 
 /** The error `/test` raises through `next(err)`, so the app's own error logger records it. */

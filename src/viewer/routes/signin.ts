@@ -5,7 +5,8 @@ import { isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { hasPermission } from '../../model/permissions.js';
 import { attemptNames } from '../access.js';
-import { baseOf, type ViewerContext } from '../context.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf } from '../links.js';
 import { param } from '../filters.js';
 import { SESSION_COOKIE, parseCookies, setCookie } from '../session.js';
 
