@@ -10,6 +10,7 @@ import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
 import { AttemptLimiter } from './access.js';
 import { param } from './filters.js';
 import { baseOf, href } from './links.js';
+import type { ViewerClients } from './clients.js';
 import type { ResolvedViewerOptions } from './options.js';
 import type { Renderer } from './render.js';
 import { CSRF_COOKIE, SessionCodec, parseCookies, setCookie, type SessionData } from './session.js';
@@ -25,20 +26,10 @@ export interface RequestContext {
   viaHeader: boolean;
 }
 
-/** Where the viewer gets its clients: the one for its own key, and one per signed-in or header key. */
-export interface ViewerClients {
-  main: LogClient;
-  /** A client for another key over the same store; undefined when the viewer was given a LogClient. */
-  forKey: ((key: string) => Promise<LogClient>) | undefined;
-  close(): Promise<void>;
-}
-
 /** How long chart and sparkline counts are reused. */
 const HISTOGRAM_CACHE_MS = 30_000;
 /** How long the list of logs (for the filter) is reused. */
 const LOGS_CACHE_MS = 5000;
-/** Most clients kept for signed-in and header keys. */
-const MAX_KEY_CLIENTS = 200;
 
 /** How long a session found open is trusted before the store is asked again whether it was signed out. */
 const SESSION_CHECK_MS = 5000;
@@ -52,7 +43,6 @@ export class ViewerContext {
   /** Failed sign-ins and failed key headers, counted together per client address and per key id. */
   readonly attempts = new AttemptLimiter();
   private readonly contexts = new WeakMap<Request, RequestContext>();
-  private readonly keyClients = new Map<string, LogClient>();
   private readonly logCache = new WeakMap<LogClient, { at: number; logs: LogSummary[] }>();
   private readonly histograms = new Map<string, { at: number; value: Promise<HistogramResult> }>();
   private readonly clientIds = new WeakMap<LogClient, number>();
@@ -83,21 +73,6 @@ export class ViewerContext {
     return ctx;
   }
 
-  /** A client for a signed-in or header key (cached by the key's digest, bounded); undefined without a store. */
-  async clientForKey(key: string): Promise<LogClient | undefined> {
-    if (!this.clients.forKey) return undefined;
-    const hit = this.keyClients.get(key);
-    if (hit) return hit;
-    const c = await this.clients.forKey(key);
-    if (this.keyClients.size >= MAX_KEY_CLIENTS) {
-      const [oldestKey, oldest] = this.keyClients.entries().next().value as [string, LogClient];
-      this.keyClients.delete(oldestKey);
-      void oldest.close().catch(() => undefined);
-    }
-    this.keyClients.set(key, c);
-    return c;
-  }
-
   /**
    * The session of a request's cookie, or undefined when there is none, it is forged or expired, or it was
    * signed out — here, on another instance sharing the store, or before a restart. A session found open is
@@ -123,18 +98,6 @@ export class ViewerContext {
     this.codec.end(session);
     this.sessionChecks.delete(session.sid);
     await this.clients.main.endSession(session.sid, new Date(session.exp).toISOString());
-  }
-
-  /** Drops the client of a key that stopped working. */
-  forgetKey(key: string | undefined): void {
-    if (key !== undefined) this.keyClients.delete(key);
-  }
-
-  /** Closes every client, and the store when the viewer opened it. */
-  async close(): Promise<void> {
-    for (const c of this.keyClients.values()) await c.close().catch(() => undefined);
-    this.keyClients.clear();
-    await this.clients.close();
   }
 
   /** The logs a client may read; names change rarely, so they are reused for a few seconds. */

@@ -72,7 +72,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
   const { o, codec } = v;
 
   async function viaKeyHeader(req: Request, headerKey: string): Promise<void> {
-    const client = await v.clientForKey(headerKey);
+    const client = await v.clients.forKey(headerKey);
     if (!client) {
       throw new ElmahError('ERR_ELMAH_CONFIG', 'This viewer was given a LogClient, so it cannot check other keys.', {
         status: 401, help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
@@ -92,7 +92,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
     try {
       who = await client.whoami();
     } catch (err) {
-      v.forgetKey(headerKey);
+      v.clients.forget(headerKey);
       if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) v.attempts.fail(names);
       throw isElmahError(err) ? new ElmahError(err.code, err.message, { status: 401, help: err.help }) : err;
     }
@@ -133,7 +133,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
         await v.problem(req, res, 401, 'Sign in first', 'Your session ended. Sign in again and repeat the action.');
         return;
       }
-      const c = await v.clientForKey(session.key);
+      const c = await v.clients.forKey(session.key);
       if (!c) throw new ElmahError('ERR_ELMAH_CONFIG', 'Sign-in needs a store the viewer can check keys against.');
       client = c;
     } else {
@@ -158,7 +158,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
         if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
         // The signed-in key stopped working: end the session and say why on the sign-in page.
         if (session) await v.endSession(session);
-        v.forgetKey(session?.key);
+        v.clients.forget(session?.key);
         setCookie(req, res, SESSION_COOKIE, '', { path: base || '/', maxAgeMs: 0 });
         res.redirect(303, href(base, '/signin', { reason: 'key' }));
         return;

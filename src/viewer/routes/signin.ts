@@ -50,7 +50,7 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
     let who: KeyInfo | undefined;
     let message = 'Enter an API key.';
     try {
-      const client = key ? await v.clientForKey(key) : undefined;
+      const client = key ? await v.clients.forKey(key) : undefined;
       if (key && !client) message = 'Sign-in is not available.';
       if (client) {
         who = await client.whoami();
@@ -65,7 +65,7 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
     }
     if (!who) {
       v.attempts.fail(names);
-      v.forgetKey(key);
+      v.clients.forget(key);
       await again(401, message);
       return;
     }
