@@ -2,7 +2,7 @@
 // the per-request context set by the access gate, and small caches.
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../client/types.js';
+import type { LogClient } from '../client/types.js';
 import { hasPermission, requirePermission } from '../model/permissions.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
@@ -10,6 +10,7 @@ import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
 import { AttemptLimiter } from './access.js';
 import { param } from './filters.js';
 import { baseOf, href } from './links.js';
+import { ViewerCaches } from './caches.js';
 import type { ViewerClients } from './clients.js';
 import type { ResolvedViewerOptions } from './options.js';
 import type { Renderer } from './render.js';
@@ -26,11 +27,6 @@ export interface RequestContext {
   viaHeader: boolean;
 }
 
-/** How long chart and sparkline counts are reused. */
-const HISTOGRAM_CACHE_MS = 30_000;
-/** How long the list of logs (for the filter) is reused. */
-const LOGS_CACHE_MS = 5000;
-
 /** How long a session found open is trusted before the store is asked again whether it was signed out. */
 const SESSION_CHECK_MS = 5000;
 
@@ -43,10 +39,8 @@ export class ViewerContext {
   /** Failed sign-ins and failed key headers, counted together per client address and per key id. */
   readonly attempts = new AttemptLimiter();
   private readonly contexts = new WeakMap<Request, RequestContext>();
-  private readonly logCache = new WeakMap<LogClient, { at: number; logs: LogSummary[] }>();
-  private readonly histograms = new Map<string, { at: number; value: Promise<HistogramResult> }>();
-  private readonly clientIds = new WeakMap<LogClient, number>();
-  private nextClientId = 0;
+  /** Histogram counts and log lists, reused for a few seconds. */
+  readonly caches = new ViewerCaches();
   /** Sessions found open in the store, and when: sid → ms. */
   private readonly sessionChecks = new Map<string, number>();
 
@@ -98,35 +92,6 @@ export class ViewerContext {
     this.codec.end(session);
     this.sessionChecks.delete(session.sid);
     await this.clients.main.endSession(session.sid, new Date(session.exp).toISOString());
-  }
-
-  /** The logs a client may read; names change rarely, so they are reused for a few seconds. */
-  async logsOf(client: LogClient): Promise<LogSummary[]> {
-    const hit = this.logCache.get(client);
-    if (hit && Date.now() - hit.at < LOGS_CACHE_MS) return hit.logs;
-    const logs = await client.logs();
-    this.logCache.set(client, { at: Date.now(), logs });
-    return logs;
-  }
-
-  /**
-   * Histogram counts, reused for 30 s per client: on a big log they scan many rows, and every reload asks
-   * for the chart and sparklines again. Windows are aligned to whole buckets, so the keys repeat.
-   */
-  cachedHistogram(client: LogClient, options: ClientHistogramOptions): Promise<HistogramResult> {
-    let cid = this.clientIds.get(client);
-    if (cid === undefined) this.clientIds.set(client, (cid = this.nextClientId++));
-    const key = JSON.stringify([cid, options.log, options.query, options.from, options.to, options.buckets]);
-    const now = Date.now();
-    const hit = this.histograms.get(key);
-    if (hit && now - hit.at < HISTOGRAM_CACHE_MS) return hit.value;
-    if (this.histograms.size >= 500) {
-      for (const [k, v] of this.histograms) if (now - v.at >= HISTOGRAM_CACHE_MS || this.histograms.size >= 500) this.histograms.delete(k);
-    }
-    const value = client.histogram(options);
-    this.histograms.set(key, { at: now, value });
-    value.catch(() => this.histograms.delete(key));
-    return value;
   }
 
   /** Template variables every page has. */

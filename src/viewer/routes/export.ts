@@ -109,7 +109,7 @@ export function exportRoutes(router: Router, v: ViewerContext): void {
 
   router.get('/about', v.handle('viewerAbout', async (req, res) => {
     const ctx = v.ctxOf(req);
-    const logs = await v.logsOf(ctx.client).catch(() => [] as LogSummary[]);
+    const logs = await v.caches.logsOf(ctx.client).catch(() => [] as LogSummary[]);
     await v.render(req, res, 200, 'about', {
       pageTitle: 'About', nav: 'about', store: ctx.client.describe(), logs, key: ctx.who, viewerKeyId: v.viewerKey.id, node: process.version,
     });

@@ -25,7 +25,7 @@ export function listRoutes(router: Router, v: ViewerContext): void {
     const now = new Date();
     const base = baseOf(req);
     const { params, problems } = read(req);
-    const logs = o.log ? [] : await v.logsOf(ctx.client);
+    const logs = o.log ? [] : await v.caches.logsOf(ctx.client);
     const deleted = /^\d{1,9}$/.test(param(req, 'deleted')) ? Number(param(req, 'deleted')) : undefined;
     const common = {
       params, problems, logs, deleted, pageSizes: PAGE_SIZES, sinceOptions: Object.keys(SINCE),
@@ -73,7 +73,7 @@ export function listRoutes(router: Router, v: ViewerContext): void {
     const now = new Date();
     const { params, problems } = read(req);
     if (problems.length > 0) throw queryError(problems);
-    const h = await v.cachedHistogram(v.ctxOf(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
+    const h = await v.caches.histogram(v.ctxOf(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
     res.type('image/svg+xml').send(await v.renderer.svg('chart', { chart: barChart(h) }));
   }));
 
@@ -83,7 +83,7 @@ export function listRoutes(router: Router, v: ViewerContext): void {
     const since = param(req, 'since');
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(fingerprint) || !isLogName(log)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', 'No such group.');
     const w = chartWindow(since in SINCE ? (since as Since) : '', new Date());
-    const h = await v.cachedHistogram(v.ctxOf(req).client, { log, query: `fingerprint:"${fingerprint}"`, from: w.from, to: w.to, buckets: SPARK_BUCKETS });
+    const h = await v.caches.histogram(v.ctxOf(req).client, { log, query: `fingerprint:"${fingerprint}"`, from: w.from, to: w.to, buckets: SPARK_BUCKETS });
     res.type('image/svg+xml').send(await v.renderer.svg('spark', { points: sparkline(h.counts), total: h.counts.reduce((a, b) => a + b, 0) }));
   }));
 }

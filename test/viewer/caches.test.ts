@@ -1,0 +1,72 @@
+// ViewerCaches: histogram counts reused for 30 s and log lists for 5 s, per client; failures not kept.
+import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../../src/client/types';
+import { ViewerCaches } from '../../src/viewer/caches';
+
+/** A client whose logs() and histogram() answer a running count, so a reused answer shows. */
+function countingClient() {
+  const calls = { logs: 0, histogram: 0 };
+  let failNext = false;
+  const client = {
+    logs: async (): Promise<LogSummary[]> => [{ name: `call-${++calls.logs}` } as LogSummary],
+    histogram: async (o: ClientHistogramOptions): Promise<HistogramResult> => {
+      calls.histogram++;
+      if (failNext) {
+        failNext = false;
+        throw new Error('store busy');
+      }
+      return { from: o.from, to: o.to, bucketMs: 1, counts: [calls.histogram] };
+    },
+  } as unknown as LogClient;
+  return { client, calls, failOnce: () => void (failNext = true) };
+}
+
+const WINDOW: ClientHistogramOptions = { from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', buckets: 24 };
+
+describe('ViewerCaches', () => {
+  let now = 1_000_000;
+  beforeEach(() => {
+    now = 1_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('reuses a client\'s log list for 5 seconds', async () => {
+    const caches = new ViewerCaches();
+    const { client } = countingClient();
+    expect((await caches.logsOf(client))[0]!.name).toBe('call-1');
+    now += 4999;
+    expect((await caches.logsOf(client))[0]!.name).toBe('call-1');
+    now += 1;
+    expect((await caches.logsOf(client))[0]!.name).toBe('call-2');
+  });
+
+  it('keeps log lists apart per client', async () => {
+    const caches = new ViewerCaches();
+    const a = countingClient();
+    const b = countingClient();
+    await caches.logsOf(a.client);
+    await caches.logsOf(b.client);
+    expect([a.calls.logs, b.calls.logs]).toEqual([1, 1]);
+  });
+
+  it('reuses histogram counts for 30 seconds per client and window', async () => {
+    const caches = new ViewerCaches();
+    const a = countingClient();
+    const b = countingClient();
+    expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([1]);
+    now += 29_999;
+    expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([1]);
+    expect((await caches.histogram(a.client, { ...WINDOW, query: 'type:TypeError' })).counts).toEqual([2]);
+    expect((await caches.histogram(b.client, WINDOW)).counts).toEqual([1]);
+    now += 1;
+    expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([3]);
+  });
+
+  it('does not keep a failed histogram', async () => {
+    const caches = new ViewerCaches();
+    const a = countingClient();
+    a.failOnce();
+    await expect(caches.histogram(a.client, WINDOW)).rejects.toThrow('store busy');
+    expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([2]);
+  });
+});
