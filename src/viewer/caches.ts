@@ -1,4 +1,5 @@
-// Short-lived caches of the viewer: histogram counts (chart and sparklines) and each client's list of logs.
+// Short-lived caches of the viewer: histogram counts (chart and sparklines) and each client's list of logs,
+// dropped after a delete.
 import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../client/types.js';
 
 /** How long chart and sparkline counts are reused. */
@@ -19,8 +20,10 @@ export class ViewerCaches {
   async logsOf(client: LogClient): Promise<LogSummary[]> {
     const hit = this.logCache.get(client);
     if (hit && Date.now() - hit.at < LOGS_CACHE_MS) return hit.logs;
+    // A list read across an invalidation goes into the cache it was asked for, which is then gone.
+    const cache = this.logCache;
     const logs = await client.logs();
-    this.logCache.set(client, { at: Date.now(), logs });
+    cache.set(client, { at: Date.now(), logs });
     return logs;
   }
 
@@ -40,7 +43,15 @@ export class ViewerCaches {
     }
     const value = client.histogram(options);
     this.histograms.set(key, { at: now, value });
-    value.catch(() => this.histograms.delete(key));
+    value.catch(() => {
+      if (this.histograms.get(key)?.value === value) this.histograms.delete(key);
+    });
     return value;
+  }
+
+  /** Forgets everything: after a delete, counts and log lists read before it would still show what is gone, for every key. */
+  invalidate(): void {
+    this.histograms.clear();
+    this.logCache = new WeakMap();
   }
 }

@@ -1,6 +1,9 @@
-// ViewerCaches: histogram counts reused for 30 s and log lists for 5 s, per client; failures not kept.
+// ViewerCaches: histogram counts reused for 30 s and log lists for 5 s, per client; failures not kept; all
+// dropped after a delete, so the chart counts again at once.
 import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../../src/client/types';
+import request from 'supertest';
 import { ViewerCaches } from '../../src/viewer/caches';
+import { createViewerApp, csrfOf, svg } from '../helpers/viewer-app';
 
 /** A client whose logs() and histogram() answer a running count, so a reused answer shows. */
 function countingClient() {
@@ -68,5 +71,42 @@ describe('ViewerCaches', () => {
     a.failOnce();
     await expect(caches.histogram(a.client, WINDOW)).rejects.toThrow('store busy');
     expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([2]);
+  });
+
+  it('forgets every histogram and log list when invalidated', async () => {
+    const caches = new ViewerCaches();
+    const a = countingClient();
+    const b = countingClient();
+    await caches.histogram(a.client, WINDOW);
+    await caches.logsOf(a.client);
+    await caches.logsOf(b.client);
+    caches.invalidate();
+    expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([2]);
+    expect((await caches.logsOf(a.client))[0]!.name).toBe('call-2');
+    expect((await caches.logsOf(b.client))[0]!.name).toBe('call-2');
+  });
+
+  it('keeps a log list read across an invalidation out of the cache', async () => {
+    const caches = new ViewerCaches();
+    const a = countingClient();
+    const reading = caches.logsOf(a.client);
+    caches.invalidate();
+    await reading;
+    expect((await caches.logsOf(a.client))[0]!.name).toBe('call-2');
+  });
+});
+
+describe('the viewer after a delete', () => {
+  it('counts the chart again at once, not after 30 seconds', async () => {
+    const t = await createViewerApp({ key: 'del' });
+    const agent = request.agent(t.app);
+    expect((await svg(t.app, '/elmah.axd/chart.svg')).text).toContain('30 errors from');
+    const confirm = await agent.get('/elmah.axd/delete?type=RangeError');
+    expect((await agent.post('/elmah.axd/delete').type('form').send({ _csrf: csrfOf(confirm.text), type: 'RangeError' })).status).toBe(303);
+    expect((await svg(t.app, '/elmah.axd/chart.svg')).text).toContain('20 errors from');
+    const id = t.messages[1]!.id;
+    const page = await agent.get(`/elmah.axd/detail/${id}`);
+    expect((await agent.post(`/elmah.axd/detail/${id}/delete`).type('form').send({ _csrf: csrfOf(page.text), log: 'default' })).status).toBe(303);
+    expect((await svg(t.app, '/elmah.axd/chart.svg')).text).toContain('19 errors from');
   });
 });

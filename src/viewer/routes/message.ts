@@ -74,6 +74,7 @@ export function messageRoutes(router: Router, v: ViewerContext): void {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const log = o.log ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await v.logOfMessage(req, ctx.client, id));
     const n = await ctx.client.delete(log, { ids: [id] });
+    v.caches.invalidate();
     res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
   }));
 
@@ -101,7 +102,12 @@ export function messageRoutes(router: Router, v: ViewerContext): void {
     const f = filterOf(params, new Date());
     const logs = f.log ? [f.log] : (await ctx.client.logs()).map((l) => l.name);
     let n = 0;
-    for (const log of logs) n += await ctx.client.delete(log, { query: f.query, from: f.from });
+    try {
+      for (const log of logs) n += await ctx.client.delete(log, { query: f.query, from: f.from });
+    } finally {
+      // Even a delete that failed part-way may have removed messages.
+      v.caches.invalidate();
+    }
     res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
   }));
 
