@@ -8,7 +8,7 @@ import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { looksLikeExpressCall, notCalledError } from '../model/options.js';
 import { ViewerClients } from './clients.js';
-import { ViewerContext } from './context.js';
+import { createViewerContext } from './context.js';
 import { resolveViewerOptions, type ErrorViewerOptions, type ResolvedViewerOptions } from './options.js';
 import { Renderer, findPackageRoot, packageVersion } from './render.js';
 import { accessGate, assetRoutes, viewerHeaders } from './routes/access.js';
@@ -77,7 +77,7 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
   }
   const root = findPackageRoot();
   const viewsDir = join(root, 'views');
-  const v = new ViewerContext(o, clients, viewerKey, new Renderer(viewsDir), packageVersion(root));
+  const v = createViewerContext(o, clients, viewerKey, new Renderer(viewsDir), packageVersion(root));
 
   const router = express.Router() as unknown as ErrorViewer;
   router.close = function closeViewer(): Promise<void> {
@@ -90,8 +90,8 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
   listRoutes(router, v);
   messageRoutes(router, v);
   exportRoutes(router, v);
-  router.use(v.handle('viewerNotFound', async (req, res) => {
-    await v.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
+  router.use(v.failures.handle('viewerNotFound', async (req, res) => {
+    await v.pages.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
   }));
   return router;
 }
