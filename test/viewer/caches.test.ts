@@ -3,6 +3,7 @@
 import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../../src/client/types';
 import request from 'supertest';
 import { ViewerCaches } from '../../src/viewer/caches';
+import { mockNow } from '../helpers/clock';
 import { createViewerApp, csrfOf, svg } from '../helpers/viewer-app';
 
 /** A client whose logs() and histogram() answer a running count, so a reused answer shows. */
@@ -26,20 +27,15 @@ function countingClient() {
 const WINDOW: ClientHistogramOptions = { from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', buckets: 24 };
 
 describe('ViewerCaches', () => {
-  let now = 1_000_000;
-  beforeEach(() => {
-    now = 1_000_000;
-    jest.spyOn(Date, 'now').mockImplementation(() => now);
-  });
-  afterEach(() => jest.restoreAllMocks());
+  const clock = mockNow();
 
   it('reuses a client\'s log list for 5 seconds', async () => {
     const caches = new ViewerCaches();
     const { client } = countingClient();
     expect((await caches.logsOf(client))[0]!.name).toBe('call-1');
-    now += 4999;
+    clock.now += 4999;
     expect((await caches.logsOf(client))[0]!.name).toBe('call-1');
-    now += 1;
+    clock.now += 1;
     expect((await caches.logsOf(client))[0]!.name).toBe('call-2');
   });
 
@@ -57,11 +53,11 @@ describe('ViewerCaches', () => {
     const a = countingClient();
     const b = countingClient();
     expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([1]);
-    now += 29_999;
+    clock.now += 29_999;
     expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([1]);
     expect((await caches.histogram(a.client, { ...WINDOW, query: 'type:TypeError' })).counts).toEqual([2]);
     expect((await caches.histogram(b.client, WINDOW)).counts).toEqual([1]);
-    now += 1;
+    clock.now += 1;
     expect((await caches.histogram(a.client, WINDOW)).counts).toEqual([3]);
   });
 
