@@ -1,6 +1,7 @@
 // Geometry of the server-rendered SVG charts: the errors-over-time bar chart and the groups' sparklines.
 // Only numbers and our own labels come out of here; templates draw them with escaped attributes.
 import type { HistogramResult } from '../client/types.js';
+import { SINCE, type Since } from './filters.js';
 import { MONTHS } from './render.js';
 
 /** One bar of the chart. */
@@ -95,4 +96,17 @@ export function sparkline(counts: readonly number[], width = 100, height = 20): 
   const max = Math.max(1, ...counts);
   const step = counts.length > 1 ? width / (counts.length - 1) : 0;
   return counts.map((c, i) => `${round(i * step)},${round(height - 1 - ((height - 2) * c) / max)}`).join(' ');
+}
+
+/** Chart buckets per time range, and the range used when the list has none. */
+const CHART_BUCKETS: Record<Since, number> = { '1h': 60, '24h': 48, '7d': 84, '30d': 60, '90d': 90 };
+const DEFAULT_CHART_RANGE: Since = '7d';
+
+/** The chart's time window: the list's range, or the last 7 days, aligned to whole buckets. */
+export function chartWindow(since: Since | '', now: Date): { from: string; to: string; buckets: number } {
+  const range = since || DEFAULT_CHART_RANGE;
+  const buckets = CHART_BUCKETS[range];
+  const bucketMs = SINCE[range] / buckets;
+  const end = Math.ceil(now.getTime() / bucketMs) * bucketMs;
+  return { from: new Date(end - bucketMs * buckets).toISOString(), to: new Date(end).toISOString(), buckets };
 }

@@ -1,355 +1,59 @@
-// What every route of one viewer shares: its options and clients, rendering, failure pages, CSRF checks,
-// the per-request context set by the access gate, and small caches.
-import { randomBytes } from 'node:crypto';
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../client/types.js';
-import { hasPermission, requirePermission } from '../model/permissions.js';
-import { ElmahError, isElmahError } from '../model/errors.js';
+// One viewer's parts, made once by errorViewer() and handed to its groups of routes; each group of routes
+// takes only the parts it uses.
+import express, { type RequestHandler } from 'express';
 import type { KeyInfo } from '../model/keys.js';
-import { MESSAGE_ID_PATTERN, isLogName } from '../model/message.js';
 import { AttemptLimiter } from './access.js';
-import { SINCE, composeQuery, param, sinceFrom, type ListParams, type Since } from './filters.js';
+import { ViewerCaches } from './caches.js';
+import type { ViewerClients } from './clients.js';
+import { Csrf } from './csrf.js';
+import { Failures } from './failures.js';
 import type { ResolvedViewerOptions } from './options.js';
+import { Pages } from './pages.js';
 import type { Renderer } from './render.js';
-import { CSRF_COOKIE, SessionCodec, parseCookies, setCookie, type SessionData } from './session.js';
+import { RequestContexts } from './request-context.js';
+import { SessionCodec } from './session.js';
+import { SignedInSessions } from './signed-in.js';
 
-/** What each request works with, once the access gate has checked it. */
-export interface RequestContext {
-  client: LogClient;
-  who: KeyInfo;
-  /** The CSRF token of this visitor (empty for key-header requests, which do not use forms). */
-  csrf: string;
-  session?: SessionData | undefined;
-  /** The request came with a key header (/json, /download). */
-  viaHeader: boolean;
-}
-
-/** Where the viewer gets its clients: the one for its own key, and one per signed-in or header key. */
-export interface ViewerClients {
-  main: LogClient;
-  /** A client for another key over the same store; undefined when the viewer was given a LogClient. */
-  forKey: ((key: string) => Promise<LogClient>) | undefined;
-  close(): Promise<void>;
-}
-
-/** Chart buckets per time range, and the range used when the list has none. */
-const CHART_BUCKETS: Record<Since, number> = { '1h': 60, '24h': 48, '7d': 84, '30d': 60, '90d': 90 };
-const DEFAULT_CHART_RANGE: Since = '7d';
-/** How long chart and sparkline counts are reused. */
-const HISTOGRAM_CACHE_MS = 30_000;
-/** How long the list of logs (for the filter) is reused. */
-const LOGS_CACHE_MS = 5000;
-/** Most clients kept for signed-in and header keys. */
-const MAX_KEY_CLIENTS = 200;
-
-/** The mount path as a safe prefix for links: never protocol-relative, never ending in "/". */
-export function baseOf(req: Request): string {
-  return req.baseUrl.replace(/^\/+/, '/').replace(/\/+$/, '');
-}
-
-/** A link under the mount point with query parameters. */
-export function href(base: string, path: string, query: Record<string, string> = {}): string {
-  const qs = new URLSearchParams(query).toString();
-  return `${base}${path}${qs ? `?${qs}` : ''}`;
-}
-
-/** The filter a client takes for list parameters. */
-export function filterOf(p: ListParams, now: Date): { log: string | undefined; query: string | undefined; from: string | undefined } {
-  return { log: p.log || undefined, query: composeQuery(p), from: sinceFrom(p.since, now) };
-}
-
-/** The chart's time window: the list's range, or the last 7 days, aligned to whole buckets. */
-export function chartWindow(since: Since | '', now: Date): { from: string; to: string; buckets: number } {
-  const range = since || DEFAULT_CHART_RANGE;
-  const buckets = CHART_BUCKETS[range];
-  const bucketMs = SINCE[range] / buckets;
-  const end = Math.ceil(now.getTime() / bucketMs) * bucketMs;
-  return { from: new Date(end - bucketMs * buckets).toISOString(), to: new Date(end).toISOString(), buckets };
-}
-
-/** How long a session found open is trusted before the store is asked again whether it was signed out. */
-const SESSION_CHECK_MS = 5000;
-
-/** One viewer's shared state and helpers, handed to each group of routes. */
-export class ViewerContext {
-  readonly codec: SessionCodec;
-  readonly accessMode: 'local' | 'key' | 'function';
-  /** Parses the small urlencoded forms of the viewer (the host app may not parse bodies). */
-  readonly parseForm: RequestHandler = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 50 });
+/** What the routes of one viewer share. */
+export interface ViewerContext {
+  /** The options with defaults applied. */
+  readonly o: ResolvedViewerOptions;
+  /** The viewer's own key, as checked when the viewer was made. */
+  readonly viewerKey: KeyInfo;
+  /** The client of the viewer's key and those of signed-in and header keys. */
+  readonly clients: ViewerClients;
+  /** Chart counts and log lists, reused for a few seconds. */
+  readonly caches: ViewerCaches;
+  /** What the access gate found for each request. */
+  readonly requests: RequestContexts;
+  readonly pages: Pages;
+  /** Failures as pages or JSON, and the wrapper of every async route. */
+  readonly failures: Failures;
+  readonly csrf: Csrf;
+  /** Sign-in sessions (access 'key'), with sign-outs kept in the store. */
+  readonly sessions: SignedInSessions;
   /** Failed sign-ins and failed key headers, counted together per client address and per key id. */
-  readonly attempts = new AttemptLimiter();
-  private readonly contexts = new WeakMap<Request, RequestContext>();
-  private readonly keyClients = new Map<string, LogClient>();
-  private readonly logCache = new WeakMap<LogClient, { at: number; logs: LogSummary[] }>();
-  private readonly histograms = new Map<string, { at: number; value: Promise<HistogramResult> }>();
-  private readonly clientIds = new WeakMap<LogClient, number>();
-  private nextClientId = 0;
-  /** Sessions found open in the store, and when: sid → ms. */
-  private readonly sessionChecks = new Map<string, number>();
+  readonly attempts: AttemptLimiter;
+  /** Parses the small urlencoded forms of the viewer (the host app may not parse bodies). */
+  readonly parseForm: RequestHandler;
+}
 
-  constructor(
-    readonly o: ResolvedViewerOptions,
-    readonly clients: ViewerClients,
-    readonly viewerKey: KeyInfo,
-    readonly renderer: Renderer,
-    readonly version: string,
-  ) {
-    this.codec = new SessionCodec(o.sessionSecret);
-    this.accessMode = typeof o.access === 'function' ? 'function' : o.access;
-  }
-
-  /** Records what the access gate found for a request. */
-  setContext(req: Request, ctx: RequestContext): void {
-    this.contexts.set(req, ctx);
-  }
-
-  /** The context of a request that passed the access gate. */
-  ctxOf(req: Request): RequestContext {
-    const ctx = this.contexts.get(req);
-    if (!ctx) throw new Error('express-elmah viewer: request context missing');
-    return ctx;
-  }
-
-  /** A client for a signed-in or header key (cached by the key's digest, bounded); undefined without a store. */
-  async clientForKey(key: string): Promise<LogClient | undefined> {
-    if (!this.clients.forKey) return undefined;
-    const hit = this.keyClients.get(key);
-    if (hit) return hit;
-    const c = await this.clients.forKey(key);
-    if (this.keyClients.size >= MAX_KEY_CLIENTS) {
-      const [oldestKey, oldest] = this.keyClients.entries().next().value as [string, LogClient];
-      this.keyClients.delete(oldestKey);
-      void oldest.close().catch(() => undefined);
-    }
-    this.keyClients.set(key, c);
-    return c;
-  }
-
-  /**
-   * The session of a request's cookie, or undefined when there is none, it is forged or expired, or it was
-   * signed out — here, on another instance sharing the store, or before a restart. A session found open is
-   * trusted for a few seconds before the store is asked again.
-   */
-  async openSession(cookie: string | undefined): Promise<SessionData | undefined> {
-    const session = this.codec.open(cookie);
-    if (!session) return undefined;
-    const now = Date.now();
-    const seen = this.sessionChecks.get(session.sid);
-    if (seen !== undefined && now - seen < SESSION_CHECK_MS) return session;
-    if (await this.clients.main.sessionEnded(session.sid)) {
-      this.codec.end(session);
-      return undefined;
-    }
-    if (this.sessionChecks.size >= 10_000) this.sessionChecks.clear();
-    this.sessionChecks.set(session.sid, now);
-    return session;
-  }
-
-  /** Ends a session for good: in this process at once, and in the store for every instance. */
-  async endSession(session: SessionData): Promise<void> {
-    this.codec.end(session);
-    this.sessionChecks.delete(session.sid);
-    await this.clients.main.endSession(session.sid, new Date(session.exp).toISOString());
-  }
-
-  /** Drops the client of a key that stopped working. */
-  forgetKey(key: string | undefined): void {
-    if (key !== undefined) this.keyClients.delete(key);
-  }
-
-  /** Closes every client, and the store when the viewer opened it. */
-  async close(): Promise<void> {
-    for (const c of this.keyClients.values()) await c.close().catch(() => undefined);
-    this.keyClients.clear();
-    await this.clients.close();
-  }
-
-  /** The logs a client may read; names change rarely, so they are reused for a few seconds. */
-  async logsOf(client: LogClient): Promise<LogSummary[]> {
-    const hit = this.logCache.get(client);
-    if (hit && Date.now() - hit.at < LOGS_CACHE_MS) return hit.logs;
-    const logs = await client.logs();
-    this.logCache.set(client, { at: Date.now(), logs });
-    return logs;
-  }
-
-  /**
-   * Histogram counts, reused for 30 s per client: on a big log they scan many rows, and every reload asks
-   * for the chart and sparklines again. Windows are aligned to whole buckets, so the keys repeat.
-   */
-  cachedHistogram(client: LogClient, options: ClientHistogramOptions): Promise<HistogramResult> {
-    let cid = this.clientIds.get(client);
-    if (cid === undefined) this.clientIds.set(client, (cid = this.nextClientId++));
-    const key = JSON.stringify([cid, options.log, options.query, options.from, options.to, options.buckets]);
-    const now = Date.now();
-    const hit = this.histograms.get(key);
-    if (hit && now - hit.at < HISTOGRAM_CACHE_MS) return hit.value;
-    if (this.histograms.size >= 500) {
-      for (const [k, v] of this.histograms) if (now - v.at >= HISTOGRAM_CACHE_MS || this.histograms.size >= 500) this.histograms.delete(k);
-    }
-    const value = client.histogram(options);
-    this.histograms.set(key, { at: now, value });
-    value.catch(() => this.histograms.delete(key));
-    return value;
-  }
-
-  /** Template variables every page has. */
-  private baseLocals(req: Request, extra: Record<string, unknown>): Record<string, unknown> {
-    const ctx = this.contexts.get(req);
-    const base = baseOf(req);
-    return {
-      appTitle: this.o.title,
-      base,
-      version: this.version,
-      accessMode: this.accessMode,
-      who: ctx?.who,
-      csrf: ctx?.csrf ?? '',
-      canDelete: ctx?.who ? hasPermission(ctx.who, 'messages_delete') : false,
-      signedIn: ctx?.session !== undefined,
-      pinnedLog: this.o.log ?? '',
-      nav: '',
-      poll: undefined,
-      now: new Date(),
-      href: (path: string, query?: Record<string, string>) => href(base, path, query),
-      ...extra,
-    };
-  }
-
-  /** Renders a page of views/pages in the layout and sends it. */
-  async render(req: Request, res: Response, status: number, page: string, locals: Record<string, unknown>): Promise<void> {
-    const body = await this.renderer.page(page, this.baseLocals(req, locals));
-    res.status(status).type('html').send(body);
-  }
-
-  /** A page that explains a problem (401, 403, 404, 429, 503…), in the layout. */
-  async problem(req: Request, res: Response, status: number, heading: string, text: string, hint?: string): Promise<void> {
-    await this.render(req, res, status, 'problem', { pageTitle: heading, status, heading, text, hint: hint ?? '' });
-  }
-
-  /** Wants JSON rather than a page: the JSON routes and key-header requests. */
-  private wantsJson(req: Request): boolean {
-    return /^\/(json|poll)(\/|$)/.test(req.path) || this.contexts.get(req)?.viaHeader === true;
-  }
-
-  /** Answers a failure: coded errors become the matching page (or JSON), others a generic 500. */
-  async fail(req: Request, res: Response, err: unknown): Promise<void> {
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    if (!isElmahError(err)) {
-      // To the console, not to the app's log: a viewer failure must not be written into the log it displays.
-      console.error('express-elmah viewer failed:', err);
-      if (this.wantsJson(req)) {
-        res.status(500).json({ error: { code: 'ERR_ELMAH_INTERNAL', message: 'The viewer failed; see the server log.' } });
-        return;
-      }
-      await this.problem(req, res, 500, 'The viewer failed', 'Something went wrong while showing this page. The server log has the details.');
-      return;
-    }
-    let status = err.status;
-    let heading = 'Something went wrong';
-    let hint = err.help;
-    // A problem with a request's own key header is that request's 401; any other key problem is the viewer's key.
-    const ownKey = this.contexts.get(req)?.viaHeader === true;
-    switch (err.code) {
-      case 'ERR_ELMAH_KEY_MISSING':
-      case 'ERR_ELMAH_KEY_INVALID':
-        if (ownKey) break;
-        status = 503;
-        heading = 'The viewer’s API key no longer works';
-        hint = 'The key was revoked, expired or removed after the app started. Create a read key (npx express-elmah keys create --permissions messages_read), configure it, and restart the app.';
-        break;
-      case 'ERR_ELMAH_PERMISSION':
-        heading = 'Not allowed';
-        break;
-      case 'ERR_ELMAH_NOT_FOUND':
-        heading = 'Not found';
-        break;
-      case 'ERR_ELMAH_QUERY':
-        heading = 'That request cannot be answered';
-        break;
-      case 'ERR_ELMAH_RATE_LIMITED':
-        heading = 'Too many attempts';
-        break;
-      default:
-        if (status >= 500) heading = 'The error log is unavailable';
-    }
-    if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(Math.ceil(err.retryAfter)));
-    if (this.wantsJson(req)) {
-      res.status(status).json(err.toJSON());
-      return;
-    }
-    await this.problem(req, res, status, heading, err.message, hint);
-  }
-
-  /** Wraps an async handler under a name: failures become pages, on Express 4 as on 5. */
-  handle(name: string, fn: (req: Request, res: Response, next: NextFunction) => Promise<void>): RequestHandler {
-    const wrapped = (req: Request, res: Response, next: NextFunction): void => {
-      fn(req, res, next).catch((err: unknown) => this.fail(req, res, err).catch(next));
-    };
-    Object.defineProperty(wrapped, 'name', { value: name });
-    return wrapped;
-  }
-
-  /** True when a POST comes from our own pages: a valid CSRF token, and no cross-site browser signals. */
-  csrfOk(req: Request, binding: string | undefined): boolean {
-    if (req.headers['sec-fetch-site'] === 'cross-site') return false;
-    const origin = req.headers.origin;
-    if (typeof origin === 'string' && origin !== 'null') {
-      try {
-        if (new URL(origin).host !== req.headers.host) return false;
-      } catch {
-        return false;
-      }
-    }
-    return this.codec.csrfMatches(binding, (req.body as Record<string, unknown> | undefined)?._csrf);
-  }
-
-  /** The CSRF binding of a visitor without a session: a random cookie, set on the first visit. */
-  csrfCookieBinding(req: Request, res: Response, create: boolean): string | undefined {
-    const existing = parseCookies(req.headers.cookie).get(CSRF_COOKIE);
-    if (existing && /^[A-Za-z0-9_-]{22,64}$/.test(existing)) return existing;
-    if (!create) return undefined;
-    const value = randomBytes(24).toString('base64url');
-    setCookie(req, res, CSRF_COOKIE, value, { path: baseOf(req) || '/' });
-    return value;
-  }
-
-  /** Throws ERR_ELMAH_CSRF unless a POST from a page carries this visitor's token. */
-  requireCsrf(req: Request): void {
-    const ctx = this.ctxOf(req);
-    const binding = ctx.session ? ctx.session.sid : parseCookies(req.headers.cookie).get(CSRF_COOKIE);
-    if (!this.csrfOk(req, binding)) {
-      throw new ElmahError('ERR_ELMAH_CSRF', 'The form’s security token is missing or does not match.', {
-        help: 'Reload the page and submit the form again; forms of the viewer only work from its own pages.',
-      });
-    }
-  }
-
-  /** Throws ERR_ELMAH_PERMISSION unless the request's key carries messages_delete. */
-  requireDelete(req: Request): void {
-    requirePermission(this.ctxOf(req).who, 'messages_delete', undefined, { help: 'Deleting needs a key with messages_delete.' });
-  }
-
-  /** The message id of the URL; a malformed one is simply not found. */
-  messageId(req: Request): string {
-    const id = String(req.params.id);
-    if (!MESSAGE_ID_PATTERN.test(id)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', 'No message with that id.');
-    return id;
-  }
-
-  /** The log a message lives in: pinned, named in the URL, or found by its id. */
-  async logOfMessage(req: Request, client: LogClient, id: string): Promise<string> {
-    if (this.o.log) return this.o.log;
-    const named = param(req, 'log');
-    if (named) {
-      if (!isLogName(named)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id}.`);
-      return named;
-    }
-    const r = await client.search({ query: `id:"${id}"`, size: 1 });
-    const found = r.messages[0];
-    if (!found) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id} in the logs this key may read.`);
-    return found.log;
-  }
+/** Puts a viewer's parts together; one session secret signs its cookies and CSRF tokens. */
+export function createViewerContext(o: ResolvedViewerOptions, clients: ViewerClients, viewerKey: KeyInfo, renderer: Renderer, version: string): ViewerContext {
+  const codec = new SessionCodec(o.sessionSecret);
+  const requests = new RequestContexts();
+  const pages = new Pages(renderer, o, version, requests);
+  return {
+    o,
+    viewerKey,
+    clients,
+    caches: new ViewerCaches(),
+    requests,
+    pages,
+    failures: new Failures(pages, requests),
+    csrf: new Csrf(codec, requests),
+    sessions: new SignedInSessions(codec, clients.main),
+    attempts: new AttemptLimiter(),
+    parseForm: express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 50 }),
+  };
 }

@@ -126,6 +126,11 @@ export function sinceFrom(since: Since | '', now: Date): string | undefined {
   return since ? new Date(now.getTime() - SINCE[since]).toISOString() : undefined;
 }
 
+/** The filter a client takes for list parameters. */
+export function filterOf(p: ListParams, now: Date): { log: string | undefined; query: string | undefined; from: string | undefined } {
+  return { log: p.log || undefined, query: composeQuery(p), from: sinceFrom(p.since, now) };
+}
+
 /** The URL parameters that reproduce a filter (for links), omitting defaults. */
 export function listQuery(p: Partial<ListParams>, defaultSize: number, pinnedLog?: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -2,13 +2,13 @@
 // messages_read, and it assembles headers, assets, sign-in, the access gate and the pages.
 import { join } from 'node:path';
 import express, { type Router } from 'express';
-import { openLog } from '../client/open-log.js';
 import type { LogClient } from '../client/types.js';
 import { requireLog, requirePermission } from '../model/permissions.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { looksLikeExpressCall, notCalledError } from '../model/options.js';
-import { ViewerContext, type ViewerClients } from './context.js';
+import { ViewerClients } from './clients.js';
+import { createViewerContext } from './context.js';
 import { resolveViewerOptions, type ErrorViewerOptions, type ResolvedViewerOptions } from './options.js';
 import { Renderer, findPackageRoot, packageVersion } from './render.js';
 import { accessGate, assetRoutes, viewerHeaders } from './routes/access.js';
@@ -21,13 +21,6 @@ import { signInRoutes } from './routes/signin.js';
 export interface ErrorViewer extends Router {
   /** Closes the store when the viewer opened it from a URL; a Store or LogClient you passed stays open. */
   close(): Promise<void>;
-}
-
-/** Opens the store once: the viewer's own client and the clients of signed-in keys share it. */
-async function openClients(o: ResolvedViewerOptions): Promise<ViewerClients> {
-  const log = openLog(o.store, { face: 'errorViewer()' });
-  const main = await log.client(o.key);
-  return { main, forKey: log.kind === 'client' ? undefined : (k) => log.client(k), close: () => log.close() };
 }
 
 /** Checks the viewer's key at creation: valid, and carrying messages_read (and the pinned log). */
@@ -74,7 +67,7 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
       // A failing hook must not stop the app from starting.
     }
   }
-  const clients = await openClients(o);
+  const clients = await ViewerClients.open(o.store, o.key);
   let viewerKey: KeyInfo;
   try {
     viewerKey = await checkViewerKey(clients.main, o);
@@ -84,11 +77,11 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
   }
   const root = findPackageRoot();
   const viewsDir = join(root, 'views');
-  const v = new ViewerContext(o, clients, viewerKey, new Renderer(viewsDir), packageVersion(root));
+  const v = createViewerContext(o, clients, viewerKey, new Renderer(viewsDir), packageVersion(root));
 
   const router = express.Router() as unknown as ErrorViewer;
   router.close = function closeViewer(): Promise<void> {
-    return v.close();
+    return v.clients.close();
   };
   router.use(viewerHeaders());
   assetRoutes(router, viewsDir);
@@ -97,8 +90,8 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
   listRoutes(router, v);
   messageRoutes(router, v);
   exportRoutes(router, v);
-  router.use(v.handle('viewerNotFound', async (req, res) => {
-    await v.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
+  router.use(v.failures.handle('viewerNotFound', async (req, res) => {
+    await v.pages.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
   }));
   return router;
 }

@@ -1,6 +1,7 @@
 // createViewerApp(): the shared test app (test/helpers/app.ts) with the viewer mounted over a memory
 // store holding a few messages, one per hour back from now.
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
+import request from 'supertest';
 import type { ErrorMessage } from '../../src/model/message';
 import type { MemoryStore } from '../../src/stores/memory';
 import { errorViewer, type ErrorViewer, type ErrorViewerOptions } from '../../src/viewer';
@@ -43,6 +44,17 @@ export function csrfOf(html: string): string {
   const m = /name="_csrf" value="([^"]+)"/.exec(html);
   if (!m) throw new Error('no CSRF token in page');
   return m[1]!;
+}
+
+/** GETs an SVG image as text (supertest buffers only text types by default). */
+export async function svg(app: TestApp['app'], path: string): Promise<{ status: number; type: string; text: string }> {
+  const res = await request(app).get(path).buffer(true).parse((r, cb) => {
+    let data = '';
+    r.setEncoding('utf8');
+    r.on('data', (c: string) => (data += c));
+    r.on('end', () => cb(null, data));
+  });
+  return { status: res.status, type: String(res.headers['content-type']), text: res.body as string };
 }
 
 /** Builds the shared test app with the viewer over a fresh memory store. */

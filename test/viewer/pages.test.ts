@@ -1,20 +1,9 @@
 // The pages: list with paging, search and quick filters, groups, chart, detail, JSON, CSV, feeds,
 // about, test, not-found and friendly errors for bad parameters, at any mount point.
 import request from 'supertest';
-import { createViewerApp, csrfOf, type TestApp } from '../helpers/viewer-app';
+import { createViewerApp, csrfOf, svg, type TestApp } from '../helpers/viewer-app';
 
 const rows = (html: string): number => (html.match(/class="title-link"/g) ?? []).length;
-
-/** GETs an SVG image as text (supertest buffers only text types by default). */
-async function svg(app: TestApp['app'], path: string): Promise<{ status: number; type: string; text: string }> {
-  const res = await request(app).get(path).buffer(true).parse((r, cb) => {
-    let data = '';
-    r.setEncoding('utf8');
-    r.on('data', (c: string) => (data += c));
-    r.on('end', () => cb(null, data));
-  });
-  return { status: res.status, type: String(res.headers['content-type']), text: res.body as string };
-}
 
 describe('viewer pages', () => {
   let t: TestApp;

@@ -9,7 +9,8 @@ import { hasPermission, requirePermission } from '../../model/permissions.js';
 import { ElmahError, isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { attemptNames, keyFromHeaders, notLocalReason } from '../access.js';
-import { baseOf, href, type ViewerContext } from '../context.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
 import { SESSION_COOKIE, parseCookies, setCookie, type SessionData } from '../session.js';
 
 /** Routes that also take an API key in a header, for scripts. */
@@ -67,21 +68,21 @@ export function assetRoutes(router: Router, viewsDir: string): void {
  * The access gate: a key header (on /json and /download), else the access mode ('local', 'key' or the
  * app's function). Then the viewer's own key is checked, so that revoking it turns the viewer off (503).
  */
-export function accessGate(v: ViewerContext): RequestHandler {
-  const { o, codec } = v;
+export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' | 'sessions' | 'csrf' | 'attempts' | 'pages' | 'failures'>): RequestHandler {
+  const { o, clients, requests, sessions, csrf, attempts, pages, failures } = v;
 
   async function viaKeyHeader(req: Request, headerKey: string): Promise<void> {
-    const client = await v.clientForKey(headerKey);
+    const client = await clients.forKey(headerKey);
     if (!client) {
       throw new ElmahError('ERR_ELMAH_CONFIG', 'This viewer was given a LogClient, so it cannot check other keys.', {
         status: 401, help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
       });
     }
     // Marked first, so that a failure below answers as this request's own 401 in JSON.
-    v.setContext(req, { client, who: undefined as unknown as KeyInfo, csrf: '', viaHeader: true });
+    requests.set(req, { client, who: undefined as unknown as KeyInfo, csrf: '', viaHeader: true });
     // The same limit as sign-in: a key header is another way to try keys.
     const names = attemptNames(req, headerKey);
-    const wait = v.attempts.retryAfter(names);
+    const wait = attempts.retryAfter(names);
     if (wait > 0) {
       throw new ElmahError('ERR_ELMAH_RATE_LIMITED', 'Too many failed keys from this address or for this key.', {
         retryAfter: wait, help: `Try again in ${Math.ceil(wait / 60)} minute(s) with a valid key.`,
@@ -91,16 +92,16 @@ export function accessGate(v: ViewerContext): RequestHandler {
     try {
       who = await client.whoami();
     } catch (err) {
-      v.forgetKey(headerKey);
-      if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) v.attempts.fail(names);
+      clients.forget(headerKey);
+      if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) attempts.fail(names);
       throw isElmahError(err) ? new ElmahError(err.code, err.message, { status: 401, help: err.help }) : err;
     }
-    v.attempts.succeed(names);
+    attempts.succeed(names);
     requirePermission(who, 'messages_read');
-    v.setContext(req, { client, who, csrf: '', viaHeader: true });
+    requests.set(req, { client, who, csrf: '', viaHeader: true });
   }
 
-  return v.handle('viewerAccess', async (req, res, next) => {
+  return failures.handle('viewerAccess', async (req, res, next) => {
     const base = baseOf(req);
     const headerKey = keyFromHeaders(req);
     if (headerKey && KEY_HEADER_ROUTES.test(req.path)) {
@@ -109,16 +110,16 @@ export function accessGate(v: ViewerContext): RequestHandler {
       return;
     }
 
-    let client: LogClient = v.clients.main;
+    let client: LogClient = clients.main;
     let session: SessionData | undefined;
     if (o.access === 'local') {
       const reason = notLocalReason(req);
       if (reason) {
-        await v.render(req, res, 403, 'forbidden', { pageTitle: 'Local access only', reason });
+        await pages.render(req, res, 403, 'forbidden', { pageTitle: 'Local access only', reason });
         return;
       }
     } else if (o.access === 'key') {
-      session = await v.openSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      session = await sessions.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
       if (!session) {
         if (KEY_HEADER_ROUTES.test(req.path)) {
           // Scripts get JSON they can act on rather than a redirect to a form.
@@ -129,10 +130,10 @@ export function accessGate(v: ViewerContext): RequestHandler {
           res.redirect(303, href(base, '/signin', { next: `${base}${req.url}`.slice(0, 2000) }));
           return;
         }
-        await v.problem(req, res, 401, 'Sign in first', 'Your session ended. Sign in again and repeat the action.');
+        await pages.problem(req, res, 401, 'Sign in first', 'Your session ended. Sign in again and repeat the action.');
         return;
       }
-      const c = await v.clientForKey(session.key);
+      const c = await clients.forKey(session.key);
       if (!c) throw new ElmahError('ERR_ELMAH_CONFIG', 'Sign-in needs a store the viewer can check keys against.');
       client = c;
     } else {
@@ -143,28 +144,28 @@ export function accessGate(v: ViewerContext): RequestHandler {
         console.error('express-elmah viewer: the access function failed:', err);
       }
       if (!allowed) {
-        await v.render(req, res, 403, 'forbidden', { pageTitle: 'Not allowed', reason: 'The application’s access check did not allow this request.' });
+        await pages.render(req, res, 403, 'forbidden', { pageTitle: 'Not allowed', reason: 'The application’s access check did not allow this request.' });
         return;
       }
     }
 
-    let who = await v.clients.main.whoami();
-    if (client !== v.clients.main) {
+    let who = await clients.main.whoami();
+    if (client !== clients.main) {
       try {
         who = await client.whoami();
         if (!hasPermission(who, 'messages_read')) throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'The key lost messages_read.');
       } catch (err) {
         if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
         // The signed-in key stopped working: end the session and say why on the sign-in page.
-        if (session) await v.endSession(session);
-        v.forgetKey(session?.key);
+        if (session) await sessions.end(session);
+        clients.forget(session?.key);
         setCookie(req, res, SESSION_COOKIE, '', { path: base || '/', maxAgeMs: 0 });
         res.redirect(303, href(base, '/signin', { reason: 'key' }));
         return;
       }
     }
-    const binding = session ? session.sid : v.csrfCookieBinding(req, res, req.method === 'GET' || req.method === 'HEAD');
-    v.setContext(req, { client, who, csrf: binding ? codec.csrfToken(binding) : '', session, viaHeader: false });
+    const binding = session ? session.sid : csrf.cookieBinding(req, res, req.method === 'GET' || req.method === 'HEAD');
+    requests.set(req, { client, who, csrf: binding ? csrf.token(binding) : '', session, viaHeader: false });
     next();
   });
 }

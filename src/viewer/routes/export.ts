@@ -3,9 +3,10 @@
 import type { Request, Router } from 'express';
 import type { ErrorMessage } from '../../model/message.js';
 import type { LogSummary } from '../../client/types.js';
-import { baseOf, filterOf, href, type ViewerContext } from '../context.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
 import { CSV_COLUMNS, csvMessage, csvRow, html, rssDocument, type FeedItem } from '../feeds.js';
-import { param, readListParams } from '../filters.js';
+import { filterOf, param, readListParams } from '../filters.js';
 import { queryError } from './list.js';
 
 /** Rows read from the store per step while streaming CSV. */
@@ -22,12 +23,12 @@ function absolute(req: Request, path: string): string {
 }
 
 /** Adds GET /download, /rss, /digestrss and /about. */
-export function exportRoutes(router: Router, v: ViewerContext): void {
-  const { o } = v;
+export function exportRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'viewerKey' | 'requests' | 'caches' | 'pages' | 'failures'>): void {
+  const { o, viewerKey, requests, caches, pages, failures } = v;
   const detailLink = (req: Request, m: ErrorMessage): string => absolute(req, href(baseOf(req), `/detail/${m.id}`, o.log ? {} : { log: m.log }));
 
-  router.get('/download', v.handle('viewerDownload', async (req, res) => {
-    const ctx = v.ctxOf(req);
+  router.get('/download', failures.handle('viewerDownload', async (req, res) => {
+    const ctx = requests.of(req);
     const { params, problems } = readListParams(req, { size: o.pageSize, pinnedLog: o.log });
     const limitText = param(req, 'limit').trim();
     const limit = limitText === '' ? CSV_DEFAULT_LIMIT : /^\d{1,7}$/.test(limitText) ? Number(limitText) : NaN;
@@ -70,8 +71,8 @@ export function exportRoutes(router: Router, v: ViewerContext): void {
     res.end();
   }));
 
-  router.get('/rss', v.handle('viewerRss', async (req, res) => {
-    const r = await v.ctxOf(req).client.search({ log: o.log, size: 15 });
+  router.get('/rss', failures.handle('viewerRss', async (req, res) => {
+    const r = await requests.of(req).client.search({ log: o.log, size: 15 });
     const items: FeedItem[] = r.messages.map((m) => ({
       title: `${m.type}: ${m.title}`.slice(0, 300),
       link: detailLink(req, m),
@@ -84,10 +85,10 @@ export function exportRoutes(router: Router, v: ViewerContext): void {
     res.type('application/rss+xml; charset=utf-8').send(rssDocument(channel, items));
   }));
 
-  router.get('/digestrss', v.handle('viewerDigestRss', async (req, res) => {
+  router.get('/digestrss', failures.handle('viewerDigestRss', async (req, res) => {
     const now = new Date();
     const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - (DIGEST_DAYS - 1) * 86_400_000).toISOString();
-    const r = await v.ctxOf(req).client.search({ log: o.log, from, size: DIGEST_MAX });
+    const r = await requests.of(req).client.search({ log: o.log, from, size: DIGEST_MAX });
     const days = new Map<string, ErrorMessage[]>();
     for (const m of r.messages) {
       const day = m.dateTime.slice(0, 10);
@@ -106,11 +107,11 @@ export function exportRoutes(router: Router, v: ViewerContext): void {
     res.type('application/rss+xml; charset=utf-8').send(rssDocument(channel, items));
   }));
 
-  router.get('/about', v.handle('viewerAbout', async (req, res) => {
-    const ctx = v.ctxOf(req);
-    const logs = await v.logsOf(ctx.client).catch(() => [] as LogSummary[]);
-    await v.render(req, res, 200, 'about', {
-      pageTitle: 'About', nav: 'about', store: ctx.client.describe(), logs, key: ctx.who, viewerKeyId: v.viewerKey.id, node: process.version,
+  router.get('/about', failures.handle('viewerAbout', async (req, res) => {
+    const ctx = requests.of(req);
+    const logs = await caches.logsOf(ctx.client).catch(() => [] as LogSummary[]);
+    await pages.render(req, res, 200, 'about', {
+      pageTitle: 'About', nav: 'about', store: ctx.client.describe(), logs, key: ctx.who, viewerKeyId: viewerKey.id, node: process.version,
     });
   }));
 }

@@ -2,9 +2,10 @@
 import type { Router } from 'express';
 import { ElmahError } from '../../model/errors.js';
 import { isLogName } from '../../model/message.js';
-import { barChart, sparkline } from '../chart.js';
-import { baseOf, chartWindow, filterOf, href, type ViewerContext } from '../context.js';
-import { PAGE_SIZES, SINCE, listQuery, param, readListParams, type ListParams, type ParamProblem, type Since } from '../filters.js';
+import { barChart, chartWindow, sparkline } from '../chart.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
+import { PAGE_SIZES, SINCE, filterOf, listQuery, param, readListParams, type ListParams, type ParamProblem, type Since } from '../filters.js';
 
 /** Points of a sparkline. */
 const SPARK_BUCKETS = 28;
@@ -15,16 +16,16 @@ export function queryError(problems: readonly ParamProblem[]): ElmahError {
 }
 
 /** Adds GET /, /poll, /chart.svg and /spark.svg. */
-export function listRoutes(router: Router, v: ViewerContext): void {
-  const { o } = v;
+export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'pages' | 'failures'>): void {
+  const { o, requests, caches, pages, failures } = v;
   const read = (req: Parameters<typeof readListParams>[0]) => readListParams(req, { size: o.pageSize, pinnedLog: o.log });
 
-  router.get('/', v.handle('viewerList', async (req, res) => {
-    const ctx = v.ctxOf(req);
+  router.get('/', failures.handle('viewerList', async (req, res) => {
+    const ctx = requests.of(req);
     const now = new Date();
     const base = baseOf(req);
     const { params, problems } = read(req);
-    const logs = o.log ? [] : await v.logsOf(ctx.client);
+    const logs = o.log ? [] : await caches.logsOf(ctx.client);
     const deleted = /^\d{1,9}$/.test(param(req, 'deleted')) ? Number(param(req, 'deleted')) : undefined;
     const common = {
       params, problems, logs, deleted, pageSizes: PAGE_SIZES, sinceOptions: Object.keys(SINCE),
@@ -32,7 +33,7 @@ export function listRoutes(router: Router, v: ViewerContext): void {
       filterQuery: listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log),
     };
     if (problems.length > 0) {
-      await v.render(req, res, 400, 'list', {
+      await pages.render(req, res, 400, 'list', {
         ...common, pageTitle: 'Errors', nav: params.view, messages: [], groups: [], total: 0, totalExact: true, first: 0, last: 0, pages: 0, chartSrc: '',
       });
       return;
@@ -42,7 +43,7 @@ export function listRoutes(router: Router, v: ViewerContext): void {
     const offset = (params.page - 1) * params.size;
     if (params.view === 'groups') {
       const r = await ctx.client.groups({ ...filter, page: params.page - 1, size: params.size });
-      await v.render(req, res, 200, 'list', {
+      await pages.render(req, res, 200, 'list', {
         ...common, pageTitle: 'Error groups', nav: 'groups', messages: [], groups: r.groups, total: r.total, totalExact: true,
         first: r.groups.length > 0 ? offset + 1 : 0, last: offset + r.groups.length,
         pages: Math.max(1, Math.ceil(r.total / params.size)), chartSrc,
@@ -52,7 +53,7 @@ export function listRoutes(router: Router, v: ViewerContext): void {
     }
     const r = await ctx.client.search({ ...filter, page: params.page - 1, size: params.size });
     const refresh = params.page === 1 && o.refreshSeconds > 0;
-    await v.render(req, res, 200, 'list', {
+    await pages.render(req, res, 200, 'list', {
       ...common, pageTitle: 'Errors', nav: 'list', messages: r.messages, groups: [], total: r.total, totalExact: r.totalExact,
       first: r.messages.length > 0 ? offset + 1 : 0, last: offset + r.messages.length,
       pages: Math.max(1, Math.ceil(r.total / params.size)), chartSrc,
@@ -61,28 +62,28 @@ export function listRoutes(router: Router, v: ViewerContext): void {
   }));
 
   // The newest id for the current filter: the page script compares it with the one it shows.
-  router.get('/poll', v.handle('viewerPoll', async (req, res) => {
+  router.get('/poll', failures.handle('viewerPoll', async (req, res) => {
     const { params, problems } = read(req);
     if (problems.length > 0) throw queryError(problems);
-    const r = await v.ctxOf(req).client.search({ ...filterOf(params, new Date()), size: 1 });
+    const r = await requests.of(req).client.search({ ...filterOf(params, new Date()), size: 1 });
     res.json({ newest: r.messages[0]?.id ?? null, total: r.total });
   }));
 
-  router.get('/chart.svg', v.handle('viewerChart', async (req, res) => {
+  router.get('/chart.svg', failures.handle('viewerChart', async (req, res) => {
     const now = new Date();
     const { params, problems } = read(req);
     if (problems.length > 0) throw queryError(problems);
-    const h = await v.cachedHistogram(v.ctxOf(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
-    res.type('image/svg+xml').send(await v.renderer.svg('chart', { chart: barChart(h) }));
+    const h = await caches.histogram(requests.of(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
+    res.type('image/svg+xml').send(await pages.svg('chart', { chart: barChart(h) }));
   }));
 
-  router.get('/spark.svg', v.handle('viewerSparkline', async (req, res) => {
+  router.get('/spark.svg', failures.handle('viewerSparkline', async (req, res) => {
     const fingerprint = param(req, 'fingerprint');
     const log = o.log ?? param(req, 'log');
     const since = param(req, 'since');
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(fingerprint) || !isLogName(log)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', 'No such group.');
     const w = chartWindow(since in SINCE ? (since as Since) : '', new Date());
-    const h = await v.cachedHistogram(v.ctxOf(req).client, { log, query: `fingerprint:"${fingerprint}"`, from: w.from, to: w.to, buckets: SPARK_BUCKETS });
-    res.type('image/svg+xml').send(await v.renderer.svg('spark', { points: sparkline(h.counts), total: h.counts.reduce((a, b) => a + b, 0) }));
+    const h = await caches.histogram(requests.of(req).client, { log, query: `fingerprint:"${fingerprint}"`, from: w.from, to: w.to, buckets: SPARK_BUCKETS });
+    res.type('image/svg+xml').send(await pages.svg('spark', { points: sparkline(h.counts), total: h.counts.reduce((a, b) => a + b, 0) }));
   }));
 }

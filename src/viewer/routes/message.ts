@@ -1,10 +1,15 @@
 // One message: the detail page (stack split into in-app and library frames), its JSON, deleting one
 // message or a whole search result, and the test error.
 import type { NextFunction, Request, Response, Router } from 'express';
-import { isLogName } from '../../model/message.js';
+import type { LogClient } from '../../client/types.js';
+import { ElmahError } from '../../model/errors.js';
+import type { KeyInfo } from '../../model/keys.js';
+import { MESSAGE_ID_PATTERN, isLogName } from '../../model/message.js';
+import { requirePermission } from '../../model/permissions.js';
 import { parseFrame, type StackFrame } from '../../model/stack.js';
-import { baseOf, filterOf, href, type ViewerContext } from '../context.js';
-import { listQuery, readListParams } from '../filters.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf, href } from '../links.js';
+import { filterOf, listQuery, param, readListParams } from '../filters.js';
 import { queryError } from './list.js';
 
 /** The error `/test` raises through `next(err)`, so the app's own error logger records it. */
@@ -37,14 +42,40 @@ export function stackView(detail: string | undefined): StackPart[] {
   return parts;
 }
 
-/** Adds GET /detail/:id, /json/:id, the delete routes and /test. */
-export function messageRoutes(router: Router, v: ViewerContext): void {
-  const { o } = v;
+/** The message id of the URL; a malformed one is simply not found. */
+function messageId(req: Request): string {
+  const id = String(req.params.id);
+  if (!MESSAGE_ID_PATTERN.test(id)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', 'No message with that id.');
+  return id;
+}
 
-  router.get('/detail/:id', v.handle('viewerDetail', async (req, res) => {
-    const ctx = v.ctxOf(req);
-    const id = v.messageId(req);
-    const log = await v.logOfMessage(req, ctx.client, id);
+/** The log a message lives in: pinned, named in the URL, or found by its id. */
+async function logOfMessage(req: Request, client: LogClient, id: string, pinnedLog: string | undefined): Promise<string> {
+  if (pinnedLog) return pinnedLog;
+  const named = param(req, 'log');
+  if (named) {
+    if (!isLogName(named)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id}.`);
+    return named;
+  }
+  const r = await client.search({ query: `id:"${id}"`, size: 1 });
+  const found = r.messages[0];
+  if (!found) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id} in the logs this key may read.`);
+  return found.log;
+}
+
+/** Throws ERR_ELMAH_PERMISSION unless the request's key carries messages_delete. */
+function requireDelete(who: KeyInfo): void {
+  requirePermission(who, 'messages_delete', undefined, { help: 'Deleting needs a key with messages_delete.' });
+}
+
+/** Adds GET /detail/:id, /json/:id, the delete routes and /test. */
+export function messageRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'csrf' | 'pages' | 'failures' | 'parseForm'>): void {
+  const { o, requests, caches, csrf, pages, failures, parseForm } = v;
+
+  router.get('/detail/:id', failures.handle('viewerDetail', async (req, res) => {
+    const ctx = requests.of(req);
+    const id = messageId(req);
+    const log = await logOfMessage(req, ctx.client, id, o.log);
     const message = await ctx.client.get(log, id);
     const [near, same, group] = await Promise.all([
       ctx.client.neighbours(log, id),
@@ -52,67 +83,73 @@ export function messageRoutes(router: Router, v: ViewerContext): void {
       // The aggregate, not a filtered search: only it knows the occurrences counted but not kept in full.
       ctx.client.group(log, message.fingerprint),
     ]);
-    await v.render(req, res, 200, 'detail', {
+    await pages.render(req, res, 200, 'detail', {
       pageTitle: message.title || message.type, nav: 'list', m: message, stack: stackView(message.detail), near,
       sameCount: same.total, sameExact: same.totalExact, countedOnly: group?.countedOnly ?? 0, logQuery: o.log ? {} : { log },
     });
   }));
 
-  router.get('/json/:id', v.handle('viewerJson', async (req, res) => {
-    const ctx = v.ctxOf(req);
-    const id = v.messageId(req);
-    const message = await ctx.client.get(await v.logOfMessage(req, ctx.client, id), id);
+  router.get('/json/:id', failures.handle('viewerJson', async (req, res) => {
+    const ctx = requests.of(req);
+    const id = messageId(req);
+    const message = await ctx.client.get(await logOfMessage(req, ctx.client, id, o.log), id);
     res.type('application/json').send(JSON.stringify(message, null, 2));
   }));
 
-  router.post('/detail/:id/delete', v.parseForm, v.handle('viewerDeleteOne', async (req, res) => {
-    v.requireCsrf(req);
-    v.requireDelete(req);
-    const ctx = v.ctxOf(req);
-    const id = v.messageId(req);
+  router.post('/detail/:id/delete', parseForm, failures.handle('viewerDeleteOne', async (req, res) => {
+    csrf.require(req);
+    const ctx = requests.of(req);
+    requireDelete(ctx.who);
+    const id = messageId(req);
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const log = o.log ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await v.logOfMessage(req, ctx.client, id));
+    const log = o.log ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await logOfMessage(req, ctx.client, id, o.log));
     const n = await ctx.client.delete(log, { ids: [id] });
+    caches.invalidate();
     res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
   }));
 
   // Deleting a search result: a confirmation page, then the POST.
-  router.get('/delete', v.handle('viewerDeleteConfirm', async (req, res) => {
-    v.requireDelete(req);
-    const ctx = v.ctxOf(req);
+  router.get('/delete', failures.handle('viewerDeleteConfirm', async (req, res) => {
+    const ctx = requests.of(req);
+    requireDelete(ctx.who);
     const { params, problems } = readListParams(req, { size: o.pageSize, pinnedLog: o.log });
     if (problems.length > 0) throw queryError(problems);
     const r = await ctx.client.search({ ...filterOf(params, new Date()), size: 1 });
-    await v.render(req, res, 200, 'confirm-delete', {
+    await pages.render(req, res, 200, 'confirm-delete', {
       pageTitle: 'Delete errors', nav: 'list', params, total: r.total, totalExact: r.totalExact,
       fields: listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log),
       cancel: href(baseOf(req), '/', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
     });
   }));
 
-  router.post('/delete', v.parseForm, v.handle('viewerDeleteSearch', async (req, res) => {
-    v.requireCsrf(req);
-    v.requireDelete(req);
-    const ctx = v.ctxOf(req);
+  router.post('/delete', parseForm, failures.handle('viewerDeleteSearch', async (req, res) => {
+    csrf.require(req);
+    const ctx = requests.of(req);
+    requireDelete(ctx.who);
     // The filter travels in the form body; it goes through the same checks as the URL.
     const { params, problems } = readListParams({ query: req.body ?? {} } as unknown as Request, { size: o.pageSize, pinnedLog: o.log });
     if (problems.length > 0) throw queryError(problems);
     const f = filterOf(params, new Date());
     const logs = f.log ? [f.log] : (await ctx.client.logs()).map((l) => l.name);
     let n = 0;
-    for (const log of logs) n += await ctx.client.delete(log, { query: f.query, from: f.from });
+    try {
+      for (const log of logs) n += await ctx.client.delete(log, { query: f.query, from: f.from });
+    } finally {
+      // Even a delete that failed part-way may have removed messages.
+      caches.invalidate();
+    }
     res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
   }));
 
-  router.get('/test', v.handle('viewerTestPage', async (req, res) => {
-    await v.render(req, res, 200, 'test', { pageTitle: 'Test', nav: 'test' });
+  router.get('/test', failures.handle('viewerTestPage', async (req, res) => {
+    await pages.render(req, res, 200, 'test', { pageTitle: 'Test', nav: 'test' });
   }));
 
-  router.post('/test', v.parseForm, function viewerRaiseTestError(req: Request, res: Response, next: NextFunction) {
+  router.post('/test', parseForm, function viewerRaiseTestError(req: Request, res: Response, next: NextFunction) {
     try {
-      v.requireCsrf(req);
+      csrf.require(req);
     } catch (err) {
-      void v.fail(req, res, err).catch(next);
+      void failures.fail(req, res, err).catch(next);
       return;
     }
     // Through the app's own error handling, so that its errorLogger records it like any other error.

@@ -5,7 +5,8 @@ import { isElmahError } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { hasPermission } from '../../model/permissions.js';
 import { attemptNames } from '../access.js';
-import { baseOf, type ViewerContext } from '../context.js';
+import type { ViewerContext } from '../context.js';
+import { baseOf } from '../links.js';
 import { param } from '../filters.js';
 import { SESSION_COOKIE, parseCookies, setCookie } from '../session.js';
 
@@ -17,39 +18,39 @@ function safeNext(req: Request, raw: string): string {
 }
 
 /** Adds GET/POST /signin and POST /signout. */
-export function signInRoutes(router: Router, v: ViewerContext): void {
-  const { codec, o } = v;
+export function signInRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'clients' | 'sessions' | 'csrf' | 'attempts' | 'pages' | 'failures' | 'parseForm'>): void {
+  const { o, clients, sessions, csrf, attempts, pages, failures, parseForm } = v;
 
-  router.get('/signin', v.handle('viewerSignInPage', async (req, res) => {
-    const binding = v.csrfCookieBinding(req, res, true)!;
-    await v.render(req, res, 200, 'signin', {
-      pageTitle: 'Sign in', csrf: codec.csrfToken(binding), next: safeNext(req, param(req, 'next')), message: '', reason: param(req, 'reason'),
+  router.get('/signin', failures.handle('viewerSignInPage', async (req, res) => {
+    const binding = csrf.cookieBinding(req, res, true)!;
+    await pages.render(req, res, 200, 'signin', {
+      pageTitle: 'Sign in', csrf: csrf.token(binding), next: safeNext(req, param(req, 'next')), message: '', reason: param(req, 'reason'),
     });
   }));
 
-  router.post('/signin', v.parseForm, v.handle('viewerSignIn', async (req, res) => {
-    const binding = v.csrfCookieBinding(req, res, true)!;
+  router.post('/signin', parseForm, failures.handle('viewerSignIn', async (req, res) => {
+    const binding = csrf.cookieBinding(req, res, true)!;
     const body = (req.body ?? {}) as Record<string, unknown>;
     const key = typeof body.key === 'string' ? body.key.trim() : '';
     const names = attemptNames(req, key);
-    const wait = v.attempts.retryAfter(names);
+    const wait = attempts.retryAfter(names);
     const nextUrl = safeNext(req, typeof body.next === 'string' ? body.next : '');
     const again = async (status: number, message: string): Promise<void> => {
-      await v.render(req, res, status, 'signin', { pageTitle: 'Sign in', csrf: codec.csrfToken(binding), next: nextUrl, message, reason: '' });
+      await pages.render(req, res, status, 'signin', { pageTitle: 'Sign in', csrf: csrf.token(binding), next: nextUrl, message, reason: '' });
     };
     if (wait > 0) {
       res.setHeader('Retry-After', String(wait));
       await again(429, `Too many failed sign-ins from this address or with this key. Try again in ${Math.ceil(wait / 60)} minute(s).`);
       return;
     }
-    if (!v.csrfOk(req, binding)) {
+    if (!csrf.ok(req, binding)) {
       await again(403, 'The form expired. Please sign in again.');
       return;
     }
     let who: KeyInfo | undefined;
     let message = 'Enter an API key.';
     try {
-      const client = key ? await v.clientForKey(key) : undefined;
+      const client = key ? await clients.forKey(key) : undefined;
       if (key && !client) message = 'Sign-in is not available.';
       if (client) {
         who = await client.whoami();
@@ -63,24 +64,24 @@ export function signInRoutes(router: Router, v: ViewerContext): void {
       message = 'That key was not accepted: it is malformed, unknown, revoked or expired.';
     }
     if (!who) {
-      v.attempts.fail(names);
-      v.forgetKey(key);
+      attempts.fail(names);
+      clients.forget(key);
       await again(401, message);
       return;
     }
-    v.attempts.succeed(names);
-    const { value } = codec.seal(key, o.sessionTtlMs);
+    attempts.succeed(names);
+    const value = sessions.start(key, o.sessionTtlMs);
     setCookie(req, res, SESSION_COOKIE, value, { path: baseOf(req) || '/', maxAgeMs: o.sessionTtlMs });
     res.redirect(303, nextUrl);
   }));
 
-  router.post('/signout', v.parseForm, v.handle('viewerSignOut', async (req, res) => {
-    const session = await v.openSession(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
-    if (session && !v.csrfOk(req, session.sid)) {
-      await v.problem(req, res, 403, 'Form expired', 'The sign-out form expired; reload the page and try again.');
+  router.post('/signout', parseForm, failures.handle('viewerSignOut', async (req, res) => {
+    const session = await sessions.open(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+    if (session && !csrf.ok(req, session.sid)) {
+      await pages.problem(req, res, 403, 'Form expired', 'The sign-out form expired; reload the page and try again.');
       return;
     }
-    if (session) await v.endSession(session);
+    if (session) await sessions.end(session);
     setCookie(req, res, SESSION_COOKIE, '', { path: baseOf(req) || '/', maxAgeMs: 0 });
     res.redirect(303, `${baseOf(req)}/signin`);
   }));
