@@ -61,6 +61,14 @@ const HTTP_STATUS: Partial<Record<ElmahErrorCode, number>> = {
   ERR_ELMAH_TIMEOUT: 504,
 };
 
+/** The page that documents every code. Each code's section there has the code, in lower case, as its anchor. */
+export const ERRORS_DOC = 'docs/errors.md';
+
+/** Where a code is documented: its section of docs/errors.md, e.g. `docs/errors.md#err_elmah_log_name`. */
+export function errorDocs(code: ElmahErrorCode): string {
+  return `${ERRORS_DOC}#${code.toLowerCase()}`;
+}
+
 /** Options accepted by {@link ElmahError}. */
 export interface ElmahErrorOptions {
   /** One sentence that tells the user how to fix it. */
@@ -77,7 +85,10 @@ export interface ElmahErrorOptions {
   details?: unknown;
 }
 
-/** The one error class of the package: a `code` to switch on and a `help` line that says how to fix it. */
+/**
+ * The one error class of the package: a `code` to switch on, a `help` line that says how to fix it, and
+ * `docs`, the link to the code's section of docs/errors.md (cause and fix), made here for every code.
+ */
 export class ElmahError extends Error {
   /** Stable machine-readable code, `ERR_ELMAH_…`. */
   readonly code: ElmahErrorCode;
@@ -91,6 +102,8 @@ export class ElmahError extends Error {
   readonly retryAfter: number | undefined;
   /** Extra machine-readable details. */
   readonly details: unknown;
+  /** The code's section of docs/errors.md, e.g. `docs/errors.md#err_elmah_log_name`. */
+  readonly docs: string;
 
   constructor(code: ElmahErrorCode, message: string, options: ElmahErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -101,17 +114,13 @@ export class ElmahError extends Error {
     this.transient = options.transient ?? false;
     this.retryAfter = options.retryAfter;
     this.details = options.details;
+    this.docs = errorDocs(code);
   }
 
-  /** The JSON body the HTTP faces answer with: `{ error: { code, message } }`. */
-  toJSON(): { error: { code: ElmahErrorCode; message: string; help?: string; details?: unknown } } {
-    const error: { code: ElmahErrorCode; message: string; help?: string; details?: unknown } = {
-      code: this.code,
-      message: this.message,
-    };
-    if (this.help) error.help = this.help;
-    if (this.details !== undefined) error.details = this.details;
-    return { error };
+  /** The JSON body the HTTP faces answer with: `{ error: { code, message, help?, docs, details? } }`. */
+  toJSON(): { error: { code: ElmahErrorCode; message: string; help?: string; docs: string; details?: unknown } } {
+    const { code, message, help, docs, details } = this;
+    return { error: { code, message, ...(help ? { help } : {}), docs, ...(details !== undefined ? { details } : {}) } };
   }
 }
 

@@ -74,7 +74,7 @@ const SCHEMA: OptionSchema<ErrorViewerOptions> = {
 
 function warnOnConsole(error: ElmahError): void {
   const help = error.help ? ` ${error.help}` : '';
-  console.warn(`express-elmah viewer: ${error.code}: ${error.message}${help}`);
+  console.warn(`express-elmah viewer: ${error.code}: ${error.message}${help} See ${error.docs}.`);
 }
 
 const MINUTE = 60_000;

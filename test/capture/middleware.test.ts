@@ -233,6 +233,7 @@ describe('keys', () => {
       expect(spy).toHaveBeenCalledTimes(1);
       const line = String(spy.mock.calls[0]![0]);
       expect(line).toContain('ERR_ELMAH_KEY_MISSING');
+      expect(line).toMatch(/ See docs\/errors\.md#err_elmah_key_missing\.$/);
       expect(line).not.toContain('\n');
     } finally {
       spy.mockRestore();

@@ -61,6 +61,11 @@ describe('usage errors: exit 2 and one ERR_ELMAH_CLI line', () => {
     expect(r.stderr).toContain('help: Run `express-elmah keys create --help` for usage.');
   });
 
+  it('ends the help line with the link to the code\'s section of docs/errors.md', async () => {
+    const r = await runCli(['keys', 'create', '--nme', 'x']);
+    expect(r.stderr).toMatch(/^help: .* See docs\/errors\.md#err_elmah_cli\.$/m);
+  });
+
   it('shows the help and a coded line when no command is given', async () => {
     for (const args of [[], ['keys']]) {
       const r = await runCli(args);
@@ -75,6 +80,7 @@ describe('usage errors: exit 2 and one ERR_ELMAH_CLI line', () => {
     const r = await runCli(['keys', 'list', '--json', '--bogus']);
     expect(r.code).toBe(2);
     expect(cliJson(r).error.code).toBe('ERR_ELMAH_CLI');
+    expect(cliJson(r).error.docs).toBe('docs/errors.md#err_elmah_cli');
   });
 });
 
