@@ -178,6 +178,20 @@ describe('options are checked when errorLogger() is called', () => {
     expect(code(() => errorLogger('memory:' as never))).toBe('ERR_ELMAH_OPTION_TYPE');
   });
 
+  it('rejects an invalid ELMAH_LOG with ERR_ELMAH_LOG_NAME, and the log option wins over it', () => {
+    const saved = process.env.ELMAH_LOG;
+    process.env.ELMAH_LOG = 'billing api';
+    try {
+      expect(() => errorLogger({ store: 'memory:' })).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_LOG_NAME', name: 'ElmahConfigError' }));
+      expect(() => errorLogger({ store: 'memory:' })).toThrow('ELMAH_LOG "billing api" is not a valid log name');
+      const logger = trackLogger(errorLogger({ store: 'memory:', log: 'billing-api', onError: () => undefined }));
+      expect(typeof logger).toBe('function');
+    } finally {
+      if (saved === undefined) delete process.env.ELMAH_LOG;
+      else process.env.ELMAH_LOG = saved;
+    }
+  });
+
   it('app.use(errorLogger) without the call shows ERR_ELMAH_NOT_CALLED on the very first request', async () => {
     let seen: ElmahError | undefined;
     const app = createApp({
