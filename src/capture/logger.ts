@@ -169,14 +169,14 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
       try {
         result = options.beforeLog(message, err, req);
       } catch (hookError) {
-        report(asElmahError(hookError, 'ERR_ELMAH_CONFIG', 'beforeLog threw; the message is logged unedited'));
+        report(asElmahError(hookError, 'ERR_ELMAH_HOOK_FAILED', 'beforeLog threw; the message is logged unedited'));
         return finish(message, message);
       }
       if (!isThenable(result)) return finish(message, result);
       const done = Promise.resolve(result).then(
         (r) => finish(message, r),
         (hookError: unknown) => {
-          report(asElmahError(hookError, 'ERR_ELMAH_CONFIG', 'beforeLog rejected; the message is logged unedited'));
+          report(asElmahError(hookError, 'ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited'));
           return finish(message, message);
         },
       );
@@ -197,7 +197,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     try {
       return options.filter(err, req) !== false;
     } catch (filterError) {
-      report(asElmahError(filterError, 'ERR_ELMAH_CONFIG', 'filter threw; the error is logged'));
+      report(asElmahError(filterError, 'ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged'));
       return true;
     }
   };

@@ -104,7 +104,6 @@ const DEFAULT_HELP: Partial<Record<ElmahErrorCode, string>> = {
   ERR_ELMAH_STORE_CORRUPT: 'Check the --store path; move a damaged file aside (or restore a backup) and run `express-elmah init`.',
   ERR_ELMAH_STORE_UNAVAILABLE: 'Check that the store exists and that you may read and write it.',
   ERR_ELMAH_DRIVER_MISSING: 'Install the database driver: npm install better-sqlite3 (SQLite) or pg (PostgreSQL).',
-  ERR_ELMAH_CONFIG: 'See `express-elmah <command> --help` for the accepted values.',
 };
 
 /**

@@ -205,6 +205,12 @@ describe('store URLs', () => {
     expect([c.code, cliErrorCode(c)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
   });
 
+  it('refuses a ?schema= of over 63 bytes with ERR_ELMAH_SCHEMA_NAME before connecting', async () => {
+    const r = await runCli(['keys', 'list', '--store', `postgres://nobody@127.0.0.1:1/db?schema=${'x'.repeat(64)}`]);
+    expect([r.code, cliErrorCode(r)]).toEqual([1, 'ERR_ELMAH_SCHEMA_NAME']);
+    expect(r.stderr).toContain('See docs/errors.md#err_elmah_schema_name.');
+  });
+
   it('uses ELMAH_STORE when --store is absent, and --store over it', async () => {
     expect(cliJson(await runCli(['prune', '--json'], { env: { ELMAH_STORE: 'memory:' } })).store).toBe('memory:');
     const r = await runCli(['prune', '--store', 'memory:'], { env: { ELMAH_STORE: 'redis://nope' } });

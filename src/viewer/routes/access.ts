@@ -73,7 +73,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
   async function viaKeyHeader(req: Request, headerKey: string): Promise<void> {
     const client = await v.clientForKey(headerKey);
     if (!client) {
-      throw new ElmahError('ERR_ELMAH_CONFIG', 'This viewer was given a LogClient, so it cannot check other keys.', {
+      throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'This viewer was given a LogClient, so it cannot check other keys.', {
         status: 401, help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
       });
     }
@@ -133,7 +133,7 @@ export function accessGate(v: ViewerContext): RequestHandler {
         return;
       }
       const c = await v.clientForKey(session.key);
-      if (!c) throw new ElmahError('ERR_ELMAH_CONFIG', 'Sign-in needs a store the viewer can check keys against.');
+      if (!c) throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'Sign-in needs a store the viewer can check keys against.', { help: 'Give errorViewer a store URL or an open Store, not a LogClient.' });
       client = c;
     } else {
       let allowed = false;
