@@ -47,7 +47,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   const options = validateOptions<ErrorLoggerOptions>('errorLogger', args[0], ERROR_LOGGER_SCHEMA);
   const log = options.log ?? process.env.ELMAH_LOG ?? 'default';
   if (!LOG_NAME_PATTERN.test(log)) {
-    throw new ElmahConfigError('ERR_ELMAH_CONFIG', `errorLogger(): ELMAH_LOG "${log.slice(0, 120)}" is not a valid log name.`, {
+    throw new ElmahConfigError('ERR_ELMAH_LOG_NAME', `errorLogger(): ELMAH_LOG "${log.slice(0, 120)}" is not a valid log name.`, {
       help: 'Use 1-100 letters, digits, . _ - (e.g. "billing-api").',
     });
   }

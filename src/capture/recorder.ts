@@ -57,7 +57,7 @@ export class Recorder {
     try {
       return filter(err, req) !== false;
     } catch (filterError) {
-      this.options.report(asElmahError(filterError, 'ERR_ELMAH_CONFIG', 'filter threw; the error is logged'));
+      this.options.report(asElmahError(filterError, 'ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged'));
       return true;
     }
   }
@@ -118,7 +118,7 @@ export class Recorder {
 
   /** A failed beforeLog: reported, and the message logged as it was built. */
   private unedited(message: ErrorMessage, hookError: unknown, how: 'threw' | 'rejected'): string | undefined {
-    this.options.report(asElmahError(hookError, 'ERR_ELMAH_CONFIG', `beforeLog ${how}; the message is logged unedited`));
+    this.options.report(asElmahError(hookError, 'ERR_ELMAH_HOOK_FAILED', `beforeLog ${how}; the message is logged unedited`));
     return this.finish(message, message);
   }
 

@@ -5,10 +5,10 @@ import { ElmahError, isElmahError } from '../model/errors.js';
 /** Reports one failure; `loud` ones (shipping stopped, no key) bypass the rate limit. */
 export type Report = (error: ElmahError, loud?: boolean) => void;
 
-/** One console.error line per failure. */
+/** One console.error line per failure, ending with the link to the code's section of docs/errors.md. */
 export function defaultOnError(error: ElmahError): void {
   const help = error.help ? ` ${error.help}` : '';
-  console.error(`express-elmah: ${error.code}: ${error.message}${help}`.replace(/\s*\n\s*/g, ' '));
+  console.error(`express-elmah: ${error.code}: ${error.message}${help} See ${error.docs}.`.replace(/\s*\n\s*/g, ' '));
 }
 
 /** Wraps a value that is not an ElmahError (a store's own failure) with a code, keeping it as the cause. */

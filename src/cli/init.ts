@@ -60,7 +60,7 @@ export function registerInit(program: Command, io: CliIo): void {
     const out = outputFor(io, options);
     const log = options.log?.trim();
     if (log !== undefined && !isLogName(log)) {
-      throw new ElmahError('ERR_ELMAH_CONFIG', `Invalid log name "${options.log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
+      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${options.log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
     }
     if (options.envFile !== undefined && options.dotenv !== undefined && options.envFile !== options.dotenv) {
       throw usageError('--env-file and --dotenv name different files.', 'Give one of them; they are the same option.');

@@ -41,7 +41,7 @@ export function parseLogs(values: readonly string[] | undefined): string[] {
   const logs = [...new Set((values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean))];
   for (const log of logs) {
     if (!isLogName(log)) {
-      throw new ElmahError('ERR_ELMAH_CONFIG', `Invalid log name "${log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
+      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
     }
   }
   return logs;
@@ -53,12 +53,12 @@ export function parseExpiry(text: string | undefined, now: Date = new Date()): D
   const ms = parseDuration(text);
   const at = ms !== undefined ? new Date(now.getTime() + ms) : /^\d{4}-\d{2}-\d{2}/.test(text.trim()) ? new Date(text.trim()) : undefined;
   if (at === undefined || Number.isNaN(at.getTime())) {
-    throw new ElmahError('ERR_ELMAH_CONFIG', `Invalid expiry "${text}".`, {
+    throw new ElmahError('ERR_ELMAH_KEY_EXPIRY', `Invalid expiry "${text}".`, {
       help: 'Give a duration such as 30d, 12h or 1w, or an ISO date such as 2027-01-31.',
     });
   }
   if (at.getTime() <= now.getTime()) {
-    throw new ElmahError('ERR_ELMAH_CONFIG', `The expiry ${at.toISOString()} is not in the future.`, { help: 'Give a later date or a duration such as 30d.' });
+    throw new ElmahError('ERR_ELMAH_KEY_EXPIRY', `The expiry ${at.toISOString()} is not in the future.`, { help: 'Give a later date or a duration such as 30d.' });
   }
   return at;
 }
@@ -109,7 +109,7 @@ export function registerKeys(program: Command, io: CliIo): void {
     const name = options.name.trim();
     // eslint-disable-next-line no-control-regex
     if (name === '' || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
-      throw new ElmahError('ERR_ELMAH_CONFIG', 'The key name must be 1-100 characters on one line.', { help: 'Give --name a few words that say who uses the key.' });
+      throw new ElmahError('ERR_ELMAH_KEY_NAME', 'The key name must be 1-100 characters on one line.', { help: 'Give --name a few words that say who uses the key.' });
     }
     const permissions = options.permissions === undefined ? [...DEFAULT_PERMISSIONS] : parsePermissions(options.permissions);
     const logs = parseLogs(options.log);

@@ -104,11 +104,11 @@ const DEFAULT_HELP: Partial<Record<ElmahErrorCode, string>> = {
   ERR_ELMAH_STORE_CORRUPT: 'Check the --store path; move a damaged file aside (or restore a backup) and run `express-elmah init`.',
   ERR_ELMAH_STORE_UNAVAILABLE: 'Check that the store exists and that you may read and write it.',
   ERR_ELMAH_DRIVER_MISSING: 'Install the database driver: npm install better-sqlite3 (SQLite) or pg (PostgreSQL).',
-  ERR_ELMAH_CONFIG: 'See `express-elmah <command> --help` for the accepted values.',
 };
 
 /**
- * Reports a failure: `error ERR_ELMAH_…: message` and a `help:` line on stderr; with `--json`, also the
+ * Reports a failure: `error ERR_ELMAH_…: message` and a `help:` line, which ends with the link to the code's
+ * section of docs/errors.md, on stderr; with `--json`, also the
  * `{ error: { code, message, help } }` document on stdout so a script reading stdout sees it.
  * Returns the exit code.
  */
@@ -116,7 +116,7 @@ export function reportFailure(io: CliIo, err: unknown, json: boolean): number {
   const e = toElmahError(err);
   io.stderr.write(`error ${e.code}: ${e.message}\n`);
   const help = e.help || DEFAULT_HELP[e.code] || 'See `express-elmah --help`.';
-  io.stderr.write(`help: ${help}\n`);
+  io.stderr.write(`help: ${help} See ${e.docs}.\n`);
   const isUnexpected = unexpected.has(e);
   if (isUnexpected && io.env.ELMAH_DEBUG && e.cause instanceof Error && e.cause.stack) io.stderr.write(`${e.cause.stack}\n`);
   if (json) io.stdout.write(`${JSON.stringify({ error: { ...e.toJSON().error, help } }, null, 2)}\n`);

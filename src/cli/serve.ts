@@ -74,7 +74,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const s = app.listen(options.port ?? 4000, host) as unknown as Server;
       s.once('listening', () => resolve(s));
       s.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new ElmahError('ERR_ELMAH_CONFIG', `Cannot listen on ${host}:${options.port ?? 4000}: ${err.code ?? err.message}.`, {
+        reject(new ElmahError('ERR_ELMAH_LISTEN', `Cannot listen on ${host}:${options.port ?? 4000}: ${err.code ?? err.message}.`, {
           cause: err,
           help: err.code === 'EADDRINUSE' ? 'Pick another --port, or stop what uses this one.' : 'Check --host and --port.',
         }));

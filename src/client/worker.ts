@@ -81,7 +81,11 @@ export class WorkerLogClient implements LogWriter {
       let worker: Worker;
       try {
         const entry = WorkerLogClient.entry();
-        if (!entry) throw new ElmahError('ERR_ELMAH_CONFIG', 'Worker-thread writes need the built express-elmah package (not its TypeScript sources).');
+        if (!entry) {
+          throw new ElmahError('ERR_ELMAH_WORKER_UNAVAILABLE', 'Worker-thread writes need the built express-elmah package (its dist/worker.cjs), not its TypeScript sources or a bundle without the installed package.', {
+            help: 'Run the built package (as installed from npm), or leave `worker` unset or false to write in-process.',
+          });
+        }
         worker = new Worker(entry, { workerData: { [WORKER_MARK]: true, url, key } satisfies WorkerSetup });
       } catch (err) {
         reject(err);

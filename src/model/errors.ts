@@ -7,7 +7,11 @@ export const ERROR_CODES = [
   'ERR_ELMAH_PERMISSION',
   'ERR_ELMAH_KEY_TOO_BROAD',
   'ERR_ELMAH_KEY_NOT_FOUND',
-  'ERR_ELMAH_CONFIG',
+  'ERR_ELMAH_KEY_EXISTS',
+  'ERR_ELMAH_KEY_NAME',
+  'ERR_ELMAH_KEY_EXPIRY',
+  'ERR_ELMAH_PERMISSION_NAME',
+  'ERR_ELMAH_LOG_NAME',
   'ERR_ELMAH_NOT_CALLED',
   'ERR_ELMAH_UNKNOWN_OPTION',
   'ERR_ELMAH_OPTION_TYPE',
@@ -17,6 +21,7 @@ export const ERROR_CODES = [
   'ERR_ELMAH_STORE_CORRUPT',
   'ERR_ELMAH_STORE_CLOSED',
   'ERR_ELMAH_STORE_VERSION',
+  'ERR_ELMAH_SCHEMA_NAME',
   'ERR_ELMAH_DRIVER_MISSING',
   'ERR_ELMAH_QUERY',
   'ERR_ELMAH_INVALID_MESSAGE',
@@ -32,10 +37,14 @@ export const ERROR_CODES = [
   'ERR_ELMAH_QUEUE_FULL',
   'ERR_ELMAH_SHIP_FAILED',
   'ERR_ELMAH_DROPPED',
+  'ERR_ELMAH_HOOK_FAILED',
+  'ERR_ELMAH_WORKER_UNAVAILABLE',
   'ERR_ELMAH_ACCESS_DENIED',
   'ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION',
   'ERR_ELMAH_CSRF',
+  'ERR_ELMAH_SIGNIN_UNAVAILABLE',
   'ERR_ELMAH_CLI',
+  'ERR_ELMAH_LISTEN',
 ] as const;
 
 /** A code from {@link ERROR_CODES}. */
@@ -53,6 +62,11 @@ const HTTP_STATUS: Partial<Record<ElmahErrorCode, number>> = {
   ERR_ELMAH_INVALID_DEPLOYMENT: 400,
   ERR_ELMAH_NOT_FOUND: 404,
   ERR_ELMAH_KEY_NOT_FOUND: 404,
+  ERR_ELMAH_KEY_EXISTS: 409,
+  ERR_ELMAH_KEY_NAME: 400,
+  ERR_ELMAH_KEY_EXPIRY: 400,
+  ERR_ELMAH_PERMISSION_NAME: 400,
+  ERR_ELMAH_LOG_NAME: 400,
   ERR_ELMAH_TOO_LARGE: 413,
   ERR_ELMAH_UNSUPPORTED_MEDIA_TYPE: 415,
   ERR_ELMAH_RATE_LIMITED: 429,
@@ -62,6 +76,14 @@ const HTTP_STATUS: Partial<Record<ElmahErrorCode, number>> = {
   ERR_ELMAH_STORE_CLOSED: 503,
   ERR_ELMAH_TIMEOUT: 504,
 };
+
+/** The page that documents every code. Each code's section there has the code, in lower case, as its anchor. */
+export const ERRORS_DOC = 'docs/errors.md';
+
+/** Where a code is documented: its section of docs/errors.md, e.g. `docs/errors.md#err_elmah_log_name`. */
+export function errorDocs(code: ElmahErrorCode): string {
+  return `${ERRORS_DOC}#${code.toLowerCase()}`;
+}
 
 /** Options accepted by {@link ElmahError}. */
 export interface ElmahErrorOptions {
@@ -79,7 +101,10 @@ export interface ElmahErrorOptions {
   details?: unknown;
 }
 
-/** The one error class of the package: a `code` to switch on and a `help` line that says how to fix it. */
+/**
+ * The one error class of the package: a `code` to switch on, a `help` line that says how to fix it, and
+ * `docs`, the link to the code's section of docs/errors.md (cause and fix), made here for every code.
+ */
 export class ElmahError extends Error {
   /** Stable machine-readable code, `ERR_ELMAH_…`. */
   readonly code: ElmahErrorCode;
@@ -93,6 +118,8 @@ export class ElmahError extends Error {
   readonly retryAfter: number | undefined;
   /** Extra machine-readable details. */
   readonly details: unknown;
+  /** The code's section of docs/errors.md, e.g. `docs/errors.md#err_elmah_log_name`. */
+  readonly docs: string;
 
   constructor(code: ElmahErrorCode, message: string, options: ElmahErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -103,17 +130,13 @@ export class ElmahError extends Error {
     this.transient = options.transient ?? false;
     this.retryAfter = options.retryAfter;
     this.details = options.details;
+    this.docs = errorDocs(code);
   }
 
-  /** The JSON body the HTTP faces answer with: `{ error: { code, message } }`. */
-  toJSON(): { error: { code: ElmahErrorCode; message: string; help?: string; details?: unknown } } {
-    const error: { code: ElmahErrorCode; message: string; help?: string; details?: unknown } = {
-      code: this.code,
-      message: this.message,
-    };
-    if (this.help) error.help = this.help;
-    if (this.details !== undefined) error.details = this.details;
-    return { error };
+  /** The JSON body the HTTP faces answer with: `{ error: { code, message, help?, docs, details? } }`. */
+  toJSON(): { error: { code: ElmahErrorCode; message: string; help?: string; docs: string; details?: unknown } } {
+    const { code, message, help, docs, details } = this;
+    return { error: { code, message, ...(help ? { help } : {}), docs, ...(details !== undefined ? { details } : {}) } };
   }
 }
 

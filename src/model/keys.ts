@@ -102,8 +102,8 @@ export function createKey(options: CreateKeyOptions): NewKey {
   const now = options.now ?? new Date();
   const expires = options.expires === undefined ? undefined : new Date(options.expires);
   if (expires !== undefined && Number.isNaN(expires.getTime())) {
-    throw new ElmahError('ERR_ELMAH_CONFIG', `Invalid expiry "${String(options.expires)}".`, {
-      help: 'Give an ISO date or a duration such as 30d.',
+    throw new ElmahError('ERR_ELMAH_KEY_EXPIRY', `Invalid expiry "${String(options.expires)}".`, {
+      help: 'Give a Date or an ISO 8601 date string such as 2027-01-31 (durations such as 30d are for the CLI).',
     });
   }
   const record: KeyRecord = {

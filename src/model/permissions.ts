@@ -16,19 +16,19 @@ export function isPermission(value: unknown): value is Permission {
 }
 
 /**
- * Parses permissions from a list or a comma-separated string, rejecting unknown names with
- * `ERR_ELMAH_CONFIG`. Duplicates are removed; the result keeps the canonical order.
+ * Parses permissions from a list or a comma-separated string, rejecting an empty list and unknown names
+ * with `ERR_ELMAH_PERMISSION_NAME`. Duplicates are removed; the result keeps the canonical order.
  */
 export function parsePermissions(input: string | readonly string[]): Permission[] {
   const names = (typeof input === 'string' ? input.split(',') : [...input]).map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) {
-    throw new ElmahError('ERR_ELMAH_CONFIG', 'No permission given.', {
+    throw new ElmahError('ERR_ELMAH_PERMISSION_NAME', 'No permission given.', {
       help: `Name one or more of: ${PERMISSIONS.join(', ')}.`,
     });
   }
   for (const name of names) {
     if (!isPermission(name)) {
-      throw new ElmahError('ERR_ELMAH_CONFIG', `Unknown permission "${name}".`, {
+      throw new ElmahError('ERR_ELMAH_PERMISSION_NAME', `Unknown permission "${name}".`, {
         help: `Permissions are: ${PERMISSIONS.join(', ')}.`,
       });
     }

@@ -81,7 +81,7 @@ export function cutoff(maxAgeDays: number, now: Date = new Date()): string {
 
 /** The error a store gives for a second key with an id that exists (ids are random: a clash means retry). */
 export function duplicateKeyError(id: string, cause?: unknown): ElmahError {
-  return new ElmahError('ERR_ELMAH_CONFIG', `Key id ${id} exists.`, { cause, help: 'Create the key again: key ids are random.' });
+  return new ElmahError('ERR_ELMAH_KEY_EXISTS', `Key id ${id} exists.`, { cause, help: 'Create the key again: key ids are random.' });
 }
 
 /** The error every call on a closed store throws. */

@@ -74,7 +74,7 @@ const SCHEMA: OptionSchema<ErrorViewerOptions> = {
 
 function warnOnConsole(error: ElmahError): void {
   const help = error.help ? ` ${error.help}` : '';
-  console.warn(`express-elmah viewer: ${error.code}: ${error.message}${help}`);
+  console.warn(`express-elmah viewer: ${error.code}: ${error.message}${help} See ${error.docs}.`);
 }
 
 const MINUTE = 60_000;
@@ -92,7 +92,7 @@ export function resolveViewerOptions(input: unknown): ResolvedViewerOptions {
   const access = o.access ?? (production ? 'key' : 'local');
   if (access === 'key' && isLogClient(o.store)) {
     const why = o.access === undefined ? 'with NODE_ENV=production access defaults to "key", which needs' : 'access "key" needs';
-    throw new ElmahConfigError('ERR_ELMAH_CONFIG', `errorViewer(): ${why} a store (URL or Store) to check sign-in keys against, not a LogClient.`, {
+    throw new ElmahConfigError('ERR_ELMAH_SIGNIN_UNAVAILABLE', `errorViewer(): ${why} a store (URL or Store) to check sign-in keys against, not a LogClient.`, {
       help: 'Pass `store` as a URL or an open Store, or choose access: "local" or a function.',
     });
   }

@@ -48,7 +48,7 @@ async function checkViewerKey(client: LogClient, o: ResolvedViewerOptions): Prom
  * Creates the error log viewer. Mount it with `app.use('/elmah.axd', await errorViewer())`.
  * Rejects (so the app does not start) when the key is missing (ERR_ELMAH_KEY_MISSING), unknown,
  * revoked or expired (ERR_ELMAH_KEY_INVALID), or lacks messages_read (ERR_ELMAH_PERMISSION), and on
- * a mistaken option (ERR_ELMAH_UNKNOWN_OPTION, ERR_ELMAH_OPTION_TYPE, ERR_ELMAH_CONFIG).
+ * a mistaken option (ERR_ELMAH_UNKNOWN_OPTION, ERR_ELMAH_OPTION_TYPE, ERR_ELMAH_SIGNIN_UNAVAILABLE).
  */
 export function errorViewer(options?: ErrorViewerOptions): Promise<ErrorViewer>;
 export function errorViewer(...args: unknown[]): Promise<ErrorViewer> {

@@ -1,5 +1,8 @@
 // errorLogger() as Express middleware: next(err) always, response untouched, success path untouched,
 // options checked at call time, key cases, and the request context of the stored record.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { errorLogger } from '../../src/capture/logger';
 import { ElmahConfigError, type ElmahError } from '../../src/model/errors';
@@ -101,7 +104,7 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     await request(createApp({ logger })).get('/throw').expect(500);
     await logger.flush(2000);
     expect(await storedMessages(store)).toHaveLength(1);
-    expect(errors.map((e) => e.code)).toContain('ERR_ELMAH_CONFIG');
+    expect(errors.map((e) => [e.code, e.message])).toContainEqual(['ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged: Error: filter bug']);
   });
 
   it('records an error thrown after the headers were sent', async () => {
@@ -146,6 +149,30 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     await logger.flush(2000);
     expect((await storedMessages(store)).map((m) => m.title)).toEqual(['still logged']);
     expect(errors[0]!.message).toContain('hook bug');
+    expect(errors[0]!.code).toBe('ERR_ELMAH_HOOK_FAILED');
+  });
+
+  it('a rejecting beforeLog is reported as ERR_ELMAH_HOOK_FAILED and the message is kept unedited', async () => {
+    const { store, logger, errors } = await createMemoryLogger({
+      beforeLog: () => Promise.reject(new Error('async hook bug')),
+    });
+    logger.raise(new Error('still logged'));
+    await logger.flush(2000);
+    expect((await storedMessages(store)).map((m) => m.title)).toEqual(['still logged']);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited: Error: async hook bug']]);
+  });
+
+  it('worker: true from TypeScript sources, which have no worker entry, rejects ready with ERR_ELMAH_WORKER_UNAVAILABLE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'elmah-worker-required-'));
+    try {
+      // The worker is asked for before the key is looked at, so any well-formed key shows it.
+      const key = `elmah_abcdefgh_${'a'.repeat(43)}`;
+      const logger = trackLogger(errorLogger({ store: `sqlite:${join(dir, 'e.db')}`, key, worker: true, onError: () => undefined }));
+      await expect(logger.ready).rejects.toMatchObject({ code: 'ERR_ELMAH_WORKER_UNAVAILABLE', docs: 'docs/errors.md#err_elmah_worker_unavailable' });
+      await logger.close(1000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -176,6 +203,20 @@ describe('options are checked when errorLogger() is called', () => {
     expect(code(() => errorLogger({ severity: 'Loud' as never }))).toBe('ERR_ELMAH_OPTION_TYPE');
     expect(code(() => errorLogger({ redact: { header: ['x'] } as never }))).toBe('ERR_ELMAH_OPTION_TYPE');
     expect(code(() => errorLogger('memory:' as never))).toBe('ERR_ELMAH_OPTION_TYPE');
+  });
+
+  it('rejects an invalid ELMAH_LOG with ERR_ELMAH_LOG_NAME, and the log option wins over it', () => {
+    const saved = process.env.ELMAH_LOG;
+    process.env.ELMAH_LOG = 'billing api';
+    try {
+      expect(() => errorLogger({ store: 'memory:' })).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_LOG_NAME', name: 'ElmahConfigError' }));
+      expect(() => errorLogger({ store: 'memory:' })).toThrow('ELMAH_LOG "billing api" is not a valid log name');
+      const logger = trackLogger(errorLogger({ store: 'memory:', log: 'billing-api', onError: () => undefined }));
+      expect(typeof logger).toBe('function');
+    } finally {
+      if (saved === undefined) delete process.env.ELMAH_LOG;
+      else process.env.ELMAH_LOG = saved;
+    }
   });
 
   it('app.use(errorLogger) without the call shows ERR_ELMAH_NOT_CALLED on the very first request', async () => {
@@ -233,6 +274,7 @@ describe('keys', () => {
       expect(spy).toHaveBeenCalledTimes(1);
       const line = String(spy.mock.calls[0]![0]);
       expect(line).toContain('ERR_ELMAH_KEY_MISSING');
+      expect(line).toMatch(/ See docs\/errors\.md#err_elmah_key_missing\.$/);
       expect(line).not.toContain('\n');
     } finally {
       spy.mockRestore();

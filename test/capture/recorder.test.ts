@@ -142,7 +142,7 @@ describe('Recorder.shouldLog', () => {
       },
     });
     expect(recorder.shouldLog(Object.assign(new Error('e'), { status: 404 }), fakeRequest())).toBe(true);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_CONFIG', 'filter threw; the error is logged: Error: filter bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged: Error: filter bug']]);
   });
 });
 
@@ -198,7 +198,7 @@ describe('beforeLog', () => {
     });
     const id = recorder.record(new Error('still logged'), fakeRequest());
     expect(sink.queued.map((m) => [m.id, m.title])).toEqual([[id, 'still logged']]);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_CONFIG', 'beforeLog threw; the message is logged unedited: Error: hook bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'beforeLog threw; the message is logged unedited: Error: hook bug']]);
   });
 
   it('a rejecting beforeLog is reported with its code and the message is logged unedited', async () => {
@@ -206,7 +206,7 @@ describe('beforeLog', () => {
     recorder.record(new Error('still logged'), undefined);
     await recorder.settle(1000);
     expect(sink.queued.map((m) => m.title)).toEqual(['still logged']);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_CONFIG', 'beforeLog rejected; the message is logged unedited: Error: async hook bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited: Error: async hook bug']]);
   });
 
   it('settle() gives up on a hook that never answers', async () => {

@@ -61,6 +61,11 @@ describe('usage errors: exit 2 and one ERR_ELMAH_CLI line', () => {
     expect(r.stderr).toContain('help: Run `express-elmah keys create --help` for usage.');
   });
 
+  it('ends the help line with the link to the code\'s section of docs/errors.md', async () => {
+    const r = await runCli(['keys', 'create', '--nme', 'x']);
+    expect(r.stderr).toMatch(/^help: .* See docs\/errors\.md#err_elmah_cli\.$/m);
+  });
+
   it('shows the help and a coded line when no command is given', async () => {
     for (const args of [[], ['keys']]) {
       const r = await runCli(args);
@@ -75,6 +80,7 @@ describe('usage errors: exit 2 and one ERR_ELMAH_CLI line', () => {
     const r = await runCli(['keys', 'list', '--json', '--bogus']);
     expect(r.code).toBe(2);
     expect(cliJson(r).error.code).toBe('ERR_ELMAH_CLI');
+    expect(cliJson(r).error.docs).toBe('docs/errors.md#err_elmah_cli');
   });
 });
 
@@ -110,24 +116,25 @@ describe('keys create', () => {
   });
 
   it.each([
-    [['--permissions', 'messages_read,root'], /Unknown permission "root"/],
-    [['--permissions', ','], /No permission given/],
-    [['--expires', 'soon'], /Invalid expiry "soon"/],
-    [['--expires', '2001-01-01'], /is not in the future/],
-    [['--log', 'bad log!'], /Invalid log name "bad log!"/],
-  ])('refuses %j with ERR_ELMAH_CONFIG and exit 1', async (extra, message) => {
+    [['--permissions', 'messages_read,root'], 'ERR_ELMAH_PERMISSION_NAME', /Unknown permission "root"/],
+    [['--permissions', ','], 'ERR_ELMAH_PERMISSION_NAME', /No permission given/],
+    [['--expires', 'soon'], 'ERR_ELMAH_KEY_EXPIRY', /Invalid expiry "soon"/],
+    [['--expires', '2001-01-01'], 'ERR_ELMAH_KEY_EXPIRY', /is not in the future/],
+    [['--log', 'bad log!'], 'ERR_ELMAH_LOG_NAME', /Invalid log name "bad log!"/],
+  ])('refuses %j with %s and exit 1', async (extra, code, message) => {
     const r = await runCli(['keys', 'create', '--name', 'x', ...extra, ...mem]);
     expect(r.code).toBe(1);
-    expect(cliErrorCode(r)).toBe('ERR_ELMAH_CONFIG');
+    expect(cliErrorCode(r)).toBe(code);
     expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(`See docs/errors.md#${code.toLowerCase()}.`);
     expect(r.stdout).not.toMatch(KEY_RE);
   });
 
-  it('refuses an empty, overlong or multi-line name', async () => {
+  it('refuses an empty, overlong or multi-line name with ERR_ELMAH_KEY_NAME', async () => {
     for (const name of ['  ', 'x'.repeat(101), 'a\nb']) {
       const r = await runCli(['keys', 'create', '--name', name, ...mem]);
       expect(r.code).toBe(1);
-      expect(cliErrorCode(r)).toBe('ERR_ELMAH_CONFIG');
+      expect(cliErrorCode(r)).toBe('ERR_ELMAH_KEY_NAME');
     }
   });
 });
@@ -144,6 +151,15 @@ describe('keys list, revoke and prune on an empty store', () => {
     expect(cliErrorCode(r)).toBe('ERR_ELMAH_KEY_NOT_FOUND');
     expect(r.stderr).toContain('No key with id "abcdefgh"');
     expect(r.stdout).toBe('');
+  });
+
+  it('refuses an invalid --log of prune and init with ERR_ELMAH_LOG_NAME', async () => {
+    for (const command of ['prune', 'init']) {
+      const r = await runCli([command, '--log', 'bad log!', ...mem]);
+      expect([r.code, cliErrorCode(r)]).toEqual([1, 'ERR_ELMAH_LOG_NAME']);
+      expect(r.stderr).toContain('Invalid log name "bad log!"');
+      expect(r.stdout).not.toMatch(KEY_RE);
+    }
   });
 
   it('prunes nothing and says so', async () => {
@@ -189,6 +205,12 @@ describe('store URLs', () => {
     expect([c.code, cliErrorCode(c)]).toEqual([1, 'ERR_ELMAH_STORE_URL']);
   });
 
+  it('refuses a ?schema= of over 63 bytes with ERR_ELMAH_SCHEMA_NAME before connecting', async () => {
+    const r = await runCli(['keys', 'list', '--store', `postgres://nobody@127.0.0.1:1/db?schema=${'x'.repeat(64)}`]);
+    expect([r.code, cliErrorCode(r)]).toEqual([1, 'ERR_ELMAH_SCHEMA_NAME']);
+    expect(r.stderr).toContain('See docs/errors.md#err_elmah_schema_name.');
+  });
+
   it('uses ELMAH_STORE when --store is absent, and --store over it', async () => {
     expect(cliJson(await runCli(['prune', '--json'], { env: { ELMAH_STORE: 'memory:' } })).store).toBe('memory:');
     const r = await runCli(['prune', '--store', 'memory:'], { env: { ELMAH_STORE: 'redis://nope' } });
@@ -218,6 +240,6 @@ describe('parseExpiry', () => {
     expect(parseExpiry(undefined, now)).toBeUndefined();
   });
   it('refuses numbers alone and nonsense', () => {
-    for (const bad of ['12', 'tomorrow', '2026-13-45', '']) expect(() => parseExpiry(bad, now)).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_CONFIG' }));
+    for (const bad of ['12', 'tomorrow', '2026-13-45', '']) expect(() => parseExpiry(bad, now)).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_KEY_EXPIRY' }));
   });
 });

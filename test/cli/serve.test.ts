@@ -69,12 +69,12 @@ describe('startServer', () => {
     await expect(startServer({ port: 0, store, viewerKey: keys.write })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
   });
 
-  it('reports a port in use as ERR_ELMAH_CONFIG', async () => {
+  it('reports a port in use as ERR_ELMAH_LISTEN', async () => {
     const { store } = await withKeys(new MemoryStore());
     const first = await startServer({ port: 0, store });
     try {
       const port = Number(new URL(first.url).port);
-      await expect(startServer({ port, store })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
+      await expect(startServer({ port, store })).rejects.toMatchObject({ code: 'ERR_ELMAH_LISTEN', message: expect.stringContaining('EADDRINUSE'), help: 'Pick another --port, or stop what uses this one.' });
     } finally {
       await first.close();
     }

@@ -1,7 +1,7 @@
 // Every error code is documented in docs/errors.md, and every code the source mentions is a known one.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ERROR_CODES } from '../../src/model/errors';
+import { ElmahError, ERROR_CODES } from '../../src/model/errors';
 
 const root = join(__dirname, '..', '..');
 
@@ -20,6 +20,16 @@ describe('error codes', () => {
     expect(section).toBeDefined();
     expect(section).toMatch(/\*\*Cause:\*\*/);
     expect(section).toMatch(/\*\*Fix:\*\*/);
+  });
+
+  it.each(ERROR_CODES.map((c) => [c]))('%s links to its own section of docs/errors.md', (code) => {
+    const err = new ElmahError(code, 'x', { help: 'Do y.' });
+    const [page, anchor] = err.docs.split('#');
+    expect(page).toBe('docs/errors.md');
+    // GitHub's anchor for a heading "## ERR_ELMAH_X" is the heading in lower case.
+    expect(doc).toContain(`\n## ${anchor!.toUpperCase()}\n`);
+    expect(anchor).toBe(code.toLowerCase());
+    expect(err.toJSON().error).toEqual({ code, message: 'x', help: 'Do y.', docs: err.docs });
   });
 
   it('lists no code in the source that ERROR_CODES lacks', () => {

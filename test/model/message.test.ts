@@ -84,9 +84,15 @@ describe('keys', () => {
     expect(JSON.stringify(record)).not.toContain(secret);
   });
 
+  it('refuses an expiry that is not a date with ERR_ELMAH_KEY_EXPIRY', () => {
+    expect(() => createKey({ name: 'w', expires: '30d' })).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_KEY_EXPIRY', status: 400 }));
+    expect(createKey({ name: 'w', expires: '2027-01-31' }).record.expires).toBe('2027-01-31T00:00:00.000Z');
+  });
+
   it('parses permissions and durations', () => {
     expect(parsePermissions('messages_read, messages_write,messages_read')).toEqual(['messages_write', 'messages_read']);
-    expect(() => parsePermissions('messages_admin')).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_CONFIG' }));
+    expect(() => parsePermissions('messages_admin')).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_PERMISSION_NAME', status: 400 }));
+    expect(() => parsePermissions([' ', ''])).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_PERMISSION_NAME', message: 'No permission given.' }));
     expect(parseDuration('30d')).toBe(30 * 86_400_000);
     expect(parseDuration('soon')).toBeUndefined();
   });

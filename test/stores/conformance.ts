@@ -374,7 +374,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       it('refuses a second key with the same id', async () => {
         const { record } = createKey({ name: 'a' });
         await store.putKey(record);
-        await expect(store.putKey({ ...record, name: 'b' })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
+        await expect(store.putKey({ ...record, name: 'b' })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_EXISTS', status: 409 });
         expect((await store.getKey(record.id))?.name).toBe('a');
       });
     });

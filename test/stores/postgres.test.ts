@@ -111,9 +111,9 @@ pg('PostgresStore', () => {
     }
   });
 
-  it('refuses an invalid schema name with ERR_ELMAH_CONFIG', async () => {
-    await expect(PostgresStore.open(url!, { schema: 'x'.repeat(64) })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
-    await expect(PostgresStore.open(url!, { schema: '' })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
+  it('refuses an invalid schema name with ERR_ELMAH_SCHEMA_NAME', async () => {
+    await expect(PostgresStore.open(url!, { schema: 'x'.repeat(64) })).rejects.toMatchObject({ code: 'ERR_ELMAH_SCHEMA_NAME' });
+    await expect(PostgresStore.open(url!, { schema: '' })).rejects.toMatchObject({ code: 'ERR_ELMAH_SCHEMA_NAME' });
   });
 
   it('escapes the schema name as an identifier', async () => {

@@ -81,7 +81,17 @@ describe('errorViewer gate', () => {
     await expect(errorViewer({ store, key: keys.read, sessionTtl: '5s' })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
     await expect(errorViewer({ store, key: keys.read, log: 'bad log!' })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
     await expect(errorViewer('x' as never)).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
-    await expect(errorViewer({ store: new LocalLogClient(store, keys.read), access: 'key' })).rejects.toMatchObject({ code: 'ERR_ELMAH_CONFIG' });
+    await expect(errorViewer({ store: new LocalLogClient(store, keys.read), access: 'key' })).rejects.toMatchObject({ code: 'ERR_ELMAH_SIGNIN_UNAVAILABLE', name: 'ElmahConfigError' });
+  });
+
+  it('a viewer given a LogClient refuses a script\'s key header with 401 (ERR_ELMAH_SIGNIN_UNAVAILABLE)', async () => {
+    const { store, keys } = await withKeys();
+    const viewer = await errorViewer({ store: new LocalLogClient(store, keys.read) });
+    const app = express().use('/elmah.axd', viewer);
+    const res = await request(app).get('/elmah.axd/download').set('Authorization', `Bearer ${keys.read}`);
+    expect(res.status).toBe(401);
+    // The refusal comes before the request is marked as a script's, so it is the HTML problem page.
+    expect(res.text).toContain('This viewer was given a LogClient, so it cannot check other keys.');
   });
 
   it('catches app.use(errorViewer) without the call', async () => {

@@ -11,7 +11,7 @@ export function quoteIdent(name: string): string {
 /** Checks a schema name: 1–63 bytes (PostgreSQL silently cuts longer names), no NUL. */
 export function checkSchemaName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 63 || name.includes('\u0000')) {
-    throw new ElmahConfigError('ERR_ELMAH_CONFIG', `Invalid PostgreSQL schema name ${JSON.stringify(name)}.`, {
+    throw new ElmahConfigError('ERR_ELMAH_SCHEMA_NAME', `Invalid PostgreSQL schema name ${JSON.stringify(name)}.`, {
       help: 'Use a name of 1 to 63 bytes, e.g. schema: "elmah" or postgres://…/db?schema=elmah.',
     });
   }

@@ -74,7 +74,7 @@ export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' |
   async function viaKeyHeader(req: Request, headerKey: string): Promise<void> {
     const client = await clients.forKey(headerKey);
     if (!client) {
-      throw new ElmahError('ERR_ELMAH_CONFIG', 'This viewer was given a LogClient, so it cannot check other keys.', {
+      throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'This viewer was given a LogClient, so it cannot check other keys.', {
         status: 401, help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
       });
     }
@@ -134,7 +134,7 @@ export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' |
         return;
       }
       const c = await clients.forKey(session.key);
-      if (!c) throw new ElmahError('ERR_ELMAH_CONFIG', 'Sign-in needs a store the viewer can check keys against.');
+      if (!c) throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'Sign-in needs a store the viewer can check keys against.', { help: 'Give errorViewer a store URL or an open Store, not a LogClient.' });
       client = c;
     } else {
       let allowed = false;
