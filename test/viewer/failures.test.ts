@@ -82,7 +82,7 @@ describe('Failures', () => {
     const { app } = appThatFails(() => coded('ERR_ELMAH_NOT_FOUND'));
     const res = await request(app).get('/json/abc');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: { code: 'ERR_ELMAH_NOT_FOUND', message: 'message of ERR_ELMAH_NOT_FOUND', help: 'the error’s own help' } });
+    expect(res.body).toEqual({ error: { code: 'ERR_ELMAH_NOT_FOUND', message: 'message of ERR_ELMAH_NOT_FOUND', help: 'the error’s own help', docs: 'docs/errors.md#err_elmah_not_found' } });
     const header = appThatFails(() => coded('ERR_ELMAH_KEY_INVALID'), true);
     const own = await request(header.app).get('/download');
     expect(own.status).toBe(401);
