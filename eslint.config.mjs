@@ -1,4 +1,4 @@
-// Lint: typescript-eslint's recommended rules over sources, tests and benchmarks, and the layers of DESIGN.md
+// Lint: typescript-eslint's recommended rules and type-only imports over sources, tests and benchmarks, the layers of DESIGN.md
 // (model → stores → client → faces) as import rules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -13,7 +13,10 @@ function forbid(...layers) {
     collector: 'Faces do not import each other',
     cli: 'Nothing imports the CLI',
   };
-  return ['error', { patterns: layers.map((layer) => ({ group: [`**/${layer}/**`, `**/${layer}`], message: `${why[layer]} (DESIGN.md, Layers).` })) }];
+  return [
+    'error',
+    { patterns: layers.map((layer) => ({ group: [`**/${layer}/**`, `**/${layer}`], message: `${why[layer]} (DESIGN.md, Layers).` })) },
+  ];
 }
 
 export default tseslint.config(
@@ -21,10 +24,25 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setImmediate: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/no-require-imports': 'off',
+      // Type-only imports are written as such, so that they vanish from the build and cannot create load-time cycles.
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
     },
   },
   { files: ['src/model/**'], rules: { 'no-restricted-imports': forbid('stores', 'client', 'capture', 'viewer', 'collector', 'cli') } },

@@ -3,6 +3,12 @@ const base = require('./jest.config.js');
 /** @type {import('jest').Config} */
 module.exports = {
   ...base,
-  testMatch: ['**/capture/**/*.test.ts', '**/viewer/**/*.test.ts', '**/collector/**/*.test.ts', '**/client/**/*.test.ts', '**/cli/serve.test.ts'],
+  testMatch: [
+    '**/capture/**/*.test.ts',
+    '**/viewer/**/*.test.ts',
+    '**/collector/**/*.test.ts',
+    '**/client/**/*.test.ts',
+    '**/cli/serve.test.ts',
+  ],
   moduleNameMapper: { ...base.moduleNameMapper, '^express$': 'express4' },
 };

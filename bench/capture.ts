@@ -52,7 +52,10 @@ const VARIANTS: Variant[] = [
   { name: 'none', label: 'no logger (plain 500 handler)' },
   { name: 'elmah', label: 'express-elmah, SQLite store (default: appends on a worker thread)' },
   { name: 'elmah-inprocess', label: 'express-elmah, SQLite store, in-process appends batched per event-loop turn (worker: false)' },
-  { name: 'elmah-inprocess-timer', label: 'express-elmah, SQLite store, in-process appends batched every 100 ms (worker: false, flushIntervalMs: 100)' },
+  {
+    name: 'elmah-inprocess-timer',
+    label: 'express-elmah, SQLite store, in-process appends batched every 100 ms (worker: false, flushIntervalMs: 100)',
+  },
   { name: 'elmah-http', label: 'express-elmah over HTTP to a collector process (express-elmah serve, SQLite)' },
   { name: 'sentry', label: '@sentry/node (setupExpressErrorHandler, tracesSampleRate 0)' },
 ];
@@ -107,7 +110,12 @@ async function elmahSetup(extra: { worker?: boolean; flushIntervalMs?: number })
 }
 
 /** A variant around one logger: mount it, flush it, and count what reached `url` once it is closed. */
-async function loggerSetup(logger: ReturnType<ReturnType<typeof pkg>['errorLogger']>, url: string, note: string, afterClose?: () => Promise<void>): Promise<Setup> {
+async function loggerSetup(
+  logger: ReturnType<ReturnType<typeof pkg>['errorLogger']>,
+  url: string,
+  note: string,
+  afterClose?: () => Promise<void>,
+): Promise<Setup> {
   await logger.ready;
   return {
     after: (app) => app.use(logger),
@@ -327,17 +335,35 @@ async function bundle(dir: string): Promise<string> {
   writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: 'express-elmah', main: 'dist/index.cjs' }));
   const external = ['express', 'better-sqlite3', 'pg', 'ejs', 'helmet', 'commander'];
   await esbuild.build({
-    entryPoints: [join(process.cwd(), 'src', 'index.ts')], outfile: join(pkgDir, 'dist', 'index.cjs'), bundle: true, platform: 'node',
-    format: 'cjs', target: 'node20', logLevel: 'error', external,
+    entryPoints: [join(process.cwd(), 'src', 'index.ts')],
+    outfile: join(pkgDir, 'dist', 'index.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'error',
+    external,
   });
   // The store worker thread's own entry, beside the library as tsup builds it.
   await esbuild.build({
-    entryPoints: [join(process.cwd(), 'src', 'client', 'worker-entry.ts')], outfile: join(pkgDir, 'dist', 'worker.cjs'), bundle: true,
-    platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error', external,
+    entryPoints: [join(process.cwd(), 'src', 'client', 'worker-entry.ts')],
+    outfile: join(pkgDir, 'dist', 'worker.cjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'error',
+    external,
   });
   const outfile = join(dir, 'capture-bench.cjs');
   await esbuild.build({
-    entryPoints: [__filename], outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error',
+    entryPoints: [__filename],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'error',
     external: ['express', 'express-elmah', '@sentry/node', 'better-sqlite3', 'pg', 'autocannon', 'esbuild', 'tsx'],
   });
   return outfile;
@@ -382,7 +408,11 @@ async function main(): Promise<void> {
   childScript = await bundle(dir);
   const stub = await sentryStub();
   const env = { BENCH_DIR: dir, BENCH_SENTRY_DSN: `http://public@${stub.url.slice('http://'.length)}/1`, BENCH_STUB_URL: stub.url };
-  console.log(`bench:capture — ${cpus().length} cores, Node ${process.version}; per variant and route: ${WARMUP} s warm-up, then ${SECONDS} s in ${ROUNDS} slices taken in turns; ${CONNECTIONS} connections; load average at the start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+  console.log(
+    `bench:capture — ${cpus().length} cores, Node ${process.version}; per variant and route: ${WARMUP} s warm-up, then ${SECONDS} s in ${ROUNDS} slices taken in turns; ${CONNECTIONS} connections; load average at the start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`,
+  );
   const rows: Row[] = [];
   try {
     // Every variant's process runs for the whole comparison and is measured in slices, in turns (the
@@ -390,7 +420,13 @@ async function main(): Promise<void> {
     // After each slice of the failing route the variant finishes its writes (not timed), so that its
     // backlog does not run into the next variant's slice.
     const chosen = VARIANTS.filter((v) => !ONLY || ONLY.includes(v.name));
-    const running: { variant: Variant; proc: ChildProcess; port: number; requests: Record<string, number>; seconds: Record<string, number> }[] = [];
+    const running: {
+      variant: Variant;
+      proc: ChildProcess;
+      port: number;
+      requests: Record<string, number>;
+      seconds: Record<string, number>;
+    }[] = [];
     for (const variant of chosen) {
       const { proc, port } = await startChild(variant.name, env);
       running.push({ variant, proc, port, requests: { '/fail': 0, '/ok': 0 }, seconds: { '/fail': 0, '/ok': 0 } });
@@ -414,13 +450,26 @@ async function main(): Promise<void> {
     for (const r of running) {
       const delivered = await ask<Delivered>(r.proc, 'report');
       await new Promise((res) => r.proc.once('exit', res));
-      const row: Row = { variant: r.variant, fail: r.requests['/fail']! / r.seconds['/fail']!, ok: r.requests['/ok']! / r.seconds['/ok']!, delivered };
+      const row: Row = {
+        variant: r.variant,
+        fail: r.requests['/fail']! / r.seconds['/fail']!,
+        ok: r.requests['/ok']! / r.seconds['/ok']!,
+        delivered,
+      };
       rows.push(row);
-      console.log(`  ${r.variant.name}: fail ${row.fail.toFixed(0)} req/s, ok ${row.ok.toFixed(0)} req/s; stored ${delivered.stored}/${delivered.thrown}`);
+      console.log(
+        `  ${r.variant.name}: fail ${row.fail.toFixed(0)} req/s, ok ${row.ok.toFixed(0)} req/s; stored ${delivered.stored}/${delivered.thrown}`,
+      );
     }
     const base = rows.find((r) => r.variant.name === 'none');
-    console.log(`\nload average at the end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-    console.log('\n| variant | failing route req/s | ratio | succeeding route req/s | ratio | errors thrown | kept in full | counted only | lost | group counts = thrown |');
+    console.log(
+      `\nload average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ')}`,
+    );
+    console.log(
+      '\n| variant | failing route req/s | ratio | succeeding route req/s | ratio | errors thrown | kept in full | counted only | lost | group counts = thrown |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const r of rows) {
       const fr = base ? (r.fail / base.fail).toFixed(3) : '-';
@@ -430,8 +479,11 @@ async function main(): Promise<void> {
       const kept = s ? s.kept : r.variant.name === 'none' ? '-' : d.stored;
       const counted = s ? s.counted : '-';
       const lost = s ? s.lost : r.variant.name === 'none' ? '-' : d.thrown - d.stored;
-      const sums = d.groupSum === undefined ? `- (${d.note})` : `${d.groupSum === d.thrown ? 'yes' : 'NO'} (${d.groupSum}; ${d.stored} ${d.note})`;
-      console.log(`| ${r.variant.label} | ${r.fail.toFixed(0)} | ${fr}x | ${r.ok.toFixed(0)} | ${or}x | ${d.thrown} | ${kept} | ${counted} | ${lost} | ${sums} |`);
+      const sums =
+        d.groupSum === undefined ? `- (${d.note})` : `${d.groupSum === d.thrown ? 'yes' : 'NO'} (${d.groupSum}; ${d.stored} ${d.note})`;
+      console.log(
+        `| ${r.variant.label} | ${r.fail.toFixed(0)} | ${fr}x | ${r.ok.toFixed(0)} | ${or}x | ${d.thrown} | ${kept} | ${counted} | ${lost} | ${sums} |`,
+      );
     }
 
     if (STORM_SECONDS > 0 && (!ONLY || ONLY.includes('storm'))) {
@@ -444,12 +496,23 @@ async function main(): Promise<void> {
       await new Promise((res) => proc.once('exit', res));
       const s = d.stats!;
       const growth = d.rssPeakMb! - d.rssBaseMb!;
-      console.log('| errors thrown | req/s | RSS at start | peak RSS growth | kept in full | counted only | lost | group counts = thrown |');
+      console.log(
+        '| errors thrown | req/s | RSS at start | peak RSS growth | kept in full | counted only | lost | group counts = thrown |',
+      );
       console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
-      console.log(`| ${d.thrown} | ${r.requests.average.toFixed(0)} | ${d.rssBaseMb!.toFixed(1)} MB | ${growth.toFixed(1)} MB | ${s.kept} | ${s.counted} | ${s.lost} | ${d.groupSum === d.thrown ? 'yes' : 'NO'} (${d.groupSum}) |`);
+      console.log(
+        `| ${d.thrown} | ${r.requests.average.toFixed(0)} | ${d.rssBaseMb!.toFixed(1)} MB | ${growth.toFixed(1)} MB | ${s.kept} | ${s.counted} | ${s.lost} | ${d.groupSum === d.thrown ? 'yes' : 'NO'} (${d.groupSum}) |`,
+      );
       console.log(d.note);
-      if (d.heapAfterGcMb !== undefined) console.log(`after a full garbage collection: heap used ${d.heapAfterGcMb.toFixed(1)} MB (at start ${d.heapBaseMb!.toFixed(1)} MB), RSS ${d.rssAfterGcMb!.toFixed(1)} MB (RSS at start ${d.rssBaseMb!.toFixed(1)} MB)`);
-      console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+      if (d.heapAfterGcMb !== undefined)
+        console.log(
+          `after a full garbage collection: heap used ${d.heapAfterGcMb.toFixed(1)} MB (at start ${d.heapBaseMb!.toFixed(1)} MB), RSS ${d.rssAfterGcMb!.toFixed(1)} MB (RSS at start ${d.rssBaseMb!.toFixed(1)} MB)`,
+        );
+      console.log(
+        `load average at the end: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(', ')}`,
+      );
     }
   } finally {
     stub.server.close();

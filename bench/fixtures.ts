@@ -35,7 +35,18 @@ interface Kind {
   cause?: string;
 }
 
-const TYPES = ['TypeError', 'Error', 'RangeError', 'ValidationError', 'NotFoundError', 'TimeoutError', 'SequelizeDatabaseError', 'FetchError', 'SyntaxError', 'UnauthorizedError'];
+const TYPES = [
+  'TypeError',
+  'Error',
+  'RangeError',
+  'ValidationError',
+  'NotFoundError',
+  'TimeoutError',
+  'SequelizeDatabaseError',
+  'FetchError',
+  'SyntaxError',
+  'UnauthorizedError',
+];
 const TITLES: ((r: () => number) => string)[] = [
   () => "Cannot read properties of undefined (reading 'id')",
   () => "Cannot read properties of null (reading 'items')",
@@ -94,11 +105,15 @@ function makeKinds(): Kind[] {
       frames,
       statusCode: [500, 500, 500, 502, 503, 504, 400, 404, 422, 401][k % 10]!,
       method: ['GET', 'POST', 'GET', 'PUT', 'DELETE', 'GET', 'PATCH'][k % 7]!,
-      route: (rr) => `/api/v${1 + (k % 2)}/${service}/${Math.floor(rr() * 100000)}${k % 4 === 0 ? `/items?page=${Math.floor(rr() * 20)}&sort=created` : ''}`,
+      route: (rr) =>
+        `/api/v${1 + (k % 2)}/${service}/${Math.floor(rr() * 100000)}${k % 4 === 0 ? `/items?page=${Math.floor(rr() * 20)}&sort=created` : ''}`,
       severity: k % 17 === 0 ? 'Fatal' : k % 5 === 0 ? 'Warning' : 'Error',
       log: BENCH_LOGS[k % BENCH_LOGS.length]!,
       fingerprint: '',
-      cause: k % 6 === 0 ? `[cause]: Error: ${['socket hang up', 'ETIMEDOUT', 'pool exhausted'][k % 3]}\n    at Socket.onend (/srv/app/node_modules/pg/lib/connection.js:${100 + k}:9)` : undefined,
+      cause:
+        k % 6 === 0
+          ? `[cause]: Error: ${['socket hang up', 'ETIMEDOUT', 'pool exhausted'][k % 3]}\n    at Socket.onend (/srv/app/node_modules/pg/lib/connection.js:${100 + k}:9)`
+          : undefined,
     };
     kind.fingerprint = computeFingerprint(kind.type, detailOf(kind, kind.title(r)));
     kinds.push(kind);
@@ -125,7 +140,14 @@ function headers(r: () => number, url: string, method: string): KeyValue[] {
     { key: 'HTTP_COOKIE', value: '[Filtered]' },
     { key: 'HTTP_X_FORWARDED_FOR', value: ip },
     { key: 'HTTP_X_REQUEST_ID', value: `${Math.floor(r() * 1e12).toString(16)}-${Math.floor(r() * 1e12).toString(16)}` },
-    { key: 'HTTP_TRACEPARENT', value: `00-${Math.floor(r() * 1e15).toString(16).padStart(32, '0')}-${Math.floor(r() * 1e15).toString(16).padStart(16, '0')}-01` },
+    {
+      key: 'HTTP_TRACEPARENT',
+      value: `00-${Math.floor(r() * 1e15)
+        .toString(16)
+        .padStart(32, '0')}-${Math.floor(r() * 1e15)
+        .toString(16)
+        .padStart(16, '0')}-01`,
+    },
     { key: 'HTTP_CONTENT_TYPE', value: 'application/json; charset=utf-8' },
     { key: 'REMOTE_ADDR', value: '127.0.0.1' },
     { key: 'REQUEST_METHOD', value: method },
@@ -167,7 +189,12 @@ export function benchMessage(i: number, options: BenchMessageOptions): ErrorMess
   const time = Math.floor(end - span + ((i + r()) * span) / options.total);
   const title = options.uniqueTitles ? `${kind.title(r)} (request ${i})` : kind.title(r);
   const url = kind.route(r);
-  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1).split('&').map((p) => ({ key: p.split('=')[0]!, value: p.split('=')[1] ?? '' })) : [];
+  const query = url.includes('?')
+    ? url
+        .slice(url.indexOf('?') + 1)
+        .split('&')
+        .map((p) => ({ key: p.split('=')[0]!, value: p.split('=')[1] ?? '' }))
+    : [];
   return {
     id: newMessageId(time),
     log: kind.log,
@@ -187,10 +214,22 @@ export function benchMessage(i: number, options: BenchMessageOptions): ErrorMess
     correlationId: `${Math.floor(r() * 1e12).toString(16)}`,
     category: 'http',
     serverVariables: headers(r, url, kind.method),
-    cookies: [{ key: 'sid', value: '[Filtered]' }, { key: 'locale', value: '[Filtered]' }],
-    form: kind.method === 'GET' ? [] : [{ key: 'quantity', value: String(Math.floor(r() * 10)) }, { key: 'password', value: '[Filtered]' }],
+    cookies: [
+      { key: 'sid', value: '[Filtered]' },
+      { key: 'locale', value: '[Filtered]' },
+    ],
+    form:
+      kind.method === 'GET'
+        ? []
+        : [
+            { key: 'quantity', value: String(Math.floor(r() * 10)) },
+            { key: 'password', value: '[Filtered]' },
+          ],
     queryString: query,
-    data: [{ key: 'code', value: `E${1000 + BENCH_KINDS}` }, { key: 'retryable', value: r() < 0.3 ? 'true' : 'false' }],
+    data: [
+      { key: 'code', value: `E${1000 + BENCH_KINDS}` },
+      { key: 'retryable', value: r() < 0.3 ? 'true' : 'false' },
+    ],
     fingerprint: kind.fingerprint,
   };
 }

@@ -82,7 +82,9 @@ function makeBodies(batch: number): { path: string; body: Buffer }[] {
   const out: { path: string; body: Buffer }[] = [];
   for (let b = 0; b < BODIES; b++) {
     const log = BENCH_LOGS[b % BENCH_LOGS.length]!;
-    const messages = benchBatch(b * batch, batch, { total: BODIES * batch, uniqueTitles: true }).map(({ id: _id, log: _log, ...rest }) => rest);
+    const messages = benchBatch(b * batch, batch, { total: BODIES * batch, uniqueTitles: true }).map(
+      ({ id: _id, log: _log, ...rest }) => rest,
+    );
     const path = batch === 1 ? `/v3/messages/${log}` : `/v3/messages/${log}/_bulk`;
     out.push({ path, body: Buffer.from(JSON.stringify(batch === 1 ? messages[0] : messages)) });
   }
@@ -92,7 +94,11 @@ function makeBodies(batch: number): { path: string; body: Buffer }[] {
 function post(agent: http.Agent, port: number, key: string, path: string, body: Buffer): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: '127.0.0.1', port, path, method: 'POST', agent,
+      host: '127.0.0.1',
+      port,
+      path,
+      method: 'POST',
+      agent,
       headers: { 'content-type': 'application/json', 'content-length': body.length, api_key: key },
     });
     req.on('response', (res) => {
@@ -136,7 +142,10 @@ async function direct(file: string, seconds: number): Promise<{ created: number;
   const store = await openStore(`sqlite:${file}`);
   const { key, record } = createKey({ name: 'bench writer', permissions: ['messages_write'] });
   await store.putKey(record);
-  const batches = makeBodies(100).map(({ path, body }) => ({ log: path.split('/')[3]!, messages: JSON.parse(body.toString('utf8')) as unknown[] }));
+  const batches = makeBodies(100).map(({ path, body }) => ({
+    log: path.split('/')[3]!,
+    messages: JSON.parse(body.toString('utf8')) as unknown[],
+  }));
   let created = 0;
   let i = 0;
   const cpuBefore = process.cpuUsage();
@@ -155,7 +164,9 @@ async function direct(file: string, seconds: number): Promise<{ created: number;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'elmah-bench-ingest-'));
-  console.log(`bench:ingest — ${cpus().length} cores, Node ${process.version}; ${WARMUP} s warm-up + ${SECONDS} s per scenario; collector in a child process, SQLite store`);
+  console.log(
+    `bench:ingest — ${cpus().length} cores, Node ${process.version}; ${WARMUP} s warm-up + ${SECONDS} s per scenario; collector in a child process, SQLite store`,
+  );
   const rows: { r: Result; stored: number; expected: number; cpuUs: number; loopMaxMs: number; loopP99Ms: number }[] = [];
   try {
     await direct(join(dir, 'direct-warm.db'), WARMUP);
@@ -169,15 +180,19 @@ async function main(): Promise<void> {
       await setup.putKey(record);
       await setup.close();
 
-      const proc: ChildProcess = fork(__filename, ['--server', file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const proc: ChildProcess = fork(__filename, ['--server', file], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       const port = await new Promise<number>((resolve, reject) => {
         proc.once('message', (m: { port: number }) => resolve(m.port));
         proc.once('exit', (code) => reject(new Error(`collector exited with ${code}`)));
       });
-      const cpu = (): Promise<{ cpu: NodeJS.CpuUsage; loopMaxMs: number; loopP99Ms: number }> => new Promise((resolve) => {
-        proc.once('message', (m: { cpu: NodeJS.CpuUsage; loopMaxMs: number; loopP99Ms: number }) => resolve(m));
-        proc.send({ cmd: 'cpu' });
-      });
+      const cpu = (): Promise<{ cpu: NodeJS.CpuUsage; loopMaxMs: number; loopP99Ms: number }> =>
+        new Promise((resolve) => {
+          proc.once('message', (m: { cpu: NodeJS.CpuUsage; loopMaxMs: number; loopP99Ms: number }) => resolve(m));
+          proc.send({ cmd: 'cpu' });
+        });
       const warm = await drive(port, key, scenario, WARMUP);
       const before = (await cpu()).cpu;
       const r = await drive(port, key, scenario, SECONDS);
@@ -190,20 +205,34 @@ async function main(): Promise<void> {
       await new Promise((res) => proc.once('exit', res));
       const expected = warm.created + r.created;
       rows.push({ r, stored, expected, cpuUs, loopMaxMs, loopP99Ms });
-      console.log(`  ${scenario.name}: ${(r.created / r.seconds).toFixed(0)} messages/s (${(r.requests / r.seconds).toFixed(0)} req/s, ${r.errors} errors); stored ${stored}, created ${expected}${stored === expected ? '' : ' MISMATCH'}`);
+      console.log(
+        `  ${scenario.name}: ${(r.created / r.seconds).toFixed(0)} messages/s (${(r.requests / r.seconds).toFixed(0)} req/s, ${r.errors} errors); stored ${stored}, created ${expected}${stored === expected ? '' : ' MISMATCH'}`,
+      );
     }
-    console.log('\n| scenario | messages/s | requests/s | p50 ms | p95 ms | collector CPU µs/message | collector event-loop delay p99 / max ms | errors | stored = created |');
+    console.log(
+      '\n| scenario | messages/s | requests/s | p50 ms | p95 ms | collector CPU µs/message | collector event-loop delay p99 / max ms | errors | stored = created |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const { r, stored, expected, cpuUs, loopMaxMs, loopP99Ms } of rows) {
       const sorted = [...r.latencies].sort((a, b) => a - b);
-      console.log(`| ${r.scenario.name} | ${(r.created / r.seconds).toFixed(0)} | ${(r.requests / r.seconds).toFixed(0)} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 95).toFixed(1)} | ${cpuUs.toFixed(0)} | ${loopP99Ms.toFixed(0)} / ${loopMaxMs.toFixed(0)} | ${r.errors} | ${stored === expected ? 'yes' : `NO (${stored} of ${expected})`} |`);
+      console.log(
+        `| ${r.scenario.name} | ${(r.created / r.seconds).toFixed(0)} | ${(r.requests / r.seconds).toFixed(0)} | ${percentile(sorted, 50).toFixed(1)} | ${percentile(sorted, 95).toFixed(1)} | ${cpuUs.toFixed(0)} | ${loopP99Ms.toFixed(0)} / ${loopMaxMs.toFixed(0)} | ${r.errors} | ${stored === expected ? 'yes' : `NO (${stored} of ${expected})`} |`,
+      );
     }
     const main = rows[0]!;
     const rate = main.r.created / main.r.seconds;
-    console.log(`| (no HTTP) LocalLogClient.append, batches of 100, same store | ${ceilingRate.toFixed(0)} | - | - | - | ${ceiling.cpuUs.toFixed(0)} | - | - | - |`);
-    console.log(`\nThe collector over HTTP reaches ${(rate / ceilingRate).toFixed(2)}x of the in-process ceiling (validation + SQLite), with the load generator on the same cores.`);
-    console.log(`On one otherwise idle core, ${main.cpuUs.toFixed(0)} µs of collector CPU per message would allow about ${(1e6 / main.cpuUs).toFixed(0)} messages/s.`);
-    console.log(`\nGoal: >= 25,000 messages/s with batches of 100 — ${rate >= 25_000 ? 'met' : 'NOT met'} (${rate.toFixed(0)} messages/s).`);
+    console.log(
+      `| (no HTTP) LocalLogClient.append, batches of 100, same store | ${ceilingRate.toFixed(0)} | - | - | - | ${ceiling.cpuUs.toFixed(0)} | - | - | - |`,
+    );
+    console.log(
+      `\nThe collector over HTTP reaches ${(rate / ceilingRate).toFixed(2)}x of the in-process ceiling (validation + SQLite), with the load generator on the same cores.`,
+    );
+    console.log(
+      `On one otherwise idle core, ${main.cpuUs.toFixed(0)} µs of collector CPU per message would allow about ${(1e6 / main.cpuUs).toFixed(0)} messages/s.`,
+    );
+    console.log(
+      `\nGoal: >= 25,000 messages/s with batches of 100 — ${rate >= 25_000 ? 'met' : 'NOT met'} (${rate.toFixed(0)} messages/s).`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

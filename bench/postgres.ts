@@ -40,7 +40,9 @@ const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 async function main(): Promise<void> {
   if (!URL_) {
-    console.log('bench:postgres skipped: set ELMAH_BENCH_POSTGRES_URL or ELMAH_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test).');
+    console.log(
+      'bench:postgres skipped: set ELMAH_BENCH_POSTGRES_URL or ELMAH_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test).',
+    );
     return;
   }
   const schema = `elmah_bench_${randomBytes(4).toString('hex')}`;
@@ -48,8 +50,10 @@ async function main(): Promise<void> {
   const admin = new Pool({ connectionString: URL_, max: 1 });
   const pgVersion = String((await admin.query('SHOW server_version')).rows[0].server_version);
   const store = await PostgresStore.open(URL_, { schema, maxConnections: 8, retention: { maxAgeDays: 36_500, maxCount: 100_000_000 } });
-  console.log(`bench:postgres — ${TOTAL.toLocaleString('en')} messages, schema ${schema}, PostgreSQL ${pgVersion}, ` +
-    `Node ${process.version}, ${cpus().length} cores; bench/fixtures.ts messages (${BENCH_KINDS} kinds over ${BENCH_LOGS.join(', ')})`);
+  console.log(
+    `bench:postgres — ${TOTAL.toLocaleString('en')} messages, schema ${schema}, PostgreSQL ${pgVersion}, ` +
+      `Node ${process.version}, ${cpus().length} cores; bench/fixtures.ts messages (${BENCH_KINDS} kinds over ${BENCH_LOGS.join(', ')})`,
+  );
   const rows: [string, string][] = [];
   try {
     const writer = createKey({ name: 'bench writer', permissions: ['messages_write'] });
@@ -73,7 +77,8 @@ async function main(): Promise<void> {
         const batch = make(n, sent);
         sent += n;
         const results = await remote.append(batch);
-        if (results.some((x) => x.status === 'rejected')) throw new Error(`collector rejected: ${JSON.stringify(results.find((x) => x.status === 'rejected'))}`);
+        if (results.some((x) => x.status === 'rejected'))
+          throw new Error(`collector rejected: ${JSON.stringify(results.find((x) => x.status === 'rejected'))}`);
       }
     };
     await Promise.all(Array.from({ length: 4 }, sender));
@@ -81,7 +86,10 @@ async function main(): Promise<void> {
     await remote.close();
     server.close();
     await router.close();
-    rows.push(['ingest through the collector (HTTP _bulk, 500/batch, 4 senders)', `${fmt(sent / ingestSec)} msg/s (${sent.toLocaleString('en')} in ${ingestSec.toFixed(1)} s)`]);
+    rows.push([
+      'ingest through the collector (HTTP _bulk, 500/batch, 4 senders)',
+      `${fmt(sent / ingestSec)} msg/s (${sent.toLocaleString('en')} in ${ingestSec.toFixed(1)} s)`,
+    ]);
 
     // 2. Fill straight through the store's append (multi-row inserts), 2 writers so that preparing one batch
     // overlaps inserting the other; bounded in time.
@@ -104,10 +112,19 @@ async function main(): Promise<void> {
     };
     await Promise.all([writer2(), writer2()]);
     const fillSec = (Date.now() - fillStart) / 1000;
-    if (filled > sent) rows.push([`append straight into the store (${FILL_BATCH}/batch, 2 writers)`, `${fmt((filled - sent) / fillSec)} msg/s (${(filled - sent).toLocaleString('en')} in ${fillSec.toFixed(0)} s)`]);
+    if (filled > sent)
+      rows.push([
+        `append straight into the store (${FILL_BATCH}/batch, 2 writers)`,
+        `${fmt((filled - sent) / fillSec)} msg/s (${(filled - sent).toLocaleString('en')} in ${fillSec.toFixed(0)} s)`,
+      ]);
     await admin.query(`VACUUM ANALYZE "${schema}".elmah_messages`);
     await admin.query(`ANALYZE "${schema}".elmah_groups`);
-    const size = (await admin.query(`SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`, [schema])).rows[0].s as string;
+    const size = (
+      await admin.query(
+        `SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+        [schema],
+      )
+    ).rows[0].s as string;
     rows.push(['messages stored', `${filled.toLocaleString('en')} (${size} with indexes)`]);
 
     // 3. The viewer's reads, through a LocalLogClient with a read key (as errorViewer does).
@@ -123,22 +140,45 @@ async function main(): Promise<void> {
       ['list page (all logs)', () => viewer.search({ size: 15 })],
       ['groups page (one log)', () => viewer.groups({ log, size: 15 })],
       ['groups page (all logs)', () => viewer.groups({ size: 15 })],
-      ...['type:TypeError', 'statusCode:[500 TO 599]', 'severity:fatal'].map((q): [string, () => Promise<unknown>] =>
-        [`field search \`${q}\` (one log)`, () => viewer.search({ log, size: 15, query: q })]),
-      ...['ECONNREFUSED', 'timeout', '"out of stock"', 'checkout'].map((q): [string, () => Promise<unknown>] =>
-        [`free-text search \`${q}\` (one log)`, () => viewer.search({ log, size: 15, query: q })]),
+      ...['type:TypeError', 'statusCode:[500 TO 599]', 'severity:fatal'].map((q): [string, () => Promise<unknown>] => [
+        `field search \`${q}\` (one log)`,
+        () => viewer.search({ log, size: 15, query: q }),
+      ]),
+      ...['ECONNREFUSED', 'timeout', '"out of stock"', 'checkout'].map((q): [string, () => Promise<unknown>] => [
+        `free-text search \`${q}\` (one log)`,
+        () => viewer.search({ log, size: 15, query: q }),
+      ]),
       ['free-text search `ECONNREFUSED` (all logs)', () => viewer.search({ size: 15, query: 'ECONNREFUSED' })],
       ['get by id', () => viewer.get(one.log, one.id)],
       ['list page 100 (offset 1,500, all logs)', () => viewer.search({ size: 15, page: 100 })],
-      ['search `type:TypeError AND statusCode:500` (all logs)', () => viewer.search({ size: 15, query: 'type:TypeError AND statusCode:500' })],
+      [
+        'search `type:TypeError AND statusCode:500` (all logs)',
+        () => viewer.search({ size: 15, query: 'type:TypeError AND statusCode:500' }),
+      ],
       ['search `"not found"` (all logs)', () => viewer.search({ size: 15, query: '"not found"' })],
       ['search `zzqqxx`, no match (all logs)', () => viewer.search({ size: 15, query: 'zzqqxx' })],
       ['search `timeout`, last day (all logs)', () => viewer.search({ size: 15, query: 'timeout', ...day })],
-      ['groups `statusCode:[500 TO 599]`, last day (grouped on the fly)', () => viewer.groups({ size: 15, query: 'statusCode:[500 TO 599]', ...day })],
+      [
+        'groups `statusCode:[500 TO 599]`, last day (grouped on the fly)',
+        () => viewer.groups({ size: 15, query: 'statusCode:[500 TO 599]', ...day }),
+      ],
       ['groups `timeout`, all time (grouped on the fly)', () => viewer.groups({ size: 15, query: 'timeout' })],
       ['logs (counts from the aggregate)', () => viewer.logs()],
-      ['histogram, 30 days in 60 buckets (the list chart)', () => viewer.histogram({ from: new Date(Date.now() - 30 * 86_400_000).toISOString(), to: new Date().toISOString(), buckets: 60 })],
-      ['histogram of one group, 30 days in 24 buckets (a sparkline)', () => viewer.histogram({ log: one.log, query: `fingerprint:"${one.fingerprint}"`, from: new Date(Date.now() - 30 * 86_400_000).toISOString(), to: new Date().toISOString(), buckets: 24 })],
+      [
+        'histogram, 30 days in 60 buckets (the list chart)',
+        () => viewer.histogram({ from: new Date(Date.now() - 30 * 86_400_000).toISOString(), to: new Date().toISOString(), buckets: 60 }),
+      ],
+      [
+        'histogram of one group, 30 days in 24 buckets (a sparkline)',
+        () =>
+          viewer.histogram({
+            log: one.log,
+            query: `fingerprint:"${one.fingerprint}"`,
+            from: new Date(Date.now() - 30 * 86_400_000).toISOString(),
+            to: new Date().toISOString(),
+            buckets: 24,
+          }),
+      ],
     ];
     for (const [label, fn] of cases) {
       const t = await time(fn);
@@ -150,8 +190,13 @@ async function main(): Promise<void> {
     // 4. Retention in bounded steps on the full log: each call removes the next 1,000 oldest messages of one
     // log (one transaction, its groups repaired), as automatic retention does under a count limit.
     const held = (await store.logs()).find((l) => l.name === log)?.count ?? 0;
-    const step = await time(() => store.prune({ log, maxCount: Math.max(0, held - 20 * STEP_ROWS), maxAgeDays: Infinity, limit: STEP_ROWS }));
-    rows.push([`retention step (${STEP_ROWS.toLocaleString('en')} oldest messages of one log, groups repaired)`, `median ${fmt(step.median)} ms, p95 ${fmt(step.p95)} ms`]);
+    const step = await time(() =>
+      store.prune({ log, maxCount: Math.max(0, held - 20 * STEP_ROWS), maxAgeDays: Infinity, limit: STEP_ROWS }),
+    );
+    rows.push([
+      `retention step (${STEP_ROWS.toLocaleString('en')} oldest messages of one log, groups repaired)`,
+      `median ${fmt(step.median)} ms, p95 ${fmt(step.p95)} ms`,
+    ]);
   } finally {
     await store.close();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

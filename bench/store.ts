@@ -18,8 +18,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 50);
 const CHECKPOINT_THREAD = process.env.BENCH_CHECKPOINT_THREAD !== '0';
 const MAX_FILL_SECONDS = Number(process.env.BENCH_MAX_FILL_SECONDS ?? 900);
 
-
-
 interface Row {
   name: string;
   goal: string;
@@ -42,7 +40,13 @@ async function timeIt(name: string, goal: string, fn: () => Promise<string>): Pr
     times.push(ms(t));
   }
   times.sort((a, b) => a - b);
-  const row = { name, goal, p50: percentile(times, 50), p95: percentile(times, 95), note: times.length < RUNS ? `${note} (${times.length} runs)` : note };
+  const row = {
+    name,
+    goal,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    note: times.length < RUNS ? `${note} (${times.length} runs)` : note,
+  };
   console.log(`  ${name}: p50 ${row.p50.toFixed(2)} ms, p95 ${row.p95.toFixed(2)} ms`);
   return row;
 }
@@ -67,7 +71,10 @@ async function retentionUnderIngest(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'elmah-bench-retention-'));
   const limit = Math.max(20_000, Math.floor(TOTAL / 10));
   const total = limit * 4;
-  const store = await SqliteStore.open(join(dir, 'elmah.db'), { retention: { maxAgeDays: 90, maxCount: limit }, checkpointThread: CHECKPOINT_THREAD });
+  const store = await SqliteStore.open(join(dir, 'elmah.db'), {
+    retention: { maxAgeDays: 90, maxCount: limit },
+    checkpointThread: CHECKPOINT_THREAD,
+  });
   try {
     let slowest = 0;
     let largest = 0;
@@ -89,11 +96,15 @@ async function retentionUnderIngest(): Promise<void> {
     largest = Math.max(largest, count);
     times.sort((a, b) => a - b);
     console.log('');
-    console.log(`Retention under ingest: ${total.toLocaleString('en-US')} messages in batches of ${BATCH} into a log limited to ${limit.toLocaleString('en-US')} (default automatic retention)`);
+    console.log(
+      `Retention under ingest: ${total.toLocaleString('en-US')} messages in batches of ${BATCH} into a log limited to ${limit.toLocaleString('en-US')} (default automatic retention)`,
+    );
     console.log('');
     console.log('| measure | value | goal |');
     console.log('|---|---|---|');
-    console.log(`| append of ${BATCH} (incl. retention steps) p50 / p99 / max | ${percentile(times, 50).toFixed(1)} / ${percentile(times, 99).toFixed(1)} / ${slowest.toFixed(1)} ms | max <= 100 ms |`);
+    console.log(
+      `| append of ${BATCH} (incl. retention steps) p50 / p99 / max | ${percentile(times, 50).toFixed(1)} / ${percentile(times, 99).toFixed(1)} / ${slowest.toFixed(1)} ms | max <= 100 ms |`,
+    );
     console.log(`| largest the log grew | ${largest.toLocaleString('en-US')} (${(largest / limit).toFixed(2)}x the limit) | <= 1.5x |`);
     console.log(`| messages at the end | ${count.toLocaleString('en-US')} | |`);
   } finally {
@@ -112,9 +123,14 @@ async function fillAndRead(uniqueTitles: boolean): Promise<void> {
   process.once('SIGTERM', cleanUp);
   let store: Store | undefined;
   try {
-    store = await SqliteStore.open(join(dir, 'elmah.db'), { retention: { maxAgeDays: 90, maxCount: 10_000_000 }, checkpointThread: CHECKPOINT_THREAD });
+    store = await SqliteStore.open(join(dir, 'elmah.db'), {
+      retention: { maxAgeDays: 90, maxCount: 10_000_000 },
+      checkpointThread: CHECKPOINT_THREAD,
+    });
     const options = { total: TOTAL, uniqueTitles };
-    console.log(`Filling ${TOTAL.toLocaleString('en-US')} messages (${uniqueTitles ? 'every title unique' : "the fixtures' title mix"}) in batches of ${BATCH} into ${store.describe()} …`);
+    console.log(
+      `Filling ${TOTAL.toLocaleString('en-US')} messages (${uniqueTitles ? 'every title unique' : "the fixtures' title mix"}) in batches of ${BATCH} into ${store.describe()} …`,
+    );
     let appendMs = 0;
     let appendCpuMs = 0;
     const loadBefore = loadavg()[0]!;
@@ -136,7 +152,10 @@ async function fillAndRead(uniqueTitles: boolean): Promise<void> {
       appendMs += took;
       slowest = Math.max(slowest, took);
       stored += batch.length;
-      if (stored % 100_000 === 0) console.log(`  ${stored.toLocaleString('en-US')} stored, ${Math.round((stored / appendMs) * 1000).toLocaleString('en-US')} msg/s so far`);
+      if (stored % 100_000 === 0)
+        console.log(
+          `  ${stored.toLocaleString('en-US')} stored, ${Math.round((stored / appendMs) * 1000).toLocaleString('en-US')} msg/s so far`,
+        );
       if (ms(wall) > MAX_FILL_SECONDS * 1000) {
         console.log(`  stopping the fill at ${MAX_FILL_SECONDS} s`);
         break;
@@ -204,32 +223,46 @@ async function fillAndRead(uniqueTitles: boolean): Promise<void> {
       }),
     );
     const one = second.messages[3]!;
-    rows.push(
-      await timeIt('get by id', '', async () => ((await store!.get(one.log, one.id)) ? 'found' : 'missing')),
-    );
+    rows.push(await timeIt('get by id', '', async () => ((await store!.get(one.log, one.id)) ? 'found' : 'missing')));
     await store.close();
     store = undefined;
     const bytes = folderBytes(dir);
 
     console.log('');
-    console.log(`Command: BENCH_MESSAGES=${TOTAL} npm run bench:store   (Node ${process.version}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`);
-    console.log(`Fixtures: ${uniqueTitles ? 'every title unique (the word `request` in every title)' : "the fixtures' mix of titles (some repeat)"}`);
+    console.log(
+      `Command: BENCH_MESSAGES=${TOTAL} npm run bench:store   (Node ${process.version}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`,
+    );
+    console.log(
+      `Fixtures: ${uniqueTitles ? 'every title unique (the word `request` in every title)' : "the fixtures' mix of titles (some repeat)"}`,
+    );
     console.log('');
     console.log('| measure | value | goal |');
     console.log('|---|---|---|');
     console.log(`| messages stored | ${stored.toLocaleString('en-US')} | ${TOTAL.toLocaleString('en-US')} |`);
-    console.log(`| append throughput (time inside append, batches of ${BATCH}) | ${Math.round((stored / appendMs) * 1000).toLocaleString('en-US')} msg/s | >= 40,000 msg/s |`);
-    console.log(`| append CPU per message (this process) | ${((appendCpuMs * 1000) / stored).toFixed(1)} µs (${Math.round((stored / appendCpuMs) * 1000).toLocaleString('en-US')} msg per CPU second) | <= 25 µs (>= 40,000) |`);
+    console.log(
+      `| append throughput (time inside append, batches of ${BATCH}) | ${Math.round((stored / appendMs) * 1000).toLocaleString('en-US')} msg/s | >= 40,000 msg/s |`,
+    );
+    console.log(
+      `| append CPU per message (this process) | ${((appendCpuMs * 1000) / stored).toFixed(1)} µs (${Math.round((stored / appendCpuMs) * 1000).toLocaleString('en-US')} msg per CPU second) | <= 25 µs (>= 40,000) |`,
+    );
     console.log(`| machine load average (1 min) before / after the fill | ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} | |`);
-    console.log(`| fill wall time incl. generating messages | ${(wallMs / 1000).toFixed(1)} s (${Math.round((stored / wallMs) * 1000).toLocaleString('en-US')} msg/s) | |`);
-    console.log(`| slowest append of ${BATCH} (CPU of this process meanwhile) | ${slowest.toFixed(1)} ms (${slow.cpuOfSlowest.toFixed(1)} ms) | <= 100 ms |`);
-    console.log(`| appends over 50 / over 100 ms | ${slow.over50} / ${slow.over100} of ${Math.ceil(stored / BATCH).toLocaleString('en-US')} | |`);
+    console.log(
+      `| fill wall time incl. generating messages | ${(wallMs / 1000).toFixed(1)} s (${Math.round((stored / wallMs) * 1000).toLocaleString('en-US')} msg/s) | |`,
+    );
+    console.log(
+      `| slowest append of ${BATCH} (CPU of this process meanwhile) | ${slowest.toFixed(1)} ms (${slow.cpuOfSlowest.toFixed(1)} ms) | <= 100 ms |`,
+    );
+    console.log(
+      `| appends over 50 / over 100 ms | ${slow.over50} / ${slow.over100} of ${Math.ceil(stored / BATCH).toLocaleString('en-US')} | |`,
+    );
     console.log(
       checkpoints
         ? `| checkpointer thread: passes, holds (longest, ended by the time limit) | ${checkpoints.passes}, ${checkpoints.holds} (${checkpoints.longestHoldMs.toFixed(1)} ms, ${checkpoints.holdTimeouts}) | |`
         : '| checkpoints | in the commits (no checkpointer thread) | |',
     );
-    console.log(`| database size on disk (db + wal) | ${(bytes / 1e6).toFixed(0)} MB (${Math.round(bytes / stored)} B/message) | <= 1,000 B/message |`);
+    console.log(
+      `| database size on disk (db + wal) | ${(bytes / 1e6).toFixed(0)} MB (${Math.round(bytes / stored)} B/message) | <= 1,000 B/message |`,
+    );
     console.log('');
     console.log(`| read (${RUNS} runs each) | p50 ms | p95 ms | goal | result |`);
     console.log('|---|---|---|---|---|');

@@ -24,8 +24,6 @@ const MAX_PAGE_SECONDS = 60;
 /** A database file to keep between runs: filled when absent, reused (not refilled) when present. */
 const KEEP_DB = process.env.BENCH_DB;
 
-
-
 interface Row {
   name: string;
   path: string;
@@ -94,12 +92,14 @@ async function main(): Promise<void> {
 
     const get = (path: string): Promise<{ status: number; bytes: number }> =>
       new Promise((resolve, reject) => {
-        http.get(`${origin}${path}`, { agent }, (res) => {
-          let bytes = 0;
-          res.on('data', (c: Buffer) => (bytes += c.length));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
-          res.on('error', reject);
-        }).on('error', reject);
+        http
+          .get(`${origin}${path}`, { agent }, (res) => {
+            let bytes = 0;
+            res.on('data', (c: Buffer) => (bytes += c.length));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+            res.on('error', reject);
+          })
+          .on('error', reject);
       });
 
     const log = BENCH_LOGS[0];
@@ -117,12 +117,30 @@ async function main(): Promise<void> {
       ['list page 20 (all logs)', '/elmah.axd/?page=20', '', () => client.search({ page: 19, size: 15 })],
       ['grouped view (all logs)', '/elmah.axd/?view=groups', '<= 20 ms', () => client.groups({ size: 15 })],
       [`grouped view (log ${log})`, `/elmah.axd/?view=groups&log=${log}`, '<= 20 ms', () => client.groups({ log, size: 15 })],
-      ['search: free text `ECONNREFUSED`', '/elmah.axd/?q=ECONNREFUSED', '<= 50 ms', () => client.search({ query: '(ECONNREFUSED)', size: 15 })],
-      ['search: `type:TypeError`', '/elmah.axd/?q=type%3ATypeError', '<= 50 ms', () => client.search({ query: '(type:TypeError)', size: 15 })],
-      ['search: status 5xx + type quick filters', '/elmah.axd/?status=5xx&type=TimeoutError', '<= 50 ms',
-        () => client.search({ query: 'statusCode:[500 TO 599] AND type:"TimeoutError"', size: 15 })],
-      ['search: phrase `"out of stock"`, last 7 days', '/elmah.axd/?q=%22out+of+stock%22&since=7d', '<= 50 ms',
-        () => client.search({ query: '("out of stock")', from: new Date(Date.now() - 7 * 86_400_000).toISOString(), size: 15 })],
+      [
+        'search: free text `ECONNREFUSED`',
+        '/elmah.axd/?q=ECONNREFUSED',
+        '<= 50 ms',
+        () => client.search({ query: '(ECONNREFUSED)', size: 15 }),
+      ],
+      [
+        'search: `type:TypeError`',
+        '/elmah.axd/?q=type%3ATypeError',
+        '<= 50 ms',
+        () => client.search({ query: '(type:TypeError)', size: 15 }),
+      ],
+      [
+        'search: status 5xx + type quick filters',
+        '/elmah.axd/?status=5xx&type=TimeoutError',
+        '<= 50 ms',
+        () => client.search({ query: 'statusCode:[500 TO 599] AND type:"TimeoutError"', size: 15 }),
+      ],
+      [
+        'search: phrase `"out of stock"`, last 7 days',
+        '/elmah.axd/?q=%22out+of+stock%22&since=7d',
+        '<= 50 ms',
+        () => client.search({ query: '("out of stock")', from: new Date(Date.now() - 7 * 86_400_000).toISOString(), size: 15 }),
+      ],
       ['chart image (7 days, 84 buckets; cached 30 s)', '/elmah.axd/chart.svg', '', () => client.histogram({ ...week(), buckets: 84 })],
       ['poll for new errors', '/elmah.axd/poll', '', () => client.search({ size: 1 })],
     ];
@@ -130,8 +148,12 @@ async function main(): Promise<void> {
     const sample = (await store.search({ size: 1 })).messages[0];
     if (sample) {
       pages.push(['detail page', `/elmah.axd/detail/${sample.id}?log=${sample.log}`, '', undefined]);
-      pages.push(['sparkline image (one group; cached 30 s)', `/elmah.axd/spark.svg?log=${sample.log}&fingerprint=${sample.fingerprint}`, '',
-        () => client.histogram({ log: sample.log, query: `fingerprint:"${sample.fingerprint}"`, ...week(), buckets: 28 })]);
+      pages.push([
+        'sparkline image (one group; cached 30 s)',
+        `/elmah.axd/spark.svg?log=${sample.log}&fingerprint=${sample.fingerprint}`,
+        '',
+        () => client.histogram({ log: sample.log, query: `fingerprint:"${sample.fingerprint}"`, ...week(), buckets: 28 }),
+      ]);
     }
 
     const rows: Row[] = [];
@@ -156,21 +178,45 @@ async function main(): Promise<void> {
       }
       const srv = [...(serverTimes.get(path) ?? [])].sort((a, b) => a - b);
       client.sort((a, b) => a - b);
-      const direct50 = direct ? percentile(directTimes.sort((a, b) => a - b), 50) : undefined;
-      rows.push({ name, path, goal, direct50, server50: percentile(srv, 50), server95: percentile(srv, 95), client50: percentile(client, 50), status: last.status, bytes: last.bytes, runs: client.length });
+      const direct50 = direct
+        ? percentile(
+            directTimes.sort((a, b) => a - b),
+            50,
+          )
+        : undefined;
+      rows.push({
+        name,
+        path,
+        goal,
+        direct50,
+        server50: percentile(srv, 50),
+        server95: percentile(srv, 95),
+        client50: percentile(client, 50),
+        status: last.status,
+        bytes: last.bytes,
+        runs: client.length,
+      });
       console.log(`  ${name}: p50 ${percentile(srv, 50).toFixed(2)} ms`);
     }
     agent.destroy();
 
     console.log('');
-    console.log(`Command: BENCH_MESSAGES=${TOTAL}${KEEP_DB ? ` BENCH_DB=${KEEP_DB}` : ''} npm run bench:viewer   (Node ${process.version}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`);
-    console.log(`Messages stored: ${stored.toLocaleString('en-US')} over ${BENCH_LOGS.length} logs; times are server side (first middleware to 'finish'), one request at a time.`);
+    console.log(
+      `Command: BENCH_MESSAGES=${TOTAL}${KEEP_DB ? ` BENCH_DB=${KEEP_DB}` : ''} npm run bench:viewer   (Node ${process.version}, ${cpus().length} cores: ${cpus()[0]?.model ?? '?'})`,
+    );
+    console.log(
+      `Messages stored: ${stored.toLocaleString('en-US')} over ${BENCH_LOGS.length} logs; times are server side (first middleware to 'finish'), one request at a time.`,
+    );
     console.log('');
-    console.log('| request | server p50 ms | server p95 ms | client p50 ms | same read without HTTP, p50 ms | goal (server p50) | status, bytes | runs |');
+    console.log(
+      '| request | server p50 ms | server p95 ms | client p50 ms | same read without HTTP, p50 ms | goal (server p50) | status, bytes | runs |',
+    );
     console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       const verdict = r.goal ? ` ${r.server50 <= Number(r.goal.replace(/[^\d.]/g, '')) ? 'met' : 'missed'}` : '';
-      console.log(`| ${r.name} | ${r.server50.toFixed(2)} | ${r.server95.toFixed(2)} | ${r.client50.toFixed(2)} | ${r.direct50 === undefined ? '' : r.direct50.toFixed(2)} | ${r.goal}${verdict} | ${r.status}, ${r.bytes.toLocaleString('en-US')} B | ${r.runs} |`);
+      console.log(
+        `| ${r.name} | ${r.server50.toFixed(2)} | ${r.server95.toFixed(2)} | ${r.client50.toFixed(2)} | ${r.direct50 === undefined ? '' : r.direct50.toFixed(2)} | ${r.goal}${verdict} | ${r.status}, ${r.bytes.toLocaleString('en-US')} B | ${r.runs} |`,
+      );
     }
   } finally {
     await new Promise((r) => (server ? server.close(r) : r(undefined)));

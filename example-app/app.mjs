@@ -156,7 +156,9 @@ function handledNewsletter(logger) {
     } catch (err) {
       // Handled: the visitor gets a page, the team still hears about it.
       logger.raise(err, req);
-      res.type('html').send(page('Newsletter', '<h1>Newsletter</h1><p>This is the cached issue. (An error was logged.)</p><p><a href="/">Back</a></p>'));
+      res
+        .type('html')
+        .send(page('Newsletter', '<h1>Newsletter</h1><p>This is the cached issue. (An error was logged.)</p><p><a href="/">Back</a></p>'));
     }
   };
 }
@@ -170,7 +172,12 @@ function friendlyErrorPage(err, req, res, next) {
   res
     .status(status)
     .type('html')
-    .send(page(`Error ${status}`, `<h1>Sorry! (${status})</h1><p>${escapeHtml(text)}</p><p><a href="/">Back to the shop</a> · <a href="/elmah.axd/">Error log</a></p>`));
+    .send(
+      page(
+        `Error ${status}`,
+        `<h1>Sorry! (${status})</h1><p>${escapeHtml(text)}</p><p><a href="/">Back to the shop</a> · <a href="/elmah.axd/">Error log</a></p>`,
+      ),
+    );
 }
 
 /**

@@ -40,7 +40,11 @@ export function staleReason(root = ROOT) {
     if (!existsSync(path)) return `${output} is missing`;
     oldestOutput = Math.min(oldestOutput, statSync(path).mtimeMs);
   }
-  const newestInput = Math.max(...INPUTS.map((input) => join(root, input)).filter(existsSync).map(newestMtime));
+  const newestInput = Math.max(
+    ...INPUTS.map((input) => join(root, input))
+      .filter(existsSync)
+      .map(newestMtime),
+  );
   return newestInput > oldestOutput ? 'the sources changed since the last build' : undefined;
 }
 
@@ -110,7 +114,9 @@ export async function ensureBuilt({ root = ROOT, quiet = false, log = console.lo
     if (!ok) throw new Error(`npm run build failed${quiet ? `:\n${output}` : ' (see above)'}`);
     const missing = promisedOutputs(root).filter((file) => !existsSync(join(root, file)));
     if (missing.length > 0) {
-      const err = new Error(`npm run build did not produce ${missing.join(', ')}, which package.json names (main/module/types/exports/bin); tsup.config.ts and package.json disagree.`);
+      const err = new Error(
+        `npm run build did not produce ${missing.join(', ')}, which package.json names (main/module/types/exports/bin); tsup.config.ts and package.json disagree.`,
+      );
       err.code = 'OUTPUTS_MISSING';
       throw err;
     }

@@ -66,7 +66,11 @@ const cli = join(ROOT, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8
 // --dotenv, not its other name --env-file: Node.js reads `--env-file` itself, even after the script, and
 // stops when the file does not exist yet.
 const init = spawnSync(process.execPath, [cli, 'init', '--store', storeUrl, '--dotenv', envFile], { stdio: 'inherit' });
-if (init.status !== 0) fail(`express-elmah init failed (exit ${init.status ?? init.signal}).`, `Delete ${shown(envFile)} and ${shown(join(dataDir, '.elmah'))} to start afresh.`);
+if (init.status !== 0)
+  fail(
+    `express-elmah init failed (exit ${init.status ?? init.signal}).`,
+    `Delete ${shown(envFile)} and ${shown(join(dataDir, '.elmah'))} to start afresh.`,
+  );
 
 // 3. The logger and the viewer read their keys and store from the environment, as in a real app.
 const env = readEnv(envFile);
@@ -116,7 +120,9 @@ async function stop(signal) {
   const left = await logger.close(2000).catch(() => undefined);
   await viewer.close?.();
   const { sent, dropped, failed } = logger.stats();
-  console.log(`Stopped. Errors shipped: ${sent}${dropped || failed ? `, dropped: ${dropped}, failed: ${failed}` : ''}.${left === false ? ' Some were still queued.' : ''}`);
+  console.log(
+    `Stopped. Errors shipped: ${sent}${dropped || failed ? `, dropped: ${dropped}, failed: ${failed}` : ''}.${left === false ? ' Some were still queued.' : ''}`,
+  );
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

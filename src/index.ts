@@ -40,7 +40,13 @@ export type { ErrorLogger } from './capture/logger.js';
 export type { ErrorLoggerOptions, BeforeLogResult } from './capture/options.js';
 export type { ShipperStats } from './capture/queue.js';
 export { classifyFailure } from './capture/queue.js';
-export { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_KEYS, DEFAULT_REDACT_PARAMS, DEFAULT_TOKEN_PATH_WORDS, redactMessage } from './model/redact.js';
+export {
+  DEFAULT_REDACT_HEADERS,
+  DEFAULT_REDACT_KEYS,
+  DEFAULT_REDACT_PARAMS,
+  DEFAULT_TOKEN_PATH_WORDS,
+  redactMessage,
+} from './model/redact.js';
 export type { RedactOptions, NameRule } from './model/redact.js';
 export { errorViewer, ElmahTestError } from './viewer/index.js';
 export type { ErrorViewer, ErrorViewerOptions, ViewerAccessFunction } from './viewer/index.js';

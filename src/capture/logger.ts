@@ -54,26 +54,45 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   const key = options.key ?? process.env.ELMAH_WRITE_KEY ?? undefined;
   const report = createReporter(options.onError);
   const writer = new CaptureWriter({
-    store: options.store, key, worker: options.worker, timeoutMs: options.timeoutMs ?? CAPTURE_DEFAULTS.timeoutMs, report, onRefused: (err) => shipper.stop(err),
+    store: options.store,
+    key,
+    worker: options.worker,
+    timeoutMs: options.timeoutMs ?? CAPTURE_DEFAULTS.timeoutMs,
+    report,
+    onRefused: (err) => shipper.stop(err),
   });
   const shipper = new Shipper({ client: () => writer.writer(), report, ...shipperSettings(options, writer.onWorker) });
   const recorder = new Recorder({
-    log, key, severity: options.severity ?? 'Error', sink: shipper, report, filter: options.filter, beforeLog: options.beforeLog,
-    redact: options.redact, application: options.application, version: options.version, user: options.user,
+    log,
+    key,
+    severity: options.severity ?? 'Error',
+    sink: shipper,
+    report,
+    filter: options.filter,
+    beforeLog: options.beforeLog,
+    redact: options.redact,
+    application: options.application,
+    version: options.version,
+    user: options.user,
   });
 
   const flush = async (ms = 5000): Promise<boolean> => shipper.flush(await recorder.settle(ms));
   const uninstall = options.captureUncaught
-    ? installUncaught({ record: (value, origin) => void recorder.record(value, undefined, 'Fatal', origin), flush, exitFlushMs: options.exitFlushMs ?? CAPTURE_DEFAULTS.exitFlushMs })
+    ? installUncaught({
+        record: (value, origin) => void recorder.record(value, undefined, 'Fatal', origin),
+        flush,
+        exitFlushMs: options.exitFlushMs ?? CAPTURE_DEFAULTS.exitFlushMs,
+      })
     : undefined;
   let closing: Promise<boolean> | undefined;
-  const close = (ms = 5000): Promise<boolean> => (closing ??= (async () => {
-    uninstall?.();
-    // The shipper's own close flushes, and counts what cannot be written in full before the deadline.
-    const ok = await shipper.close(await recorder.settle(ms));
-    await writer.close();
-    return ok;
-  })());
+  const close = (ms = 5000): Promise<boolean> =>
+    (closing ??= (async () => {
+      uninstall?.();
+      // The shipper's own close flushes, and counts what cannot be written in full before the deadline.
+      const ok = await shipper.close(await recorder.settle(ms));
+      await writer.close();
+      return ok;
+    })());
 
   const logger = function errorLoggerMiddleware(err: unknown, req: Request, _res: Response, next: NextFunction): void {
     try {
@@ -84,7 +103,11 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     next(err);
   } as ErrorLogger;
   Object.defineProperties(logger, {
-    raise: { value: function raise(err: unknown, req?: Request): string | undefined { return recorder.record(err, req); } },
+    raise: {
+      value: function raise(err: unknown, req?: Request): string | undefined {
+        return recorder.record(err, req);
+      },
+    },
     flush: { value: flush },
     close: { value: close },
     ready: { value: writer.ready, enumerable: true },

@@ -63,7 +63,10 @@ const nameRules = (value: unknown): boolean => Array.isArray(value) && value.eve
 export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
   key: { kinds: ['string'], describe: 'an API key string (elmah_<id>_<secret>)' },
   store: storeOptionRule('any'),
-  log: { kinds: ['string'], check: (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v as string) ? undefined : 'must be 1-100 letters, digits, . _ -') },
+  log: {
+    kinds: ['string'],
+    check: (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v as string) ? undefined : 'must be 1-100 letters, digits, . _ -'),
+  },
   application: { kinds: ['string'] },
   version: { kinds: ['string'] },
   filter: { kinds: ['function'], describe: 'a function (err, req) => boolean' },
@@ -74,11 +77,13 @@ export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
     check: (v) => {
       const r = v as Record<string, unknown>;
       for (const name of Object.keys(r)) {
-        if (!['headers', 'keys', 'values', 'replace'].includes(name)) return `has an unknown member "${name}" (known: headers, keys, values, replace)`;
+        if (!['headers', 'keys', 'values', 'replace'].includes(name))
+          return `has an unknown member "${name}" (known: headers, keys, values, replace)`;
       }
       if (r.headers !== undefined && !nameRules(r.headers)) return 'member "headers" must be a list of strings or RegExps';
       if (r.keys !== undefined && !nameRules(r.keys)) return 'member "keys" must be a list of strings or RegExps';
-      if (r.values !== undefined && !(Array.isArray(r.values) && r.values.every((s) => typeof s === 'string'))) return 'member "values" must be a list of strings';
+      if (r.values !== undefined && !(Array.isArray(r.values) && r.values.every((s) => typeof s === 'string')))
+        return 'member "values" must be a list of strings';
       if (r.replace !== undefined && typeof r.replace !== 'boolean') return 'member "replace" must be a boolean';
       return undefined;
     },

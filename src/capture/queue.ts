@@ -98,13 +98,36 @@ export type FailureKind = 'stop' | 'retry' | 'split' | 'reject' | 'bounded';
 export function classifyFailure(err: unknown, batchLength = 1): FailureKind {
   if (!isElmahError(err)) return 'bounded';
   const { code, status } = err;
-  if (status === 401 || status === 403 || code === 'ERR_ELMAH_KEY_MISSING' || code === 'ERR_ELMAH_KEY_INVALID' || code === 'ERR_ELMAH_PERMISSION') return 'stop';
+  if (
+    status === 401 ||
+    status === 403 ||
+    code === 'ERR_ELMAH_KEY_MISSING' ||
+    code === 'ERR_ELMAH_KEY_INVALID' ||
+    code === 'ERR_ELMAH_PERMISSION'
+  )
+    return 'stop';
   if (err.transient === true) return 'retry';
   // The shipper's own deadline on a hung store: bounded, so a store that never answers cannot pin the queue.
   if (code === 'ERR_ELMAH_TIMEOUT') return 'bounded';
-  if (status === 429 || status === 502 || status === 503 || status === 504 || code === 'ERR_ELMAH_STORE_BUSY' || code === 'ERR_ELMAH_RATE_LIMITED') return 'retry';
+  if (
+    status === 429 ||
+    status === 502 ||
+    status === 503 ||
+    status === 504 ||
+    code === 'ERR_ELMAH_STORE_BUSY' ||
+    code === 'ERR_ELMAH_RATE_LIMITED'
+  )
+    return 'retry';
   if (status === 413 && batchLength > 1) return 'split';
-  if (status === 400 || status === 413 || status === 415 || status === 422 || code === 'ERR_ELMAH_INVALID_MESSAGE' || code === 'ERR_ELMAH_TOO_LARGE') return 'reject';
+  if (
+    status === 400 ||
+    status === 413 ||
+    status === 415 ||
+    status === 422 ||
+    code === 'ERR_ELMAH_INVALID_MESSAGE' ||
+    code === 'ERR_ELMAH_TOO_LARGE'
+  )
+    return 'reject';
   return 'bounded';
 }
 
@@ -161,7 +184,12 @@ export class Shipper {
     const { kept, counted, dropped, failed } = this.counts;
     return {
       queued: this.queue.length + this.inflight + this.folded + this.outstandingCount,
-      sent: kept + counted, kept, counted, dropped, failed, lost: dropped + failed,
+      sent: kept + counted,
+      kept,
+      counted,
+      dropped,
+      failed,
+      lost: dropped + failed,
     };
   }
 
@@ -208,10 +236,14 @@ export class Shipper {
     const now = Date.now();
     if (!this.closed && (full || this.attempts > 0) && now - this.countReportedAt >= 1000) {
       this.countReportedAt = now;
-      const why = full ? `The queue is full (${this.options.queueSize} messages)` : 'Storing failed and a batch is already waiting for the retry';
-      this.options.report(new ElmahError('ERR_ELMAH_QUEUE_FULL', `${why}; newer errors are counted but not kept in full until the store catches up.`, {
-        help: 'Check that the store is reachable and keeps up; raise `queueSize` if bursts are normal.',
-      }));
+      const why = full
+        ? `The queue is full (${this.options.queueSize} messages)`
+        : 'Storing failed and a batch is already waiting for the retry';
+      this.options.report(
+        new ElmahError('ERR_ELMAH_QUEUE_FULL', `${why}; newer errors are counted but not kept in full until the store catches up.`, {
+          help: 'Check that the store is reachable and keeps up; raise `queueSize` if bursts are normal.',
+        }),
+      );
     }
     return this.fold(occurrence);
   }
@@ -319,9 +351,15 @@ export class Shipper {
     if (!builder) {
       if (this.builders.size >= this.maxGroups) {
         this.lose(1, 'dropped', 'too many groups to count');
-        this.options.report(new ElmahError('ERR_ELMAH_DROPPED', `More than ${this.maxGroups} different errors are waiting to be counted; further ones are dropped.`, {
-          help: 'The store cannot keep up with a storm of many different errors; check the store.',
-        }));
+        this.options.report(
+          new ElmahError(
+            'ERR_ELMAH_DROPPED',
+            `More than ${this.maxGroups} different errors are waiting to be counted; further ones are dropped.`,
+            {
+              help: 'The store cannot keep up with a storm of many different errors; check the store.',
+            },
+          ),
+        );
         return false;
       }
       builder = new TallyBuilder(o.log, o.fingerprint);
@@ -402,7 +440,10 @@ export class Shipper {
     const total = [...merged.values()].reduce((a, b) => a + b, 0);
     const reason = [...merged].map(([r, n]) => `${r}: ${n}`).join(', ');
     const data = first.data.filter((kv) => kv.key !== 'elmah.dropped' && kv.key !== 'elmah.droppedReason');
-    data.push({ key: 'elmah.dropped', value: String(total) }, { key: 'elmah.droppedReason', value: `${total} earlier error(s) were neither stored nor counted (${reason})` });
+    data.push(
+      { key: 'elmah.dropped', value: String(total) },
+      { key: 'elmah.droppedReason', value: `${total} earlier error(s) were neither stored nor counted (${reason})` },
+    );
     const copy = { ...first, data };
     this.announced.set(copy, merged);
     batch[0] = copy;
@@ -412,7 +453,8 @@ export class Shipper {
     const base = this.options.baseBackoffMs ?? 200;
     const exp = Math.min(this.options.maxBackoffMs, base * 2 ** Math.min(this.attempts - 1, 30));
     let delay = exp * (0.5 + this.random() * 0.5);
-    if (retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter > 0) delay = Math.max(delay, Math.min(retryAfter * 1000, 3_600_000));
+    if (retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter > 0)
+      delay = Math.max(delay, Math.min(retryAfter * 1000, 3_600_000));
     this.backoffUntil = Date.now() + delay;
   }
 
@@ -432,7 +474,13 @@ export class Shipper {
       const e = asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store is not reachable');
       this.attempts++;
       this.backoff(e.retryAfter);
-      this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing error messages failed, will retry: ${e.message}`, { cause: e, help: e.help, transient: true }));
+      this.options.report(
+        new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing error messages failed, will retry: ${e.message}`, {
+          cause: e,
+          help: e.help,
+          transient: true,
+        }),
+      );
       this.schedule();
       this.wake();
       return;
@@ -494,9 +542,11 @@ export class Shipper {
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new ElmahError('ERR_ELMAH_TIMEOUT', `The store did not answer within ${this.options.timeoutMs} ms.`, {
-          help: 'Check the store; raise `timeoutMs` if it is slow but working.',
-        }));
+        reject(
+          new ElmahError('ERR_ELMAH_TIMEOUT', `The store did not answer within ${this.options.timeoutMs} ms.`, {
+            help: 'Check the store; raise `timeoutMs` if it is slow but working.',
+          }),
+        );
       }, this.options.timeoutMs);
       timer.unref();
       Promise.resolve(promise).then(
@@ -520,9 +570,15 @@ export class Shipper {
     });
     if (rejected.length > 0) {
       this.foldMessages(rejected);
-      this.options.report(new ElmahError('ERR_ELMAH_DROPPED', `The store rejected ${rejected.length} message(s), which are counted but not kept in full: ${reason}`.slice(0, 1000), {
-        help: 'This points at a bug in the record building; please report it with the reason.',
-      }));
+      this.options.report(
+        new ElmahError(
+          'ERR_ELMAH_DROPPED',
+          `The store rejected ${rejected.length} message(s), which are counted but not kept in full: ${reason}`.slice(0, 1000),
+          {
+            help: 'This points at a bug in the record building; please report it with the reason.',
+          },
+        ),
+      );
     }
   }
 
@@ -549,9 +605,11 @@ export class Shipper {
     });
     if (rejected > 0) {
       this.lose(rejected, 'dropped', 'count rejected by the store');
-      this.options.report(new ElmahError('ERR_ELMAH_DROPPED', `The store rejected the count of ${rejected} error(s): ${reason}`.slice(0, 1000), {
-        help: 'This points at a bug; please report it with the reason.',
-      }));
+      this.options.report(
+        new ElmahError('ERR_ELMAH_DROPPED', `The store rejected the count of ${rejected} error(s): ${reason}`.slice(0, 1000), {
+          help: 'This points at a bug; please report it with the reason.',
+        }),
+      );
     }
   }
 
@@ -569,13 +627,24 @@ export class Shipper {
         this.attempts = 0;
         const n = this.release(chunk);
         this.lose(n, 'dropped', `count rejected (${e.code})`);
-        this.options.report(new ElmahError('ERR_ELMAH_DROPPED', `Dropped the count of ${n} error(s) the store refused: ${e.message}`, { cause: e, help: e.help }));
+        this.options.report(
+          new ElmahError('ERR_ELMAH_DROPPED', `Dropped the count of ${n} error(s) the store refused: ${e.message}`, {
+            cause: e,
+            help: e.help,
+          }),
+        );
         return;
       }
       case 'retry':
         this.attempts++;
         this.backoff(e.retryAfter);
-        this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing a count of errors failed, will retry: ${e.message}`, { cause: e, help: e.help, transient: true }));
+        this.options.report(
+          new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing a count of errors failed, will retry: ${e.message}`, {
+            cause: e,
+            help: e.help,
+            transient: true,
+          }),
+        );
         return;
       case 'bounded':
         this.attempts++;
@@ -583,11 +652,19 @@ export class Shipper {
           this.attempts = 0;
           const n = this.release(chunk);
           this.lose(n, 'failed', 'store failure');
-          this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Gave up on the count of ${n} error(s) after ${this.options.maxRetries + 1} tries: ${e.message}`, { cause: e, help: e.help || 'Check the store.' }));
+          this.options.report(
+            new ElmahError(
+              'ERR_ELMAH_SHIP_FAILED',
+              `Gave up on the count of ${n} error(s) after ${this.options.maxRetries + 1} tries: ${e.message}`,
+              { cause: e, help: e.help || 'Check the store.' },
+            ),
+          );
           return;
         }
         this.backoff(e.retryAfter);
-        this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing a count of errors failed, will retry: ${e.message}`, { cause: e, help: e.help }));
+        this.options.report(
+          new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing a count of errors failed, will retry: ${e.message}`, { cause: e, help: e.help }),
+        );
         return;
     }
   }
@@ -611,25 +688,45 @@ export class Shipper {
       case 'reject':
         this.attempts = 0;
         this.foldMessages(batch);
-        this.options.report(new ElmahError('ERR_ELMAH_DROPPED', `The store refused ${batch.length} message(s), which are counted but not kept in full: ${e.message}`, { cause: e, help: e.help }));
+        this.options.report(
+          new ElmahError(
+            'ERR_ELMAH_DROPPED',
+            `The store refused ${batch.length} message(s), which are counted but not kept in full: ${e.message}`,
+            { cause: e, help: e.help },
+          ),
+        );
         return;
       case 'retry':
         this.attempts++;
         this.backoff(e.retryAfter);
         this.queue.unshift(...batch);
-        this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing error messages failed, will retry: ${e.message}`, { cause: e, help: e.help, transient: true }));
+        this.options.report(
+          new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing error messages failed, will retry: ${e.message}`, {
+            cause: e,
+            help: e.help,
+            transient: true,
+          }),
+        );
         return;
       case 'bounded':
         this.attempts++;
         if (this.attempts > this.options.maxRetries) {
           this.attempts = 0;
           this.foldMessages(batch);
-          this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Gave up on keeping ${batch.length} message(s) in full after ${this.options.maxRetries + 1} tries; they are counted instead: ${e.message}`, { cause: e, help: e.help || 'Check the store.' }));
+          this.options.report(
+            new ElmahError(
+              'ERR_ELMAH_SHIP_FAILED',
+              `Gave up on keeping ${batch.length} message(s) in full after ${this.options.maxRetries + 1} tries; they are counted instead: ${e.message}`,
+              { cause: e, help: e.help || 'Check the store.' },
+            ),
+          );
           return;
         }
         this.backoff(e.retryAfter);
         this.queue.unshift(...batch);
-        this.options.report(new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing error messages failed, will retry: ${e.message}`, { cause: e, help: e.help }));
+        this.options.report(
+          new ElmahError('ERR_ELMAH_SHIP_FAILED', `Storing error messages failed, will retry: ${e.message}`, { cause: e, help: e.help }),
+        );
         return;
     }
   }

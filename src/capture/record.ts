@@ -178,7 +178,9 @@ function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number
       }
       const member = safeGet(list, i);
       const body = isErrorLike(member)
-        ? seen.has(member) ? '[Circular]' : detailOf(member, seen, depth + 1, budget - text.length)
+        ? seen.has(member)
+          ? '[Circular]'
+          : detailOf(member, seen, depth + 1, budget - text.length)
         : `${typeOf(member)}: ${safeText(member, 1024)}`;
       text += `\n${indent}[errors ${i}] ${body.replace(/\n/g, `\n${indent}`)}`;
     }
@@ -229,7 +231,10 @@ function dataOf(value: unknown, redactor: Redactor): KeyValue[] {
       continue;
     }
     const v = safeGet(value, key);
-    out.push({ key: name, value: typeof v === 'string' ? clip(v, MAX_ENTRY_VALUE) : safeJson(v, { maxLength: 4096, redactKey: redactor.key }) });
+    out.push({
+      key: name,
+      value: typeof v === 'string' ? clip(v, MAX_ENTRY_VALUE) : safeJson(v, { maxLength: 4096, redactKey: redactor.key }),
+    });
   }
   return out;
 }
@@ -240,7 +245,9 @@ export function describeError(value: unknown, redactor: Redactor): ErrorParts {
   const title = clip(titleOf(value, type), STRING_FIELDS.title);
   let detail: string | undefined;
   if (value !== null && typeof value === 'object') {
-    detail = isErrorLike(value) ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET), STRING_FIELDS.detail) : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
+    detail = isErrorLike(value)
+      ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET), STRING_FIELDS.detail)
+      : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
   }
   return { type, title, detail, source: sourceOf(detail), statusCode: statusOf(value), data: dataOf(value, redactor) };
 }
@@ -289,7 +296,12 @@ function flatten(value: unknown, redactor: Redactor): KeyValue[] {
       }
       return;
     }
-    const text = typeof v === 'string' ? clip(v, MAX_ENTRY_VALUE) : v !== null && typeof v === 'object' ? safeJson(v, { maxLength: 4096, redactKey: redactor.key }) : safeText(v);
+    const text =
+      typeof v === 'string'
+        ? clip(v, MAX_ENTRY_VALUE)
+        : v !== null && typeof v === 'object'
+          ? safeJson(v, { maxLength: 4096, redactKey: redactor.key })
+          : safeText(v);
     out.push({ key: path || '(body)', value: text });
   };
   walk(value, '', false, 0);

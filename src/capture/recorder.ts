@@ -76,8 +76,14 @@ export class Recorder {
         return undefined;
       }
       const message = buildMessage(err, req, {
-        log: this.options.log, severity, category, redactor: this.redactor, sourceLine: this.sourceLine,
-        application: this.options.application, version: this.options.version, user: this.options.user,
+        log: this.options.log,
+        severity,
+        category,
+        redactor: this.redactor,
+        sourceLine: this.sourceLine,
+        application: this.options.application,
+        version: this.options.version,
+        user: this.options.user,
       });
       if (!beforeLog) return this.finish(message, message);
       let result: BeforeLogResult | Promise<BeforeLogResult>;
@@ -137,8 +143,12 @@ export class Recorder {
   private occurrence(err: unknown, req: Request | undefined): Occurrence {
     const parts = describeError(err, this.redactor);
     return {
-      log: this.options.log, fingerprint: fingerprintOf(parts, req, this.sourceLine), time: Date.now(),
-      title: this.redactor.text(parts.title), type: parts.type, statusCode: parts.statusCode,
+      log: this.options.log,
+      fingerprint: fingerprintOf(parts, req, this.sourceLine),
+      time: Date.now(),
+      title: this.redactor.text(parts.title),
+      type: parts.type,
+      statusCode: parts.statusCode,
     };
   }
 }

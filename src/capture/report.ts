@@ -27,7 +27,11 @@ export function asElmahError(err: unknown, code: ElmahError['code'], what: strin
  * A reporter over `onError`: the first failure of each code is passed on at once; more of the same code
  * within `intervalMs` are counted and mentioned with the next one passed on. A throwing `onError` is ignored.
  */
-export function createReporter(onError: (error: ElmahError) => void = defaultOnError, intervalMs = 10_000, now: () => number = Date.now): Report {
+export function createReporter(
+  onError: (error: ElmahError) => void = defaultOnError,
+  intervalMs = 10_000,
+  now: () => number = Date.now,
+): Report {
   const last = new Map<string, { at: number; suppressed: number }>();
   const deliver = (error: ElmahError): void => {
     try {
@@ -46,9 +50,14 @@ export function createReporter(onError: (error: ElmahError) => void = defaultOnE
     }
     last.set(error.code, { at: t, suppressed: 0 });
     if (seen && seen.suppressed > 0) {
-      deliver(new ElmahError(error.code, `${error.message} (${seen.suppressed} more like this were not shown)`, {
-        help: error.help, cause: error.cause, status: error.status, transient: error.transient,
-      }));
+      deliver(
+        new ElmahError(error.code, `${error.message} (${seen.suppressed} more like this were not shown)`, {
+          help: error.help,
+          cause: error.cause,
+          status: error.status,
+          transient: error.transient,
+        }),
+      );
     } else deliver(error);
   };
 }

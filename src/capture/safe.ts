@@ -130,7 +130,9 @@ export function safeJson(value: unknown, options: SafeJsonOptions = {}): string 
       if (isErrorLike(v)) {
         const name = safeGet(v, 'name');
         const message = safeGet(v, 'message');
-        push(`"[${typeof name === 'string' ? name : 'Error'}: ${typeof message === 'string' ? message.slice(0, 500).replace(/["\\]/g, '') : ''}]"`);
+        push(
+          `"[${typeof name === 'string' ? name : 'Error'}: ${typeof message === 'string' ? message.slice(0, 500).replace(/["\\]/g, '') : ''}]"`,
+        );
         return;
       }
       if (Buffer.isBuffer(v)) {

@@ -44,7 +44,9 @@ export class CaptureWriter {
     // Observed here so an unawaited `ready` never becomes an unhandled rejection; the shipper reports a refusal once.
     this.ready.catch((err: unknown) => {
       if (classifyFailure(err) === 'retry') {
-        options.report(asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store is not reachable yet; errors are queued and sent when it is'));
+        options.report(
+          asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store is not reachable yet; errors are queued and sent when it is'),
+        );
         return;
       }
       options.onRefused?.(err);
@@ -88,13 +90,24 @@ export class CaptureWriter {
       });
     }
     // E.g. running from TypeScript sources without a loader for the worker: write in-process instead.
-    this.opened ??= await this.log.writer(key, (err) => report(asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store worker thread could not start; writing in-process')));
+    this.opened ??= await this.log.writer(key, (err) =>
+      report(asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store worker thread could not start; writing in-process')),
+    );
     const info = await this.opened.whoami();
-    requirePermission(info, 'messages_write', undefined, { help: 'Give errorLogger a key made with `express-elmah keys create --permissions messages_write`.' });
+    requirePermission(info, 'messages_write', undefined, {
+      help: 'Give errorLogger a key made with `express-elmah keys create --permissions messages_write`.',
+    });
     if (info.permissions.some((p) => p !== 'messages_write')) {
-      report(new ElmahError('ERR_ELMAH_KEY_TOO_BROAD', `API key ${info.id} carries ${info.permissions.join(', ')}; errorLogger needs only messages_write.`, {
-        help: 'Use a write-only key in the app (`express-elmah keys create --permissions messages_write`), so a leak cannot read the log.',
-      }), true);
+      report(
+        new ElmahError(
+          'ERR_ELMAH_KEY_TOO_BROAD',
+          `API key ${info.id} carries ${info.permissions.join(', ')}; errorLogger needs only messages_write.`,
+          {
+            help: 'Use a write-only key in the app (`express-elmah keys create --permissions messages_write`), so a leak cannot read the log.',
+          },
+        ),
+        true,
+      );
     }
     return info;
   }

@@ -16,7 +16,9 @@ export interface CommonOptions {
 /** Adds `--store URL` and `--json` to a command. */
 export function addCommonOptions(command: Command): Command {
   return command
-    .addOption(new Option('--store <url>', `store to use: sqlite:PATH, postgres://… or memory: (default: ELMAH_STORE, else ${DEFAULT_STORE_URL})`))
+    .addOption(
+      new Option('--store <url>', `store to use: sqlite:PATH, postgres://… or memory: (default: ELMAH_STORE, else ${DEFAULT_STORE_URL})`),
+    )
     .addOption(new Option('--json', 'print the result as JSON, for scripts'));
 }
 

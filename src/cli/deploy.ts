@@ -48,7 +48,9 @@ export function registerDeploy(program: Command, io: CliIo): void {
       });
       out.data({ status, deployment: deploymentToWire(deployment), store: client.describe().location });
       const scope = deployment.log === undefined ? 'every log' : `log "${deployment.log}"`;
-      out.line(`${status === 'created' ? 'Recorded' : 'Already recorded:'} deployment ${deployment.version} of ${scope} at ${deployment.created} in ${client.describe().location}.`);
+      out.line(
+        `${status === 'created' ? 'Recorded' : 'Already recorded:'} deployment ${deployment.version} of ${scope} at ${deployment.created} in ${client.describe().location}.`,
+      );
     } finally {
       await client.close();
     }

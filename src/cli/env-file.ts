@@ -1,7 +1,18 @@
 // Reads and updates a dotenv file (`.env`) for `init --env-file`: only our variables' lines change,
 // comments, order and every other line stay; a new file is created readable by its owner only (0600),
 // and an existing one that others may read is tightened to 0600.
-import { accessSync, chmodSync, constants, existsSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ElmahError } from '../model/errors.js';
@@ -129,10 +140,14 @@ export function tightenEnvFile(path: string): number | undefined {
     chmodSync(path, ENV_FILE_MODE);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new ElmahError('ERR_ELMAH_CLI', `The env file ${path} can be read by other users (mode ${octal(mode)}) and its mode cannot be changed (${reason}).`, {
-      help: `Run \`chmod 600 ${path}\` as its owner, or choose another --env-file path; no key was created.`,
-      cause: err,
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_CLI',
+      `The env file ${path} can be read by other users (mode ${octal(mode)}) and its mode cannot be changed (${reason}).`,
+      {
+        help: `Run \`chmod 600 ${path}\` as its owner, or choose another --env-file path; no key was created.`,
+        cause: err,
+      },
+    );
   }
   return mode;
 }

@@ -28,7 +28,12 @@ const ROLES = [
 type Role = (typeof ROLES)[number];
 
 /** Why a key found in the env file cannot be kept (`missing` when there is none), or undefined when it is fine for this store and log. */
-async function keyProblem(store: Store, key: string | undefined, role: Role, log: string | undefined): Promise<string | 'missing' | undefined> {
+async function keyProblem(
+  store: Store,
+  key: string | undefined,
+  role: Role,
+  log: string | undefined,
+): Promise<string | 'missing' | undefined> {
   if (key === undefined || key === '') return 'missing';
   try {
     // keyCacheMs 0: the answer must reflect the store as it is now.
@@ -37,7 +42,8 @@ async function keyProblem(store: Store, key: string | undefined, role: Role, log
     if (log !== undefined && !coversLog(info, log)) return `${role.variable} (key ${info.id}) is limited to ${info.logs.join(', ')}`;
     return undefined;
   } catch (err) {
-    if (isElmahError(err) && (err.code === 'ERR_ELMAH_KEY_INVALID' || err.code === 'ERR_ELMAH_KEY_MISSING')) return `${role.variable}: ${err.message.replace(/\.$/, '')}`;
+    if (isElmahError(err) && (err.code === 'ERR_ELMAH_KEY_INVALID' || err.code === 'ERR_ELMAH_KEY_MISSING'))
+      return `${role.variable}: ${err.message.replace(/\.$/, '')}`;
     throw err;
   }
 }
@@ -49,8 +55,14 @@ export function registerInit(program: Command, io: CliIo): void {
       .command('init')
       .description('create the store (if needed) and two API keys: a write key for the logger, a read key for the viewer')
       .option('--log <name>', 'limit both keys to this log (default: every log)')
-      .option('--env-file <path>', 'write ELMAH_WRITE_KEY and ELMAH_READ_KEY (and ELMAH_STORE when --store is given) into this dotenv file instead of printing them')
-      .option('--dotenv <path>', 'the same as --env-file (Node.js itself stops with "node: PATH: not found" when --env-file names a file that does not exist yet)')
+      .option(
+        '--env-file <path>',
+        'write ELMAH_WRITE_KEY and ELMAH_READ_KEY (and ELMAH_STORE when --store is given) into this dotenv file instead of printing them',
+      )
+      .option(
+        '--dotenv <path>',
+        'the same as --env-file (Node.js itself stops with "node: PATH: not found" when --env-file names a file that does not exist yet)',
+      )
       .addHelpText(
         'after',
         '\nRunning init again never revokes or deletes anything. With --env-file, keys already in the file that\n' +
@@ -60,7 +72,9 @@ export function registerInit(program: Command, io: CliIo): void {
     const out = outputFor(io, options);
     const log = options.log?.trim();
     if (log !== undefined && !isLogName(log)) {
-      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${options.log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
+      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${options.log}".`, {
+        help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.',
+      });
     }
     if (options.envFile !== undefined && options.dotenv !== undefined && options.envFile !== options.dotenv) {
       throw usageError('--env-file and --dotenv name different files.', 'Give one of them; they are the same option.');
@@ -97,7 +111,13 @@ export function registerInit(program: Command, io: CliIo): void {
       }
 
       if (envPath === undefined) {
-        out.data({ store: store.describe(), created: true, envFile: null, keysBefore: before.length, keys: made.map((m) => ({ ...keyListing(m.record), variable: m.role.variable, key: m.key })) });
+        out.data({
+          store: store.describe(),
+          created: true,
+          envFile: null,
+          keysBefore: before.length,
+          keys: made.map((m) => ({ ...keyListing(m.record), variable: m.role.variable, key: m.key })),
+        });
         printKeys(out, store, made, options.store, before.length);
         return;
       }
@@ -113,10 +133,14 @@ export function registerInit(program: Command, io: CliIo): void {
       try {
         written = writeEnvFile(envPath, values);
       } catch (err) {
-        throw new ElmahError('ERR_ELMAH_CLI', `${(err as Error).message} Keys ${made.map((m) => m.record.id).join(' and ')} were created but not saved.`, {
-          help: `Revoke them with \`express-elmah keys revoke ID\`, fix the file's permissions and run init again.`,
-          cause: err,
-        });
+        throw new ElmahError(
+          'ERR_ELMAH_CLI',
+          `${(err as Error).message} Keys ${made.map((m) => m.record.id).join(' and ')} were created but not saved.`,
+          {
+            help: `Revoke them with \`express-elmah keys revoke ID\`, fix the file's permissions and run init again.`,
+            cause: err,
+          },
+        );
       }
       out.data({
         store: store.describe(),
@@ -128,8 +152,11 @@ export function registerInit(program: Command, io: CliIo): void {
       });
       out.line(`Store: ${store.describe()}`);
       for (const p of replaced) out.line(`Replacing a key in ${envPath}: ${p}. (The old key was left as it is in the store.)`);
-      for (const m of made) out.line(`Created ${m.role.role} key ${m.record.id} (${m.role.permission}, ${describeLogs(m.record.logs)}) for ${m.role.use}.`);
-      out.line(`Wrote ${Object.keys(values).join(', ')} to ${envPath}${written.created ? ' (new file, mode 0600)' : ''}; the secrets are not shown here.`);
+      for (const m of made)
+        out.line(`Created ${m.role.role} key ${m.record.id} (${m.role.permission}, ${describeLogs(m.record.logs)}) for ${m.role.use}.`);
+      out.line(
+        `Wrote ${Object.keys(values).join(', ')} to ${envPath}${written.created ? ' (new file, mode 0600)' : ''}; the secrets are not shown here.`,
+      );
       if (before.length > 0) out.line(`The store already held ${before.length} key${before.length === 1 ? '' : 's'}; none were changed.`);
     });
   });
@@ -146,20 +173,35 @@ function storeUrlForFile(url: string, cwd: string, fileDir: string): string {
 /** The env file already holds a working pair: say so and make nothing. */
 function keepExisting(out: Output, store: Store, envPath: string, envText: string): void {
   const ids = ROLES.map((role) => ({ role, id: /^elmah_([a-z2-7]{8})_/.exec(getEnvValue(envText, role.variable) ?? '')?.[1] ?? '' }));
-  out.data({ store: store.describe(), created: false, envFile: envPath, keys: ids.map(({ role, id }) => ({ id, variable: role.variable })) });
+  out.data({
+    store: store.describe(),
+    created: false,
+    envFile: envPath,
+    keys: ids.map(({ role, id }) => ({ id, variable: role.variable })),
+  });
   out.line(`Store: ${store.describe()}`);
-  out.line(`${envPath} already holds a working write key (${ids[0]!.id}) and read key (${ids[1]!.id}) for this store; nothing was created.`);
+  out.line(
+    `${envPath} already holds a working write key (${ids[0]!.id}) and read key (${ids[1]!.id}) for this store; nothing was created.`,
+  );
 }
 
 /** Prints the new keys once, as lines to copy into the app's environment. */
-function printKeys(out: Output, store: Store, made: { role: Role; key: string; record: KeyRecord }[], storeOption: string | undefined, keysBefore: number): void {
+function printKeys(
+  out: Output,
+  store: Store,
+  made: { role: Role; key: string; record: KeyRecord }[],
+  storeOption: string | undefined,
+  keysBefore: number,
+): void {
   out.line(`Store: ${store.describe()}`);
   if (keysBefore > 0) out.line(`It already held ${keysBefore} key${keysBefore === 1 ? '' : 's'}; none were changed.`);
   out.line();
   out.line('Created two API keys. Each is shown this once: copy them now.');
   for (const m of made) {
     out.line();
-    out.line(`${m.role.role === 'write' ? 'Write' : 'Read'} key ${m.record.id} (${m.role.permission}, ${describeLogs(m.record.logs)}), for ${m.role.use}:`);
+    out.line(
+      `${m.role.role === 'write' ? 'Write' : 'Read'} key ${m.record.id} (${m.role.permission}, ${describeLogs(m.record.logs)}), for ${m.role.use}:`,
+    );
     out.line(`  ${m.role.variable}=${m.key}`);
   }
   if (storeOption !== undefined) {

@@ -38,10 +38,19 @@ export function keyListing(record: KeyRecord, now: Date = new Date()): KeyListin
 
 /** Log names from repeated and comma-separated `--log` values, checked. */
 export function parseLogs(values: readonly string[] | undefined): string[] {
-  const logs = [...new Set((values ?? []).flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean))];
+  const logs = [
+    ...new Set(
+      (values ?? [])
+        .flatMap((v) => v.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   for (const log of logs) {
     if (!isLogName(log)) {
-      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
+      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${log}".`, {
+        help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.',
+      });
     }
   }
   return logs;
@@ -58,7 +67,9 @@ export function parseExpiry(text: string | undefined, now: Date = new Date()): D
     });
   }
   if (at.getTime() <= now.getTime()) {
-    throw new ElmahError('ERR_ELMAH_KEY_EXPIRY', `The expiry ${at.toISOString()} is not in the future.`, { help: 'Give a later date or a duration such as 30d.' });
+    throw new ElmahError('ERR_ELMAH_KEY_EXPIRY', `The expiry ${at.toISOString()} is not in the future.`, {
+      help: 'Give a later date or a duration such as 30d.',
+    });
   }
   return at;
 }
@@ -101,7 +112,10 @@ export function registerKeys(program: Command, io: CliIo): void {
       .command('create')
       .description('create an API key and print it once')
       .requiredOption('--name <name>', 'a name that says who uses the key, e.g. "billing-api writer"')
-      .option('--permissions <list>', `comma-separated permissions (default: ${DEFAULT_PERMISSIONS.join(',')}); any of messages_write, messages_read, messages_delete, logs_read`)
+      .option(
+        '--permissions <list>',
+        `comma-separated permissions (default: ${DEFAULT_PERMISSIONS.join(',')}); any of messages_write, messages_read, messages_delete, logs_read`,
+      )
       .option('--log <name>', 'limit the key to a log (repeat it, or give a comma-separated list; default: every log)', collect)
       .option('--expires <when>', 'expiry: a duration such as 30d, 12h, 1w, or an ISO date (default: never)'),
   ).action(async function keysCreate(options: CreateOptions) {
@@ -109,7 +123,9 @@ export function registerKeys(program: Command, io: CliIo): void {
     const name = options.name.trim();
     // eslint-disable-next-line no-control-regex
     if (name === '' || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
-      throw new ElmahError('ERR_ELMAH_KEY_NAME', 'The key name must be 1-100 characters on one line.', { help: 'Give --name a few words that say who uses the key.' });
+      throw new ElmahError('ERR_ELMAH_KEY_NAME', 'The key name must be 1-100 characters on one line.', {
+        help: 'Give --name a few words that say who uses the key.',
+      });
     }
     const permissions = options.permissions === undefined ? [...DEFAULT_PERMISSIONS] : parsePermissions(options.permissions);
     const logs = parseLogs(options.log);
@@ -129,7 +145,9 @@ export function registerKeys(program: Command, io: CliIo): void {
     });
   });
 
-  addCommonOptions(keys.command('list').description('list API keys (never their secrets)')).action(async function keysList(options: CommonOptions) {
+  addCommonOptions(keys.command('list').description('list API keys (never their secrets)')).action(async function keysList(
+    options: CommonOptions,
+  ) {
     const out = outputFor(io, options);
     await withStore(storeUrlFor(options.store, io), out, async (store) => {
       const now = new Date();
@@ -142,7 +160,15 @@ export function registerKeys(program: Command, io: CliIo): void {
       out.line(
         table(
           ['ID', 'NAME', 'PERMISSIONS', 'LOGS', 'CREATED', 'EXPIRES', 'STATUS'],
-          listing.map((k) => [k.id, k.name, k.permissions.join(','), k.logs.length ? k.logs.join(',') : '*', k.created, k.expires ?? '-', k.revoked ? `revoked ${k.revoked}` : k.status]),
+          listing.map((k) => [
+            k.id,
+            k.name,
+            k.permissions.join(','),
+            k.logs.length ? k.logs.join(',') : '*',
+            k.created,
+            k.expires ?? '-',
+            k.revoked ? `revoked ${k.revoked}` : k.status,
+          ]),
         ),
       );
     });

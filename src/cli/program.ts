@@ -76,7 +76,11 @@ function commanderExit(io: CliIo, err: CommanderError, json: boolean, path: stri
     reportFailure(io, usageError('A command is needed.', 'Pick one of the commands listed above.'), json);
     return EXIT_USAGE;
   }
-  const message = err.message.replace(/^error: /, '').replace(/\n/g, ' ').replace(/\s+/g, ' ').trim();
+  const message = err.message
+    .replace(/^error: /, '')
+    .replace(/\n/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const sentence = /[.?!)]$/.test(message) ? message : `${message}.`;
   reportFailure(io, usageError(sentence.charAt(0).toUpperCase() + sentence.slice(1), `Run \`${path} --help\` for usage.`), json);
   return EXIT_USAGE;

@@ -27,7 +27,9 @@ export function registerPrune(program: Command, io: CliIo): void {
     const maxCount = parseCount(options.max, '--max') ?? DEFAULT_RETENTION.maxCount;
     const log = options.log?.trim();
     if (log !== undefined && !isLogName(log)) {
-      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${options.log}".`, { help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.' });
+      throw new ElmahError('ERR_ELMAH_LOG_NAME', `Invalid log name "${options.log}".`, {
+        help: 'A log name is 1-100 letters, digits, dots, underscores or dashes.',
+      });
     }
     await withStore(storeUrlFor(options.store, io), out, async (store) => {
       const removed = await store.prune({ maxAgeDays, maxCount, log });

@@ -74,10 +74,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const s = app.listen(options.port ?? 4000, host) as unknown as Server;
       s.once('listening', () => resolve(s));
       s.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new ElmahError('ERR_ELMAH_LISTEN', `Cannot listen on ${host}:${options.port ?? 4000}: ${err.code ?? err.message}.`, {
-          cause: err,
-          help: err.code === 'EADDRINUSE' ? 'Pick another --port, or stop what uses this one.' : 'Check --host and --port.',
-        }));
+        reject(
+          new ElmahError('ERR_ELMAH_LISTEN', `Cannot listen on ${host}:${options.port ?? 4000}: ${err.code ?? err.message}.`, {
+            cause: err,
+            help: err.code === 'EADDRINUSE' ? 'Pick another --port, or stop what uses this one.' : 'Check --host and --port.',
+          }),
+        );
       });
     });
     const { port } = server.address() as AddressInfo;
@@ -133,16 +135,27 @@ export function registerServe(program: Command): void {
     .description('run a standalone collector over HTTP (and the viewer at /elmah.axd with --viewer-key)')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '4000')
     .option('--host <host>', 'address to listen on; 0.0.0.0 opens it to the network', '127.0.0.1')
-    .addOption(new Option('--store <url>', 'store to use: sqlite:PATH, postgres://… or memory: (default: ELMAH_STORE, else sqlite:.elmah/elmah.db)'))
-    .addOption(new Option('--viewer-key <key>', 'API key with messages_read: also serve the viewer at /elmah.axd (default: ELMAH_READ_KEY)'))
-    .addOption(new Option('--viewer-access <mode>', 'who may use the viewer: local (this machine) or key (sign in with a read key); default key when NODE_ENV=production, else local').choices(['local', 'key']))
+    .addOption(
+      new Option('--store <url>', 'store to use: sqlite:PATH, postgres://… or memory: (default: ELMAH_STORE, else sqlite:.elmah/elmah.db)'),
+    )
+    .addOption(
+      new Option('--viewer-key <key>', 'API key with messages_read: also serve the viewer at /elmah.axd (default: ELMAH_READ_KEY)'),
+    )
+    .addOption(
+      new Option(
+        '--viewer-access <mode>',
+        'who may use the viewer: local (this machine) or key (sign in with a read key); default key when NODE_ENV=production, else local',
+      ).choices(['local', 'key']),
+    )
     .option('--rate-limit <perSecond>', 'requests per second per API key, bursts of twice that (0 turns the limit off)', '100')
     .action(async function serveAction(flags: ServeFlags): Promise<void> {
       const io = processIo();
       const port = Number(flags.port);
-      if (!/^\d{1,5}$/.test(flags.port) || port > 65535) throw usageError(`--port needs a port number from 0 to 65535, got "${flags.port}".`, 'Example: --port 4000.');
+      if (!/^\d{1,5}$/.test(flags.port) || port > 65535)
+        throw usageError(`--port needs a port number from 0 to 65535, got "${flags.port}".`, 'Example: --port 4000.');
       const perSecond = Number(flags.rateLimit);
-      if (!/^\d+(\.\d+)?$/.test(flags.rateLimit)) throw usageError(`--rate-limit needs a number, got "${flags.rateLimit}".`, 'Example: --rate-limit 100, or 0 for no limit.');
+      if (!/^\d+(\.\d+)?$/.test(flags.rateLimit))
+        throw usageError(`--rate-limit needs a number, got "${flags.rateLimit}".`, 'Example: --rate-limit 100, or 0 for no limit.');
       const storeUrl = storeUrlFor(flags.store, io);
       if (isCollectorUrl(storeUrl)) {
         throw new ElmahError('ERR_ELMAH_STORE_URL', `"${redactUrl(storeUrl)}" is a collector URL; serve needs a store of its own.`, {
@@ -158,7 +171,9 @@ export function registerServe(program: Command): void {
         viewerAccess: flags.viewerAccess,
         rateLimit: perSecond > 0 ? { perSecond, burst: Math.max(1, perSecond * 2) } : false,
       });
-      io.stdout.write(`express-elmah collector listening on ${running.url} (store ${running.store}${running.viewerUrl ? `; viewer at ${running.viewerUrl}` : ''})\n`);
+      io.stdout.write(
+        `express-elmah collector listening on ${running.url} (store ${running.store}${running.viewerUrl ? `; viewer at ${running.viewerUrl}` : ''})\n`,
+      );
 
       const shutdown = (signal: string): void => {
         process.off('SIGTERM', onTerm);

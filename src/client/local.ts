@@ -8,7 +8,14 @@ import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
 import type {
-  ClientAppendResult, ClientDeleteTarget, ClientDeploymentOptions, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
+  ClientAppendResult,
+  ClientDeleteTarget,
+  ClientDeploymentOptions,
+  ClientFilter,
+  ClientGroupOptions,
+  ClientHistogramOptions,
+  ClientSearchOptions,
+  LogClient,
 } from './types.js';
 
 /** Options of {@link LocalLogClient}. */
@@ -81,7 +88,12 @@ export class LocalLogClient implements LogClient {
   }
 
   private filter(record: KeyRecord, options: ClientFilter): MessageFilter {
-    return { log: this.scopeLogs(record, options.log), query: options.query ? parseQuery(options.query) : undefined, from: options.from, to: options.to };
+    return {
+      log: this.scopeLogs(record, options.log),
+      query: options.query ? parseQuery(options.query) : undefined,
+      from: options.from,
+      to: options.to,
+    };
   }
 
   async whoami(): Promise<KeyInfo> {
@@ -93,7 +105,9 @@ export class LocalLogClient implements LogClient {
    * with its reasons), and writes the valid ones in one call: the shared path of `append` and `tally`.
    */
   private async writeEach<T>(
-    inputs: readonly unknown[], log: string | undefined, normalize: (input: unknown, target: string, now: Date) => T,
+    inputs: readonly unknown[],
+    log: string | undefined,
+    normalize: (input: unknown, target: string, now: Date) => T,
     write: (valid: T[]) => Promise<ClientAppendResult[]>,
   ): Promise<ClientAppendResult[]> {
     const record = await this.require('messages_write');
@@ -111,7 +125,11 @@ export class LocalLogClient implements LogClient {
       } catch (err) {
         if (!isElmahError(err)) throw err;
         const id = (input as { id?: unknown } | null)?.id;
-        results[i] = { id: typeof id === 'string' ? id : undefined, status: 'rejected', error: { code: err.code, message: err.message, details: err.details } };
+        results[i] = {
+          id: typeof id === 'string' ? id : undefined,
+          status: 'rejected',
+          error: { code: err.code, message: err.message, details: err.details },
+        };
       }
     });
     if (valid.length > 0) (await write(valid)).forEach((r, j) => (results[slots[j]!] = r));
@@ -168,7 +186,9 @@ export class LocalLogClient implements LogClient {
     const record = await this.require('messages_delete');
     requireLog(record, log);
     if ('ids' in target) return this.store.delete(log, { ids: target.ids });
-    return this.store.delete(log, { filter: { query: target.query ? parseQuery(target.query) : undefined, from: target.from, to: target.to } });
+    return this.store.delete(log, {
+      filter: { query: target.query ? parseQuery(target.query) : undefined, from: target.from, to: target.to },
+    });
   }
 
   async logs(): Promise<LogSummary[]> {
@@ -182,9 +202,13 @@ export class LocalLogClient implements LogClient {
     const deployment = normalizeDeployment(input, this.now());
     if (deployment.log !== undefined) requireLog(record, deployment.log);
     else if (record.logs.length > 0) {
-      throw new ElmahError('ERR_ELMAH_PERMISSION', `API key ${record.id} is limited to log(s) ${record.logs.join(', ')}; a deployment for every log needs a key without a log limit.`, {
-        help: 'Name the log of the deployment (logId, or --log), or use a key without a log limit.',
-      });
+      throw new ElmahError(
+        'ERR_ELMAH_PERMISSION',
+        `API key ${record.id} is limited to log(s) ${record.logs.join(', ')}; a deployment for every log needs a key without a log limit.`,
+        {
+          help: 'Name the log of the deployment (logId, or --log), or use a key without a log limit.',
+        },
+      );
     }
     return { status: await this.store.putDeployment(deployment), deployment };
   }

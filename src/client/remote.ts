@@ -7,7 +7,14 @@ import { parseKey, type KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
 import type {
-  ClientAppendResult, ClientDeleteTarget, ClientDeploymentOptions, ClientFilter, ClientGroupOptions, ClientHistogramOptions, ClientSearchOptions, LogClient,
+  ClientAppendResult,
+  ClientDeleteTarget,
+  ClientDeploymentOptions,
+  ClientFilter,
+  ClientGroupOptions,
+  ClientHistogramOptions,
+  ClientSearchOptions,
+  LogClient,
 } from './types.js';
 
 /** Options of {@link RemoteLogClient}. */
@@ -26,7 +33,13 @@ export interface RemoteLogClientOptions {
   agent?: http.Agent | undefined;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, maxBatchMessages: 500, maxBatchBytes: 4 * 1024 * 1024, maxResponseBytes: 64 * 1024 * 1024, maxSockets: 8 };
+const DEFAULTS = {
+  timeoutMs: 10_000,
+  maxBatchMessages: 500,
+  maxBatchBytes: 4 * 1024 * 1024,
+  maxResponseBytes: 64 * 1024 * 1024,
+  maxSockets: 8,
+};
 
 /** The code a status answers with when the body carries none of ours (a proxy's error page, say). */
 const STATUS_CODES: Record<number, ElmahErrorCode> = {
@@ -66,7 +79,9 @@ function collectorBase(url: string): URL {
   try {
     base = new URL(url);
   } catch {
-    throw new ElmahError('ERR_ELMAH_STORE_URL', 'The collector URL is not a valid URL.', { help: 'Use e.g. https://collector.example.com or http://127.0.0.1:4000.' });
+    throw new ElmahError('ERR_ELMAH_STORE_URL', 'The collector URL is not a valid URL.', {
+      help: 'Use e.g. https://collector.example.com or http://127.0.0.1:4000.',
+    });
   }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
     throw new ElmahError('ERR_ELMAH_STORE_URL', `A collector URL starts with http:// or https://, not ${base.protocol}.`);
@@ -127,7 +142,9 @@ export class RemoteLogClient implements LogClient {
   /** Sends one request and reads the JSON answer; non-2xx answers become ElmahErrors. */
   private async call(method: string, path: string, query?: URLSearchParams, body?: string): Promise<unknown> {
     if (this.closed) {
-      throw new ElmahError('ERR_ELMAH_STORE_CLOSED', `The client of the collector at ${this.location} is closed.`, { help: 'Make a new client; close() is final.' });
+      throw new ElmahError('ERR_ELMAH_STORE_CLOSED', `The client of the collector at ${this.location} is closed.`, {
+        help: 'Make a new client; close() is final.',
+      });
     }
     const { id } = parseKey(this.key);
     const target = `${this.base.pathname.replace(/\/$/, '')}${path}${query && [...query.keys()].length > 0 ? `?${query.toString()}` : ''}`;
@@ -170,10 +187,14 @@ export class RemoteLogClient implements LogClient {
         agent: this.agent,
       });
       const timer = setTimeout(() => {
-        const err = new ElmahError('ERR_ELMAH_TIMEOUT', `The collector at ${this.location} did not answer ${what} within ${this.options.timeoutMs} ms.`, {
-          transient: true,
-          help: 'Check that the collector is running and reachable, or raise timeoutMs.',
-        });
+        const err = new ElmahError(
+          'ERR_ELMAH_TIMEOUT',
+          `The collector at ${this.location} did not answer ${what} within ${this.options.timeoutMs} ms.`,
+          {
+            transient: true,
+            help: 'Check that the collector is running and reachable, or raise timeoutMs.',
+          },
+        );
         finish(err);
         req.destroy(err);
       }, this.options.timeoutMs);
@@ -184,7 +205,9 @@ export class RemoteLogClient implements LogClient {
         const closed = this.closed;
         const mapped = new ElmahError(
           closed ? 'ERR_ELMAH_STORE_CLOSED' : 'ERR_ELMAH_STORE_UNAVAILABLE',
-          closed ? `The client of the collector at ${this.location} was closed during ${what}.` : `Cannot reach the collector at ${this.location} (${code}) for ${what}.`,
+          closed
+            ? `The client of the collector at ${this.location} was closed during ${what}.`
+            : `Cannot reach the collector at ${this.location} (${code}) for ${what}.`,
           { transient: !closed, cause: err, help: 'Check that the collector is running and that the URL and port are right.' },
         );
         if (!retried && !closed && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
@@ -198,9 +221,13 @@ export class RemoteLogClient implements LogClient {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > this.options.maxResponseBytes) {
-            const err = new ElmahError('ERR_ELMAH_REMOTE', `The collector at ${this.location} sent more than ${this.options.maxResponseBytes} bytes for ${what}.`, {
-              help: 'Ask for smaller pages (pageSize).',
-            });
+            const err = new ElmahError(
+              'ERR_ELMAH_REMOTE',
+              `The collector at ${this.location} sent more than ${this.options.maxResponseBytes} bytes for ${what}.`,
+              {
+                help: 'Ask for smaller pages (pageSize).',
+              },
+            );
             finish(err);
             req.destroy(err);
             return;
@@ -227,14 +254,20 @@ export class RemoteLogClient implements LogClient {
 
   private httpError(method: string, path: string, answer: Answer, keyId: string): ElmahError {
     const remote = isObject(answer.body) && isObject(answer.body.error) ? answer.body.error : undefined;
-    const remoteCode = typeof remote?.code === 'string' && (ERROR_CODES as readonly string[]).includes(remote.code) ? (remote.code as ElmahErrorCode) : undefined;
+    const remoteCode =
+      typeof remote?.code === 'string' && (ERROR_CODES as readonly string[]).includes(remote.code)
+        ? (remote.code as ElmahErrorCode)
+        : undefined;
     const status = answer.status;
     const code = remoteCode ?? STATUS_CODES[status] ?? 'ERR_ELMAH_REMOTE';
     const said = typeof remote?.message === 'string' ? remote.message : typeof answer.body === 'string' ? answer.body : 'no explanation';
     const transient = status >= 500 || status === 429 || status === 408;
-    const help = typeof remote?.help === 'string' && remote.help ? remote.help
-      : status === 401 ? `The collector does not accept key ${keyId}: check that it exists in the collector's store and is not revoked.`
-      : '';
+    const help =
+      typeof remote?.help === 'string' && remote.help
+        ? remote.help
+        : status === 401
+          ? `The collector does not accept key ${keyId}: check that it exists in the collector's store and is not revoked.`
+          : '';
     return new ElmahError(code, `The collector at ${this.location} answered ${status} to ${method} ${path}: ${said}`, {
       status,
       transient,
@@ -272,13 +305,21 @@ export class RemoteLogClient implements LogClient {
       try {
         json = JSON.stringify(input);
       } catch (err) {
-        results[index] = { id, status: 'rejected', error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: `The message cannot be sent as JSON: ${(err as Error).message}` } };
+        results[index] = {
+          id,
+          status: 'rejected',
+          error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: `The message cannot be sent as JSON: ${(err as Error).message}` },
+        };
         return;
       }
       const text = json ?? 'null';
       const bytes = Buffer.byteLength(text);
       if (bytes > this.options.maxBatchBytes) {
-        results[index] = { id, status: 'rejected', error: { code: 'ERR_ELMAH_TOO_LARGE', message: `The message is ${bytes} bytes as JSON; the limit is 256 KiB.` } };
+        results[index] = {
+          id,
+          status: 'rejected',
+          error: { code: 'ERR_ELMAH_TOO_LARGE', message: `The message is ${bytes} bytes as JSON; the limit is 256 KiB.` },
+        };
         return;
       }
       let group = groups.get(target);
@@ -329,7 +370,11 @@ export class RemoteLogClient implements LogClient {
         results[item.index] = {
           id,
           status: 'rejected',
-          error: { code: typeof e.code === 'string' ? e.code : 'ERR_ELMAH_INVALID_MESSAGE', message: typeof e.message === 'string' ? e.message : 'Rejected by the collector.', details: e.details },
+          error: {
+            code: typeof e.code === 'string' ? e.code : 'ERR_ELMAH_INVALID_MESSAGE',
+            message: typeof e.message === 'string' ? e.message : 'Rejected by the collector.',
+            details: e.details,
+          },
         };
       } else throw this.unexpected(`POST ${path}`);
     });
@@ -407,7 +452,8 @@ export class RemoteLogClient implements LogClient {
   async deploy(input: unknown): Promise<{ status: 'created' | 'duplicate'; deployment: Deployment }> {
     const answer = await this.call('POST', '/v3/deployments', undefined, JSON.stringify(input ?? null));
     const deployment = isObject(answer) ? deploymentFromWire(answer.deployment) : undefined;
-    if (!isObject(answer) || !deployment || (answer.status !== 'created' && answer.status !== 'duplicate')) throw this.unexpected('POST /v3/deployments');
+    if (!isObject(answer) || !deployment || (answer.status !== 'created' && answer.status !== 'duplicate'))
+      throw this.unexpected('POST /v3/deployments');
     return { status: answer.status, deployment };
   }
 
@@ -442,7 +488,8 @@ export class RemoteLogClient implements LogClient {
 
   private filterQuery(options: ClientFilter, withLogs: boolean): URLSearchParams {
     const query = new URLSearchParams();
-    if (withLogs && options.log !== undefined) for (const l of typeof options.log === 'string' ? [options.log] : options.log) query.append('log', l);
+    if (withLogs && options.log !== undefined)
+      for (const l of typeof options.log === 'string' ? [options.log] : options.log) query.append('log', l);
     if (options.query) query.set('query', options.query);
     if (options.from) query.set('from', options.from);
     if (options.to) query.set('to', options.to);

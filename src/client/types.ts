@@ -6,7 +6,16 @@ import type { KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
 
-export type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
+export type {
+  AppendResult,
+  ErrorGroup,
+  GroupResult,
+  HistogramResult,
+  LogSummary,
+  MessageFilter,
+  SearchResult,
+  Store,
+} from '../stores/types.js';
 
 /** Filter as a client takes it: the query is text in the search language (parsed by the client). */
 export interface ClientFilter {
@@ -39,8 +48,7 @@ export interface ClientHistogramOptions extends ClientFilter {
 
 /** The result of one message of an append: stored, already there, or rejected with a coded error. */
 export type ClientAppendResult =
-  | AppendResult
-  | { id?: string | undefined; status: 'rejected'; error: { code: string; message: string; details?: unknown } };
+  AppendResult | { id?: string | undefined; status: 'rejected'; error: { code: string; message: string; details?: unknown } };
 
 /** Options of {@link LogClient.deployments}. */
 export interface ClientDeploymentOptions {
@@ -126,5 +134,7 @@ export interface LogClient extends LogWriter {
 export function isLogClient(value: unknown): value is LogClient {
   if (typeof value !== 'object' || value === null) return false;
   const c = value as Record<string, unknown>;
-  return ['whoami', 'append', 'get', 'search', 'close'].every((m) => typeof c[m] === 'function') && (c.kind === 'local' || c.kind === 'remote');
+  return (
+    ['whoami', 'append', 'get', 'search', 'close'].every((m) => typeof c[m] === 'function') && (c.kind === 'local' || c.kind === 'remote')
+  );
 }

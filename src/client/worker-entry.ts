@@ -15,7 +15,14 @@ async function runWorker(port: NonNullable<typeof parentPort>, setup: WorkerSetu
   }
   port.on('message', (c: WorkerCall) => {
     const items = c.items ?? [];
-    const run: Promise<unknown> = c.op === 'whoami' ? client.whoami() : c.op === 'append' ? client.append(items, c.log) : c.op === 'tally' ? client.tally(items, c.log) : client.close();
+    const run: Promise<unknown> =
+      c.op === 'whoami'
+        ? client.whoami()
+        : c.op === 'append'
+          ? client.append(items, c.log)
+          : c.op === 'tally'
+            ? client.tally(items, c.log)
+            : client.close();
     run.then(
       (value) => port.postMessage({ id: c.id, value } satisfies WorkerAnswer),
       (err: unknown) => port.postMessage({ id: c.id, error: toWire(err) } satisfies WorkerAnswer),

@@ -50,5 +50,10 @@ export function toWire(err: unknown): WireError {
 }
 
 export function fromWire(w: WireError): ElmahError {
-  return new ElmahError(w.code as ElmahErrorCode, w.message, { help: w.help, status: w.status, transient: w.transient, retryAfter: w.retryAfter });
+  return new ElmahError(w.code as ElmahErrorCode, w.message, {
+    help: w.help,
+    status: w.status,
+    transient: w.transient,
+    retryAfter: w.retryAfter,
+  });
 }

@@ -27,7 +27,10 @@ export class WorkerLogClient implements LogWriter {
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private dead: ElmahError | undefined;
 
-  private constructor(private readonly worker: Worker, private readonly url: string) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly url: string,
+  ) {
     worker.on('message', (a: WorkerAnswer) => {
       if (!('id' in a)) return;
       const call = this.calls.get(a.id);
@@ -38,7 +41,11 @@ export class WorkerLogClient implements LogWriter {
     });
     const fail = (err: unknown): void => {
       // The first cause stays: a thread that ends after close() does not turn "closed" into "stopped".
-      this.dead ??= new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `The store worker thread stopped: ${(err as Error)?.message ?? String(err)}`, { transient: false, status: 500 });
+      this.dead ??= new ElmahError(
+        'ERR_ELMAH_STORE_UNAVAILABLE',
+        `The store worker thread stopped: ${(err as Error)?.message ?? String(err)}`,
+        { transient: false, status: 500 },
+      );
       for (const call of this.calls.values()) call.reject(this.dead);
       this.calls.clear();
     };
@@ -82,9 +89,13 @@ export class WorkerLogClient implements LogWriter {
       try {
         const entry = WorkerLogClient.entry();
         if (!entry) {
-          throw new ElmahError('ERR_ELMAH_WORKER_UNAVAILABLE', 'Worker-thread writes need the built express-elmah package (its dist/worker.cjs), not its TypeScript sources or a bundle without the installed package.', {
-            help: 'Run the built package (as installed from npm), or leave `worker` unset or false to write in-process.',
-          });
+          throw new ElmahError(
+            'ERR_ELMAH_WORKER_UNAVAILABLE',
+            'Worker-thread writes need the built express-elmah package (its dist/worker.cjs), not its TypeScript sources or a bundle without the installed package.',
+            {
+              help: 'Run the built package (as installed from npm), or leave `worker` unset or false to write in-process.',
+            },
+          );
         }
         worker = new Worker(entry, { workerData: { [WORKER_MARK]: true, url, key } satisfies WorkerSetup });
       } catch (err) {
@@ -148,7 +159,9 @@ export class WorkerLogClient implements LogWriter {
       if (!this.dead) await this.call('close');
     } finally {
       // Calls after close() fail as they do on every other client, not as a thread that stopped.
-      this.dead = new ElmahError('ERR_ELMAH_STORE_CLOSED', `The worker-thread writer of ${this.url} is closed.`, { help: 'Make a new client; close() is final.' });
+      this.dead = new ElmahError('ERR_ELMAH_STORE_CLOSED', `The worker-thread writer of ${this.url} is closed.`, {
+        help: 'Make a new client; close() is final.',
+      });
       await this.worker.terminate();
     }
   }

@@ -33,7 +33,11 @@ function tooLarge(limit: number, what: string): ElmahError {
  * flight (the caller releases them when the request is done); past the cap, ERR_ELMAH_OVERLOADED.
  */
 export async function readJson(
-  req: IncomingMessage & { body?: unknown; _body?: boolean }, limit: number, what: string, optional = false, claim?: BodyClaim,
+  req: IncomingMessage & { body?: unknown; _body?: boolean },
+  limit: number,
+  what: string,
+  optional = false,
+  claim?: BodyClaim,
 ): Promise<unknown> {
   // body-parser 1 marks `_body`; body-parser 2 leaves the stream ended.
   if (req._body === true || req.readableEnded) {
@@ -51,9 +55,13 @@ export async function readJson(
     });
   }
   if (!isJsonContentType(req.headers['content-type'])) {
-    throw new ElmahError('ERR_ELMAH_UNSUPPORTED_MEDIA_TYPE', `Expected a JSON body, got ${req.headers['content-type'] ? `"${req.headers['content-type']}"` : 'no Content-Type'}.`, {
-      help: 'Send Content-Type: application/json.',
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_UNSUPPORTED_MEDIA_TYPE',
+      `Expected a JSON body, got ${req.headers['content-type'] ? `"${req.headers['content-type']}"` : 'no Content-Type'}.`,
+      {
+        help: 'Send Content-Type: application/json.',
+      },
+    );
   }
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') {

@@ -123,7 +123,11 @@ function checkLogName(log: string): string {
 
 /** The `log` parameter of the cross-log routes: repeated or comma-separated; undefined for every log the key may read. */
 function logsParam(params: URLSearchParams): string[] | undefined {
-  const logs = params.getAll('log').flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const logs = params
+    .getAll('log')
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   return logs.length > 0 ? logs.map(checkLogName) : undefined;
 }
 
@@ -195,9 +199,13 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   const maxBulkBytes = options.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
   const maxBytesInFlight = options.maxBytesInFlight ?? 4 * maxBulkBytes;
   if (maxBytesInFlight < maxBulkBytes) {
-    throw new ElmahConfigError('ERR_ELMAH_OPTION_TYPE', `collector(): maxBytesInFlight (${maxBytesInFlight}) is smaller than maxBulkBytes (${maxBulkBytes}), so a full _bulk request could never be read.`, {
-      help: 'Make maxBytesInFlight at least maxBulkBytes; the default is four times maxBulkBytes.',
-    });
+    throw new ElmahConfigError(
+      'ERR_ELMAH_OPTION_TYPE',
+      `collector(): maxBytesInFlight (${maxBytesInFlight}) is smaller than maxBulkBytes (${maxBulkBytes}), so a full _bulk request could never be read.`,
+      {
+        help: 'Make maxBytesInFlight at least maxBulkBytes; the default is four times maxBulkBytes.',
+      },
+    );
   }
   const onError = options.onError ?? defaultOnError;
   const buckets = options.rateLimit === false ? undefined : new TokenBuckets(options.rateLimit ?? {});
@@ -260,11 +268,17 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     const knownGood = name !== undefined && Date.now() - (goodKeys.get(name) ?? -Infinity) < GOOD_KEY_MS;
     const failWait = knownGood ? 0 : keyFailures.wait(address);
     if (failWait > 0) {
-      next(new ElmahError('ERR_ELMAH_RATE_LIMITED', `Too many requests with missing or failing API keys from this address; retry in ${failWait} s.`, {
-        retryAfter: failWait,
-        transient: true,
-        help: 'Fix the API key of the client that keeps failing (401); behind a proxy, set Express\'s trust proxy.',
-      }));
+      next(
+        new ElmahError(
+          'ERR_ELMAH_RATE_LIMITED',
+          `Too many requests with missing or failing API keys from this address; retry in ${failWait} s.`,
+          {
+            retryAfter: failWait,
+            transient: true,
+            help: "Fix the API key of the client that keeps failing (401); behind a proxy, set Express's trust proxy.",
+          },
+        ),
+      );
       return;
     }
     opened
@@ -287,7 +301,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
           throw new ElmahError('ERR_ELMAH_RATE_LIMITED', `Too many requests for this API key; retry in ${wait} s.`, {
             retryAfter: wait,
             transient: true,
-            help: 'Send fewer, larger batches (POST /v3/messages/:log/_bulk), or raise the collector\'s rateLimit.',
+            help: "Send fewer, larger batches (POST /v3/messages/:log/_bulk), or raise the collector's rateLimit.",
           });
         }
         authenticated.set(req, { client, who });
@@ -295,106 +309,148 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
       .then(() => next(), next);
   });
 
-  router.post('/v3/messages/:log/_bulk', route(async (req, res, client, claim) => {
-    const log = String(req.params.log);
-    const body = await readJson(req, maxBulkBytes, 'a _bulk request', false, claim);
-    if (!Array.isArray(body)) {
-      throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'A _bulk body must be a JSON array of messages.', {
-        details: [{ field: '', problem: 'expected an array' }],
-      });
-    }
-    if (body.length > maxBulkMessages) {
-      throw new ElmahError('ERR_ELMAH_TOO_LARGE', `A _bulk request holds at most ${maxBulkMessages} messages; got ${body.length}.`, {
-        help: `Split the batch into requests of at most ${maxBulkMessages} messages.`,
-      });
-    }
-    // Redacted, validated and appended in slices, with a turn of the event loop between them: a batch of large
-    // messages would otherwise hold every other request up for the whole of its work.
-    const now = new Date();
-    const results = [];
-    for (let i = 0; i < body.length; i += BULK_SLICE) {
-      await nextTurn();
-      results.push(...(await client.append(body.slice(i, i + BULK_SLICE).map((m) => redactIncoming(m, log, now)), log)));
-    }
-    sendJson(res, 200, results.map((r) => {
-      if (r.status === 'rejected') {
-        return { id: r.id, status: r.status, statusCode: r.error.code === 'ERR_ELMAH_TOO_LARGE' ? 413 : 400, error: r.error };
+  router.post(
+    '/v3/messages/:log/_bulk',
+    route(async (req, res, client, claim) => {
+      const log = String(req.params.log);
+      const body = await readJson(req, maxBulkBytes, 'a _bulk request', false, claim);
+      if (!Array.isArray(body)) {
+        throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'A _bulk body must be a JSON array of messages.', {
+          details: [{ field: '', problem: 'expected an array' }],
+        });
       }
-      return { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200, location: messageLocation(req, log, r.id) };
-    }));
-  }, 'messages_write'));
+      if (body.length > maxBulkMessages) {
+        throw new ElmahError('ERR_ELMAH_TOO_LARGE', `A _bulk request holds at most ${maxBulkMessages} messages; got ${body.length}.`, {
+          help: `Split the batch into requests of at most ${maxBulkMessages} messages.`,
+        });
+      }
+      // Redacted, validated and appended in slices, with a turn of the event loop between them: a batch of large
+      // messages would otherwise hold every other request up for the whole of its work.
+      const now = new Date();
+      const results = [];
+      for (let i = 0; i < body.length; i += BULK_SLICE) {
+        await nextTurn();
+        results.push(
+          ...(await client.append(
+            body.slice(i, i + BULK_SLICE).map((m) => redactIncoming(m, log, now)),
+            log,
+          )),
+        );
+      }
+      sendJson(
+        res,
+        200,
+        results.map((r) => {
+          if (r.status === 'rejected') {
+            return { id: r.id, status: r.status, statusCode: r.error.code === 'ERR_ELMAH_TOO_LARGE' ? 413 : 400, error: r.error };
+          }
+          return { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200, location: messageLocation(req, log, r.id) };
+        }),
+      );
+    }, 'messages_write'),
+  );
 
   // Occurrences a logger counted but could not keep in full (see docs/capture.md): group counts and the chart.
-  router.post('/v3/messages/:log/_tally', route(async (req, res, client, claim) => {
-    const log = String(req.params.log);
-    const body = await readJson(req, maxBulkBytes, 'a _tally request', false, claim);
-    const tallies = Array.isArray(body) ? body : typeof body === 'object' && body !== null && Array.isArray((body as { tallies?: unknown }).tallies) ? (body as { tallies: unknown[] }).tallies : undefined;
-    if (!tallies) {
-      throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'A _tally body must be a JSON array of tallies, or { "tallies": [...] }.', {
-        details: [{ field: '', problem: 'expected an array' }],
-      });
-    }
-    if (tallies.length > maxBulkMessages) {
-      throw new ElmahError('ERR_ELMAH_TOO_LARGE', `A _tally request holds at most ${maxBulkMessages} tallies; got ${tallies.length}.`, {
-        help: `Split the tallies into requests of at most ${maxBulkMessages}.`,
-      });
-    }
-    const results = await client.tally(tallies, log);
-    sendJson(res, 200, results.map((r) => (r.status === 'rejected'
-      ? { id: r.id, status: r.status, statusCode: 400, error: r.error }
-      : { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200 })));
-  }, 'messages_write'));
+  router.post(
+    '/v3/messages/:log/_tally',
+    route(async (req, res, client, claim) => {
+      const log = String(req.params.log);
+      const body = await readJson(req, maxBulkBytes, 'a _tally request', false, claim);
+      const tallies = Array.isArray(body)
+        ? body
+        : typeof body === 'object' && body !== null && Array.isArray((body as { tallies?: unknown }).tallies)
+          ? (body as { tallies: unknown[] }).tallies
+          : undefined;
+      if (!tallies) {
+        throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'A _tally body must be a JSON array of tallies, or { "tallies": [...] }.', {
+          details: [{ field: '', problem: 'expected an array' }],
+        });
+      }
+      if (tallies.length > maxBulkMessages) {
+        throw new ElmahError('ERR_ELMAH_TOO_LARGE', `A _tally request holds at most ${maxBulkMessages} tallies; got ${tallies.length}.`, {
+          help: `Split the tallies into requests of at most ${maxBulkMessages}.`,
+        });
+      }
+      const results = await client.tally(tallies, log);
+      sendJson(
+        res,
+        200,
+        results.map((r) =>
+          r.status === 'rejected'
+            ? { id: r.id, status: r.status, statusCode: 400, error: r.error }
+            : { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200 },
+        ),
+      );
+    }, 'messages_write'),
+  );
 
-  router.post('/v3/messages/:log', route(async (req, res, client, claim) => {
-    const log = String(req.params.log);
-    const body = await readJson(req, MAX_MESSAGE_BYTES, 'one message', false, claim);
-    if (Array.isArray(body)) {
-      throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'This route takes one message; send arrays to /v3/messages/:log/_bulk.', {
-        details: [{ field: '', problem: 'expected an object' }],
-      });
-    }
-    const [result] = await client.append([redactIncoming(body, log, new Date())], log);
-    if (!result || result.status === 'rejected') {
-      const error = result?.status === 'rejected' ? result.error : { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'The message was not stored.' };
-      const code = error.code === 'ERR_ELMAH_TOO_LARGE' ? 'ERR_ELMAH_TOO_LARGE' : 'ERR_ELMAH_INVALID_MESSAGE';
-      throw new ElmahError(code, error.message, { details: error.details });
-    }
-    const stored = result as AppendResult;
-    const location = messageLocation(req, log, stored.id);
-    res.setHeader('Location', location);
-    sendJson(res, stored.status === 'created' ? 201 : 200, { id: stored.id, status: stored.status, location });
-  }, 'messages_write'));
+  router.post(
+    '/v3/messages/:log',
+    route(async (req, res, client, claim) => {
+      const log = String(req.params.log);
+      const body = await readJson(req, MAX_MESSAGE_BYTES, 'one message', false, claim);
+      if (Array.isArray(body)) {
+        throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'This route takes one message; send arrays to /v3/messages/:log/_bulk.', {
+          details: [{ field: '', problem: 'expected an object' }],
+        });
+      }
+      const [result] = await client.append([redactIncoming(body, log, new Date())], log);
+      if (!result || result.status === 'rejected') {
+        const error =
+          result?.status === 'rejected' ? result.error : { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'The message was not stored.' };
+        const code = error.code === 'ERR_ELMAH_TOO_LARGE' ? 'ERR_ELMAH_TOO_LARGE' : 'ERR_ELMAH_INVALID_MESSAGE';
+        throw new ElmahError(code, error.message, { details: error.details });
+      }
+      const stored = result as AppendResult;
+      const location = messageLocation(req, log, stored.id);
+      res.setHeader('Location', location);
+      sendJson(res, stored.status === 'created' ? 201 : 200, { id: stored.id, status: stored.status, location });
+    }, 'messages_write'),
+  );
 
   // Non-elmah.io routes used by RemoteLogClient (viewer over HTTP): across logs, groups, histogram.
   // Log names never start with "_", so these cannot clash with /v3/messages/:log.
   // One group from the aggregate (the detail page's counted-only note); null when there is none.
-  router.get('/v3/groups/:log/:fingerprint', route(async (req, res, client) => {
-    sendJson(res, 200, (await client.group(String(req.params.log), String(req.params.fingerprint))) ?? null);
-  }));
+  router.get(
+    '/v3/groups/:log/:fingerprint',
+    route(async (req, res, client) => {
+      sendJson(res, 200, (await client.group(String(req.params.log), String(req.params.fingerprint))) ?? null);
+    }),
+  );
 
-  router.get('/v3/messages/_groups', route(async (req, res, client) => {
-    const params = searchParams(req);
-    const result = await client.groups({
-      ...filterParams(params), log: logsParam(params),
-      page: intParam(params, 'pageIndex', 0, 1_000_000), size: intParam(params, 'pageSize', 1, 1000),
-    });
-    sendJson(res, 200, result);
-  }));
+  router.get(
+    '/v3/messages/_groups',
+    route(async (req, res, client) => {
+      const params = searchParams(req);
+      const result = await client.groups({
+        ...filterParams(params),
+        log: logsParam(params),
+        page: intParam(params, 'pageIndex', 0, 1_000_000),
+        size: intParam(params, 'pageSize', 1, 1000),
+      });
+      sendJson(res, 200, result);
+    }),
+  );
 
-  router.get('/v3/messages/_histogram', route(async (req, res, client) => {
-    const params = searchParams(req);
-    const filter = filterParams(params);
-    const buckets = intParam(params, 'buckets', 1, 500);
-    if (!filter.from || !filter.to || buckets === undefined) throw queryError('A histogram needs from, to and buckets.');
-    sendJson(res, 200, await client.histogram({ ...filter, from: filter.from, to: filter.to, buckets, log: logsParam(params) }));
-  }));
+  router.get(
+    '/v3/messages/_histogram',
+    route(async (req, res, client) => {
+      const params = searchParams(req);
+      const filter = filterParams(params);
+      const buckets = intParam(params, 'buckets', 1, 500);
+      if (!filter.from || !filter.to || buckets === undefined) throw queryError('A histogram needs from, to and buckets.');
+      sendJson(res, 200, await client.histogram({ ...filter, from: filter.from, to: filter.to, buckets, log: logsParam(params) }));
+    }),
+  );
 
   const search: Handler = async (req, res, client) => {
     const params = searchParams(req);
     const log = req.params.log === undefined ? logsParam(params) : checkLogName(String(req.params.log));
     const result = await client.search({
-      ...filterParams(params), log,
-      page: intParam(params, 'pageIndex', 0, 1_000_000), size: intParam(params, 'pageSize', 1, 1000),
+      ...filterParams(params),
+      log,
+      page: intParam(params, 'pageIndex', 0, 1_000_000),
+      size: intParam(params, 'pageSize', 1, 1000),
       after: params.get('searchAfter') || undefined,
     });
     sendJson(res, 200, { messages: result.messages, total: result.total, totalExact: result.totalExact, searchAfter: result.after });
@@ -402,89 +458,121 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   router.get('/v3/messages', route(search));
   router.get('/v3/messages/:log', route(search));
 
-  router.get('/v3/messages/:log/:id/_neighbours', route(async (req, res, client) => {
-    sendJson(res, 200, await client.neighbours(String(req.params.log), String(req.params.id)));
-  }));
+  router.get(
+    '/v3/messages/:log/:id/_neighbours',
+    route(async (req, res, client) => {
+      sendJson(res, 200, await client.neighbours(String(req.params.log), String(req.params.id)));
+    }),
+  );
 
-  router.get('/v3/messages/:log/:id', route(async (req, res, client) => {
-    sendJson(res, 200, await client.get(String(req.params.log), String(req.params.id)));
-  }));
+  router.get(
+    '/v3/messages/:log/:id',
+    route(async (req, res, client) => {
+      sendJson(res, 200, await client.get(String(req.params.log), String(req.params.id)));
+    }),
+  );
 
-  router.delete('/v3/messages/:log/:id', route(async (req, res, client) => {
-    const log = String(req.params.log);
-    const id = String(req.params.id);
-    const deleted = await client.delete(log, { ids: [id] });
-    if (deleted === 0) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id} in log "${log}".`);
-    sendJson(res, 200, { deleted });
-  }));
+  router.delete(
+    '/v3/messages/:log/:id',
+    route(async (req, res, client) => {
+      const log = String(req.params.log);
+      const id = String(req.params.id);
+      const deleted = await client.delete(log, { ids: [id] });
+      if (deleted === 0) throw new ElmahError('ERR_ELMAH_NOT_FOUND', `No message ${id} in log "${log}".`);
+      sendJson(res, 200, { deleted });
+    }),
+  );
 
-  router.delete('/v3/messages/:log', route(async (req, res, client, claim) => {
-    const log = checkLogName(String(req.params.log));
-    const body = await readJson(req, 1024 * 1024, 'a delete request', true, claim);
-    const params = searchParams(req);
-    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
-      throw queryError('A delete body must be an object: { query, from, to } or { ids }.');
-    }
-    const b = (body ?? {}) as Record<string, unknown>;
-    if (b.ids !== undefined) {
-      if (!Array.isArray(b.ids) || b.ids.length > MAX_DELETE_IDS || !b.ids.every((id) => typeof id === 'string')) {
-        throw queryError(`ids must be a list of at most ${MAX_DELETE_IDS} message ids.`);
+  router.delete(
+    '/v3/messages/:log',
+    route(async (req, res, client, claim) => {
+      const log = checkLogName(String(req.params.log));
+      const body = await readJson(req, 1024 * 1024, 'a delete request', true, claim);
+      const params = searchParams(req);
+      if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+        throw queryError('A delete body must be an object: { query, from, to } or { ids }.');
       }
-      sendJson(res, 200, { deleted: await client.delete(log, { ids: b.ids as string[] }) });
-      return;
-    }
-    for (const name of ['query', 'from', 'to'] as const) {
-      if (b[name] !== undefined && b[name] !== null) {
-        if (typeof b[name] !== 'string') throw queryError(`${name} must be a string.`);
-        params.set(name, b[name] as string);
+      const b = (body ?? {}) as Record<string, unknown>;
+      if (b.ids !== undefined) {
+        if (!Array.isArray(b.ids) || b.ids.length > MAX_DELETE_IDS || !b.ids.every((id) => typeof id === 'string')) {
+          throw queryError(`ids must be a list of at most ${MAX_DELETE_IDS} message ids.`);
+        }
+        sendJson(res, 200, { deleted: await client.delete(log, { ids: b.ids as string[] }) });
+        return;
       }
-    }
-    const filter = filterParams(params);
-    sendJson(res, 200, { deleted: await client.delete(log, { query: filter.query, from: filter.from, to: filter.to }) });
-  }, 'messages_delete'));
+      for (const name of ['query', 'from', 'to'] as const) {
+        if (b[name] !== undefined && b[name] !== null) {
+          if (typeof b[name] !== 'string') throw queryError(`${name} must be a string.`);
+          params.set(name, b[name] as string);
+        }
+      }
+      const filter = filterParams(params);
+      sendJson(res, 200, { deleted: await client.delete(log, { query: filter.query, from: filter.from, to: filter.to }) });
+    }, 'messages_delete'),
+  );
 
-  router.get('/v3/logs', route(async (_req, res, client) => {
-    sendJson(res, 200, await client.logs());
-  }));
+  router.get(
+    '/v3/logs',
+    route(async (_req, res, client) => {
+      sendJson(res, 200, await client.logs());
+    }),
+  );
 
-  router.get('/v3/keys/current', route(async (_req, res, client) => {
-    sendJson(res, 200, await client.whoami());
-  }));
+  router.get(
+    '/v3/keys/current',
+    route(async (_req, res, client) => {
+      sendJson(res, 200, await client.whoami());
+    }),
+  );
 
   // Deployments (elmah.io v3): a CI pipeline records each version it ships.
-  router.post('/v3/deployments', route(async (req, res, client, claim) => {
-    const body = await readJson(req, 16 * 1024, 'a deployment', false, claim);
-    const { status, deployment } = await client.deploy(body);
-    sendJson(res, status === 'created' ? 201 : 200, { status, deployment: deploymentToWire(deployment) });
-  }, 'deployments_write'));
+  router.post(
+    '/v3/deployments',
+    route(async (req, res, client, claim) => {
+      const body = await readJson(req, 16 * 1024, 'a deployment', false, claim);
+      const { status, deployment } = await client.deploy(body);
+      sendJson(res, status === 'created' ? 201 : 200, { status, deployment: deploymentToWire(deployment) });
+    }, 'deployments_write'),
+  );
 
-  router.get('/v3/deployments', route(async (req, res, client) => {
-    const params = searchParams(req);
-    const sizeText = params.get('size');
-    const size = sizeText === null ? undefined : Number(sizeText);
-    if (size !== undefined && !(Number.isInteger(size) && size >= 1 && size <= 500)) {
-      throw new ElmahError('ERR_ELMAH_QUERY', 'size must be an integer from 1 to 500.');
-    }
-    const deployments = await client.deployments({ log: params.get('logId') ?? params.get('log') ?? undefined, size });
-    sendJson(res, 200, deployments.map(deploymentToWire));
-  }, 'deployments_read'));
+  router.get(
+    '/v3/deployments',
+    route(async (req, res, client) => {
+      const params = searchParams(req);
+      const sizeText = params.get('size');
+      const size = sizeText === null ? undefined : Number(sizeText);
+      if (size !== undefined && !(Number.isInteger(size) && size >= 1 && size <= 500)) {
+        throw new ElmahError('ERR_ELMAH_QUERY', 'size must be an integer from 1 to 500.');
+      }
+      const deployments = await client.deployments({ log: params.get('logId') ?? params.get('log') ?? undefined, size });
+      sendJson(res, 200, deployments.map(deploymentToWire));
+    }, 'deployments_read'),
+  );
 
   // Viewer sign-outs shared by every viewer over this collector (see LogClient.endSession).
-  router.post('/v3/sessions/_ended', route(async (req, res, client, claim) => {
-    const body = await readJson(req, 1024, 'a session', false, claim);
-    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    await client.endSession(b.sid as string, b.until as string);
-    sendJson(res, 200, { ended: true });
-  }, 'messages_read'));
+  router.post(
+    '/v3/sessions/_ended',
+    route(async (req, res, client, claim) => {
+      const body = await readJson(req, 1024, 'a session', false, claim);
+      const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+      await client.endSession(b.sid as string, b.until as string);
+      sendJson(res, 200, { ended: true });
+    }, 'messages_read'),
+  );
 
-  router.get('/v3/sessions/_ended/:sid', route(async (req, res, client) => {
-    sendJson(res, 200, { ended: await client.sessionEnded(String(req.params.sid)) });
-  }));
+  router.get(
+    '/v3/sessions/_ended/:sid',
+    route(async (req, res, client) => {
+      sendJson(res, 200, { ended: await client.sessionEnded(String(req.params.sid)) });
+    }),
+  );
 
   router.use('/v3', function collectorNotFound(req: Request, _res: Response, next: NextFunction): void {
-    next(new ElmahError('ERR_ELMAH_NOT_FOUND', `No collector route ${req.method} ${req.baseUrl}${req.path}.`, {
-      help: 'See docs/collector.md for the routes.',
-    }));
+    next(
+      new ElmahError('ERR_ELMAH_NOT_FOUND', `No collector route ${req.method} ${req.baseUrl}${req.path}.`, {
+        help: 'See docs/collector.md for the routes.',
+      }),
+    );
   });
 
   router.use(function collectorErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {

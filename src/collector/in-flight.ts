@@ -11,7 +11,7 @@ export function overloaded(limit: number): ElmahError {
     status: 503,
     transient: true,
     retryAfter: RETRY_AFTER_SECONDS,
-    help: 'Retry after the Retry-After delay (the logger does); raise the collector\'s maxBytesInFlight if this is normal load.',
+    help: "Retry after the Retry-After delay (the logger does); raise the collector's maxBytesInFlight if this is normal load.",
   });
 }
 

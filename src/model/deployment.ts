@@ -29,7 +29,9 @@ const LIMITS = { version: 100, description: 4000, userName: 200, userEmail: 254 
  */
 export function normalizeDeployment(input: unknown, now: Date = new Date()): Deployment {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new ElmahError('ERR_ELMAH_INVALID_DEPLOYMENT', 'A deployment must be a JSON object.', { details: [{ field: '', problem: 'expected an object' }] });
+    throw new ElmahError('ERR_ELMAH_INVALID_DEPLOYMENT', 'A deployment must be a JSON object.', {
+      details: [{ field: '', problem: 'expected an object' }],
+    });
   }
   const raw = input as Record<string, unknown>;
   const errors: FieldError[] = [];
@@ -46,7 +48,8 @@ export function normalizeDeployment(input: unknown, now: Date = new Date()): Dep
   const description = text('description');
   const userName = text('userName');
   const userEmail = text('userEmail');
-  if (userEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(userEmail)) errors.push({ field: 'userEmail', problem: 'expected an e-mail address' });
+  if (userEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(userEmail))
+    errors.push({ field: 'userEmail', problem: 'expected an e-mail address' });
 
   let log: string | undefined;
   const logValue = raw.logId ?? raw.log;
@@ -56,21 +59,27 @@ export function normalizeDeployment(input: unknown, now: Date = new Date()): Dep
   }
   let id: string | undefined;
   if (raw.id !== undefined && raw.id !== null) {
-    if (typeof raw.id !== 'string' || !MESSAGE_ID_PATTERN.test(raw.id)) errors.push({ field: 'id', problem: 'expected 1-100 URL-safe characters' });
+    if (typeof raw.id !== 'string' || !MESSAGE_ID_PATTERN.test(raw.id))
+      errors.push({ field: 'id', problem: 'expected 1-100 URL-safe characters' });
     else id = raw.id;
   }
   let created = now.toISOString();
   if (raw.created !== undefined && raw.created !== null) {
     const parsed = typeof raw.created === 'string' ? new Date(raw.created) : undefined;
     if (!parsed || Number.isNaN(parsed.getTime())) errors.push({ field: 'created', problem: 'expected an ISO 8601 date' });
-    else if (parsed.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS) errors.push({ field: 'created', problem: 'more than 5 minutes in the future' });
+    else if (parsed.getTime() > now.getTime() + MAX_FUTURE_SKEW_MS)
+      errors.push({ field: 'created', problem: 'more than 5 minutes in the future' });
     else created = parsed.toISOString();
   }
   if (errors.length > 0 || !version) {
-    throw new ElmahError('ERR_ELMAH_INVALID_DEPLOYMENT', `Invalid deployment: ${errors.map((e) => `${e.field} ${e.problem}`).join('; ')}.`, {
-      details: errors,
-      help: 'Send at least { "version": "1.2.3" }; see docs/collector.md#deployments.',
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_INVALID_DEPLOYMENT',
+      `Invalid deployment: ${errors.map((e) => `${e.field} ${e.problem}`).join('; ')}.`,
+      {
+        details: errors,
+        help: 'Send at least { "version": "1.2.3" }; see docs/collector.md#deployments.',
+      },
+    );
   }
   return {
     id: id ?? newMessageId(Date.parse(created)),
@@ -105,7 +114,15 @@ export function compareDeployments(a: Deployment, b: Deployment): number {
 export type DeploymentWire = Omit<Deployment, 'log'> & { logId?: string | undefined };
 
 export function deploymentToWire(d: Deployment): DeploymentWire {
-  return { id: d.id, version: d.version, created: d.created, description: d.description, userName: d.userName, userEmail: d.userEmail, logId: d.log };
+  return {
+    id: d.id,
+    version: d.version,
+    created: d.created,
+    description: d.description,
+    userName: d.userName,
+    userEmail: d.userEmail,
+    logId: d.log,
+  };
 }
 
 /** A deployment read back from the HTTP API, or undefined when the value does not have its shape. */
@@ -114,5 +131,13 @@ export function deploymentFromWire(value: unknown): Deployment | undefined {
   const w = value as Record<string, unknown>;
   if (typeof w.id !== 'string' || typeof w.version !== 'string' || typeof w.created !== 'string') return undefined;
   const opt = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  return { id: w.id, version: w.version, created: w.created, description: opt(w.description), userName: opt(w.userName), userEmail: opt(w.userEmail), log: opt(w.logId) };
+  return {
+    id: w.id,
+    version: w.version,
+    created: w.created,
+    description: opt(w.description),
+    userName: opt(w.userName),
+    userEmail: opt(w.userEmail),
+    log: opt(w.logId),
+  };
 }

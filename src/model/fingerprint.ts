@@ -29,9 +29,20 @@ export interface FingerprintContext {
  */
 const ANONYMOUS = new Set(['?', '<anonymous>', 'Object.<anonymous>', 'new <anonymous>']);
 const WRAPPERS = new Set([
-  'Layer.handle', 'Layer.handleRequest', 'Layer.handle_request', 'Layer.handleError',
-  'Layer.handle_error', 'Route.dispatch', 'Function.handle', 'Router.handle', 'Function.process_params', 'processParams',
-  'trim_prefix', 'trimPrefix', 'next', 'handle',
+  'Layer.handle',
+  'Layer.handleRequest',
+  'Layer.handle_request',
+  'Layer.handleError',
+  'Layer.handle_error',
+  'Route.dispatch',
+  'Function.handle',
+  'Router.handle',
+  'Function.process_params',
+  'processParams',
+  'trim_prefix',
+  'trimPrefix',
+  'next',
+  'handle',
 ]);
 
 function isAnonymous(fn: string | undefined): boolean {
@@ -50,7 +61,7 @@ export function computeFingerprint(type: string, detail: string | undefined, tit
   const frames: string[] = [];
   let named = false;
   // Line by line, stopping at the last frame needed: stacks with long cause chains are common.
-  for (let start = 0; detail && start < detail.length && frames.length < FRAMES; ) {
+  for (let start = 0; detail && start < detail.length && frames.length < FRAMES;) {
     let end = detail.indexOf('\n', start);
     if (end < 0) end = detail.length;
     const frame = parseFrame(detail.slice(start, end));
@@ -127,12 +138,19 @@ export function routeKey(method: string | undefined, pattern: string | undefined
     const at = path.indexOf(stop);
     if (at >= 0) path = path.slice(0, at);
   }
-  const segments = path.split('/').slice(0, 12).map((s) => (s.length > 24 || /\d/.test(s) ? ':x' : s));
+  const segments = path
+    .split('/')
+    .slice(0, 12)
+    .map((s) => (s.length > 24 || /\d/.test(s) ? ':x' : s));
   return `${verb} ${segments.join('/')}`;
 }
 
 function shortFile(file: string): string {
-  return file.replace(/^file:\/\//, '').split(/[\\/]/).slice(-2).join('/');
+  return file
+    .replace(/^file:\/\//, '')
+    .split(/[\\/]/)
+    .slice(-2)
+    .join('/');
 }
 
 function foldTitle(title: string): string {

@@ -218,10 +218,14 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
     fingerprint: '',
   };
   if (errors.length > 0) {
-    throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', `Invalid message: ${errors.map((e) => `${e.field || 'body'} ${e.problem}`).join('; ')}.`, {
-      details: errors,
-      help: 'Send an object with at least a string `title`; see the record fields in the README.',
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_INVALID_MESSAGE',
+      `Invalid message: ${errors.map((e) => `${e.field || 'body'} ${e.problem}`).join('; ')}.`,
+      {
+        details: errors,
+        help: 'Send an object with at least a string `title`; see the record fields in the README.',
+      },
+    );
   }
   message.fingerprint = fingerprint ?? fingerprintOfMessage(message);
   // Serializing costs more than the rest of the checks together: only do it when a cheap upper bound

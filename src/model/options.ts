@@ -74,9 +74,13 @@ export function validateOptions<T extends object>(factory: string, input: unknow
     const rule = (schema as Record<string, OptionRule>)[name];
     if (!rule) {
       const guess = didYouMean(name, known);
-      throw new ElmahConfigError('ERR_ELMAH_UNKNOWN_OPTION', `${factory}(): unknown option "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}.`, {
-        help: `Known options: ${known.join(', ')}.`,
-      });
+      throw new ElmahConfigError(
+        'ERR_ELMAH_UNKNOWN_OPTION',
+        `${factory}(): unknown option "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}.`,
+        {
+          help: `Known options: ${known.join(', ')}.`,
+        },
+      );
     }
     if (value === undefined) continue;
     const kind = kindOf(value);
@@ -87,12 +91,18 @@ export function validateOptions<T extends object>(factory: string, input: unknow
       });
     }
     if (kind === 'string' && rule.oneOf && !rule.oneOf.includes(value as string)) {
-      throw new ElmahConfigError('ERR_ELMAH_OPTION_TYPE', `${factory}(): option "${name}" must be one of ${rule.oneOf.map((v) => `"${v}"`).join(', ')}, got "${String(value)}".`);
+      throw new ElmahConfigError(
+        'ERR_ELMAH_OPTION_TYPE',
+        `${factory}(): option "${name}" must be one of ${rule.oneOf.map((v) => `"${v}"`).join(', ')}, got "${String(value)}".`,
+      );
     }
     if (kind === 'number') {
       const n = value as number;
       if (!Number.isFinite(n) || (rule.min !== undefined && n < rule.min) || (rule.max !== undefined && n > rule.max)) {
-        throw new ElmahConfigError('ERR_ELMAH_OPTION_TYPE', `${factory}(): option "${name}" must be a number from ${rule.min ?? '-∞'} to ${rule.max ?? '∞'}, got ${n}.`);
+        throw new ElmahConfigError(
+          'ERR_ELMAH_OPTION_TYPE',
+          `${factory}(): option "${name}" must be a number from ${rule.min ?? '-∞'} to ${rule.max ?? '∞'}, got ${n}.`,
+        );
       }
     }
     const problem = rule.check?.(value);
@@ -104,7 +114,10 @@ export function validateOptions<T extends object>(factory: string, input: unknow
 /** True when a factory's arguments are Express's (req, res, next): the factory was passed to app.use without being called. */
 export function looksLikeExpressCall(args: readonly unknown[]): boolean {
   const isReq = (v: unknown): boolean =>
-    typeof v === 'object' && v !== null && typeof (v as { method?: unknown }).method === 'string' && typeof (v as { headers?: unknown }).headers === 'object';
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { method?: unknown }).method === 'string' &&
+    typeof (v as { headers?: unknown }).headers === 'object';
   return args.length >= 3 && (isReq(args[0]) || isReq(args[1]));
 }
 

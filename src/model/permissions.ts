@@ -2,7 +2,14 @@
 import { ElmahError } from './errors.js';
 
 /** Every permission a key can carry. */
-export const PERMISSIONS = ['messages_write', 'messages_read', 'messages_delete', 'logs_read', 'deployments_write', 'deployments_read'] as const;
+export const PERMISSIONS = [
+  'messages_write',
+  'messages_read',
+  'messages_delete',
+  'logs_read',
+  'deployments_write',
+  'deployments_read',
+] as const;
 
 /** One permission name. */
 export type Permission = (typeof PERMISSIONS)[number];
@@ -65,13 +72,22 @@ export interface RefusalWording {
  * is given, may act on that log. The client layer enforces it on every call; faces call it only to refuse
  * early (before reading a body, at start-up) with the same error.
  */
-export function requirePermission(key: KeyGrants, needed: Permission | readonly Permission[], log?: string, wording: RefusalWording = {}): void {
+export function requirePermission(
+  key: KeyGrants,
+  needed: Permission | readonly Permission[],
+  log?: string,
+  wording: RefusalWording = {},
+): void {
   const any = typeof needed === 'string' ? [needed] : needed;
   const prefix = wording.prefix ?? '';
   if (!any.some((p) => hasPermission(key, p))) {
-    throw new ElmahError('ERR_ELMAH_PERMISSION', `${prefix}API key ${key.id} lacks ${any.join(' or ')}; it has ${key.permissions.join(', ') || 'no permissions'}.`, {
-      help: wording.help ?? `Use a key with ${any.join(' or ')} (express-elmah keys create --permissions ${any[0]}).`,
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_PERMISSION',
+      `${prefix}API key ${key.id} lacks ${any.join(' or ')}; it has ${key.permissions.join(', ') || 'no permissions'}.`,
+      {
+        help: wording.help ?? `Use a key with ${any.join(' or ')} (express-elmah keys create --permissions ${any[0]}).`,
+      },
+    );
   }
   if (log !== undefined) requireLog(key, log, wording);
 }
@@ -79,8 +95,12 @@ export function requirePermission(key: KeyGrants, needed: Permission | readonly 
 /** Throws ERR_ELMAH_PERMISSION unless the key may act on `log`. */
 export function requireLog(key: KeyGrants, log: string, wording: RefusalWording = {}): void {
   if (!coversLog(key, log)) {
-    throw new ElmahError('ERR_ELMAH_PERMISSION', `${wording.prefix ?? ''}API key ${key.id} is limited to log(s) ${key.logs.join(', ')}; not "${log}".`, {
-      help: wording.help ?? 'Use a key for this log, or one without a log limit.',
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_PERMISSION',
+      `${wording.prefix ?? ''}API key ${key.id} is limited to log(s) ${key.logs.join(', ')}; not "${log}".`,
+      {
+        help: wording.help ?? 'Use a key for this log, or one without a log limit.',
+      },
+    );
   }
 }

@@ -16,7 +16,9 @@ export function matchesQuery(node: QueryNode, message: ErrorMessage): boolean {
       return !matchesQuery(node.child, message);
     case 'text': {
       const fields: readonly TextField[] | readonly string[] = node.field ? [node.field] : FREE_TEXT_FIELDS;
-      return fields.some((f) => tokensMatch(tokenize(String((message as unknown as Record<string, unknown>)[f] ?? '')), node.tokens, node.prefix));
+      return fields.some((f) =>
+        tokensMatch(tokenize(String((message as unknown as Record<string, unknown>)[f] ?? '')), node.tokens, node.prefix),
+      );
     }
     case 'term': {
       const raw = (message as unknown as Record<string, unknown>)[node.field];

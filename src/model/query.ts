@@ -6,8 +6,20 @@ import { ElmahError } from './errors.js';
 export const TEXT_FIELDS = ['title', 'detail', 'url', 'source'] as const;
 /** Fields compared whole (case-insensitive), with a trailing `*` for a prefix. */
 export const KEYWORD_FIELDS = [
-  'type', 'severity', 'method', 'hostname', 'application', 'version', 'user', 'correlationId', 'category',
-  'fingerprint', 'log', 'id', 'statusCode', 'dateTime',
+  'type',
+  'severity',
+  'method',
+  'hostname',
+  'application',
+  'version',
+  'user',
+  'correlationId',
+  'category',
+  'fingerprint',
+  'log',
+  'id',
+  'statusCode',
+  'dateTime',
 ] as const;
 /** Fields that take `[a TO b]` ranges. */
 export const RANGE_FIELDS = ['statusCode', 'dateTime'] as const;
@@ -48,7 +60,10 @@ const FIELD_LOOKUP = new Map<string, TextField | KeywordField>([
 
 /** Splits text into search tokens the way SQLite FTS5's unicode61 tokenizer does: letters and digits, lowercased, diacritics removed. */
 export function tokenize(text: string): string[] {
-  const folded = text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  const folded = text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
   return folded.match(/[\p{L}\p{N}\p{Co}]+/gu) ?? [];
 }
 
@@ -94,14 +109,39 @@ function lex(input: string): Tok[] {
   };
   while (i < n) {
     const c = input[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     const pos = i;
-    if (c === '(' || c === ')') { toks.push({ t: c, pos }); i++; continue; }
-    if (c === '&' && input[i + 1] === '&') { toks.push({ t: 'AND', pos }); i += 2; continue; }
-    if (c === '|' && input[i + 1] === '|') { toks.push({ t: 'OR', pos }); i += 2; continue; }
-    if ((c === '!' || c === '-') && i + 1 < n && !/\s/.test(input[i + 1]!)) { toks.push({ t: 'NOT', pos }); i++; continue; }
-    if (c === '+' && i + 1 < n && !/\s/.test(input[i + 1]!)) { i++; continue; }
-    if (c === '"') { toks.push({ t: 'word', v: readQuoted(), pos, quoted: true }); continue; }
+    if (c === '(' || c === ')') {
+      toks.push({ t: c, pos });
+      i++;
+      continue;
+    }
+    if (c === '&' && input[i + 1] === '&') {
+      toks.push({ t: 'AND', pos });
+      i += 2;
+      continue;
+    }
+    if (c === '|' && input[i + 1] === '|') {
+      toks.push({ t: 'OR', pos });
+      i += 2;
+      continue;
+    }
+    if ((c === '!' || c === '-') && i + 1 < n && !/\s/.test(input[i + 1]!)) {
+      toks.push({ t: 'NOT', pos });
+      i++;
+      continue;
+    }
+    if (c === '+' && i + 1 < n && !/\s/.test(input[i + 1]!)) {
+      i++;
+      continue;
+    }
+    if (c === '"') {
+      toks.push({ t: 'word', v: readQuoted(), pos, quoted: true });
+      continue;
+    }
     if (SPECIAL.has(c)) fail(`Unexpected "${c}"`, pos);
     const word = readBare();
     if (input[i] === ':') {
@@ -110,7 +150,10 @@ function lex(input: string): Tok[] {
       if (!field) fail('Missing field name before ":"', pos);
       const vpos = i;
       const v = input[i];
-      if (v === '"') { toks.push({ t: 'word', v: readQuoted(), pos, quoted: true, field }); continue; }
+      if (v === '"') {
+        toks.push({ t: 'word', v: readQuoted(), pos, quoted: true, field });
+        continue;
+      }
       if (v === '[' || v === '{') {
         const close = input.slice(i).search(/[\]}]/);
         if (close < 0) fail('Unclosed range', vpos);
@@ -199,7 +242,8 @@ export function parseQuery(input: string | undefined | null): QueryNode {
 function termNode(t: Exclude<Tok, { t: '(' | ')' | 'AND' | 'OR' | 'NOT' }>): QueryNode {
   if (t.t === 'range') {
     const field = FIELD_LOOKUP.get(t.field.toLowerCase());
-    if (field !== 'statusCode' && field !== 'dateTime') fail(`Field "${t.field}" does not take a range (use statusCode or dateTime)`, t.pos);
+    if (field !== 'statusCode' && field !== 'dateTime')
+      fail(`Field "${t.field}" does not take a range (use statusCode or dateTime)`, t.pos);
     const bound = (v: string): string | undefined => {
       if (v === '*') return undefined;
       if (field === 'statusCode') {

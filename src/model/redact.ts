@@ -24,13 +24,38 @@ export const FILTERED = '[Filtered]';
 
 /** Headers whose values are always secret (names compared case-insensitively). */
 export const DEFAULT_REDACT_HEADERS: readonly string[] = [
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api_key', 'api-key', 'apikey',
-  'x-auth-token', 'x-access-token', 'x-csrf-token', 'x-xsrf-token', 'x-amz-security-token',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api_key',
+  'api-key',
+  'apikey',
+  'x-auth-token',
+  'x-access-token',
+  'x-csrf-token',
+  'x-xsrf-token',
+  'x-amz-security-token',
 ];
 
 /** Name parts that mark a form, query, cookie, data or header entry as secret (DESIGN.md's list). */
 export const DEFAULT_REDACT_KEYS: readonly string[] = [
-  'pass', 'pwd', 'secret', 'token', 'auth', 'key', 'session', 'sid', 'jwt', 'csrf', 'xsrf', 'credential', 'card', 'cvv', 'ssn',
+  'pass',
+  'pwd',
+  'secret',
+  'token',
+  'auth',
+  'key',
+  'session',
+  'sid',
+  'jwt',
+  'csrf',
+  'xsrf',
+  'credential',
+  'card',
+  'cvv',
+  'ssn',
   'signature',
 ];
 
@@ -46,7 +71,16 @@ export const DEFAULT_REDACT_PARAMS: readonly string[] = ['code', 'sig', 'otp', '
  * `/invite/<token>`, `/verify-email/<id>/<token>`).
  */
 export const DEFAULT_TOKEN_PATH_WORDS: readonly string[] = [
-  'reset', 'token', 'verif', 'confirm', 'invit', 'magic', 'activat', 'unsubscribe', 'login', 'signin',
+  'reset',
+  'token',
+  'verif',
+  'confirm',
+  'invit',
+  'magic',
+  'activat',
+  'unsubscribe',
+  'login',
+  'signin',
 ];
 
 /** Headers whose value is a URL whose query is redacted like the request URL's. */
@@ -70,7 +104,8 @@ const ESCAPED_HEADER_LINE = /(\\n)([ \t]{0,16})([A-Za-z][\w-]{0,63})([ \t]{0,16}
 const JSON_MEMBER = /"([A-Za-z][\w-]{0,63})"([ \t]{0,4}[:,][ \t]{0,4})"((?:[^"\\\n]|\\.)*)"/g;
 // `name=value` after a URL's `?`, `&` or `#`, or after a separator in free text (connection strings,
 // urlencoded bodies quoted in messages). Quoted values are bounded, so an unclosed quote costs little.
-const ASSIGNMENT = /([?&#;,\s"'{([]|^)([A-Za-z_][\w.%[\]-]{0,127})([ \t]{0,8}=[ \t]{0,8})("[^"\\\n]{0,256}"?|'[^'\\\n]{0,256}'?|\{[^}\n]{0,256}\}?|[^&#\s"'<>;,()\\]*)/g;
+const ASSIGNMENT =
+  /([?&#;,\s"'{([]|^)([A-Za-z_][\w.%[\]-]{0,127})([ \t]{0,8}=[ \t]{0,8})("[^"\\\n]{0,256}"?|'[^'\\\n]{0,256}'?|\{[^}\n]{0,256}\}?|[^&#\s"'<>;,()\\]*)/g;
 // A path after a segment that names a token-bearing route; see pathTokens().
 const TOKEN_PATH = /\/([^/\s?#"'<>\\]*)((?:\/[^/\s?#"'<>\\]*)+)/g;
 
@@ -195,7 +230,16 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     const secret = /^elmah_[a-z2-7]{8}_(.+)$/.exec(ownKey.trim())?.[1];
     if (secret) secrets.push(secret);
   }
-  const secretPattern = secrets.length > 0 ? new RegExp(secrets.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g') : undefined;
+  const secretPattern =
+    secrets.length > 0
+      ? new RegExp(
+          secrets
+            .sort((a, b) => b.length - a.length)
+            .map(escapeRegExp)
+            .join('|'),
+          'g',
+        )
+      : undefined;
   // Percent-encoded forms of the secrets, for URLs that carry them encoded.
   const encodedSecrets = secrets.map((s) => encodeURIComponent(s)).filter((s) => !secrets.includes(s));
   const encodedPattern = encodedSecrets.length > 0 ? new RegExp(encodedSecrets.map(escapeRegExp).join('|'), 'gi') : undefined;
@@ -262,7 +306,10 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
       out = headerLines(out);
       if (out.includes('"')) out = jsonMembers(out);
     }
-    if (/bearer|basic|digest|token|negotiate|ntlm/i.test(out)) out = out.replace(AUTH_SCHEME, (all, scheme: string, space: string, word: string) => (looksLikeCredential(word) ? `${scheme}${space}${FILTERED}` : all));
+    if (/bearer|basic|digest|token|negotiate|ntlm/i.test(out))
+      out = out.replace(AUTH_SCHEME, (all, scheme: string, space: string, word: string) =>
+        looksLikeCredential(word) ? `${scheme}${space}${FILTERED}` : all,
+      );
     if (out.includes('://')) out = urlPasswords(out);
     if (out.includes('=') && mayNameSecret(out)) out = assignments(out);
     if (out.includes('/')) out = out.replace(TOKEN_PATH, (all: string) => pathTokens(all));
@@ -304,7 +351,8 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
       const list = out[field];
       if (!Array.isArray(list)) continue;
       if (field === 'cookies') out.cookies = list.map((kv) => ({ key: text(kv.key), value: FILTERED }));
-      else if (field === 'serverVariables') out.serverVariables = list.map((kv) => ({ key: text(kv.key), value: text(headerValue(kv.key, kv.value)) }));
+      else if (field === 'serverVariables')
+        out.serverVariables = list.map((kv) => ({ key: text(kv.key), value: text(headerValue(kv.key, kv.value)) }));
       else out[field] = entries(list, field === 'data' ? key : param);
     }
     return out;

@@ -44,7 +44,7 @@ export function parseFrame(line: string): StackFrame | undefined {
  * each line only, so it is linear in the text (a pattern like `\n\s+at ` is quadratic on blank lines).
  */
 export function firstFrameLine(text: string, from = 0): number {
-  for (let start = from; start < text.length; ) {
+  for (let start = from; start < text.length;) {
     let i = start;
     while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
     if (i > start && text.startsWith('at ', i)) return start;

@@ -39,7 +39,10 @@ export class TallyBuilder {
   private readonly perMinute = new Map<number, number>();
   private newest: { title: string; type: string; statusCode?: number | undefined } = { title: '', type: '' };
 
-  constructor(readonly log: string, readonly fingerprint: string) {}
+  constructor(
+    readonly log: string,
+    readonly fingerprint: string,
+  ) {}
 
   /** How many occurrences are folded so far. */
   get size(): number {
@@ -61,7 +64,9 @@ export class TallyBuilder {
   /** The tally of what was added, or undefined when nothing was. */
   take(): OccurrenceTally | undefined {
     if (this.count === 0) return undefined;
-    const minutes = [...this.perMinute.entries()].sort((a, b) => a[0] - b[0]).map(([m, n]): [string, number] => [new Date(m * 60_000).toISOString(), n]);
+    const minutes = [...this.perMinute.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([m, n]): [string, number] => [new Date(m * 60_000).toISOString(), n]);
     const tally: OccurrenceTally = {
       id: newMessageId(this.last),
       log: this.log,
@@ -100,7 +105,8 @@ function invalid(message: string): ElmahError {
 }
 
 function isoTime(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length > 40 || Number.isNaN(Date.parse(value))) throw invalid(`${field} must be an ISO 8601 time.`);
+  if (typeof value !== 'string' || value.length > 40 || Number.isNaN(Date.parse(value)))
+    throw invalid(`${field} must be an ISO 8601 time.`);
   return new Date(Date.parse(value)).toISOString();
 }
 
@@ -121,7 +127,8 @@ export function normalizeTally(input: unknown, log: string, now: Date = new Date
   if (!LOG_NAME_PATTERN.test(target)) throw invalid('log must be a log name.');
   const id = t.id === undefined ? newMessageId(now.getTime()) : t.id;
   if (typeof id !== 'string' || !MESSAGE_ID_PATTERN.test(id)) throw invalid('id must be 1–100 URL-safe characters.');
-  if (typeof t.fingerprint !== 'string' || t.fingerprint.length === 0 || t.fingerprint.length > 128) throw invalid('fingerprint must be 1–128 characters.');
+  if (typeof t.fingerprint !== 'string' || t.fingerprint.length === 0 || t.fingerprint.length > 128)
+    throw invalid('fingerprint must be 1–128 characters.');
   const count = t.count;
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) throw invalid('count must be a positive integer.');
   const limit = now.getTime() + MAX_FUTURE_SKEW_MS;
@@ -130,10 +137,15 @@ export function normalizeTally(input: unknown, log: string, now: Date = new Date
   const lastSeen = clamp(isoTime(t.lastSeen, 'lastSeen'));
   if (firstSeen > lastSeen) throw invalid('firstSeen must not be after lastSeen.');
   const statusCode = t.statusCode;
-  if (statusCode !== undefined && statusCode !== null && (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999)) {
+  if (
+    statusCode !== undefined &&
+    statusCode !== null &&
+    (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999)
+  ) {
     throw invalid('statusCode must be an integer 100–999.');
   }
-  if (!Array.isArray(t.minutes) || t.minutes.length > MAX_TALLY_MINUTES) throw invalid(`minutes must be a list of at most ${MAX_TALLY_MINUTES} [isoMinute, count] pairs.`);
+  if (!Array.isArray(t.minutes) || t.minutes.length > MAX_TALLY_MINUTES)
+    throw invalid(`minutes must be a list of at most ${MAX_TALLY_MINUTES} [isoMinute, count] pairs.`);
   const perMinute = new Map<string, number>();
   let sum = 0;
   for (const pair of t.minutes as unknown[]) {

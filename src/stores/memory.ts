@@ -5,12 +5,35 @@ import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
 import type { OccurrenceTally } from '../model/tally.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, duplicateKeyError, pruneBudget, retentionLimits, tallyCutoff,
+  COUNT_CAP,
+  closedError,
+  decodeCursor,
+  encodeCursor,
+  filterLogs,
+  histogramBuckets,
+  pageIndex,
+  pageSize,
+  duplicateKeyError,
+  pruneBudget,
+  retentionLimits,
+  tallyCutoff,
 } from './shared.js';
 import {
-  DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type ErrorGroup, type GroupOptions, type GroupResult,
-  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type PruneOptions, type RetentionOptions,
-  type SearchOptions, type SearchResult, type Store,
+  DEFAULT_RETENTION,
+  type AppendResult,
+  type DeleteTarget,
+  type ErrorGroup,
+  type GroupOptions,
+  type GroupResult,
+  type HistogramOptions,
+  type HistogramResult,
+  type LogSummary,
+  type MessageFilter,
+  type PruneOptions,
+  type RetentionOptions,
+  type SearchOptions,
+  type SearchResult,
+  type Store,
 } from './types.js';
 
 /** Options of {@link MemoryStore}. */
@@ -82,8 +105,16 @@ export class MemoryStore implements Store {
     const g = this.groupMap.get(k);
     if (!g) {
       this.groupMap.set(k, {
-        log: m.log, fingerprint: m.fingerprint, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime,
-        lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode, countedOnly: 0,
+        log: m.log,
+        fingerprint: m.fingerprint,
+        count: 1,
+        firstSeen: m.dateTime,
+        lastSeen: m.dateTime,
+        lastId: m.id,
+        title: m.title,
+        type: m.type,
+        statusCode: m.statusCode,
+        countedOnly: 0,
       });
       return;
     }
@@ -100,8 +131,16 @@ export class MemoryStore implements Store {
     const g = this.groupMap.get(k);
     if (!g) {
       this.groupMap.set(k, {
-        log: t.log, fingerprint: t.fingerprint, count: t.count, firstSeen: t.firstSeen, lastSeen: t.lastSeen,
-        lastId: '', title: t.title, type: t.type, statusCode: t.statusCode, countedOnly: t.count,
+        log: t.log,
+        fingerprint: t.fingerprint,
+        count: t.count,
+        firstSeen: t.firstSeen,
+        lastSeen: t.lastSeen,
+        lastId: '',
+        title: t.title,
+        type: t.type,
+        statusCode: t.statusCode,
+        countedOnly: t.count,
       });
       return;
     }
@@ -152,7 +191,10 @@ export class MemoryStore implements Store {
 
   private trim(log: string, keep: number): number {
     const sorted = [...(this.logsMap.get(log)?.values() ?? [])].sort(newestFirst);
-    return this.remove(log, sorted.slice(keep).map((m) => m.id));
+    return this.remove(
+      log,
+      sorted.slice(keep).map((m) => m.id),
+    );
   }
 
   async get(log: string, id: string): Promise<ErrorMessage | undefined> {
@@ -206,8 +248,16 @@ export class MemoryStore implements Store {
         const g = map.get(k);
         if (!g) {
           map.set(k, {
-            log: m.log, fingerprint: m.fingerprint, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime, lastId: m.id,
-            title: m.title, type: m.type, statusCode: m.statusCode, countedOnly: 0,
+            log: m.log,
+            fingerprint: m.fingerprint,
+            count: 1,
+            firstSeen: m.dateTime,
+            lastSeen: m.dateTime,
+            lastId: m.id,
+            title: m.title,
+            type: m.type,
+            statusCode: m.statusCode,
+            countedOnly: 0,
           });
         } else {
           g.count++;
@@ -265,7 +315,10 @@ export class MemoryStore implements Store {
   async delete(log: string, target: DeleteTarget): Promise<number> {
     this.open();
     if ('ids' in target) return this.remove(log, target.ids);
-    return this.remove(log, this.matching({ ...target.filter, log }).map((m) => m.id));
+    return this.remove(
+      log,
+      this.matching({ ...target.filter, log }).map((m) => m.id),
+    );
   }
 
   async prune(options: PruneOptions = {}): Promise<number> {
@@ -277,10 +330,18 @@ export class MemoryStore implements Store {
     const names = new Set(options.log !== undefined ? [options.log] : [...this.logsMap.keys(), ...this.tallies.keys()]);
     for (const name of names) {
       const oldestFirst = [...(this.logsMap.get(name)?.values() ?? [])].sort(newestFirst).reverse();
-      const tooOld = ageCutoff === undefined ? 0 : oldestFirst.findIndex((m) => m.dateTime >= ageCutoff) < 0 ? oldestFirst.length : oldestFirst.findIndex((m) => m.dateTime >= ageCutoff);
+      const tooOld =
+        ageCutoff === undefined
+          ? 0
+          : oldestFirst.findIndex((m) => m.dateTime >= ageCutoff) < 0
+            ? oldestFirst.length
+            : oldestFirst.findIndex((m) => m.dateTime >= ageCutoff);
       const over = Math.max(tooOld, oldestFirst.length - keep);
       const n = Math.min(over, budget);
-      removed += this.remove(name, oldestFirst.slice(0, n).map((m) => m.id));
+      removed += this.remove(
+        name,
+        oldestFirst.slice(0, n).map((m) => m.id),
+      );
       budget -= n;
       const trimmedByCount = n > 0 && oldestFirst.length - keep > 0;
       this.pruneTallies(name, tallyCutoff(ageCutoff, trimmedByCount ? oldestFirst[n]?.dateTime : undefined));
@@ -329,7 +390,9 @@ export class MemoryStore implements Store {
 
   async listKeys(): Promise<KeyRecord[]> {
     this.open();
-    return [...this.keys.values()].map((k) => structuredClone(k)).sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+    return [...this.keys.values()]
+      .map((k) => structuredClone(k))
+      .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
   }
 
   async endSession(sid: string, until: string): Promise<void> {
@@ -370,4 +433,3 @@ export class MemoryStore implements Store {
       .map((d) => structuredClone(d));
   }
 }
-

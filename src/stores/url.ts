@@ -17,10 +17,7 @@ export function isCollectorUrl(url: string): boolean {
 }
 
 /** What a store URL names. */
-export type StoreUrl =
-  | { kind: 'memory' }
-  | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string };
+export type StoreUrl = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
 /** The file path of a `sqlite:` URL (`sqlite:///abs` and `sqlite:/abs` alike), or undefined for another URL. */
 export function sqlitePath(url: string): string | undefined {
@@ -33,7 +30,9 @@ export function sqlitePath(url: string): string | undefined {
  */
 export function parseStoreUrl(url: string): StoreUrl {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw new ElmahError('ERR_ELMAH_STORE_URL', 'The store URL is empty.', { help: `Use ${DEFAULT_STORE_URL}, memory: or postgres://user@host/db.` });
+    throw new ElmahError('ERR_ELMAH_STORE_URL', 'The store URL is empty.', {
+      help: `Use ${DEFAULT_STORE_URL}, memory: or postgres://user@host/db.`,
+    });
   }
   if (url.startsWith('memory:')) return { kind: 'memory' };
   const path = sqlitePath(url);

@@ -40,7 +40,8 @@ export function notLocalReason(req: Request): string | undefined {
   if (!isLoopback(req.socket?.remoteAddress)) return 'This request did not come from this machine.';
   const header = proxyHeaderOf(req);
   if (header) return `This request came through a proxy (it carries a ${header} header).`;
-  if (!isLoopbackHost(req.headers.host)) return 'This request names another host than this machine (its Host header is not localhost or a loopback address).';
+  if (!isLoopbackHost(req.headers.host))
+    return 'This request names another host than this machine (its Host header is not localhost or a loopback address).';
   return undefined;
 }
 

@@ -39,7 +39,8 @@ export class ViewerCaches {
     const hit = this.histograms.get(key);
     if (hit && now - hit.at < HISTOGRAM_CACHE_MS) return hit.value;
     if (this.histograms.size >= MAX_HISTOGRAMS) {
-      for (const [k, v] of this.histograms) if (now - v.at >= HISTOGRAM_CACHE_MS || this.histograms.size >= MAX_HISTOGRAMS) this.histograms.delete(k);
+      for (const [k, v] of this.histograms)
+        if (now - v.at >= HISTOGRAM_CACHE_MS || this.histograms.size >= MAX_HISTOGRAMS) this.histograms.delete(k);
     }
     const value = client.histogram(options);
     this.histograms.set(key, { at: now, value });

@@ -76,7 +76,15 @@ export function barChart(h: HistogramResult): BarChart {
     ticks.push({ x: round(LEFT + frac * (W - LEFT)), text: label(start + frac * span, span) });
   }
   return {
-    width: W, height: H, top: TOP, bottom: BOTTOM, left: LEFT, bars, max, total, ticks,
+    width: W,
+    height: H,
+    top: TOP,
+    bottom: BOTTOM,
+    left: LEFT,
+    bars,
+    max,
+    total,
+    ticks,
     summary: `${total} error${total === 1 ? '' : 's'} from ${fullLabel(start)} to ${fullLabel(end)}, at most ${max} in one interval.`,
   };
 }

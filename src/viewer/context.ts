@@ -39,7 +39,13 @@ export interface ViewerContext {
 }
 
 /** Puts a viewer's parts together; one session secret signs its cookies and CSRF tokens. */
-export function createViewerContext(o: ResolvedViewerOptions, clients: ViewerClients, viewerKey: KeyInfo, renderer: Renderer, version: string): ViewerContext {
+export function createViewerContext(
+  o: ResolvedViewerOptions,
+  clients: ViewerClients,
+  viewerKey: KeyInfo,
+  renderer: Renderer,
+  version: string,
+): ViewerContext {
   const codec = new SessionCodec(o.sessionSecret);
   const requests = new RequestContexts();
   const pages = new Pages(renderer, o, version, requests);

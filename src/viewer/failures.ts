@@ -63,7 +63,13 @@ export class Failures {
         res.status(500).json({ error: { code: 'ERR_ELMAH_INTERNAL', message: 'The viewer failed; see the server log.' } });
         return;
       }
-      await this.pages.problem(req, res, 500, 'The viewer failed', 'Something went wrong while showing this page. The server log has the details.');
+      await this.pages.problem(
+        req,
+        res,
+        500,
+        'The viewer failed',
+        'Something went wrong while showing this page. The server log has the details.',
+      );
       return;
     }
     const page = failurePage(err, viaHeader);

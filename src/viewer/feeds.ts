@@ -3,8 +3,22 @@ import type { ErrorMessage } from '../model/message.js';
 
 /** The CSV columns of /download, in order. */
 export const CSV_COLUMNS = [
-  'id', 'log', 'dateTime', 'severity', 'statusCode', 'type', 'title', 'url', 'method', 'user', 'hostname',
-  'application', 'version', 'source', 'correlationId', 'fingerprint',
+  'id',
+  'log',
+  'dateTime',
+  'severity',
+  'statusCode',
+  'type',
+  'title',
+  'url',
+  'method',
+  'user',
+  'hostname',
+  'application',
+  'version',
+  'source',
+  'correlationId',
+  'fingerprint',
 ] as const satisfies readonly (keyof ErrorMessage)[];
 
 /**
@@ -30,14 +44,16 @@ export function csvMessage(m: ErrorMessage): string {
 
 /** Escapes text for XML content and attributes; drops characters XML 1.0 cannot carry. */
 export function xml(text: string): string {
-  return text
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return (
+    text
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+  );
 }
 
 /** One RSS item. `description` is plain text or HTML; either way it is escaped into the XML. */

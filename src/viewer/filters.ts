@@ -55,9 +55,21 @@ function wholeNumber(text: string, min: number, max: number): number | undefined
 }
 
 /** Parses the list parameters; `problems` is empty when all are fine. `pinnedLog` overrides `log`. */
-export function readListParams(req: Request, defaults: { size: number; pinnedLog?: string | undefined }): { params: ListParams; problems: ParamProblem[] } {
+export function readListParams(
+  req: Request,
+  defaults: { size: number; pinnedLog?: string | undefined },
+): { params: ListParams; problems: ParamProblem[] } {
   const problems: ParamProblem[] = [];
-  const params: ListParams = { view: 'list', page: 1, size: defaults.size, q: '', status: '', type: '', log: defaults.pinnedLog ?? '', since: '' };
+  const params: ListParams = {
+    view: 'list',
+    page: 1,
+    size: defaults.size,
+    q: '',
+    status: '',
+    type: '',
+    log: defaults.pinnedLog ?? '',
+    since: '',
+  };
 
   const view = param(req, 'view');
   if (view === 'groups') params.view = 'groups';
@@ -66,13 +78,18 @@ export function readListParams(req: Request, defaults: { size: number; pinnedLog
   const page = param(req, 'page').trim();
   if (page !== '') {
     const n = wholeNumber(page, 1, MAX_PAGE);
-    if (n === undefined) problems.push({ field: 'page', message: `Page must be a whole number from 1 to ${MAX_PAGE.toLocaleString('en-US')}; got "${page.slice(0, 40)}".` });
+    if (n === undefined)
+      problems.push({
+        field: 'page',
+        message: `Page must be a whole number from 1 to ${MAX_PAGE.toLocaleString('en-US')}; got "${page.slice(0, 40)}".`,
+      });
     else params.page = n;
   }
   const size = param(req, 'size').trim();
   if (size !== '') {
     const n = wholeNumber(size, 1, MAX_SIZE);
-    if (n === undefined) problems.push({ field: 'size', message: `Size must be a whole number from 1 to ${MAX_SIZE}; got "${size.slice(0, 40)}".` });
+    if (n === undefined)
+      problems.push({ field: 'size', message: `Size must be a whole number from 1 to ${MAX_SIZE}; got "${size.slice(0, 40)}".` });
     else params.size = n;
   }
 
@@ -103,7 +120,8 @@ export function readListParams(req: Request, defaults: { size: number; pinnedLog
 
   const since = param(req, 'since');
   if (since in SINCE) params.since = since as Since;
-  else if (since !== '') problems.push({ field: 'since', message: `Unknown time range "${since.slice(0, 20)}": use ${Object.keys(SINCE).join(', ')}.` });
+  else if (since !== '')
+    problems.push({ field: 'since', message: `Unknown time range "${since.slice(0, 20)}": use ${Object.keys(SINCE).join(', ')}.` });
 
   return { params, problems };
 }

@@ -64,7 +64,10 @@ const SCHEMA: OptionSchema<ErrorViewerOptions> = {
   sessionTtl: {
     kinds: ['number', 'string'],
     describe: 'milliseconds or a duration such as "8h"',
-    check: (v) => (sessionTtlMs(v as number | string) === undefined ? 'must be from 1 minute to 30 days, as milliseconds or a duration such as "8h"' : undefined),
+    check: (v) =>
+      sessionTtlMs(v as number | string) === undefined
+        ? 'must be from 1 minute to 30 days, as milliseconds or a duration such as "8h"'
+        : undefined,
   },
   pageSize: { kinds: ['number'], min: 10, max: 100, check: (v) => (Number.isInteger(v) ? undefined : 'must be a whole number') },
   title: { kinds: ['string'], check: (v) => ((v as string).length <= 100 ? undefined : 'must be at most 100 characters') },
@@ -92,15 +95,25 @@ export function resolveViewerOptions(input: unknown): ResolvedViewerOptions {
   const access = o.access ?? (production ? 'key' : 'local');
   if (access === 'key' && isLogClient(o.store)) {
     const why = o.access === undefined ? 'with NODE_ENV=production access defaults to "key", which needs' : 'access "key" needs';
-    throw new ElmahConfigError('ERR_ELMAH_SIGNIN_UNAVAILABLE', `errorViewer(): ${why} a store (URL or Store) to check sign-in keys against, not a LogClient.`, {
-      help: 'Pass `store` as a URL or an open Store, or choose access: "local" or a function.',
-    });
+    throw new ElmahConfigError(
+      'ERR_ELMAH_SIGNIN_UNAVAILABLE',
+      `errorViewer(): ${why} a store (URL or Store) to check sign-in keys against, not a LogClient.`,
+      {
+        help: 'Pass `store` as a URL or an open Store, or choose access: "local" or a function.',
+      },
+    );
   }
   const warnings: ElmahError[] = [];
   if (production && access === 'local') {
-    warnings.push(new ElmahError('ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION', 'errorViewer() runs with access "local" in production: a reverse proxy on this host that adds no forwarding header (nginx\'s default proxy_pass, a TCP tunnel) makes remote visitors look local, unless it passes on a public Host name.', {
-      help: 'Use access: "key" (sign in with a read key) or your own access function; keep "local" only when no proxy or tunnel forwards to this app.',
-    }));
+    warnings.push(
+      new ElmahError(
+        'ERR_ELMAH_LOCAL_ACCESS_IN_PRODUCTION',
+        'errorViewer() runs with access "local" in production: a reverse proxy on this host that adds no forwarding header (nginx\'s default proxy_pass, a TCP tunnel) makes remote visitors look local, unless it passes on a public Host name.',
+        {
+          help: 'Use access: "key" (sign in with a read key) or your own access function; keep "local" only when no proxy or tunnel forwards to this app.',
+        },
+      ),
+    );
   }
   return {
     key: o.key ?? process.env.ELMAH_READ_KEY,

@@ -12,7 +12,8 @@ export function findPackageRoot(start: string = __dirname): string {
   for (;;) {
     if (existsSync(join(dir, 'views', 'layout.ejs')) && existsSync(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`express-elmah: cannot find the views/ folder above ${start}; is the package installed completely?`);
+    if (parent === dir)
+      throw new Error(`express-elmah: cannot find the views/ folder above ${start}; is the package installed completely?`);
     dir = parent;
   }
 }
@@ -31,8 +32,9 @@ export function packageVersion(root: string): string {
  * characters: in message text they disguise what is shown (`fdp.exe` reads as `exe.pdf`).
  */
 // Each character is matched alone on purpose, joiners included.
-// eslint-disable-next-line no-misleading-character-class
-const INVISIBLE = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF0-\uFFFB]/g;
+const INVISIBLE =
+  // eslint-disable-next-line no-misleading-character-class
+  /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF0-\uFFFB]/g;
 
 /** Text with every invisible or bidi control character replaced by a visible `<U+202E>` marker. */
 export function showInvisible(text: string): string {
@@ -92,7 +94,9 @@ export const fmt = {
     const s = d.toISOString();
     const month = MONTHS[d.getUTCMonth()]!;
     const day = s.slice(8, 10);
-    return d.getUTCFullYear() === now.getUTCFullYear() ? `${month} ${day} ${s.slice(11, 19)}` : `${month} ${day} ${d.getUTCFullYear()} ${s.slice(11, 16)}`;
+    return d.getUTCFullYear() === now.getUTCFullYear()
+      ? `${month} ${day} ${s.slice(11, 19)}`
+      : `${month} ${day} ${d.getUTCFullYear()} ${s.slice(11, 16)}`;
   },
   /** `5 minutes ago`, `in 2 hours`, `just now`. */
   ago(iso: string | undefined, now: Date = new Date()): string {

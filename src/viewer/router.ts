@@ -40,7 +40,8 @@ async function checkViewerKey(client: LogClient, o: ResolvedViewerOptions): Prom
     prefix: 'errorViewer(): ',
     help: 'Give the viewer a read key: npx express-elmah keys create --name viewer --permissions messages_read (a write key belongs to errorLogger).',
   });
-  if (o.log) requireLog(who, o.log, { prefix: 'errorViewer(): ', help: 'Use a key for that log, or pin the viewer to a log the key may read.' });
+  if (o.log)
+    requireLog(who, o.log, { prefix: 'errorViewer(): ', help: 'Use a key for that log, or pin the viewer to a log the key may read.' });
   return who;
 }
 
@@ -90,8 +91,10 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
   listRoutes(router, v);
   messageRoutes(router, v);
   exportRoutes(router, v);
-  router.use(v.failures.handle('viewerNotFound', async (req, res) => {
-    await v.pages.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
-  }));
+  router.use(
+    v.failures.handle('viewerNotFound', async (req, res) => {
+      await v.pages.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');
+    }),
+  );
   return router;
 }

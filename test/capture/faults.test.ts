@@ -53,7 +53,9 @@ describe('a failing store never breaks the app', () => {
   it('a store that throws: every request answered, failures counted, onError rate-limited', async () => {
     const { store, keys } = await withKeys(new ThrowingStore());
     const errors: ElmahError[] = [];
-    const logger = trackLogger(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), maxRetries: 1, maxBackoffMs: 5, queueSize: 50 }));
+    const logger = trackLogger(
+      errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), maxRetries: 1, maxBackoffMs: 5, queueSize: 50 }),
+    );
     const app = createApp({ logger });
     const statuses = await hammer(app);
     const failing = statuses.filter((s) => s === 500).length;
@@ -73,7 +75,9 @@ describe('a failing store never breaks the app', () => {
   it('a store that hangs on appends: every request answered, no more than queueSize messages held, every error counted', async () => {
     const { store, keys } = await withKeys(new HangingStore());
     const errors: ElmahError[] = [];
-    const logger = trackLogger(errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), timeoutMs: 30, maxRetries: 0, maxBackoffMs: 5, queueSize: 40 }));
+    const logger = trackLogger(
+      errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), timeoutMs: 30, maxRetries: 0, maxBackoffMs: 5, queueSize: 40 }),
+    );
     const app = createApp({ logger });
     const statuses: number[] = [];
     for (let i = 0; i < TOTAL; i += 15) {

@@ -46,10 +46,12 @@ describe('building a record is linear in its input', () => {
         expect(normalizeMessage(m, 'default').id).toBe(m.id);
       }
     }
-    expect(nonLinear((text) => {
-      const { err, req } = put(text);
-      return captureRecord(err, req);
-    })).toEqual([]);
+    expect(
+      nonLinear((text) => {
+        const { err, req } = put(text);
+        return captureRecord(err, req);
+      }),
+    ).toEqual([]);
   });
 
   it('the worst record (every field at its limit, of every shape) fits and builds well inside the budget', () => {
@@ -59,7 +61,10 @@ describe('building a record is linear in its input', () => {
       const m = captureRecord(err, req);
       expect(fits(m)).toBe(true);
       expect(m.title.length).toBeLessThanOrEqual(STRING_FIELDS.title);
-      worst = Math.max(worst, fastest(() => captureRecord(err, req)));
+      worst = Math.max(
+        worst,
+        fastest(() => captureRecord(err, req)),
+      );
     }
     // The goal is 50 ms; bench/hostile.ts measures it. This bound only catches a step that is far off.
     expect(worst).toBeLessThan(1000);
@@ -88,13 +93,25 @@ describe('redaction and fingerprinting are linear on unclipped text', () => {
     expect(nonLinear((text) => parseStack(text))).toEqual([]);
     expect(nonLinear((text) => computeFingerprint('Error', text, text))).toEqual([]);
     // Hostile source lines and URLs (a request's route key) as well.
-    expect(nonLinear((text) => computeFingerprint('Error', text, text, { route: routeKey('GET', undefined, text), sourceLine: () => text }))).toEqual([]);
+    expect(
+      nonLinear((text) => computeFingerprint('Error', text, text, { route: routeKey('GET', undefined, text), sourceLine: () => text })),
+    ).toEqual([]);
   });
 
   it('messages arriving at a collector: normalized, redacted and fingerprinted', () => {
     // A collector takes at most 256 KiB per message: 10 KB against 100 KB of detail is the same tenfold step.
     const arrive = (text: string): unknown =>
-      redactIncoming({ title: text.slice(0, 2000), detail: text, url: text.slice(0, 2000), data: [{ key: 'd', value: text.slice(0, 4000) }], queryString: [{ key: 'q', value: text.slice(0, 4000) }] }, 'default', new Date());
+      redactIncoming(
+        {
+          title: text.slice(0, 2000),
+          detail: text,
+          url: text.slice(0, 2000),
+          data: [{ key: 'd', value: text.slice(0, 4000) }],
+          queryString: [{ key: 'q', value: text.slice(0, 4000) }],
+        },
+        'default',
+        new Date(),
+      );
     const slow: string[] = [];
     for (const [name, shape] of Object.entries(SHAPES)) {
       const small = shape(10_000);
@@ -111,10 +128,62 @@ describe('redaction and fingerprinting are linear on unclipped text', () => {
 
 // Pieces of every pattern the rules know, so random texts hit them in random orders.
 const PIECES = [
-  '\n', ' ', '\t', '\r\n', 'a', 'Z', '0', '1', ':', '//', '://', '@', '%', '%2', '[', ']', '{', '}', '(', ')', '"', "'", '\\', '\\n',
-  '=', '&', '?', '#', ';', ',', '/', '.', '-', '_', '    at ', 'at f (', ':1:2)', 'Bearer ', 'Basic ', 'token', 'password', 'pwd',
-  'code', 'sig', 'key', 'cookie', 'authorization', 'reset', 'verify', 'elmah_', 'user:pass@', 'postgres', 'x-api-key', '[Filtered]',
-  '…[truncated 5 bytes]', 'AbC123def456GhI789',
+  '\n',
+  ' ',
+  '\t',
+  '\r\n',
+  'a',
+  'Z',
+  '0',
+  '1',
+  ':',
+  '//',
+  '://',
+  '@',
+  '%',
+  '%2',
+  '[',
+  ']',
+  '{',
+  '}',
+  '(',
+  ')',
+  '"',
+  "'",
+  '\\',
+  '\\n',
+  '=',
+  '&',
+  '?',
+  '#',
+  ';',
+  ',',
+  '/',
+  '.',
+  '-',
+  '_',
+  '    at ',
+  'at f (',
+  ':1:2)',
+  'Bearer ',
+  'Basic ',
+  'token',
+  'password',
+  'pwd',
+  'code',
+  'sig',
+  'key',
+  'cookie',
+  'authorization',
+  'reset',
+  'verify',
+  'elmah_',
+  'user:pass@',
+  'postgres',
+  'x-api-key',
+  '[Filtered]',
+  '…[truncated 5 bytes]',
+  'AbC123def456GhI789',
 ];
 const randomText = fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 40 }).map((parts) => parts.join(''));
 
@@ -122,8 +191,14 @@ describe('random texts', () => {
   const redactor = createRedactor();
 
   it('redacting twice changes nothing', () => {
-    fc.assert(fc.property(randomText, (text) => redactor.text(redactor.text(text)) === redactor.text(text)), { numRuns: 500 });
-    fc.assert(fc.property(randomText, (text) => redactor.url(redactor.url(text)) === redactor.url(text)), { numRuns: 300 });
+    fc.assert(
+      fc.property(randomText, (text) => redactor.text(redactor.text(text)) === redactor.text(text)),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(randomText, (text) => redactor.url(redactor.url(text)) === redactor.url(text)),
+      { numRuns: 300 },
+    );
   });
 
   it('a random text repeated to 100 KB and 1 MB costs linearly, in the record and in the rules alone', () => {
@@ -137,7 +212,17 @@ describe('random texts', () => {
         };
         for (const run of [build, (text: string) => redactor.text(text)]) {
           const t100k = fastest(() => run(small));
-          if (!grewLinearly(t100k, fastest(() => run(large))) && !grewLinearly(t100k, fastest(() => run(large), 5))) return false;
+          if (
+            !grewLinearly(
+              t100k,
+              fastest(() => run(large)),
+            ) &&
+            !grewLinearly(
+              t100k,
+              fastest(() => run(large), 5),
+            )
+          )
+            return false;
         }
         return true;
       }),

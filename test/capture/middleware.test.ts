@@ -61,10 +61,13 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     const thrown = new Error('identity');
     const app = createApp({
       value: () => thrown,
-      logger: [logger, (err, _req, _res, next) => {
-        seen.push(err);
-        next(err);
-      }],
+      logger: [
+        logger,
+        (err, _req, _res, next) => {
+          seen.push(err);
+          next(err);
+        },
+      ],
     });
     const ok = await request(app).get('/ok');
     expect([ok.status, ok.text]).toEqual([200, 'ok']);
@@ -104,7 +107,10 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     await request(createApp({ logger })).get('/throw').expect(500);
     await logger.flush(2000);
     expect(await storedMessages(store)).toHaveLength(1);
-    expect(errors.map((e) => [e.code, e.message])).toContainEqual(['ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged: Error: filter bug']);
+    expect(errors.map((e) => [e.code, e.message])).toContainEqual([
+      'ERR_ELMAH_HOOK_FAILED',
+      'filter threw; the error is logged: Error: filter bug',
+    ]);
   });
 
   it('records an error thrown after the headers were sent', async () => {
@@ -159,7 +165,9 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
     logger.raise(new Error('still logged'));
     await logger.flush(2000);
     expect((await storedMessages(store)).map((m) => m.title)).toEqual(['still logged']);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited: Error: async hook bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited: Error: async hook bug'],
+    ]);
   });
 
   it('worker: true from TypeScript sources, which have no worker entry, rejects ready with ERR_ELMAH_WORKER_UNAVAILABLE', async () => {
@@ -168,7 +176,10 @@ describe(`errorLogger middleware (Express ${expressMajor})`, () => {
       // The worker is asked for before the key is looked at, so any well-formed key shows it.
       const key = `elmah_abcdefgh_${'a'.repeat(43)}`;
       const logger = trackLogger(errorLogger({ store: `sqlite:${join(dir, 'e.db')}`, key, worker: true, onError: () => undefined }));
-      await expect(logger.ready).rejects.toMatchObject({ code: 'ERR_ELMAH_WORKER_UNAVAILABLE', docs: 'docs/errors.md#err_elmah_worker_unavailable' });
+      await expect(logger.ready).rejects.toMatchObject({
+        code: 'ERR_ELMAH_WORKER_UNAVAILABLE',
+        docs: 'docs/errors.md#err_elmah_worker_unavailable',
+      });
       await logger.close(1000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -209,7 +220,9 @@ describe('options are checked when errorLogger() is called', () => {
     const saved = process.env.ELMAH_LOG;
     process.env.ELMAH_LOG = 'billing api';
     try {
-      expect(() => errorLogger({ store: 'memory:' })).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_LOG_NAME', name: 'ElmahConfigError' }));
+      expect(() => errorLogger({ store: 'memory:' })).toThrow(
+        expect.objectContaining({ code: 'ERR_ELMAH_LOG_NAME', name: 'ElmahConfigError' }),
+      );
       expect(() => errorLogger({ store: 'memory:' })).toThrow('ELMAH_LOG "billing api" is not a valid log name');
       const logger = trackLogger(errorLogger({ store: 'memory:', log: 'billing-api', onError: () => undefined }));
       expect(typeof logger).toBe('function');
@@ -354,7 +367,10 @@ describe('request context', () => {
     expect(form!.source).toMatch(/app\.ts:\d+:\d+$/);
     expect(form!.detail).toContain('Error: Form failed');
     expect(form!.fingerprint).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(form!.queryString).toEqual([{ key: 'page', value: '2' }, { key: 'sort', value: 'name' }]);
+    expect(form!.queryString).toEqual([
+      { key: 'page', value: '2' },
+      { key: 'sort', value: 'name' },
+    ]);
     expect(form!.form).toEqual([
       { key: 'item', value: 'book' },
       { key: 'qty', value: '2' },
@@ -362,7 +378,10 @@ describe('request context', () => {
       { key: 'tags[0]', value: 'a' },
       { key: 'tags[1]', value: 'b' },
     ]);
-    expect(form!.cookies).toEqual([{ key: 'theme', value: '[Filtered]' }, { key: 'lang', value: '[Filtered]' }]);
+    expect(form!.cookies).toEqual([
+      { key: 'theme', value: '[Filtered]' },
+      { key: 'lang', value: '[Filtered]' },
+    ]);
     const vars = Object.fromEntries(form!.serverVariables.map((kv) => [kv.key, kv.value]));
     expect(vars['user-agent']).toBe('test-agent/1.0');
     expect(vars.cookie).toBe('[Filtered]');

@@ -104,11 +104,14 @@ describe('Shipper', () => {
 
   it('backoff has jitter: half to all of the exponential delay', async () => {
     const times: number[] = [];
-    const { s } = shipper(async (batch) => {
-      times.push(Date.now());
-      if (times.length === 1) throw new ElmahError('ERR_ELMAH_REMOTE', 'down', { transient: true, status: 503 });
-      return createdResults(batch);
-    }, { baseBackoffMs: 200, random: () => 0 });
+    const { s } = shipper(
+      async (batch) => {
+        times.push(Date.now());
+        if (times.length === 1) throw new ElmahError('ERR_ELMAH_REMOTE', 'down', { transient: true, status: 503 });
+        return createdResults(batch);
+      },
+      { baseBackoffMs: 200, random: () => 0 },
+    );
     s.enqueue(makeMessage());
     await s.flush(5000);
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(99);
@@ -130,15 +133,19 @@ describe('Shipper', () => {
     let calls = 0;
     const got: ErrorMessage[] = [];
     const tallied: OccurrenceTally[] = [];
-    const { s, reports } = shipper(async (batch) => {
-      calls++;
-      if (calls === 1) throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'Invalid message: title required.', { status: 400 });
-      got.push(...(batch as ErrorMessage[]));
-      return createdResults(batch);
-    }, {}, async (t) => {
-      tallied.push(...(t as OccurrenceTally[]));
-      return createdResults(t);
-    });
+    const { s, reports } = shipper(
+      async (batch) => {
+        calls++;
+        if (calls === 1) throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'Invalid message: title required.', { status: 400 });
+        got.push(...(batch as ErrorMessage[]));
+        return createdResults(batch);
+      },
+      {},
+      async (t) => {
+        tallied.push(...(t as OccurrenceTally[]));
+        return createdResults(t);
+      },
+    );
     const refused = messages(2);
     for (const m of refused) s.enqueue(m);
     await s.flush(2000);
@@ -156,31 +163,38 @@ describe('Shipper', () => {
   it('a tally refused with 400 is dropped, reported, and announced on the next shipped message', async () => {
     let calls = 0;
     const got: ErrorMessage[] = [];
-    const { s, reports } = shipper(async (batch) => {
-      calls++;
-      if (calls === 1) throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'bad message', { status: 400 });
-      got.push(...(batch as ErrorMessage[]));
-      return createdResults(batch);
-    }, {}, async () => {
-      throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'Invalid tally: count must be a positive integer.', { status: 400 });
-    });
+    const { s, reports } = shipper(
+      async (batch) => {
+        calls++;
+        if (calls === 1) throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'bad message', { status: 400 });
+        got.push(...(batch as ErrorMessage[]));
+        return createdResults(batch);
+      },
+      {},
+      async () => {
+        throw new ElmahError('ERR_ELMAH_INVALID_MESSAGE', 'Invalid tally: count must be a positive integer.', { status: 400 });
+      },
+    );
     for (const m of messages(2)) s.enqueue(m);
     await s.flush(2000);
     s.enqueue(makeMessage());
     await s.flush(2000);
     expect(s.stats()).toEqual(counters({ kept: 1, dropped: 2 }));
     expect(reports.map((r) => r.code)).toEqual(['ERR_ELMAH_DROPPED', 'ERR_ELMAH_DROPPED']);
-    expect(got[0]!.data).toEqual(expect.arrayContaining([
-      { key: 'elmah.dropped', value: '2' },
-      { key: 'elmah.droppedReason', value: expect.stringContaining('count rejected (ERR_ELMAH_INVALID_MESSAGE): 2') },
-    ]));
+    expect(got[0]!.data).toEqual(
+      expect.arrayContaining([
+        { key: 'elmah.dropped', value: '2' },
+        { key: 'elmah.droppedReason', value: expect.stringContaining('count rejected (ERR_ELMAH_INVALID_MESSAGE): 2') },
+      ]),
+    );
   });
 
   it('splits a batch refused with 413, and drops a single message refused with 413', async () => {
     const sizes: number[] = [];
     const { s } = shipper(async (batch) => {
       sizes.push(batch.length);
-      if (batch.length > 3 || (batch[0] as ErrorMessage).title === 'too big') throw new ElmahError('ERR_ELMAH_TOO_LARGE', 'too large', { status: 413 });
+      if (batch.length > 3 || (batch[0] as ErrorMessage).title === 'too big')
+        throw new ElmahError('ERR_ELMAH_TOO_LARGE', 'too large', { status: 413 });
       return createdResults(batch);
     });
     for (const m of messages(10)) s.enqueue(m);
@@ -194,7 +208,11 @@ describe('Shipper', () => {
 
   it('counts items the store rejects one by one, and keeps the rest', async () => {
     const { s, reports } = shipper(async (batch) =>
-      batch.map((m, i) => (i === 1 ? { id: (m as ErrorMessage).id, status: 'rejected' as const, error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'bad field' } } : { id: (m as ErrorMessage).id, status: 'created' as const })),
+      batch.map((m, i) =>
+        i === 1
+          ? { id: (m as ErrorMessage).id, status: 'rejected' as const, error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'bad field' } }
+          : { id: (m as ErrorMessage).id, status: 'created' as const },
+      ),
     );
     for (const m of messages(3)) s.enqueue(m);
     await s.flush(2000);
@@ -229,11 +247,15 @@ describe('Shipper', () => {
     const gate = new Promise<void>((r) => (release = r));
     const got: ErrorMessage[] = [];
     const tallied: OccurrenceTally[] = [];
-    const { s, reports } = shipper(async (batch) => {
-      await gate;
-      got.push(...(batch as ErrorMessage[]));
-      return createdResults(batch);
-    }, { queueSize: 5, batchSize: 2 }, async (t) => (tallied.push(...(t as OccurrenceTally[])), createdResults(t)));
+    const { s, reports } = shipper(
+      async (batch) => {
+        await gate;
+        got.push(...(batch as ErrorMessage[]));
+        return createdResults(batch);
+      },
+      { queueSize: 5, batchSize: 2 },
+      async (t) => (tallied.push(...(t as OccurrenceTally[])), createdResults(t)),
+    );
     const first = messages(12);
     const accepted = first.map((m) => s.enqueue(m));
     expect(accepted).toEqual([true, true, true, true, true, false, false, false, false, false, false, false]);
@@ -244,7 +266,13 @@ describe('Shipper', () => {
     expect(got.map((m) => m.id)).toEqual(first.slice(0, 5).map((m) => m.id));
     // One group: one tally with the seven occurrences, named after the newest.
     expect(tallied).toHaveLength(1);
-    expect(tallied[0]).toMatchObject({ count: 7, fingerprint: first[11]!.fingerprint, title: first[11]!.title, firstSeen: first[5]!.dateTime, lastSeen: first[11]!.dateTime });
+    expect(tallied[0]).toMatchObject({
+      count: 7,
+      fingerprint: first[11]!.fingerprint,
+      title: first[11]!.title,
+      firstSeen: first[5]!.dateTime,
+      lastSeen: first[11]!.dateTime,
+    });
     expect(got.some((m) => m.data.some((kv) => kv.key === 'elmah.dropped'))).toBe(false);
     // Reported once for the burst (at most one report a second is made; the reporter rate-limits further).
     expect(reports.filter((r) => r.code === 'ERR_ELMAH_QUEUE_FULL')).toHaveLength(1);
@@ -252,17 +280,22 @@ describe('Shipper', () => {
 
   it('retries unknown errors maxRetries times, then counts the batch as failed and moves on', async () => {
     let calls = 0;
-    const { s, reports } = shipper(async (batch) => {
-      calls++;
-      if (calls <= 4) throw new TypeError('driver bug');
-      return createdResults(batch);
-    }, { maxRetries: 3 });
+    const { s, reports } = shipper(
+      async (batch) => {
+        calls++;
+        if (calls <= 4) throw new TypeError('driver bug');
+        return createdResults(batch);
+      },
+      { maxRetries: 3 },
+    );
     for (const m of messages(2)) s.enqueue(m);
     await s.flush(5000);
     expect(calls).toBe(4);
     // Not kept in full, but counted: the tally goes through.
     expect(s.stats()).toEqual(counters({ counted: 2 }));
-    expect(reports.at(-1)!.message).toMatch(/Gave up on keeping 2 message\(s\) in full after 4 tries; they are counted instead: .*TypeError: driver bug/);
+    expect(reports.at(-1)!.message).toMatch(
+      /Gave up on keeping 2 message\(s\) in full after 4 tries; they are counted instead: .*TypeError: driver bug/,
+    );
     s.enqueue(makeMessage());
     await s.flush(5000);
     expect(s.stats()).toEqual(counters({ kept: 1, counted: 2 }));
@@ -292,7 +325,12 @@ describe('Shipper', () => {
     const s = new Shipper({
       client: () => Promise.reject(new ElmahError('ERR_ELMAH_KEY_MISSING', 'No API key was given.')),
       report: (e) => reports.push(e),
-      queueSize: 10, batchSize: 10, flushIntervalMs: 0, maxRetries: 1, maxBackoffMs: 10, timeoutMs: 100,
+      queueSize: 10,
+      batchSize: 10,
+      flushIntervalMs: 0,
+      maxRetries: 1,
+      maxBackoffMs: 10,
+      timeoutMs: 100,
     });
     shippers.push(s);
     s.enqueue(makeMessage());
@@ -304,11 +342,22 @@ describe('Shipper', () => {
 
 describe('Shipper: counting what cannot be kept in full', () => {
   const at = Date.UTC(2026, 0, 1, 12, 0, 0);
-  const occ = (group: string, i: number, log = 'default'): Occurrence => ({ log, fingerprint: `fp-${group}`, time: at + i * 1000, title: `${group} ${i}`, type: 'Error', statusCode: 500 });
+  const occ = (group: string, i: number, log = 'default'): Occurrence => ({
+    log,
+    fingerprint: `fp-${group}`,
+    time: at + i * 1000,
+    title: `${group} ${i}`,
+    type: 'Error',
+    statusCode: 500,
+  });
 
   it('folds occurrences into one tally per group, written as one tally() per interval', async () => {
     const calls: OccurrenceTally[][] = [];
-    const { s } = shipper(async (b) => createdResults(b), { tallyIntervalMs: 30 }, async (t) => (calls.push([...(t as OccurrenceTally[])]), createdResults(t)));
+    const { s } = shipper(
+      async (b) => createdResults(b),
+      { tallyIntervalMs: 30 },
+      async (t) => (calls.push([...(t as OccurrenceTally[])]), createdResults(t)),
+    );
     for (let i = 0; i < 90; i++) s.count(occ(['a', 'b', 'c'][i % 3]!, i));
     s.count(occ('a', 90, 'other-log'));
     expect(s.stats()).toEqual(counters({ queued: 91 }));
@@ -317,9 +366,19 @@ describe('Shipper: counting what cannot be kept in full', () => {
     const byGroup = new Map(calls[0]!.map((t) => [`${t.log}/${t.fingerprint}`, t]));
     expect([...byGroup.keys()].sort()).toEqual(['default/fp-a', 'default/fp-b', 'default/fp-c', 'other-log/fp-a']);
     const a = byGroup.get('default/fp-a')!;
-    expect(a).toMatchObject({ count: 30, firstSeen: new Date(at).toISOString(), lastSeen: new Date(at + 87_000).toISOString(), title: 'a 87', type: 'Error', statusCode: 500 });
+    expect(a).toMatchObject({
+      count: 30,
+      firstSeen: new Date(at).toISOString(),
+      lastSeen: new Date(at + 87_000).toISOString(),
+      title: 'a 87',
+      type: 'Error',
+      statusCode: 500,
+    });
     // 0–59 s in the first minute, 60–87 s in the second.
-    expect(a.minutes).toEqual([[new Date(at).toISOString(), 20], [new Date(at + 60_000).toISOString(), 10]]);
+    expect(a.minutes).toEqual([
+      [new Date(at).toISOString(), 20],
+      [new Date(at + 60_000).toISOString(), 10],
+    ]);
     expect(s.stats()).toEqual(counters({ counted: 91 }));
   });
 
@@ -342,15 +401,19 @@ describe('Shipper: counting what cannot be kept in full', () => {
 
   it('retries a tally after transient failures with the same id, and never merges later occurrences into it', async () => {
     const calls: OccurrenceTally[][] = [];
-    const { s } = shipper(async (b) => createdResults(b), { tallyIntervalMs: 10 }, async (t) => {
-      calls.push([...(t as OccurrenceTally[])]);
-      if (calls.length <= 2) {
-        // Arrives while the first tally waits for its retry.
-        s.count(occ('a', 100 + calls.length));
-        throw new ElmahError('ERR_ELMAH_STORE_BUSY', 'busy', { transient: true });
-      }
-      return createdResults(t);
-    });
+    const { s } = shipper(
+      async (b) => createdResults(b),
+      { tallyIntervalMs: 10 },
+      async (t) => {
+        calls.push([...(t as OccurrenceTally[])]);
+        if (calls.length <= 2) {
+          // Arrives while the first tally waits for its retry.
+          s.count(occ('a', 100 + calls.length));
+          throw new ElmahError('ERR_ELMAH_STORE_BUSY', 'busy', { transient: true });
+        }
+        return createdResults(t);
+      },
+    );
     for (let i = 0; i < 5; i++) s.count(occ('a', i));
     expect(await s.flush(5000)).toBe(true);
     expect(calls[0]!.map((t) => t.count)).toEqual([5]);
@@ -362,9 +425,13 @@ describe('Shipper: counting what cannot be kept in full', () => {
   });
 
   it('a tally refused with 401 stops shipping: everything held is dropped', async () => {
-    const { s, loud } = shipper(async (b) => createdResults(b), {}, async () => {
-      throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'API key abcdefgh was revoked.', { status: 401 });
-    });
+    const { s, loud } = shipper(
+      async (b) => createdResults(b),
+      {},
+      async () => {
+        throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'API key abcdefgh was revoked.', { status: 401 });
+      },
+    );
     s.count(occ('a', 1));
     s.count(occ('b', 2));
     await s.flush(2000);
@@ -375,13 +442,17 @@ describe('Shipper: counting what cannot be kept in full', () => {
 
   it('while shipping backs off, at most one batch is kept in full; the rest is counted, and all of it lands', async () => {
     let down = true;
-    const { s } = shipper(async (b) => {
-      if (down) throw new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'down', { transient: true });
-      return createdResults(b);
-    }, { batchSize: 3, baseBackoffMs: 20 }, async (t) => {
-      if (down) throw new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'down', { transient: true });
-      return createdResults(t);
-    });
+    const { s } = shipper(
+      async (b) => {
+        if (down) throw new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'down', { transient: true });
+        return createdResults(b);
+      },
+      { batchSize: 3, baseBackoffMs: 20 },
+      async (t) => {
+        if (down) throw new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'down', { transient: true });
+        return createdResults(t);
+      },
+    );
     for (const m of messages(3)) s.enqueue(m);
     await waitUntil(() => s.admission() === 'count');
     expect(messages(4).map((m) => s.enqueue(m))).toEqual([false, false, false, false]);
@@ -409,7 +480,8 @@ describe('Shipper: counting what cannot be kept in full', () => {
 
 describe('classifyFailure', () => {
   it('follows the shipping contract', () => {
-    const e = (code: ConstructorParameters<typeof ElmahError>[0], o: ConstructorParameters<typeof ElmahError>[2] = {}): ElmahError => new ElmahError(code, 'x', o);
+    const e = (code: ConstructorParameters<typeof ElmahError>[0], o: ConstructorParameters<typeof ElmahError>[2] = {}): ElmahError =>
+      new ElmahError(code, 'x', o);
     expect(classifyFailure(e('ERR_ELMAH_KEY_MISSING'))).toBe('stop');
     expect(classifyFailure(e('ERR_ELMAH_KEY_INVALID'))).toBe('stop');
     expect(classifyFailure(e('ERR_ELMAH_PERMISSION'))).toBe('stop');
@@ -433,7 +505,11 @@ describe('createReporter', () => {
   it('passes the first failure of a code on, counts the rest for a while, and lets loud ones through', () => {
     let t = 0;
     const seen: string[] = [];
-    const report = createReporter((e) => seen.push(`${e.code} ${e.message}`), 1000, () => t);
+    const report = createReporter(
+      (e) => seen.push(`${e.code} ${e.message}`),
+      1000,
+      () => t,
+    );
     for (let i = 0; i < 50; i++) report(new ElmahError('ERR_ELMAH_SHIP_FAILED', 'down'));
     report(new ElmahError('ERR_ELMAH_QUEUE_FULL', 'full'));
     report(new ElmahError('ERR_ELMAH_PERMISSION', 'stopped'), true);

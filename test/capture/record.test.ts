@@ -47,39 +47,185 @@ function corpus(): [string, () => unknown][] {
     ['empty array', () => []],
     ['array', () => [1, 'two', { three: 3 }, 4n]],
     ['function', () => function namedFn() {}],
-    ['class instance', () => new (class Widget { size = 3; })()],
+    [
+      'class instance',
+      () =>
+        new (class Widget {
+          size = 3;
+        })(),
+    ],
     ['null-prototype object', () => Object.assign(Object.create(null) as object, { x: 1 })],
     ['error with throwing message getter', () => withGetter(new Error('x'), 'message')],
     ['error with throwing stack getter', () => withGetter(new Error('stackless'), 'stack')],
     ['object with throwing getter', () => withGetter({ ok: 1 }, 'boom')],
-    ['object with throwing toString', () => ({ toString() { throw new Error('toString'); }, valueOf() { throw new Error('valueOf'); } })],
-    ['object with throwing toJSON', () => ({ toJSON() { throw new Error('toJSON'); } })],
-    ['object with throwing Symbol.toPrimitive', () => ({ [Symbol.toPrimitive]() { throw new Error('prim'); } })],
-    ['circular object', () => { const o: Record<string, unknown> = { name: 'loop' }; o.self = o; return o; }],
-    ['error with circular property', () => { const e = new Error('circular prop') as Error & { self?: unknown }; e.self = { back: e }; return e; }],
-    ['error with number message', () => { const e = new Error('x'); (e as unknown as { message: number }).message = 42; return e; }],
-    ['error with object message', () => { const e = new Error('x'); (e as unknown as { message: object }).message = { nested: true }; return e; }],
-    ['error with object stack', () => { const e = new Error('odd stack'); (e as unknown as { stack: object }).stack = { not: 'a string' }; return e; }],
-    ['error without stack', () => { const e = new Error('no stack'); e.stack = undefined; return e; }],
+    [
+      'object with throwing toString',
+      () => ({
+        toString() {
+          throw new Error('toString');
+        },
+        valueOf() {
+          throw new Error('valueOf');
+        },
+      }),
+    ],
+    [
+      'object with throwing toJSON',
+      () => ({
+        toJSON() {
+          throw new Error('toJSON');
+        },
+      }),
+    ],
+    [
+      'object with throwing Symbol.toPrimitive',
+      () => ({
+        [Symbol.toPrimitive]() {
+          throw new Error('prim');
+        },
+      }),
+    ],
+    [
+      'circular object',
+      () => {
+        const o: Record<string, unknown> = { name: 'loop' };
+        o.self = o;
+        return o;
+      },
+    ],
+    [
+      'error with circular property',
+      () => {
+        const e = new Error('circular prop') as Error & { self?: unknown };
+        e.self = { back: e };
+        return e;
+      },
+    ],
+    [
+      'error with number message',
+      () => {
+        const e = new Error('x');
+        (e as unknown as { message: number }).message = 42;
+        return e;
+      },
+    ],
+    [
+      'error with object message',
+      () => {
+        const e = new Error('x');
+        (e as unknown as { message: object }).message = { nested: true };
+        return e;
+      },
+    ],
+    [
+      'error with object stack',
+      () => {
+        const e = new Error('odd stack');
+        (e as unknown as { stack: object }).stack = { not: 'a string' };
+        return e;
+      },
+    ],
+    [
+      'error without stack',
+      () => {
+        const e = new Error('no stack');
+        e.stack = undefined;
+        return e;
+      },
+    ],
     ['10 MB error message', () => new Error('m'.repeat(TEN_MB))],
     ['10 MB string', () => 's'.repeat(TEN_MB)],
-    ['cause cycle', () => { const a = new Error('a') as Error & { cause?: unknown }; const b = new Error('b', { cause: a }); a.cause = b; return a; }],
-    ['deep cause chain', () => { let e = new Error('root'); for (let i = 0; i < 200; i++) e = new Error(`level ${i}`, { cause: e }); return e; }],
+    [
+      'cause cycle',
+      () => {
+        const a = new Error('a') as Error & { cause?: unknown };
+        const b = new Error('b', { cause: a });
+        a.cause = b;
+        return a;
+      },
+    ],
+    [
+      'deep cause chain',
+      () => {
+        let e = new Error('root');
+        for (let i = 0; i < 200; i++) e = new Error(`level ${i}`, { cause: e });
+        return e;
+      },
+    ],
     ['non-error cause', () => new Error('with cause', { cause: { reason: 'string cause', n: 1n } })],
     ['AggregateError', () => new AggregateError([new Error('first'), 'second', null, new TypeError('third')], 'many failed')],
     ['nested AggregateError', () => new AggregateError([new AggregateError([new Error('inner')], 'inner agg')], 'outer agg')],
-    ['AggregateError with 1000 members', () => new AggregateError(Array.from({ length: 1000 }, (_, i) => new Error(`m${i}`)), 'wide')],
+    [
+      'AggregateError with 1000 members',
+      () =>
+        new AggregateError(
+          Array.from({ length: 1000 }, (_, i) => new Error(`m${i}`)),
+          'wide',
+        ),
+    ],
     ['cross-realm error', () => vm.runInNewContext('new TypeError("from another realm")')],
     ['cross-realm object', () => vm.runInNewContext('({ message: "realm object", deep: { x: [1, 2] } })')],
-    ['revoked proxy', () => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; }],
-    ['proxy whose traps throw', () => new Proxy({}, { get() { throw new Error('get'); }, ownKeys() { throw new Error('keys'); }, getPrototypeOf() { throw new Error('proto'); }, has() { throw new Error('has'); } })],
-    ['proxy over an error whose traps throw', () => new Proxy(new Error('proxied'), { get() { throw new Error('get'); }, ownKeys() { throw new Error('keys'); } })],
+    [
+      'revoked proxy',
+      () => {
+        const p = Proxy.revocable({}, {});
+        p.revoke();
+        return p.proxy;
+      },
+    ],
+    [
+      'proxy whose traps throw',
+      () =>
+        new Proxy(
+          {},
+          {
+            get() {
+              throw new Error('get');
+            },
+            ownKeys() {
+              throw new Error('keys');
+            },
+            getPrototypeOf() {
+              throw new Error('proto');
+            },
+            has() {
+              throw new Error('has');
+            },
+          },
+        ),
+    ],
+    [
+      'proxy over an error whose traps throw',
+      () =>
+        new Proxy(new Error('proxied'), {
+          get() {
+            throw new Error('get');
+          },
+          ownKeys() {
+            throw new Error('keys');
+          },
+        }),
+    ],
     ['http-errors 404', () => httpError(404, 'Not Found')],
     ['http-errors 503', () => httpError(503, 'Service Unavailable')],
     ['error with bad status', () => Object.assign(new Error('bad status'), { status: 'abc', statusCode: 99999 })],
-    ['renamed Error', () => { const e = new Error('invalid input'); e.name = 'ValidationError'; return e; }],
+    [
+      'renamed Error',
+      () => {
+        const e = new Error('invalid input');
+        e.name = 'ValidationError';
+        return e;
+      },
+    ],
     ['subclass', () => new (class PaymentError extends Error {})('card declined')],
-    ['error with non-string name', () => { const e = new Error('weird name'); (e as unknown as { name: object }).name = {}; return e; }],
+    [
+      'error with non-string name',
+      () => {
+        const e = new Error('weird name');
+        (e as unknown as { name: object }).name = {};
+        return e;
+      },
+    ],
     ['frozen error', () => Object.freeze(new Error('frozen'))],
     ['error with throwing constructor getter', () => withGetter(new Error('ctor'), 'constructor')],
     ['error with throwing cause getter', () => withGetter(new Error('cause getter'), 'cause')],
@@ -93,11 +239,24 @@ function corpus(): [string, () => unknown][] {
     ['error with 5 MB property', () => Object.assign(new Error('big prop'), { payload: 'p'.repeat(5 * 1024 * 1024) })],
     ['object with 10k keys', () => Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i]))],
     ['control characters and lone surrogates', () => new Error('nul \u0000 bell \u0007 lone \ud800 end')],
-    ['deeply nested object', () => { let o: Record<string, unknown> = { leaf: true }; for (let i = 0; i < 5000; i++) o = { o }; return o; }],
+    [
+      'deeply nested object',
+      () => {
+        let o: Record<string, unknown> = { leaf: true };
+        for (let i = 0; i < 5000; i++) o = { o };
+        return o;
+      },
+    ],
   ];
 }
 
-const fakeReq = { method: 'GET', url: '/corpus?x=1', originalUrl: '/corpus?x=1', headers: { host: 'localhost' }, socket: { remoteAddress: '127.0.0.1' } } as unknown as Request;
+const fakeReq = {
+  method: 'GET',
+  url: '/corpus?x=1',
+  originalUrl: '/corpus?x=1',
+  headers: { host: 'localhost' },
+  socket: { remoteAddress: '127.0.0.1' },
+} as unknown as Request;
 const fakeRes = {} as Response;
 
 describe('hostile values', () => {
@@ -137,12 +296,28 @@ describe('hostile values', () => {
       expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
     }
     const types = messages.map((m) => m.type);
-    expect(types.slice(0, 13)).toEqual(['null', 'undefined', 'string', 'string', 'number', 'number', 'number', 'number', 'boolean', 'boolean', 'bigint', 'symbol', 'symbol']);
+    expect(types.slice(0, 13)).toEqual([
+      'null',
+      'undefined',
+      'string',
+      'string',
+      'number',
+      'number',
+      'number',
+      'number',
+      'boolean',
+      'boolean',
+      'bigint',
+      'symbol',
+      'symbol',
+    ]);
     expect(messages[10]!.title).toBe('12345678901234567890');
     expect(messages[11]!.title).toBe('Symbol(sym)');
     expect(byTitle('from another realm')).toMatchObject({ type: 'TypeError' });
     expect(byTitle('from another realm').detail).toContain('TypeError: from another realm');
-    expect(byTitle('many failed').detail).toMatch(/\[errors 0\] Error: first[\s\S]*\[errors 1\] string: second[\s\S]*\[errors 3\] TypeError: third/);
+    expect(byTitle('many failed').detail).toMatch(
+      /\[errors 0\] Error: first[\s\S]*\[errors 1\] string: second[\s\S]*\[errors 3\] TypeError: third/,
+    );
     expect(byTitle('outer agg').detail).toContain('Error: inner');
     expect(byTitle('wide').detail).toContain('[… 980 more errors]');
     const cycle = messages.find((m) => m.title === 'a')!;
@@ -158,7 +333,12 @@ describe('hostile values', () => {
     expect(huge.source).toMatch(/record\.test\.ts:\d+:\d+$/);
     expect(messages.find((m) => m.title.startsWith('ssss'))!.title).toMatch(/truncated/);
     expect(byTitle('Not Found')).toMatchObject({ statusCode: 404, type: 'HttpError' });
-    expect(byTitle('Not Found').data).toEqual(expect.arrayContaining([{ key: 'status', value: '404' }, { key: 'expose', value: 'true' }]));
+    expect(byTitle('Not Found').data).toEqual(
+      expect.arrayContaining([
+        { key: 'status', value: '404' },
+        { key: 'expose', value: 'true' },
+      ]),
+    );
     expect(byTitle('bad status').statusCode).toBe(500);
     expect(byTitle('invalid input').type).toBe('ValidationError');
     expect(byTitle('card declined').type).toBe('PaymentError');
@@ -192,14 +372,23 @@ describe('record fields', () => {
 
   it('type words for non-errors and constructor names for errors', () => {
     expect([typeOf(null), typeOf(undefined), typeOf('s'), typeOf(1), typeOf(1n), typeOf(Symbol()), typeOf({}), typeOf([])]).toEqual([
-      'null', 'undefined', 'string', 'number', 'bigint', 'symbol', 'object', 'array',
+      'null',
+      'undefined',
+      'string',
+      'number',
+      'bigint',
+      'symbol',
+      'object',
+      'array',
     ]);
     expect(typeOf(new TypeError('x'))).toBe('TypeError');
     expect(typeOf(new (class Foo {})())).toBe('Foo');
   });
 
   it('correlation id from traceparent (trace-id), else x-request-id', () => {
-    expect(correlationIdOf({ traceparent: '00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01' })).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(correlationIdOf({ traceparent: '00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01' })).toBe(
+      '0af7651916cd43dd8448eb211c80319c',
+    );
     expect(correlationIdOf({ traceparent: 'garbage', 'x-request-id': ' abc ' })).toBe('abc');
     expect(correlationIdOf({})).toBeUndefined();
   });
@@ -215,7 +404,10 @@ describe('record fields', () => {
   });
 
   it('severity and category come from the context', () => {
-    expect(buildMessage(new Error('x'), undefined, { ...ctx, severity: 'Fatal', category: 'uncaughtException' })).toMatchObject({ severity: 'Fatal', category: 'uncaughtException' });
+    expect(buildMessage(new Error('x'), undefined, { ...ctx, severity: 'Fatal', category: 'uncaughtException' })).toMatchObject({
+      severity: 'Fatal',
+      category: 'uncaughtException',
+    });
   });
 });
 

@@ -58,14 +58,25 @@ describe('Recorder.record', () => {
     const m = sink.queued[0]!;
     expect(id).toBe(m.id);
     expect(m).toMatchObject({
-      log: 'shop', severity: 'Error', title: 'Order 7 failed', type: 'TypeError', statusCode: 502,
-      method: 'POST', url: '/orders/7?page=2&token=[Filtered]', application: 'shop-api', version: '1.2.3', correlationId: 'req-9',
+      log: 'shop',
+      severity: 'Error',
+      title: 'Order 7 failed',
+      type: 'TypeError',
+      statusCode: 502,
+      method: 'POST',
+      url: '/orders/7?page=2&token=[Filtered]',
+      application: 'shop-api',
+      version: '1.2.3',
+      correlationId: 'req-9',
     });
     expect(m.fingerprint).toMatch(/^[A-Za-z0-9_-]{22}$/);
     const vars = Object.fromEntries(m.serverVariables.map((kv) => [kv.key, kv.value]));
     expect(vars.authorization).toBe('[Filtered]');
     expect(vars['user-agent']).toBe('agent/1.0');
-    expect(m.form).toEqual([{ key: 'item', value: 'book' }, { key: 'password', value: '[Filtered]' }]);
+    expect(m.form).toEqual([
+      { key: 'item', value: 'book' },
+      { key: 'password', value: '[Filtered]' },
+    ]);
     expect(errors).toEqual([]);
   });
 
@@ -94,7 +105,13 @@ describe('Recorder.record', () => {
     expect(recorder.record(err, fakeRequest())).toBeUndefined();
     expect(sink.queued).toEqual([]);
     expect(sink.counted).toHaveLength(1);
-    expect(sink.counted[0]).toMatchObject({ log: 'shop', title: 'stock is negative', type: 'RangeError', statusCode: 500, fingerprint: keep.sink.queued[0]!.fingerprint });
+    expect(sink.counted[0]).toMatchObject({
+      log: 'shop',
+      title: 'stock is negative',
+      type: 'RangeError',
+      statusCode: 500,
+      fingerprint: keep.sink.queued[0]!.fingerprint,
+    });
   });
 
   it('returns undefined when the sink does not keep the message in full', () => {
@@ -117,7 +134,13 @@ describe('Recorder.shouldLog', () => {
   it('by default logs status >= 500 and errors without a status', () => {
     const { recorder } = createRecorder();
     const req = fakeRequest();
-    expect([undefined, 400, 404, 500, 503].map((status) => recorder.shouldLog(Object.assign(new Error('e'), { status }), req))).toEqual([true, false, false, true, true]);
+    expect([undefined, 400, 404, 500, 503].map((status) => recorder.shouldLog(Object.assign(new Error('e'), { status }), req))).toEqual([
+      true,
+      false,
+      false,
+      true,
+      true,
+    ]);
     expect(recorder.shouldLog('a string', req)).toBe(true);
   });
 
@@ -142,13 +165,17 @@ describe('Recorder.shouldLog', () => {
       },
     });
     expect(recorder.shouldLog(Object.assign(new Error('e'), { status: 404 }), fakeRequest())).toBe(true);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged: Error: filter bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['ERR_ELMAH_HOOK_FAILED', 'filter threw; the error is logged: Error: filter bug'],
+    ]);
   });
 });
 
 describe('beforeLog', () => {
   it('edits the message, and its edit is scrubbed and fitted before it is queued', () => {
-    const { recorder, sink } = createRecorder({ beforeLog: (m) => ({ ...m, title: `edited: ${m.title}`, detail: 'x'.repeat(400_000), data: [{ key: 'apiToken', value: 'abc' }] }) });
+    const { recorder, sink } = createRecorder({
+      beforeLog: (m) => ({ ...m, title: `edited: ${m.title}`, detail: 'x'.repeat(400_000), data: [{ key: 'apiToken', value: 'abc' }] }),
+    });
     const id = recorder.record(new Error('original'), fakeRequest());
     const m = sink.queued[0]!;
     expect(id).toBe(m.id);
@@ -170,7 +197,10 @@ describe('beforeLog', () => {
     });
     expect(recorder.record(err, req)).toBeUndefined();
     expect(recorder.record(err, undefined)).toBeUndefined();
-    expect(calls).toEqual([['drop me', err, req], ['drop me', err, undefined]]);
+    expect(calls).toEqual([
+      ['drop me', err, req],
+      ['drop me', err, undefined],
+    ]);
     expect(sink.queued).toEqual([]);
   });
 
@@ -198,7 +228,9 @@ describe('beforeLog', () => {
     });
     const id = recorder.record(new Error('still logged'), fakeRequest());
     expect(sink.queued.map((m) => [m.id, m.title])).toEqual([[id, 'still logged']]);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'beforeLog threw; the message is logged unedited: Error: hook bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['ERR_ELMAH_HOOK_FAILED', 'beforeLog threw; the message is logged unedited: Error: hook bug'],
+    ]);
   });
 
   it('a rejecting beforeLog is reported with its code and the message is logged unedited', async () => {
@@ -206,7 +238,9 @@ describe('beforeLog', () => {
     recorder.record(new Error('still logged'), undefined);
     await recorder.settle(1000);
     expect(sink.queued.map((m) => m.title)).toEqual(['still logged']);
-    expect(errors.map((e) => [e.code, e.message])).toEqual([['ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited: Error: async hook bug']]);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['ERR_ELMAH_HOOK_FAILED', 'beforeLog rejected; the message is logged unedited: Error: async hook bug'],
+    ]);
   });
 
   it('settle() gives up on a hook that never answers', async () => {

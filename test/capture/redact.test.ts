@@ -51,7 +51,14 @@ describe('secrets never reach the store', () => {
       .set('Cookie', `connect.sid=${SECRETS.sessionCookie}; prefs=${SECRETS.otherCookie}`)
       .set('X-Api-Key', SECRETS.apiKeyHeader)
       .set('Referer', `https://shop.example/cart?token=${SECRETS.refererToken}&step=2`)
-      .send({ user: 'alice', password: SECRETS.jsonPassword, token: SECRETS.jsonToken, api_key: SECRETS.jsonApiKey, nested: { refreshToken: SECRETS.nestedRefresh }, payment: { cardNumber: SECRETS.cardNumber } })
+      .send({
+        user: 'alice',
+        password: SECRETS.jsonPassword,
+        token: SECRETS.jsonToken,
+        api_key: SECRETS.jsonApiKey,
+        nested: { refreshToken: SECRETS.nestedRefresh },
+        payment: { cardNumber: SECRETS.cardNumber },
+      })
       .expect(500);
     await request(app)
       .post('/form')
@@ -60,7 +67,9 @@ describe('secrets never reach the store', () => {
       .send(`username=alice&password=${SECRETS.formPassword}&csrf_token=${SECRETS.formToken}`)
       .expect(500);
     await request(app).post('/form').set('Content-Type', 'text/plain').send(`user=alice&password=${SECRETS.textBodyPassword}`).expect(500);
-    await request(app).get(`/value?q=${key}&api_key=${encodeURIComponent(key)}`).expect(500);
+    await request(app)
+      .get(`/value?q=${key}&api_key=${encodeURIComponent(key)}`)
+      .expect(500);
     await logger.flush(2000);
 
     const messages = await storedMessages(store);
@@ -75,12 +84,27 @@ describe('secrets never reach the store', () => {
 
     const [jsonPost, formPost, textPost, keyed] = messages;
     const kv = (list: { key: string; value: string }[]): Record<string, string> => Object.fromEntries(list.map((e) => [e.key, e.value]));
-    expect(kv(jsonPost!.form)).toMatchObject({ user: 'alice', password: '[Filtered]', token: '[Filtered]', api_key: '[Filtered]', 'nested.refreshToken': '[Filtered]', 'payment.cardNumber': '[Filtered]' });
+    expect(kv(jsonPost!.form)).toMatchObject({
+      user: 'alice',
+      password: '[Filtered]',
+      token: '[Filtered]',
+      api_key: '[Filtered]',
+      'nested.refreshToken': '[Filtered]',
+      'payment.cardNumber': '[Filtered]',
+    });
     expect(kv(jsonPost!.queryString)).toEqual({ password: '[Filtered]', access_token: '[Filtered]', api_key: '[Filtered]', page: '1' });
     expect(jsonPost!.url).toBe('/form?password=[Filtered]&access_token=[Filtered]&api_key=[Filtered]&page=1');
-    expect(jsonPost!.cookies).toEqual([{ key: 'connect.sid', value: '[Filtered]' }, { key: 'prefs', value: '[Filtered]' }]);
+    expect(jsonPost!.cookies).toEqual([
+      { key: 'connect.sid', value: '[Filtered]' },
+      { key: 'prefs', value: '[Filtered]' },
+    ]);
     const vars = kv(jsonPost!.serverVariables);
-    expect(vars).toMatchObject({ authorization: '[Filtered]', 'proxy-authorization': '[Filtered]', cookie: '[Filtered]', 'x-api-key': '[Filtered]' });
+    expect(vars).toMatchObject({
+      authorization: '[Filtered]',
+      'proxy-authorization': '[Filtered]',
+      cookie: '[Filtered]',
+      'x-api-key': '[Filtered]',
+    });
     expect(vars.referer).toBe('https://shop.example/cart?token=[Filtered]&step=2');
     expect(kv(formPost!.form)).toEqual({ username: 'alice', password: '[Filtered]', csrf_token: '[Filtered]' });
     expect(kv(textPost!.form)['(body)']).toBe('user=alice&password=[Filtered]');
@@ -91,7 +115,9 @@ describe('secrets never reach the store', () => {
   });
 
   it('whatever beforeLog adds is scrubbed of the own key', async () => {
-    const { store, logger, keys } = await createMemoryLogger({ beforeLog: (m) => ({ ...m, user: `user ${keys.write}`, data: [...m.data, { key: 'note', value: keys.write }] }) });
+    const { store, logger, keys } = await createMemoryLogger({
+      beforeLog: (m) => ({ ...m, user: `user ${keys.write}`, data: [...m.data, { key: 'note', value: keys.write }] }),
+    });
     logger.raise(new Error('x'));
     await logger.flush(2000);
     const json = JSON.stringify(await storedMessages(store));
@@ -100,7 +126,9 @@ describe('secrets never reach the store', () => {
   });
 
   it('rules can be extended, values removed anywhere, or the lists replaced', async () => {
-    const extended = await createMemoryLogger({ redact: { keys: ['pin', /^x-tenant$/i], headers: ['x-internal'], values: ['corp-db-pw-1'] } });
+    const extended = await createMemoryLogger({
+      redact: { keys: ['pin', /^x-tenant$/i], headers: ['x-internal'], values: ['corp-db-pw-1'] },
+    });
     await request(createApp({ logger: extended.logger }))
       .post('/form')
       .set('X-Internal', 'internal-value-1')
@@ -116,10 +144,17 @@ describe('secrets never reach the store', () => {
     expect(json).not.toContain('corp-db-pw-1');
 
     const replaced = await createMemoryLogger({ redact: { replace: true, keys: ['only_this'] } });
-    await request(createApp({ logger: replaced.logger })).post('/form?password=visible').set('Cookie', 'sid=abc').send({ only_this: 'hidden', password: 'visible' }).expect(500);
+    await request(createApp({ logger: replaced.logger }))
+      .post('/form?password=visible')
+      .set('Cookie', 'sid=abc')
+      .send({ only_this: 'hidden', password: 'visible' })
+      .expect(500);
     await replaced.logger.flush(2000);
     const [r] = await storedMessages(replaced.store);
-    expect(r!.form).toEqual([{ key: 'only_this', value: '[Filtered]' }, { key: 'password', value: 'visible' }]);
+    expect(r!.form).toEqual([
+      { key: 'only_this', value: '[Filtered]' },
+      { key: 'password', value: 'visible' },
+    ]);
     // Cookie values stay filtered whatever the rules say.
     expect(r!.cookies).toEqual([{ key: 'sid', value: '[Filtered]' }]);
   });
@@ -154,7 +189,7 @@ describe('the secrets corpus at capture', () => {
     expect(PROSE.map((p) => r.text(p))).toEqual(PROSE);
   });
 
-  it('an HTTP client\'s error keeps its code but loses cookies, set-cookie and the raw header block', async () => {
+  it("an HTTP client's error keeps its code but loses cookies, set-cookie and the raw header block", async () => {
     const { store, logger } = await createMemoryLogger();
     const app = createApp({
       logger,
@@ -171,7 +206,8 @@ describe('the secrets corpus at capture', () => {
     await logger.flush(2000);
     const [m] = await storedMessages(store);
     const json = JSON.stringify(m);
-    for (const secret of ['axios-cookie-1', 'axios-set-cookie-2', 'axios-raw-3', 'axios-key-4', 'undici-raw-5']) expect([secret, json.includes(secret)]).toEqual([secret, false]);
+    for (const secret of ['axios-cookie-1', 'axios-set-cookie-2', 'axios-raw-3', 'axios-key-4', 'undici-raw-5'])
+      expect([secret, json.includes(secret)]).toEqual([secret, false]);
     const data = Object.fromEntries(m!.data.map((e) => [e.key, e.value]));
     expect(data.code).toBe('ERR_BAD_RESPONSE');
     expect(data.config).toContain('"Accept":"application/json"');

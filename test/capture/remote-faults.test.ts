@@ -72,8 +72,13 @@ async function harness(loggerOptions: Record<string, unknown> = {}, startUp = tr
   const errors: ElmahError[] = [];
   const url = `http://127.0.0.1:${port}`;
   const logger = errorLogger({
-    store: url, key: keys.write, onError: (e: ElmahError) => errors.push(e),
-    maxBackoffMs: 100, timeoutMs: 500, queueSize: 1000, ...loggerOptions,
+    store: url,
+    key: keys.write,
+    onError: (e: ElmahError) => errors.push(e),
+    maxBackoffMs: 100,
+    timeoutMs: 500,
+    queueSize: 1000,
+    ...loggerOptions,
   } as never);
   const app = express();
   app.get('/fail/:i', (req: Request) => {
@@ -88,7 +93,15 @@ async function harness(loggerOptions: Record<string, unknown> = {}, startUp = tr
   });
 
   return {
-    store, keys, url, bulkHits, up, down, app, logger, errors,
+    store,
+    keys,
+    url,
+    bulkHits,
+    up,
+    down,
+    app,
+    logger,
+    errors,
     setFault: (f) => (fault = f),
     raise: async (from, to) => {
       for (let i = from; i < to; i++) {
@@ -187,7 +200,11 @@ describe('errorLogger over HTTP: faults', () => {
     h = await harness();
     let throttled = 1;
     h.setFault((_req, res, next) => {
-      if (throttled-- > 0) res.status(429).set('Retry-After', '1').json({ error: { code: 'ERR_ELMAH_RATE_LIMITED', message: 'slow down' } });
+      if (throttled-- > 0)
+        res
+          .status(429)
+          .set('Retry-After', '1')
+          .json({ error: { code: 'ERR_ELMAH_RATE_LIMITED', message: 'slow down' } });
       else next();
     });
     await h.raise(0, 5);

@@ -60,7 +60,9 @@ describe('an error storm', () => {
   it('every thrown error is kept in full or counted: group counts, stats and the chart add up, and the viewer says so', async () => {
     const { store, keys } = await withKeys(new HeldUpStore());
     const reported: string[] = [];
-    const logger = trackLogger(errorLogger({ store, key: keys.write, queueSize: 50, batchSize: 10, maxBackoffMs: 20, onError: (e) => reported.push(e.code) }));
+    const logger = trackLogger(
+      errorLogger({ store, key: keys.write, queueSize: 50, batchSize: 10, maxBackoffMs: 20, onError: (e) => reported.push(e.code) }),
+    );
     await logger.ready;
     const viewer = await errorViewer({ store, key: keys.read });
     let n = 0;
@@ -99,7 +101,11 @@ describe('an error storm', () => {
       expect(groups).toHaveLength(1);
       expect(groups[0]).toMatchObject({ count: THROWN, countedOnly: stats.counted });
       expect((await store.search({ size: 1 })).total).toBe(stats.kept);
-      const chart = await store.histogram({ from: new Date(started - 60_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString(), buckets: 4 });
+      const chart = await store.histogram({
+        from: new Date(started - 60_000).toISOString(),
+        to: new Date(Date.now() + 60_000).toISOString(),
+        buckets: 4,
+      });
       expect(chart.counts.reduce((a, b) => a + b, 0)).toBe(THROWN);
 
       const said = `${fmt.plural(stats.counted, 'occurrence')} counted but not kept in full`;

@@ -16,7 +16,13 @@ function run(mode: string, nodeArgs: string[] = []): { status: number | null; st
     encoding: 'utf8',
     timeout: 20_000,
   });
-  const messages = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as ErrorMessage) : [];
+  const messages = existsSync(out)
+    ? readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ErrorMessage)
+    : [];
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, messages };
 }
 

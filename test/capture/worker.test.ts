@@ -23,9 +23,21 @@ describe('worker-thread writes', () => {
     expect(readFileSync(built.workerEntry, 'utf8')).not.toMatch(/require\("(express|ejs|helmet|commander)"\)/);
     const fixture = join(built.dir, 'worker-fixture.cjs');
     bundle('test/fixtures/worker-proc.ts', fixture, ['express-elmah']);
-    const r = spawnSync(process.execPath, [fixture], { env: { ...process.env, DB_FILE: join(built.dir, 'w.db') }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [fixture], {
+      env: { ...process.env, DB_FILE: join(built.dir, 'w.db') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.stderr).toBe('');
-    const out = JSON.parse(r.stdout) as { flushed: boolean; stats: Record<string, number>; total: number; titles: string[]; errors: string[]; burstStats: Record<string, number>; burstGroups: unknown[] };
+    const out = JSON.parse(r.stdout) as {
+      flushed: boolean;
+      stats: Record<string, number>;
+      total: number;
+      titles: string[];
+      errors: string[];
+      burstStats: Record<string, number>;
+      burstGroups: unknown[];
+    };
     expect(out.flushed).toBe(true);
     expect(out.stats).toEqual({ queued: 0, sent: 25, kept: 25, counted: 0, dropped: 0, failed: 0, lost: 0 });
     expect(out.total).toBe(25);

@@ -42,7 +42,8 @@ function flakyClient(failures: unknown[], permissions: Permission[] = ['messages
   return { client, calls: () => calls };
 }
 
-const unreachable = (): ElmahError => new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'connect ECONNREFUSED 127.0.0.1:5432', { transient: true });
+const unreachable = (): ElmahError =>
+  new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', 'connect ECONNREFUSED 127.0.0.1:5432', { transient: true });
 
 describe('CaptureWriter: the key', () => {
   it('with a write-only key: ready resolves with the key, and the writer appends to the store', async () => {
@@ -60,7 +61,10 @@ describe('CaptureWriter: the key', () => {
   it('refuses a key without messages_write with ERR_ELMAH_PERMISSION, for good', async () => {
     const { store, keys } = await withKeys();
     const { writer, refusals } = createWriter({ store, key: keys.read });
-    await expect(writer.ready).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', message: expect.stringContaining('lacks messages_write') });
+    await expect(writer.ready).rejects.toMatchObject({
+      code: 'ERR_ELMAH_PERMISSION',
+      message: expect.stringContaining('lacks messages_write'),
+    });
     await expect(writer.writer()).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
     expect(refusals).toEqual([expect.objectContaining({ code: 'ERR_ELMAH_PERMISSION' })]);
   });
@@ -79,7 +83,9 @@ describe('CaptureWriter: the key', () => {
     const { writer, reports, refusals } = createWriter({ store, key: keys.admin });
     await expect(writer.ready).resolves.toMatchObject({ permissions: expect.arrayContaining(['messages_read']) });
     for (let i = 0; i < 3; i++) await writer.writer();
-    expect(reports).toEqual([{ code: 'ERR_ELMAH_KEY_TOO_BROAD', message: expect.stringContaining('needs only messages_write'), loud: true }]);
+    expect(reports).toEqual([
+      { code: 'ERR_ELMAH_KEY_TOO_BROAD', message: expect.stringContaining('needs only messages_write'), loud: true },
+    ]);
     expect(refusals).toEqual([]);
   });
 

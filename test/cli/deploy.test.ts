@@ -25,12 +25,32 @@ describe('express-elmah deploy', () => {
     const text = await runCli(['deploy', '--version', '1.4.2', '--description', 'Checkout fix', '--log', 'shop'], { env });
     expect(text).toMatchObject({ code: 0, stderr: '' });
     expect(text.stdout).toMatch(/^Recorded deployment 1\.4\.2 of log "shop" at 20\d\d-.*Z in sqlite:/);
-    const json = await runCli(['deploy', '--version', '1.5.0', '--user-name', 'ci', '--user-email', 'ci@example.test', '--created', '2026-06-01T00:00:00Z', '--json'], { env });
+    const json = await runCli(
+      [
+        'deploy',
+        '--version',
+        '1.5.0',
+        '--user-name',
+        'ci',
+        '--user-email',
+        'ci@example.test',
+        '--created',
+        '2026-06-01T00:00:00Z',
+        '--json',
+      ],
+      { env },
+    );
     expect(json.code).toBe(0);
-    expect(cliJson(json)).toMatchObject({ status: 'created', deployment: { version: '1.5.0', userName: 'ci', userEmail: 'ci@example.test', created: '2026-06-01T00:00:00.000Z' } });
+    expect(cliJson(json)).toMatchObject({
+      status: 'created',
+      deployment: { version: '1.5.0', userName: 'ci', userEmail: 'ci@example.test', created: '2026-06-01T00:00:00.000Z' },
+    });
     const store = await openStore(storeUrl);
     try {
-      expect((await store.deployments()).map((d) => [d.version, d.log ?? null])).toEqual([['1.4.2', 'shop'], ['1.5.0', null]]);
+      expect((await store.deployments()).map((d) => [d.version, d.log ?? null])).toEqual([
+        ['1.4.2', 'shop'],
+        ['1.5.0', null],
+      ]);
     } finally {
       await store.close();
     }
@@ -58,7 +78,9 @@ describe('express-elmah deploy', () => {
     await store.close();
     const refused = await runCli(['deploy', '--version', '1'], { env: { ELMAH_STORE: storeUrl, ELMAH_DEPLOY_KEY: writer } });
     expect({ code: refused.code, error: cliErrorCode(refused) }).toEqual({ code: 1, error: 'ERR_ELMAH_PERMISSION' });
-    const invalid = await runCli(['deploy', '--version', '1', '--user-email', 'nobody'], { env: { ELMAH_STORE: storeUrl, ELMAH_DEPLOY_KEY: deployKey } });
+    const invalid = await runCli(['deploy', '--version', '1', '--user-email', 'nobody'], {
+      env: { ELMAH_STORE: storeUrl, ELMAH_DEPLOY_KEY: deployKey },
+    });
     expect({ code: invalid.code, error: cliErrorCode(invalid) }).toEqual({ code: 1, error: 'ERR_ELMAH_INVALID_DEPLOYMENT' });
     const usage = await runCli(['deploy'], { env: { ELMAH_STORE: storeUrl, ELMAH_DEPLOY_KEY: deployKey } });
     expect({ code: usage.code, error: cliErrorCode(usage) }).toEqual({ code: 2, error: 'ERR_ELMAH_CLI' });

@@ -30,7 +30,9 @@ describe('setEnvValues', () => {
   it('replaces our lines in place and keeps comments, order, blank lines and other variables', () => {
     const before = '# app settings\nPORT=3000\n\nexport ELMAH_WRITE_KEY=old # keep?\nDATABASE_URL=postgres://x\n';
     const after = setEnvValues(before, { ELMAH_WRITE_KEY: 'elmah_new', ELMAH_READ_KEY: 'elmah_r' });
-    expect(after).toBe('# app settings\nPORT=3000\n\nexport ELMAH_WRITE_KEY=elmah_new\nDATABASE_URL=postgres://x\nELMAH_READ_KEY=elmah_r\n');
+    expect(after).toBe(
+      '# app settings\nPORT=3000\n\nexport ELMAH_WRITE_KEY=elmah_new\nDATABASE_URL=postgres://x\nELMAH_READ_KEY=elmah_r\n',
+    );
   });
 
   it('keeps CRLF line endings and adds a final newline', () => {
@@ -39,7 +41,9 @@ describe('setEnvValues', () => {
   });
 
   it('does not touch variables whose names merely contain ours', () => {
-    expect(setEnvValues('MY_ELMAH_STORE=x\nELMAH_STORE_OLD=y\n', { ELMAH_STORE: 'memory:' })).toBe('MY_ELMAH_STORE=x\nELMAH_STORE_OLD=y\nELMAH_STORE=memory:\n');
+    expect(setEnvValues('MY_ELMAH_STORE=x\nELMAH_STORE_OLD=y\n', { ELMAH_STORE: 'memory:' })).toBe(
+      'MY_ELMAH_STORE=x\nELMAH_STORE_OLD=y\nELMAH_STORE=memory:\n',
+    );
   });
 
   it('quotes values that need it, and they read back unchanged', () => {

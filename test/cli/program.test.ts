@@ -26,7 +26,8 @@ describe('help and version', () => {
   it('documents every option of keys create', async () => {
     const r = await runCli(['keys', 'create', '--help']);
     expect(r.code).toBe(0);
-    for (const word of ['--name', '--permissions', '--log', '--expires', '--store', '--json', 'messages_read']) expect(r.stdout).toContain(word);
+    for (const word of ['--name', '--permissions', '--log', '--expires', '--store', '--json', 'messages_read'])
+      expect(r.stdout).toContain(word);
   });
 
   it('answers `help keys` like `keys --help`', async () => {
@@ -61,7 +62,7 @@ describe('usage errors: exit 2 and one ERR_ELMAH_CLI line', () => {
     expect(r.stderr).toContain('help: Run `express-elmah keys create --help` for usage.');
   });
 
-  it('ends the help line with the link to the code\'s section of docs/errors.md', async () => {
+  it("ends the help line with the link to the code's section of docs/errors.md", async () => {
     const r = await runCli(['keys', 'create', '--nme', 'x']);
     expect(r.stderr).toMatch(/^help: .* See docs\/errors\.md#err_elmah_cli\.$/m);
   });
@@ -99,11 +100,33 @@ describe('keys create', () => {
 
   it('takes permissions, repeated and comma-separated logs and a duration, in --json', async () => {
     const before = Date.now();
-    const r = await runCli(['keys', 'create', '--name', 'ops', '--permissions', 'messages_read, messages_delete', '--log', 'billing,shop', '--log', 'api', '--expires', '30d', '--json', ...mem]);
+    const r = await runCli([
+      'keys',
+      'create',
+      '--name',
+      'ops',
+      '--permissions',
+      'messages_read, messages_delete',
+      '--log',
+      'billing,shop',
+      '--log',
+      'api',
+      '--expires',
+      '30d',
+      '--json',
+      ...mem,
+    ]);
     expect(r.code).toBe(0);
     const k = cliJson(r);
     expect(k.key).toMatch(new RegExp(`^elmah_${k.id}_`));
-    expect(k).toMatchObject({ name: 'ops', permissions: ['messages_read', 'messages_delete'], logs: ['billing', 'shop', 'api'], revoked: null, status: 'active', store: 'memory:' });
+    expect(k).toMatchObject({
+      name: 'ops',
+      permissions: ['messages_read', 'messages_delete'],
+      logs: ['billing', 'shop', 'api'],
+      revoked: null,
+      status: 'active',
+      store: 'memory:',
+    });
     const expires = Date.parse(k.expires);
     expect(expires - before).toBeGreaterThanOrEqual(30 * 86_400_000 - 1000);
     expect(expires - before).toBeLessThan(30 * 86_400_000 + 60_000);
@@ -166,7 +189,13 @@ describe('keys list, revoke and prune on an empty store', () => {
     const r = await runCli(['prune', '--days', '7', '--max', '10', '--log', 'shop', ...mem]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Removed 0 messages from log "shop" in memory: \(older than 7 days, or beyond the newest 10 per log\)\./);
-    expect(cliJson(await runCli(['prune', '--json', ...mem]))).toEqual({ removed: 0, maxAgeDays: 90, maxCount: 100000, log: null, store: 'memory:' });
+    expect(cliJson(await runCli(['prune', '--json', ...mem]))).toEqual({
+      removed: 0,
+      maxAgeDays: 90,
+      maxCount: 100000,
+      log: null,
+      store: 'memory:',
+    });
   });
 });
 
@@ -240,6 +269,7 @@ describe('parseExpiry', () => {
     expect(parseExpiry(undefined, now)).toBeUndefined();
   });
   it('refuses numbers alone and nonsense', () => {
-    for (const bad of ['12', 'tomorrow', '2026-13-45', '']) expect(() => parseExpiry(bad, now)).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_KEY_EXPIRY' }));
+    for (const bad of ['12', 'tomorrow', '2026-13-45', ''])
+      expect(() => parseExpiry(bad, now)).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_KEY_EXPIRY' }));
   });
 });

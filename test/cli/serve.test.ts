@@ -49,7 +49,10 @@ describe('startServer', () => {
     try {
       expect(running.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       expect(running.viewerUrl).toBe(`${running.url}elmah.axd`);
-      const created = await request(running.url.replace(/\/$/, '')).post('/v3/messages/default').set('api_key', keys.write).send({ title: 'served' });
+      const created = await request(running.url.replace(/\/$/, ''))
+        .post('/v3/messages/default')
+        .set('api_key', keys.write)
+        .send({ title: 'served' });
       expect(created.status).toBe(201);
       const viewer = await request(running.url.replace(/\/$/, '')).get('/elmah.axd/');
       expect(viewer.status).toBe(200);
@@ -74,7 +77,11 @@ describe('startServer', () => {
     const first = await startServer({ port: 0, store });
     try {
       const port = Number(new URL(first.url).port);
-      await expect(startServer({ port, store })).rejects.toMatchObject({ code: 'ERR_ELMAH_LISTEN', message: expect.stringContaining('EADDRINUSE'), help: 'Pick another --port, or stop what uses this one.' });
+      await expect(startServer({ port, store })).rejects.toMatchObject({
+        code: 'ERR_ELMAH_LISTEN',
+        message: expect.stringContaining('EADDRINUSE'),
+        help: 'Pick another --port, or stop what uses this one.',
+      });
     } finally {
       await first.close();
     }
@@ -133,7 +140,8 @@ describe('express-elmah serve (child process)', () => {
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
 
     const deadline = Date.now() + 25_000;
-    while (!/listening on (http:\S+)/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    while (!/listening on (http:\S+)/.test(stdout) && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 50));
     const url = /listening on (http:\S+)/.exec(stdout)?.[1];
     expect({ url, stderr }).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/), stderr: '' });
     expect(stdout.trim().split('\n')).toHaveLength(1);
@@ -145,10 +153,16 @@ describe('express-elmah serve (child process)', () => {
     expect(first.status).toBe(201);
 
     // A request whose body is still arriving when SIGTERM comes is finished, not cut.
-    const inFlight = post(url!, '/v3/messages/default', write, JSON.stringify({ title: 'in flight', detail: 'x'.repeat(2000) }), async () => {
-      child!.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
-    });
+    const inFlight = post(
+      url!,
+      '/v3/messages/default',
+      write,
+      JSON.stringify({ title: 'in flight', detail: 'x'.repeat(2000) }),
+      async () => {
+        child!.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 300));
+      },
+    );
     expect((await inFlight).status).toBe(201);
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 15_000)))]);

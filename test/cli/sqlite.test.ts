@@ -83,7 +83,7 @@ describe('init', () => {
     const s = await store();
     expect((await new LocalLogClient(s, first.read).search({})).messages.map((m) => m.title)).toEqual(['kept']);
     expect((await new LocalLogClient(s, second.read).search({})).total).toBe(1);
-    const list = cliJson((await runCli(['keys', 'list', '--json'], { cwd: dir })));
+    const list = cliJson(await runCli(['keys', 'list', '--json'], { cwd: dir }));
     expect(list.map((k: any) => k.status)).toEqual(['active', 'active', 'active', 'active']);
   });
 });
@@ -140,7 +140,10 @@ describe('init --env-file', () => {
 
   it('keeps comments, order and other variables, replacing only its own lines', async () => {
     const envPath = join(dir, '.env');
-    writeFileSync(envPath, '# settings for the shop\nPORT=3000\nELMAH_WRITE_KEY=elmah_aaaaaaaa_stale\n\n# database\nDATABASE_URL=postgres://db/shop\n');
+    writeFileSync(
+      envPath,
+      '# settings for the shop\nPORT=3000\nELMAH_WRITE_KEY=elmah_aaaaaaaa_stale\n\n# database\nDATABASE_URL=postgres://db/shop\n',
+    );
     const r = await runCli(['init', '--env-file', envPath], { cwd: dir });
     expect(r.code).toBe(0);
     const lines = readFileSync(envPath, 'utf8').split('\n');
@@ -220,7 +223,10 @@ describe('init --env-file', () => {
 
 describe('keys', () => {
   it('creates a key that works as asked, lists it without secrets, and revokes it', async () => {
-    const created = await runCli(['keys', 'create', '--name', 'ops', '--permissions', 'messages_read,messages_delete', '--log', 'shop', '--json'], { cwd: dir });
+    const created = await runCli(
+      ['keys', 'create', '--name', 'ops', '--permissions', 'messages_read,messages_delete', '--log', 'shop', '--json'],
+      { cwd: dir },
+    );
     expect(created.code).toBe(0);
     const k = cliJson(created);
     const secret = k.key.slice(15);
@@ -228,14 +234,19 @@ describe('keys', () => {
     expect(await client.whoami()).toEqual({ id: k.id, name: 'ops', permissions: ['messages_read', 'messages_delete'], logs: ['shop'] });
     await expect(client.search({ log: 'other' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
 
-    for (const args of [['keys', 'list'], ['keys', 'list', '--json']]) {
+    for (const args of [
+      ['keys', 'list'],
+      ['keys', 'list', '--json'],
+    ]) {
       const list = await runCli(args, { cwd: dir });
       expect(list.code).toBe(0);
       expect(list.stdout).toContain(k.id);
       expect(list.stdout).not.toContain(secret);
       expect(list.stdout).not.toMatch(/hash|[0-9a-f]{64}/);
     }
-    expect((await runCli(['keys', 'list'], { cwd: dir })).stdout).toMatch(new RegExp(`^${k.id}\\s+ops\\s+messages_read,messages_delete\\s+shop\\s+\\S+\\s+-\\s+active$`, 'm'));
+    expect((await runCli(['keys', 'list'], { cwd: dir })).stdout).toMatch(
+      new RegExp(`^${k.id}\\s+ops\\s+messages_read,messages_delete\\s+shop\\s+\\S+\\s+-\\s+active$`, 'm'),
+    );
 
     const revoked = await runCli(['keys', 'revoke', k.id], { cwd: dir });
     expect(revoked.code).toBe(0);
@@ -269,15 +280,29 @@ describe('prune', () => {
     const s = await store();
     const writer = new LocalLogClient(s, write);
     // Within the stores' own 90-day retention, which they may apply on append.
-    await writer.append([message('old 1', new Date(Date.now() - 20 * day).toISOString()), message('old 2', new Date(Date.now() - 10 * day).toISOString()), message('new', new Date(Date.now() - day).toISOString())], 'shop');
-    await writer.append([1, 2, 3].map((i) => message(`api ${i}`, new Date(Date.now() - i * 60_000).toISOString())), 'api');
+    await writer.append(
+      [
+        message('old 1', new Date(Date.now() - 20 * day).toISOString()),
+        message('old 2', new Date(Date.now() - 10 * day).toISOString()),
+        message('new', new Date(Date.now() - day).toISOString()),
+      ],
+      'shop',
+    );
+    await writer.append(
+      [1, 2, 3].map((i) => message(`api ${i}`, new Date(Date.now() - i * 60_000).toISOString())),
+      'api',
+    );
     await s.close();
     opened.length = 0;
 
-    expect((await runCli(['prune'], { cwd: dir })).stdout).toMatch(/^Removed 0 messages from every log in sqlite:.* \(older than 90 days, or beyond the newest 100,000 per log\)\./);
+    expect((await runCli(['prune'], { cwd: dir })).stdout).toMatch(
+      /^Removed 0 messages from every log in sqlite:.* \(older than 90 days, or beyond the newest 100,000 per log\)\./,
+    );
     const byAge = await runCli(['prune', '--days', '7'], { cwd: dir });
     expect(byAge.code).toBe(0);
-    expect(byAge.stdout).toMatch(/^Removed 2 messages from every log in sqlite:.* \(older than 7 days, or beyond the newest 100,000 per log\)\./);
+    expect(byAge.stdout).toMatch(
+      /^Removed 2 messages from every log in sqlite:.* \(older than 7 days, or beyond the newest 100,000 per log\)\./,
+    );
     const byCount = cliJson(await runCli(['prune', '--max', '1', '--log', 'api', '--json'], { cwd: dir }));
     expect(byCount).toMatchObject({ removed: 2, maxCount: 1, log: 'api' });
     const left = await new LocalLogClient(await store(), read).search({ size: 100 });

@@ -34,10 +34,14 @@ beforeAll(() => {
 });
 afterAll(() => built?.remove());
 
-clientConformance('worker thread', async () => {
-  const url = `sqlite:${join(built!.dir, `store-${++files}.db`)}`;
-  const store = await SqliteStore.open(url.slice('sqlite:'.length), { autoPruneMs: false });
-  return { store, client: (key) => WorkerLogClient.start(url, key), close: () => store.close() };
-}, {
-  reads: false,
-});
+clientConformance(
+  'worker thread',
+  async () => {
+    const url = `sqlite:${join(built!.dir, `store-${++files}.db`)}`;
+    const store = await SqliteStore.open(url.slice('sqlite:'.length), { autoPruneMs: false });
+    return { store, client: (key) => WorkerLogClient.start(url, key), close: () => store.close() };
+  },
+  {
+    reads: false,
+  },
+);

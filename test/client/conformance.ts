@@ -31,7 +31,20 @@ export interface ClientConformanceOptions {
 }
 
 /** The LogClient methods beyond writing; a writer-only client has none of them. */
-const READ_METHODS = ['get', 'search', 'groups', 'group', 'histogram', 'neighbours', 'delete', 'logs', 'endSession', 'sessionEnded', 'deploy', 'deployments'] as const;
+const READ_METHODS = [
+  'get',
+  'search',
+  'groups',
+  'group',
+  'histogram',
+  'neighbours',
+  'delete',
+  'logs',
+  'endSession',
+  'sessionEnded',
+  'deploy',
+  'deployments',
+] as const;
 
 /** Settles `p`, or fails after `ms` so that a call that never answers fails the test instead of hanging it. */
 function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
@@ -89,10 +102,15 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     const total = async (log?: string): Promise<number> => (await h.store.search({ log })).total;
 
     describe('whoami', () => {
-      test('tells the key\'s public view, never its secret', async () => {
+      test("tells the key's public view, never its secret", async () => {
         const key = await addKey(h.store, ['messages_write', 'messages_read'], { logs: ['shop'] });
         const info = await (await clientFor(key)).whoami!();
-        expect(info).toEqual({ id: key.slice(6, 14), name: 'messages_write+messages_read', permissions: ['messages_write', 'messages_read'], logs: ['shop'] });
+        expect(info).toEqual({
+          id: key.slice(6, 14),
+          name: 'messages_write+messages_read',
+          permissions: ['messages_write', 'messages_read'],
+          logs: ['shop'],
+        });
         expect(JSON.stringify(info)).not.toContain(key.slice(15));
       });
 
@@ -141,7 +159,8 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         const c = await clientWith(['messages_write']);
         const results = await c.append([{ title: 'kept' }, { title: 42 }, null, { title: 'bad severity', severity: 'bogus' }]);
         expect(results.map((r) => r.status)).toEqual(['created', 'rejected', 'rejected', 'rejected']);
-        for (const r of results.slice(1)) expect(r).toMatchObject({ status: 'rejected', error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: expect.any(String) } });
+        for (const r of results.slice(1))
+          expect(r).toMatchObject({ status: 'rejected', error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: expect.any(String) } });
         expect(results[1]).toMatchObject({ error: { details: [{ field: 'title', problem: 'expected a string, got number' }] } });
         expect((await h.store.search({})).messages.map((m) => m.title)).toEqual(['kept']);
       });
@@ -155,7 +174,10 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       test('keeps a log-limited key to its logs', async () => {
         const c = await clientWith(['messages_write'], ['shop']);
         expect(await c.append([{ title: 'mine', log: 'shop' }])).toEqual([{ id: expect.any(String), status: 'created' }]);
-        await expect(c.append([{ title: 'not mine', log: 'billing' }])).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', status: 403 });
+        await expect(c.append([{ title: 'not mine', log: 'billing' }])).rejects.toMatchObject({
+          code: 'ERR_ELMAH_PERMISSION',
+          status: 403,
+        });
         expect(await total('shop')).toBe(1);
         expect(await total('billing')).toBe(0);
       });
@@ -206,9 +228,13 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
 
     if (options.reads === false) {
       test('offers no reads: a writer has only append, tally, whoami and close', async () => {
-        const c = (await clientWith(['messages_write', 'messages_read', 'messages_delete', 'logs_read'])) as unknown as Record<string, unknown>;
+        const c = (await clientWith(['messages_write', 'messages_read', 'messages_delete', 'logs_read'])) as unknown as Record<
+          string,
+          unknown
+        >;
         for (const method of READ_METHODS) expect({ method, type: typeof c[method] }).toEqual({ method, type: 'undefined' });
-        for (const method of ['append', 'tally', 'whoami', 'close']) expect({ method, type: typeof c[method] }).toEqual({ method, type: 'function' });
+        for (const method of ['append', 'tally', 'whoami', 'close'])
+          expect({ method, type: typeof c[method] }).toEqual({ method, type: 'function' });
       });
       return;
     }
@@ -218,7 +244,9 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       let shop: ErrorMessage[];
       let billing: ErrorMessage;
       beforeEach(async () => {
-        shop = Array.from({ length: 4 }, (_, i) => makeMessage({ log: 'shop', statusCode: i < 2 ? 500 : 404, dateTime: `2026-06-0${i + 1}T00:00:00.000Z` }));
+        shop = Array.from({ length: 4 }, (_, i) =>
+          makeMessage({ log: 'shop', statusCode: i < 2 ? 500 : 404, dateTime: `2026-06-0${i + 1}T00:00:00.000Z` }),
+        );
         billing = makeMessage({ log: 'billing', type: 'TypeError', dateTime: '2026-06-09T00:00:00.000Z' });
         await h.store.append([...shop, billing]);
       });
@@ -236,7 +264,11 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       test('search answers newest first with an exact total, filtered by query, time and log', async () => {
         const c = await reader();
         const all = await c.search({});
-        expect({ ids: ids(all.messages), total: all.total, exact: all.totalExact }).toEqual({ ids: [billing.id, ...ids(shop).reverse()], total: 5, exact: true });
+        expect({ ids: ids(all.messages), total: all.total, exact: all.totalExact }).toEqual({
+          ids: [billing.id, ...ids(shop).reverse()],
+          total: 5,
+          exact: true,
+        });
         expect(ids((await c.search({ log: 'shop', query: 'statusCode:500' })).messages)).toEqual([shop[1]!.id, shop[0]!.id]);
         expect((await c.search({ query: 'type:TypeError' })).total).toBe(1);
         expect(ids((await c.search({ from: '2026-06-02T00:00:00.000Z', to: '2026-06-03T00:00:00.000Z' })).messages)).toEqual([shop[1]!.id]);
@@ -270,7 +302,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect((await c.groups({ log: 'shop', query: 'statusCode:404' })).groups.reduce((n, g) => n + g.count, 0)).toBe(2);
       });
 
-      test('counted-only occurrences of a tally appear in the group\'s count', async () => {
+      test("counted-only occurrences of a tally appear in the group's count", async () => {
         const c = await reader(['messages_write', 'messages_read']);
         await c.tally([makeTally(billing.fingerprint, 3, 'billing')]);
         expect(await c.group('billing', billing.fingerprint)).toMatchObject({ count: 4, countedOnly: 3 });
@@ -282,7 +314,12 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         const c = await reader();
         const hist = await c.histogram({ log: 'shop', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 4 });
         expect(hist.counts).toEqual([1, 1, 1, 1]);
-        const errors = await c.histogram({ query: 'statusCode:500', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 2 });
+        const errors = await c.histogram({
+          query: 'statusCode:500',
+          from: '2026-06-01T00:00:00.000Z',
+          to: '2026-06-05T00:00:00.000Z',
+          buckets: 2,
+        });
         expect(errors.counts).toEqual([2, 0]);
       });
 
@@ -293,7 +330,10 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       });
 
       test('delete by ids and by query needs messages_delete; refused, it deletes nothing', async () => {
-        await expect((await reader()).delete('shop', { ids: [shop[0]!.id] })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', status: 403 });
+        await expect((await reader()).delete('shop', { ids: [shop[0]!.id] })).rejects.toMatchObject({
+          code: 'ERR_ELMAH_PERMISSION',
+          status: 403,
+        });
         expect(await total('shop')).toBe(4);
         const c = await reader(['messages_read', 'messages_delete']);
         expect(await c.delete('shop', { ids: [shop[0]!.id, 'no-such-id'] })).toBe(1);
@@ -314,7 +354,10 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
           ['sessionEnded', () => c.sessionEnded('session-1234')],
         ];
         for (const [method, read] of reads) {
-          const err = await read().then(() => undefined, (e: { code?: string; status?: number }) => e);
+          const err = await read().then(
+            () => undefined,
+            (e: { code?: string; status?: number }) => e,
+          );
           expect({ method, code: err?.code, status: err?.status }).toEqual({ method, code: 'ERR_ELMAH_PERMISSION', status: 403 });
         }
       });
@@ -330,12 +373,18 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
           ['search of several logs', () => c.search({ log: ['shop', 'billing'] })],
           ['groups', () => c.groups({ log: 'billing' })],
           ['group', () => c.group('billing', billing.fingerprint)],
-          ['histogram', () => c.histogram({ log: 'billing', from: '2026-06-01T00:00:00.000Z', to: '2026-06-10T00:00:00.000Z', buckets: 3 })],
+          [
+            'histogram',
+            () => c.histogram({ log: 'billing', from: '2026-06-01T00:00:00.000Z', to: '2026-06-10T00:00:00.000Z', buckets: 3 }),
+          ],
           ['neighbours', () => c.neighbours('billing', billing.id)],
           ['delete', () => c.delete('billing', { ids: [billing.id] })],
         ];
         for (const [what, read] of refused) {
-          const err = await read().then(() => undefined, (e: { code?: string }) => e);
+          const err = await read().then(
+            () => undefined,
+            (e: { code?: string }) => e,
+          );
           expect({ what, code: err?.code }).toEqual({ what, code: 'ERR_ELMAH_PERMISSION' });
         }
         expect(await total('billing')).toBe(1);
@@ -358,13 +407,26 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     });
 
     describe('deployments', () => {
-      const client = async (permissions: Permission[], logs: string[] = []): Promise<LogClient> => (await clientWith(permissions, logs)) as LogClient;
+      const client = async (permissions: Permission[], logs: string[] = []): Promise<LogClient> =>
+        (await clientWith(permissions, logs)) as LogClient;
 
       test('a deployments_write key records a deployment; a retry with its id is a duplicate; a reader lists them newest first', async () => {
         const ci = await client(['deployments_write']);
-        const first = await ci.deploy({ version: '1.4.0', description: 'Checkout fix', userName: 'ci', logId: 'shop', created: '2026-06-01T00:00:00.000Z' });
+        const first = await ci.deploy({
+          version: '1.4.0',
+          description: 'Checkout fix',
+          userName: 'ci',
+          logId: 'shop',
+          created: '2026-06-01T00:00:00.000Z',
+        });
         expect(first.status).toBe('created');
-        expect(first.deployment).toMatchObject({ version: '1.4.0', description: 'Checkout fix', userName: 'ci', log: 'shop', created: '2026-06-01T00:00:00.000Z' });
+        expect(first.deployment).toMatchObject({
+          version: '1.4.0',
+          description: 'Checkout fix',
+          userName: 'ci',
+          log: 'shop',
+          created: '2026-06-01T00:00:00.000Z',
+        });
         expect((await ci.deploy({ id: first.deployment.id, version: '1.4.0', logId: 'shop' })).status).toBe('duplicate');
         await ci.deploy({ version: '1.5.0', created: '2026-06-02T00:00:00.000Z' });
         const reader = await client(['deployments_read']);
@@ -373,14 +435,20 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await h.store.deployments()).toEqual(await reader.deployments());
       });
 
-      test('refuses without the permission, outside the key\'s logs, and an invalid deployment (nothing stored)', async () => {
-        await expect((await client(['messages_write'])).deploy({ version: '1' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', status: 403 });
+      test("refuses without the permission, outside the key's logs, and an invalid deployment (nothing stored)", async () => {
+        await expect((await client(['messages_write'])).deploy({ version: '1' })).rejects.toMatchObject({
+          code: 'ERR_ELMAH_PERMISSION',
+          status: 403,
+        });
         await expect((await client(['deployments_write'])).deployments()).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
         const scoped = await client(['deployments_write', 'deployments_read'], ['shop']);
         await expect(scoped.deploy({ version: '1', logId: 'billing' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
         await expect(scoped.deploy({ version: '1' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
         await expect(scoped.deployments({ log: 'billing' })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
-        const invalid = await scoped.deploy({ version: '', logId: 'shop' }).then(() => undefined, (e: { code?: string; status?: number; details?: unknown }) => e);
+        const invalid = await scoped.deploy({ version: '', logId: 'shop' }).then(
+          () => undefined,
+          (e: { code?: string; status?: number; details?: unknown }) => e,
+        );
         expect(invalid).toMatchObject({ code: 'ERR_ELMAH_INVALID_DEPLOYMENT', status: 400 });
         expect(await h.store.deployments()).toEqual([]);
         expect((await scoped.deploy({ version: '2', logId: 'shop' })).status).toBe('created');

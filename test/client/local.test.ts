@@ -38,7 +38,10 @@ describe('LocalLogClient', () => {
     const client = new LocalLogClient(store, keys.write, { keyCacheMs: 0 });
     await client.append([input]);
     await store.revokeKey(keys.write.slice(6, 14));
-    await expect(client.append([input])).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', message: expect.stringMatching(/revoked/) });
+    await expect(client.append([input])).rejects.toMatchObject({
+      code: 'ERR_ELMAH_KEY_INVALID',
+      message: expect.stringMatching(/revoked/),
+    });
     expect((await store.search({})).total).toBe(1);
   });
 
@@ -50,5 +53,4 @@ describe('LocalLogClient', () => {
     const early = new LocalLogClient(store, key, { now: () => new Date('2025-12-31T00:00:00.000Z') });
     expect((await early.whoami()).expires).toBe('2026-01-01T00:00:00.000Z');
   });
-
 });

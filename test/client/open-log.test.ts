@@ -151,7 +151,9 @@ describe('writers', () => {
       const required = openLog(url, { worker: true });
       expect(required.onWorker).toBe(true);
       const fallbacks: unknown[] = [];
-      await expect(required.writer(undefined, (err) => fallbacks.push(err))).rejects.toMatchObject({ code: 'ERR_ELMAH_WORKER_UNAVAILABLE' });
+      await expect(required.writer(undefined, (err) => fallbacks.push(err))).rejects.toMatchObject({
+        code: 'ERR_ELMAH_WORKER_UNAVAILABLE',
+      });
       expect(fallbacks).toEqual([]);
       await required.close();
       expect(openLog('memory:', { worker: true }).onWorker).toBe(false);

@@ -21,10 +21,11 @@ async function fakeServer(handler: http.RequestListener): Promise<{ url: string;
   return {
     url: `http://127.0.0.1:${port}`,
     hits: () => hits,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -53,9 +54,14 @@ describe('RemoteLogClient against a collector', () => {
     await ctx.close();
   });
 
-  it('whoami returns the key\'s public view (a key with a trailing newline, as read from a file, works)', async () => {
+  it("whoami returns the key's public view (a key with a trailing newline, as read from a file, works)", async () => {
     const me = await client(`${ctx.keys.admin}\n`).whoami();
-    expect(me).toEqual({ id: ctx.keys.admin.slice(6, 14), name: expect.any(String), permissions: ['messages_write', 'messages_read', 'messages_delete', 'logs_read'], logs: [] });
+    expect(me).toEqual({
+      id: ctx.keys.admin.slice(6, 14),
+      name: expect.any(String),
+      permissions: ['messages_write', 'messages_read', 'messages_delete', 'logs_read'],
+      logs: [],
+    });
   });
 
   it('appends through _bulk, grouped by log, with per-item results mapped back in order', async () => {
@@ -110,7 +116,8 @@ describe('RemoteLogClient against a collector', () => {
       expect({ code: err.code, status: err.status, transient: err.transient }).toEqual({ code, status, transient: false });
       expect(err.message).toContain(`${ctx.url}/`);
       expect(err.message).toContain(`answered ${status}`);
-      for (const k of [unknownKey, ctx.keys.write, scoped, ctx.keys.read]) expect(JSON.stringify({ m: err.message, h: err.help, d: err.details })).not.toContain(k.slice(15));
+      for (const k of [unknownKey, ctx.keys.write, scoped, ctx.keys.read])
+        expect(JSON.stringify({ m: err.message, h: err.help, d: err.details })).not.toContain(k.slice(15));
     }
   });
 
@@ -128,7 +135,12 @@ describe('RemoteLogClient against a collector', () => {
     const c = client(ctx.keys.write);
     await c.append([{ title: 'first' }]);
     const err = await caught(c.append([{ title: 'second' }]));
-    expect({ code: err.code, status: err.status, transient: err.transient, retryAfter: err.retryAfter }).toEqual({ code: 'ERR_ELMAH_RATE_LIMITED', status: 429, transient: true, retryAfter: 5 });
+    expect({ code: err.code, status: err.status, transient: err.transient, retryAfter: err.retryAfter }).toEqual({
+      code: 'ERR_ELMAH_RATE_LIMITED',
+      status: 429,
+      transient: true,
+      retryAfter: 5,
+    });
   });
 
   it('describes the URL without credentials', async () => {
@@ -158,7 +170,7 @@ describe('RemoteLogClient against failing servers', () => {
     [500, 'ERR_ELMAH_INTERNAL', JSON.stringify({ error: { code: 'ERR_ELMAH_INTERNAL', message: 'boom' } })],
     [503, 'ERR_ELMAH_STORE_BUSY', JSON.stringify({ error: { code: 'ERR_ELMAH_STORE_BUSY', message: 'busy' } })],
     [502, 'ERR_ELMAH_REMOTE', '<html>Bad gateway</html>'],
-  ])('a %i answer is transient, carries the status and the collector\'s code', async (status, code, body) => {
+  ])("a %i answer is transient, carries the status and the collector's code", async (status, code, body) => {
     const server = await fakeServer((_req, res) => {
       res.writeHead(status, { 'content-type': body.startsWith('{') ? 'application/json' : 'text/html', 'retry-after': '7' });
       res.end(body);
@@ -166,7 +178,12 @@ describe('RemoteLogClient against failing servers', () => {
     const c = new RemoteLogClient(server.url, key);
     try {
       const err = await caught(c.append([{ title: 'x' }]));
-      expect({ code: err.code, status: err.status, transient: err.transient, retryAfter: err.retryAfter }).toEqual({ code, status, transient: true, retryAfter: 7 });
+      expect({ code: err.code, status: err.status, transient: err.transient, retryAfter: err.retryAfter }).toEqual({
+        code,
+        status,
+        transient: true,
+        retryAfter: 7,
+      });
       expect(err.message).toContain(server.url);
       expect(err.message).not.toContain(key.slice(15));
     } finally {
@@ -197,7 +214,11 @@ describe('RemoteLogClient against failing servers', () => {
     const c = new RemoteLogClient(url, key);
     try {
       const err = await caught(c.append([{ title: 'x' }]));
-      expect({ code: err.code, transient: err.transient, status: err.status }).toEqual({ code: 'ERR_ELMAH_STORE_UNAVAILABLE', transient: true, status: 503 });
+      expect({ code: err.code, transient: err.transient, status: err.status }).toEqual({
+        code: 'ERR_ELMAH_STORE_UNAVAILABLE',
+        transient: true,
+        status: 503,
+      });
       expect(err.message).toContain('ECONNREFUSED');
       expect(err.message).toContain(url);
     } finally {

@@ -9,7 +9,13 @@ import { addKey } from '../helpers/keys';
 import { createCollectorApp, listen } from '../helpers/collector';
 
 /** Sends the head of a request and part of its body, and never the rest; resolves with the answer's status line and whether the server closed. */
-function partialRequest(url: string, path: string, headers: Record<string, string>, declared: number, sent: number): Promise<{ head: string; closed: Promise<void>; socket: net.Socket }> {
+function partialRequest(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  declared: number,
+  sent: number,
+): Promise<{ head: string; closed: Promise<void>; socket: net.Socket }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname);
@@ -52,7 +58,10 @@ describe('collector: keys are checked before the body is read', () => {
     const billingOnly = await addKey(store, ['messages_write'], { logs: ['billing'] });
     const server = await listen(app);
     try {
-      for (const [path, key] of [['/v3/messages/default/_bulk', keys.read], ['/v3/messages/default', billingOnly]] as const) {
+      for (const [path, key] of [
+        ['/v3/messages/default/_bulk', keys.read],
+        ['/v3/messages/default', billingOnly],
+      ] as const) {
         const r = await partialRequest(server.url, path, { Authorization: `Bearer ${key}` }, 1_000_000, 100);
         expect(r.head).toMatch(/^HTTP\/1\.1 403 /);
         r.socket.destroy();
@@ -91,7 +100,14 @@ describe('collector: failing keys are limited per client address', () => {
 
   it('gives invented keys no rate-limit bucket of their own', async () => {
     const { app, keys } = await createCollectorApp({ rateLimit: { perSecond: 0.1, burst: 1 } });
-    for (let i = 0; i < 5; i++) expect((await request(app).get('/v3/keys/current').set('api_key', `elmah_abcdefg${'234567'[i]}_${'B'.repeat(43)}`)).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect(
+        (
+          await request(app)
+            .get('/v3/keys/current')
+            .set('api_key', `elmah_abcdefg${'234567'[i]}_${'B'.repeat(43)}`)
+        ).status,
+      ).toBe(401);
     expect((await request(app).get('/v3/keys/current').set('api_key', keys.read)).status).toBe(200);
   });
 });
@@ -107,11 +123,17 @@ describe('collector: bytes of bodies in flight are capped', () => {
         s.on('error', () => undefined);
       });
       const padded = JSON.stringify([{ title: 'held' }]).padEnd(60_000, ' ');
-      held.write(`POST /v3/messages/default/_bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\napi_key: ${keys.write}\r\nContent-Length: ${padded.length}\r\n\r\n${padded.slice(0, 100)}`);
+      held.write(
+        `POST /v3/messages/default/_bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\napi_key: ${keys.write}\r\nContent-Length: ${padded.length}\r\n\r\n${padded.slice(0, 100)}`,
+      );
       // The held request claims its bytes once its key is checked; keep asking until the cap shows.
       let busy: request.Response | undefined;
       for (let i = 0; i < 200 && !busy; i++) {
-        const r = await request(server.url).post('/v3/messages/default').set('api_key', keys.write).set('Content-Type', 'application/json').send(body.padEnd(8000, ' '));
+        const r = await request(server.url)
+          .post('/v3/messages/default')
+          .set('api_key', keys.write)
+          .set('Content-Type', 'application/json')
+          .send(body.padEnd(8000, ' '));
         if (r.status === 503) busy = r;
         else expect(r.status).toBe(201);
       }
@@ -136,14 +158,18 @@ describe('collector: bytes of bodies in flight are capped', () => {
 
   it('checks the option: at least maxBulkBytes', () => {
     expect(() => collector({ store: 'memory:', maxBulkBytes: 2048, maxBytesInFlight: 1024 })).toThrow(ElmahConfigError);
-    expect(() => collector({ store: 'memory:', maxBytesInFlight: 'lots' as never })).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_OPTION_TYPE' }));
+    expect(() => collector({ store: 'memory:', maxBytesInFlight: 'lots' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_ELMAH_OPTION_TYPE' }),
+    );
   });
 });
 
 describe('collector: a large _bulk is worked through in slices', () => {
   it('answers one result per item, in order, across slices', async () => {
     const { app, store, keys } = await createCollectorApp();
-    const items = Array.from({ length: 230 }, (_, i) => (i % 7 === 3 ? { title: 5 } : { id: `01JBULKSLICE${String(i).padStart(14, '0')}`, title: `m${i}` }));
+    const items = Array.from({ length: 230 }, (_, i) =>
+      i % 7 === 3 ? { title: 5 } : { id: `01JBULKSLICE${String(i).padStart(14, '0')}`, title: `m${i}` },
+    );
     items.push({ id: '01JBULKSLICE00000000000000', title: 'again' });
     const res = await request(app).post('/v3/messages/default/_bulk').set('api_key', keys.write).send(items);
     expect(res.status).toBe(200);
@@ -162,7 +188,14 @@ describe('collector: future-dated messages from a leaked write key', () => {
     const { app, store, keys } = await createCollectorApp();
     const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
     for (let i = 0; i < 3; i++) {
-      expect((await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: `genuine ${i}`, dateTime: hourAgo })).status).toBe(201);
+      expect(
+        (
+          await request(app)
+            .post('/v3/messages/default')
+            .set('api_key', keys.write)
+            .send({ title: `genuine ${i}`, dateTime: hourAgo })
+        ).status,
+      ).toBe(201);
     }
     const flood = Array.from({ length: 40 }, (_, i) => ({ title: `flood ${i}`, dateTime: '9999-12-31T23:59:59Z' }));
     const before = Date.now();
@@ -178,7 +211,9 @@ describe('collector: future-dated messages from a leaked write key', () => {
     }
     // A genuine error that happens after the flood lists above it.
     const soon = new Date(after + 60_000).toISOString();
-    expect((await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: 'genuine later', dateTime: soon })).status).toBe(201);
+    expect(
+      (await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: 'genuine later', dateTime: soon })).status,
+    ).toBe(201);
     expect((await store.search({ log: 'default', size: 1 })).messages[0]!.title).toBe('genuine later');
     // Once it is old, the flood ages out like any message.
     await store.prune({ maxAgeDays: 1, now: new Date(after + 2 * 86_400_000) });

@@ -18,18 +18,31 @@ describe('collector: POST /v3/messages/:log', () => {
     expect(res.headers.location).toBe(`/v3/messages/shop/${res.body.id}`);
     const stored = await store.get('shop', res.body.id);
     expect(stored).toMatchObject({
-      log: 'shop', title: 'Object reference not set to an instance of an object', type: 'System.NullReferenceException',
-      statusCode: 500, severity: 'Error', hostname: 'web-1', application: 'shop', user: 'alice', url: '/orders/42', method: 'GET',
-      version: '1.2.3', correlationId: 'c-1', category: 'Shop.Orders',
-      cookies: [{ key: 'sid', value: '[Filtered]' }], form: [{ key: 'q', value: 'x' }], queryString: [{ key: 'page', value: '2' }],
-      serverVariables: [{ key: 'HTTP_USER_AGENT', value: 'curl/8' }], data: [{ key: 'X-ELMAHIO-APPLICATION', value: 'shop' }],
+      log: 'shop',
+      title: 'Object reference not set to an instance of an object',
+      type: 'System.NullReferenceException',
+      statusCode: 500,
+      severity: 'Error',
+      hostname: 'web-1',
+      application: 'shop',
+      user: 'alice',
+      url: '/orders/42',
+      method: 'GET',
+      version: '1.2.3',
+      correlationId: 'c-1',
+      category: 'Shop.Orders',
+      cookies: [{ key: 'sid', value: '[Filtered]' }],
+      form: [{ key: 'q', value: 'x' }],
+      queryString: [{ key: 'page', value: '2' }],
+      serverVariables: [{ key: 'HTTP_USER_AGENT', value: 'curl/8' }],
+      data: [{ key: 'X-ELMAHIO-APPLICATION', value: 'shop' }],
     });
     expect(stored).not.toHaveProperty('breadcrumbs');
     expect(stored?.fingerprint).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(Date.parse(stored!.dateTime)).toBeGreaterThan(Date.now() - 60_000);
   });
 
-  it('accepts only a title (elmah.io\'s one required field), any severity case and elmah.io\'s content type', async () => {
+  it("accepts only a title (elmah.io's one required field), any severity case and elmah.io's content type", async () => {
     const { app, store, keys } = await createCollectorApp();
     const res = await request(app)
       .post('/v3/messages/default')
@@ -38,14 +51,21 @@ describe('collector: POST /v3/messages/:log', () => {
       .send(JSON.stringify({ title: 'This is a test message', severity: 'warning', dateTime: '2026-05-01T10:00:00+02:00' }));
     expect(res.status).toBe(201);
     const stored = await store.get('default', res.body.id);
-    expect(stored).toMatchObject({ title: 'This is a test message', severity: 'Warning', dateTime: '2026-05-01T08:00:00.000Z', type: 'Error' });
+    expect(stored).toMatchObject({
+      title: 'This is a test message',
+      severity: 'Warning',
+      dateTime: '2026-05-01T08:00:00.000Z',
+      type: 'Error',
+    });
   });
 
   it('takes the key from the api_key header, a Bearer token or the api_key query parameter', async () => {
     const { app, store, keys } = await createCollectorApp();
     const a = await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: 'header' });
     const b = await request(app).post('/v3/messages/default').set('Authorization', `Bearer ${keys.write}`).send({ title: 'bearer' });
-    const c = await request(app).post(`/v3/messages/default?api_key=${encodeURIComponent(keys.write)}`).send({ title: 'query' });
+    const c = await request(app)
+      .post(`/v3/messages/default?api_key=${encodeURIComponent(keys.write)}`)
+      .send({ title: 'query' });
     expect([a.status, b.status, c.status]).toEqual([201, 201, 201]);
     expect((await store.search({ log: 'default' })).messages.map((m) => m.title).sort()).toEqual(['bearer', 'header', 'query']);
   });
@@ -54,7 +74,10 @@ describe('collector: POST /v3/messages/:log', () => {
     const { app, store, keys } = await createCollectorApp();
     const body = { id: '01JTESTRETRY0000000000000A', title: 'once' };
     const first = await request(app).post('/v3/messages/default').set('api_key', keys.write).send(body);
-    const again = await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ ...body, title: 'twice' });
+    const again = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
+      .send({ ...body, title: 'twice' });
     expect(first.status).toBe(201);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: body.id, status: 'duplicate' });
@@ -66,17 +89,26 @@ describe('collector: POST /v3/messages/:log', () => {
 
   it('answers 400 with field errors for wrong types, and for invalid JSON', async () => {
     const { app, keys } = await createCollectorApp();
-    const res = await request(app).post('/v3/messages/default').set('api_key', keys.write)
+    const res = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
       .send({ title: 42, statusCode: 'abc', severity: 'Loud', cookies: 'x' });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('ERR_ELMAH_INVALID_MESSAGE');
     expect(res.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['cookies', 'severity', 'statusCode', 'title']);
 
-    const bad = await request(app).post('/v3/messages/default').set('api_key', keys.write).set('Content-Type', 'application/json').send('{"title": ');
+    const bad = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
+      .set('Content-Type', 'application/json')
+      .send('{"title": ');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('ERR_ELMAH_INVALID_MESSAGE');
 
-    const arr = await request(app).post('/v3/messages/default').set('api_key', keys.write).send([{ title: 'a' }]);
+    const arr = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
+      .send([{ title: 'a' }]);
     expect(arr.status).toBe(400);
     const empty = await request(app).post('/v3/messages/default').set('api_key', keys.write);
     expect(empty.status).toBe(400);
@@ -91,7 +123,10 @@ describe('collector: POST /v3/messages/:log', () => {
 
   it('answers 413 for a message over 256 KiB, and 415 for a body that is not JSON', async () => {
     const { app, store, keys } = await createCollectorApp();
-    const big = await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: 'big', detail: 'x'.repeat(MAX_MESSAGE_BYTES) });
+    const big = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
+      .send({ title: 'big', detail: 'x'.repeat(MAX_MESSAGE_BYTES) });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe('ERR_ELMAH_TOO_LARGE');
     // Under the raw limit but over 256 KiB once normalized: still 413.
@@ -99,7 +134,11 @@ describe('collector: POST /v3/messages/:log', () => {
     const justOver = await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: 't', data: lists });
     expect(justOver.status).toBe(413);
 
-    const text = await request(app).post('/v3/messages/default').set('api_key', keys.write).set('Content-Type', 'text/plain').send('title=x');
+    const text = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
+      .set('Content-Type', 'text/plain')
+      .send('title=x');
     expect(text.status).toBe(415);
     expect(text.body.error.code).toBe('ERR_ELMAH_UNSUPPORTED_MEDIA_TYPE');
     const form = await request(app).post('/v3/messages/default').set('api_key', keys.write).type('form').send({ title: 'x' });
@@ -164,7 +203,10 @@ describe('collector: keys and permissions', () => {
     expect(other.status).toBe(403);
     const own = await request(app).post('/v3/messages/shop').set('api_key', scoped).send({ title: 'x' });
     expect(own.status).toBe(201);
-    const otherBulk = await request(app).post('/v3/messages/billing/_bulk').set('api_key', scoped).send([{ title: 'x' }]);
+    const otherBulk = await request(app)
+      .post('/v3/messages/billing/_bulk')
+      .set('api_key', scoped)
+      .send([{ title: 'x' }]);
     expect(otherBulk.status).toBe(403);
     const otherRead = await request(app).get('/v3/messages?log=billing').set('api_key', scoped);
     expect(otherRead.status).toBe(403);
@@ -178,7 +220,10 @@ describe('collector: rate limit', () => {
     const statuses: number[] = [];
     let last: request.Response | undefined;
     for (let i = 0; i < 3; i++) {
-      last = await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ title: `m${i}` });
+      last = await request(app)
+        .post('/v3/messages/default')
+        .set('api_key', keys.write)
+        .send({ title: `m${i}` });
       statuses.push(last.status);
     }
     expect(statuses).toEqual([201, 201, 429]);
@@ -188,7 +233,7 @@ describe('collector: rate limit', () => {
     expect(other.status).toBe(200);
   });
 
-  it('does not let a guessed key id drain the real key\'s bucket', async () => {
+  it("does not let a guessed key id drain the real key's bucket", async () => {
     const { app, keys } = await createCollectorApp({ rateLimit: { perSecond: 0.1, burst: 1 } });
     const forged = `${keys.write.slice(0, 15)}${'C'.repeat(43)}`;
     const forgedRes = await request(app).post('/v3/messages/default').set('api_key', forged).send({ title: 'x' });
@@ -201,15 +246,23 @@ describe('collector: rate limit', () => {
 describe('collector: POST /v3/messages/:log/_bulk', () => {
   it('answers a result per item, stores the valid ones and rejects the others', async () => {
     const { app, store, keys } = await createCollectorApp();
-    const res = await request(app).post('/v3/messages/shop/_bulk').set('api_key', keys.write).send([
-      { title: 'one', id: '01JBULK0000000000000000001' },
-      { title: 7 },
-      { title: 'three', data: Array.from({ length: 9000 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(20) })) },
-      makeElmahIoMessage({ id: '01JBULK0000000000000000004' }),
-    ]);
+    const res = await request(app)
+      .post('/v3/messages/shop/_bulk')
+      .set('api_key', keys.write)
+      .send([
+        { title: 'one', id: '01JBULK0000000000000000001' },
+        { title: 7 },
+        { title: 'three', data: Array.from({ length: 9000 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(20) })) },
+        makeElmahIoMessage({ id: '01JBULK0000000000000000004' }),
+      ]);
     expect(res.status).toBe(200);
     expect(res.body).toHaveLength(4);
-    expect(res.body[0]).toEqual({ id: '01JBULK0000000000000000001', status: 'created', statusCode: 201, location: '/v3/messages/shop/01JBULK0000000000000000001' });
+    expect(res.body[0]).toEqual({
+      id: '01JBULK0000000000000000001',
+      status: 'created',
+      statusCode: 201,
+      location: '/v3/messages/shop/01JBULK0000000000000000001',
+    });
     expect(res.body[1]).toMatchObject({ status: 'rejected', statusCode: 400, error: { code: 'ERR_ELMAH_INVALID_MESSAGE' } });
     expect(res.body[2]).toMatchObject({ status: 'rejected', statusCode: 413, error: { code: 'ERR_ELMAH_TOO_LARGE' } });
     expect(res.body[3]).toMatchObject({ status: 'created', statusCode: 201 });
@@ -230,10 +283,16 @@ describe('collector: POST /v3/messages/:log/_bulk', () => {
     const { app, store, keys } = await createCollectorApp({ maxBulkMessages: 5, maxBulkBytes: 4096 });
     const obj = await request(app).post('/v3/messages/default/_bulk').set('api_key', keys.write).send({ title: 'x' });
     expect(obj.status).toBe(400);
-    const many = await request(app).post('/v3/messages/default/_bulk').set('api_key', keys.write).send(Array.from({ length: 6 }, () => ({ title: 'x' })));
+    const many = await request(app)
+      .post('/v3/messages/default/_bulk')
+      .set('api_key', keys.write)
+      .send(Array.from({ length: 6 }, () => ({ title: 'x' })));
     expect(many.status).toBe(413);
     expect(many.body.error.code).toBe('ERR_ELMAH_TOO_LARGE');
-    const bytes = await request(app).post('/v3/messages/default/_bulk').set('api_key', keys.write).send([{ title: 'x', detail: 'd'.repeat(5000) }]);
+    const bytes = await request(app)
+      .post('/v3/messages/default/_bulk')
+      .set('api_key', keys.write)
+      .send([{ title: 'x', detail: 'd'.repeat(5000) }]);
     expect(bytes.status).toBe(413);
     const empty = await request(app).post('/v3/messages/default/_bulk').set('api_key', keys.write).send([]);
     expect(empty.status).toBe(200);
@@ -245,7 +304,9 @@ describe('collector: POST /v3/messages/:log/_bulk', () => {
 describe('collector: reading', () => {
   async function seeded() {
     const ctx = await createCollectorApp();
-    const a = Array.from({ length: 5 }, (_, i) => makeMessage({ log: 'shop', statusCode: i < 3 ? 500 : 404, dateTime: `2026-04-0${i + 1}T00:00:00.000Z` }));
+    const a = Array.from({ length: 5 }, (_, i) =>
+      makeMessage({ log: 'shop', statusCode: i < 3 ? 500 : 404, dateTime: `2026-04-0${i + 1}T00:00:00.000Z` }),
+    );
     const b = [makeMessage({ log: 'billing', type: 'TypeError', dateTime: '2026-04-10T00:00:00.000Z' })];
     await ctx.store.append([...a, ...b]);
     return { ...ctx, a, b };
@@ -268,9 +329,20 @@ describe('collector: reading', () => {
     const { app, keys, a } = await seeded();
     const q = await request(app).get('/v3/messages/shop').query({ query: 'statusCode:[500 TO 599]' }).set('api_key', keys.read);
     expect(q.body.total).toBe(3);
-    const ranged = await request(app).get('/v3/messages/shop').query({ from: '2026-04-02T00:00:00Z', to: '2026-04-04T00:00:00Z' }).set('api_key', keys.read);
+    const ranged = await request(app)
+      .get('/v3/messages/shop')
+      .query({ from: '2026-04-02T00:00:00Z', to: '2026-04-04T00:00:00Z' })
+      .set('api_key', keys.read);
     expect(ranged.body.messages.map((m: { id: string }) => m.id)).toEqual([a[2]!.id, a[1]!.id]);
-    for (const bad of ['pageSize=0', 'pageSize=5000', 'pageIndex=-1', 'pageSize=abc', 'from=yesterday', 'query=statusCode:[500', 'searchAfter=xyz']) {
+    for (const bad of [
+      'pageSize=0',
+      'pageSize=5000',
+      'pageIndex=-1',
+      'pageSize=abc',
+      'from=yesterday',
+      'query=statusCode:[500',
+      'searchAfter=xyz',
+    ]) {
       const res = await request(app).get(`/v3/messages/shop?${bad}`).set('api_key', keys.read);
       expect({ bad, status: res.status, code: res.body.error?.code }).toEqual({ bad, status: 400, code: 'ERR_ELMAH_QUERY' });
     }
@@ -305,8 +377,10 @@ describe('collector: reading', () => {
     const groups = await request(app).get('/v3/messages/_groups?log=shop').set('api_key', keys.read);
     expect(groups.status).toBe(200);
     expect(groups.body.groups.reduce((n: number, g: { count: number }) => n + g.count, 0)).toBe(5);
-    const hist = await request(app).get('/v3/messages/_histogram')
-      .query({ log: 'shop', from: '2026-04-01T00:00:00Z', to: '2026-04-06T00:00:00Z', buckets: 5 }).set('api_key', keys.read);
+    const hist = await request(app)
+      .get('/v3/messages/_histogram')
+      .query({ log: 'shop', from: '2026-04-01T00:00:00Z', to: '2026-04-06T00:00:00Z', buckets: 5 })
+      .set('api_key', keys.read);
     expect(hist.status).toBe(200);
     expect(hist.body.counts).toEqual([1, 1, 1, 1, 1]);
     const noBuckets = await request(app).get('/v3/messages/_histogram').set('api_key', keys.read);
@@ -319,7 +393,10 @@ describe('collector: reading', () => {
     const { app, keys } = await seeded();
     const logs = await request(app).get('/v3/logs').set('api_key', keys.read);
     expect(logs.status).toBe(200);
-    expect(logs.body.map((l: { name: string; count: number }) => [l.name, l.count]).sort()).toEqual([['billing', 1], ['shop', 5]]);
+    expect(logs.body.map((l: { name: string; count: number }) => [l.name, l.count]).sort()).toEqual([
+      ['billing', 1],
+      ['shop', 5],
+    ]);
     const logsWrite = await request(app).get('/v3/logs').set('api_key', keys.write);
     expect(logsWrite.status).toBe(403);
 
@@ -352,16 +429,25 @@ describe('collector: deleting', () => {
   it('DELETE /v3/messages/:log deletes by query (URL or elmah.io JSON body) or by ids', async () => {
     const { app, store, keys } = await createCollectorApp();
     const ms = [
-      makeMessage({ log: 'shop', statusCode: 404 }), makeMessage({ log: 'shop', statusCode: 404 }),
-      makeMessage({ log: 'shop', statusCode: 500 }), makeMessage({ log: 'shop', statusCode: 503 }), makeMessage({ log: 'shop', statusCode: 502 }),
+      makeMessage({ log: 'shop', statusCode: 404 }),
+      makeMessage({ log: 'shop', statusCode: 404 }),
+      makeMessage({ log: 'shop', statusCode: 500 }),
+      makeMessage({ log: 'shop', statusCode: 503 }),
+      makeMessage({ log: 'shop', statusCode: 502 }),
     ];
     await store.append(ms);
     const byUrl = await request(app).delete('/v3/messages/shop?query=statusCode:404').set('api_key', keys.del);
     expect(byUrl.body).toEqual({ deleted: 2 });
-    const byBody = await request(app).delete('/v3/messages/shop').set('api_key', keys.del)
-      .set('Content-Type', 'application/json-patch+json').send(JSON.stringify({ query: 'statusCode:500' }));
+    const byBody = await request(app)
+      .delete('/v3/messages/shop')
+      .set('api_key', keys.del)
+      .set('Content-Type', 'application/json-patch+json')
+      .send(JSON.stringify({ query: 'statusCode:500' }));
     expect(byBody.body).toEqual({ deleted: 1 });
-    const byIds = await request(app).delete('/v3/messages/shop').set('api_key', keys.del).send({ ids: [ms[3]!.id, 'nope'] });
+    const byIds = await request(app)
+      .delete('/v3/messages/shop')
+      .set('api_key', keys.del)
+      .send({ ids: [ms[3]!.id, 'nope'] });
     expect(byIds.body).toEqual({ deleted: 1 });
     const badIds = await request(app).delete('/v3/messages/shop').set('api_key', keys.del).send({ ids: 'x' });
     expect(badIds.status).toBe(400);
@@ -419,7 +505,9 @@ describe('collector: the router', () => {
     await router.close();
     const app = express();
     app.use(router);
-    const res = await request(app).get('/v3/logs').set('api_key', `elmah_aaaaaaaa_${'A'.repeat(43)}`);
+    const res = await request(app)
+      .get('/v3/logs')
+      .set('api_key', `elmah_aaaaaaaa_${'A'.repeat(43)}`);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('ERR_ELMAH_STORE_CLOSED');
   });

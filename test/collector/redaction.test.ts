@@ -12,16 +12,29 @@ function browserMessage(token: string): Record<string, unknown> {
     type: 'TypeError',
     detail: `TypeError: x is undefined\n    at load (https://app.example/main.js?token=${token}:12:34)\n    at https://app.example/app.js?v=3&token=${token}:1:2`,
     url: `https://app.example/account?token=${token}&tab=2`,
-    queryString: [{ key: 'token', value: token }, { key: 'tab', value: '2' }],
-    serverVariables: [{ key: 'HTTP_COOKIE', value: `sid=${token}` }, { key: 'HTTP_AUTHORIZATION', value: `Bearer ${token}` }, { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0' }],
+    queryString: [
+      { key: 'token', value: token },
+      { key: 'tab', value: '2' },
+    ],
+    serverVariables: [
+      { key: 'HTTP_COOKIE', value: `sid=${token}` },
+      { key: 'HTTP_AUTHORIZATION', value: `Bearer ${token}` },
+      { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0' },
+    ],
     cookies: [{ key: 'sid', value: token }],
-    form: [{ key: 'password', value: token }, { key: 'q', value: 'shoes' }],
-    data: [{ key: 'X-ELMAHIO-APPLICATION', value: 'shop' }, { key: 'api_key', value: token }],
+    form: [
+      { key: 'password', value: token },
+      { key: 'q', value: 'shoes' },
+    ],
+    data: [
+      { key: 'X-ELMAHIO-APPLICATION', value: 'shop' },
+      { key: 'api_key', value: token },
+    ],
   });
 }
 
 describe('collector: messages are redacted on arrival', () => {
-  it('a browser client\'s token is gone from the query table, the url, the stack, cookies, headers and form', async () => {
+  it("a browser client's token is gone from the query table, the url, the stack, cookies, headers and form", async () => {
     const { app, store, keys } = await createCollectorApp();
     const token = 'tok-7f3a9c2b1d4e';
     const res = await request(app).post('/v3/messages/shop').set('api_key', keys.write).send(browserMessage(token));
@@ -29,15 +42,26 @@ describe('collector: messages are redacted on arrival', () => {
     const stored = (await store.get('shop', res.body.id))!;
     expect(JSON.stringify(stored)).not.toContain(token);
     expect(stored.url).toBe('https://app.example/account?token=[Filtered]&tab=2');
-    expect(stored.queryString).toEqual([{ key: 'token', value: '[Filtered]' }, { key: 'tab', value: '2' }]);
+    expect(stored.queryString).toEqual([
+      { key: 'token', value: '[Filtered]' },
+      { key: 'tab', value: '2' },
+    ]);
     expect(stored.detail).toContain('at load (https://app.example/main.js?token=[Filtered]:12:34)');
     expect(stored.detail).toContain('app.js?v=3&token=[Filtered]:1:2');
     expect(stored.cookies).toEqual([{ key: 'sid', value: '[Filtered]' }]);
     expect(stored.serverVariables).toEqual([
-      { key: 'HTTP_COOKIE', value: '[Filtered]' }, { key: 'HTTP_AUTHORIZATION', value: '[Filtered]' }, { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0' },
+      { key: 'HTTP_COOKIE', value: '[Filtered]' },
+      { key: 'HTTP_AUTHORIZATION', value: '[Filtered]' },
+      { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0' },
     ]);
-    expect(stored.form).toEqual([{ key: 'password', value: '[Filtered]' }, { key: 'q', value: 'shoes' }]);
-    expect(stored.data).toEqual([{ key: 'X-ELMAHIO-APPLICATION', value: 'shop' }, { key: 'api_key', value: '[Filtered]' }]);
+    expect(stored.form).toEqual([
+      { key: 'password', value: '[Filtered]' },
+      { key: 'q', value: 'shoes' },
+    ]);
+    expect(stored.data).toEqual([
+      { key: 'X-ELMAHIO-APPLICATION', value: 'shop' },
+      { key: 'api_key', value: '[Filtered]' },
+    ]);
     // Redacting what was stored changes nothing.
     expect(redactMessage(stored)).toEqual(stored);
   });
@@ -69,7 +93,10 @@ describe('collector: messages are redacted on arrival', () => {
     const [a, b] = await Promise.all(ids.map((id) => store.get('shop', id)));
     expect(a!.fingerprint).toBe(b!.fingerprint);
     // A fingerprint the client sent is kept.
-    const res = await request(app).post('/v3/messages/shop').set('api_key', keys.write).send({ ...browserMessage('tok-x1'), fingerprint: 'client-group-1' });
+    const res = await request(app)
+      .post('/v3/messages/shop')
+      .set('api_key', keys.write)
+      .send({ ...browserMessage('tok-x1'), fingerprint: 'client-group-1' });
     expect((await store.get('shop', res.body.id))!.fingerprint).toBe('client-group-1');
   });
 

@@ -22,7 +22,10 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
     const { app, store, keys } = await createCollectorApp();
     const stored = makeMessage({ log: 'shop', dateTime: new Date(at).toISOString() });
     await store.append([stored]);
-    const res = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.write).send([tally(stored.fingerprint, 3), tally('other-group', 2)]);
+    const res = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .set('api_key', keys.write)
+      .send([tally(stored.fingerprint, 3), tally('other-group', 2)]);
     expect(res.status).toBe(200);
     expect(res.body).toEqual([
       { id: expect.any(String), status: 'created', statusCode: 201 },
@@ -30,14 +33,26 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
     ]);
     const { groups } = await store.groups({ log: 'shop' });
     expect(groups.find((g) => g.fingerprint === stored.fingerprint)).toMatchObject({ count: 4, countedOnly: 3 });
-    expect(groups.find((g) => g.fingerprint === 'other-group')).toMatchObject({ count: 2, countedOnly: 2, title: 'Order 1 could not be saved' });
-    const chart = await store.histogram({ log: 'shop', from: new Date(at - 60_000).toISOString(), to: new Date(at + 60_000).toISOString(), buckets: 2 });
+    expect(groups.find((g) => g.fingerprint === 'other-group')).toMatchObject({
+      count: 2,
+      countedOnly: 2,
+      title: 'Order 1 could not be saved',
+    });
+    const chart = await store.histogram({
+      log: 'shop',
+      from: new Date(at - 60_000).toISOString(),
+      to: new Date(at + 60_000).toISOString(),
+      buckets: 2,
+    });
     expect(chart.counts.reduce((a, b) => a + b, 0)).toBe(6);
   });
 
   it('takes { tallies: [...] } too; the route names the log', async () => {
     const { app, store, keys } = await createCollectorApp();
-    const res = await request(app).post('/v3/messages/billing/_tally').set('api_key', keys.write).send({ tallies: [tally('fp', 2, 'shop')] });
+    const res = await request(app)
+      .post('/v3/messages/billing/_tally')
+      .set('api_key', keys.write)
+      .send({ tallies: [tally('fp', 2, 'shop')] });
     expect(res.status).toBe(200);
     expect((await store.groups({ log: 'billing' })).groups).toMatchObject([{ fingerprint: 'fp', count: 2 }]);
     expect((await store.groups({ log: 'shop' })).groups).toEqual([]);
@@ -56,10 +71,16 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
   it('rejects an invalid tally with 400 in its own result and keeps the others', async () => {
     const { app, store, keys } = await createCollectorApp();
     const good = tally('fp', 2);
-    const res = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.write)
+    const res = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .set('api_key', keys.write)
       .send([{ ...tally('bad', 2), count: 3 }, good, { id: 'x', fingerprint: 'y', count: -1 }]);
     expect(res.status).toBe(200);
-    expect(res.body[0]).toMatchObject({ status: 'rejected', statusCode: 400, error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: expect.stringContaining('sum to 2, not count 3') } });
+    expect(res.body[0]).toMatchObject({
+      status: 'rejected',
+      statusCode: 400,
+      error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: expect.stringContaining('sum to 2, not count 3') },
+    });
     expect(res.body[1]).toEqual({ id: good.id, status: 'created', statusCode: 201 });
     expect(res.body[2]).toMatchObject({ status: 'rejected', statusCode: 400 });
     expect((await store.groups({ log: 'shop' })).groups.map((g) => g.fingerprint)).toEqual(['fp']);
@@ -70,7 +91,10 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
     const notList = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.write).send({ title: 'x' });
     expect(notList.status).toBe(400);
     expect(notList.body.error.code).toBe('ERR_ELMAH_INVALID_MESSAGE');
-    const many = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.write).send([tally('a', 1), tally('b', 1), tally('c', 1)]);
+    const many = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .set('api_key', keys.write)
+      .send([tally('a', 1), tally('b', 1), tally('c', 1)]);
     expect(many.status).toBe(413);
     expect(many.body.error.code).toBe('ERR_ELMAH_TOO_LARGE');
   });
@@ -78,10 +102,21 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
   it('needs a key (401) with messages_write for the log (403)', async () => {
     const { app, store, keys } = await createCollectorApp();
     const scoped = await addKey(store, ['messages_write'], { logs: ['billing'] });
-    const none = await request(app).post('/v3/messages/shop/_tally').send([tally('fp', 1)]);
-    const unknown = await request(app).post('/v3/messages/shop/_tally').set('api_key', `elmah_aaaaaaaa_${'A'.repeat(43)}`).send([tally('fp', 1)]);
-    const readOnly = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.read).send([tally('fp', 1)]);
-    const otherLog = await request(app).post('/v3/messages/shop/_tally').set('api_key', scoped).send([tally('fp', 1)]);
+    const none = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .send([tally('fp', 1)]);
+    const unknown = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .set('api_key', `elmah_aaaaaaaa_${'A'.repeat(43)}`)
+      .send([tally('fp', 1)]);
+    const readOnly = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .set('api_key', keys.read)
+      .send([tally('fp', 1)]);
+    const otherLog = await request(app)
+      .post('/v3/messages/shop/_tally')
+      .set('api_key', scoped)
+      .send([tally('fp', 1)]);
     expect([none.status, unknown.status, readOnly.status, otherLog.status]).toEqual([401, 401, 403, 403]);
     expect(readOnly.body.error.code).toBe('ERR_ELMAH_PERMISSION');
     expect((await store.groups({})).groups).toEqual([]);

@@ -133,7 +133,8 @@ describeBuilt('example-app', () => {
     return (await res.json()) as Record<string, unknown>;
   }
 
-  const kv = (list: unknown): Record<string, string> => Object.fromEntries((list as { key: string; value: string }[]).map((e) => [e.key, e.value]));
+  const kv = (list: unknown): Record<string, string> =>
+    Object.fromEntries((list as { key: string; value: string }[]).map((e) => [e.key, e.value]));
 
   test('made the keys on the first run, in the env file of its data folder', () => {
     const env = readFileSync(join(dataDir, '.env'), 'utf8');
@@ -146,7 +147,16 @@ describeBuilt('example-app', () => {
     const res = await get('/');
     expect(res.status).toBe(200);
     const html = await res.text();
-    for (const href of ['/products/7', '/report', '/report/monthly', '/stock', '/checkout/slow', '/orders/42', '/newsletter', '/elmah.axd/']) {
+    for (const href of [
+      '/products/7',
+      '/report',
+      '/report/monthly',
+      '/stock',
+      '/checkout/slow',
+      '/orders/42',
+      '/newsletter',
+      '/elmah.axd/',
+    ]) {
       expect(html).toContain(`href="${href}`);
     }
     expect(html).toContain('action="/signup"');
@@ -162,8 +172,24 @@ describeBuilt('example-app', () => {
       ['/checkout/slow?ms=150', undefined, 500],
       ['/orders/42', undefined, 404],
       ['/newsletter', undefined, 200],
-      ['/signup', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=ada%40example.com&password=correct+horse' }, 500],
-      ['/api/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'coffee', quantity: 2, card: '4111 1111 1111 1111', password: 'hunter2' }) }, 500],
+      [
+        '/signup',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'email=ada%40example.com&password=correct+horse',
+        },
+        500,
+      ],
+      [
+        '/api/orders',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ item: 'coffee', quantity: 2, card: '4111 1111 1111 1111', password: 'hunter2' }),
+        },
+        500,
+      ],
     ];
     for (const [path, init, status] of routes) {
       const res = await fetch(`${app.base}${path}`, init);
@@ -194,7 +220,13 @@ describeBuilt('example-app', () => {
       return found;
     };
 
-    expect(row(titles.sync)).toMatchObject({ type: 'TypeError', statusCode: '500', url: '/products/7', method: 'GET', application: 'example-shop' });
+    expect(row(titles.sync)).toMatchObject({
+      type: 'TypeError',
+      statusCode: '500',
+      url: '/products/7',
+      method: 'GET',
+      application: 'example-shop',
+    });
     expect(row(titles.nonError)).toMatchObject({ type: 'string', url: '/stock' });
     expect(row(titles.slow)).toMatchObject({ type: 'TimeoutError', url: '/checkout/slow?ms=150' });
     expect(row(titles.handled)).toMatchObject({ url: '/newsletter' });

@@ -61,10 +61,13 @@ export function createApp(options: CreateAppOptions = {}): Express {
   app.get('/throw', () => {
     throw new Error('Something broke');
   });
-  app.get('/async', asyncRoute(async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-    throw new TypeError('Async failure');
-  }));
+  app.get(
+    '/async',
+    asyncRoute(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      throw new TypeError('Async failure');
+    }),
+  );
   app.get('/next', (_req, _res, next) => {
     next(new RangeError('Passed to next'));
   });
@@ -101,7 +104,10 @@ export function createApp(options: CreateAppOptions = {}): Express {
         return;
       }
       if (err === undefined) return next();
-      res.status(statusOf(err)).type('text').send(`failed ${statusOf(err)}`);
+      res
+        .status(statusOf(err))
+        .type('text')
+        .send(`failed ${statusOf(err)}`);
     });
   }
   return app;

@@ -11,7 +11,16 @@ const EXTERNAL = ['better-sqlite3', 'pg', 'express', 'ejs', 'helmet', 'commander
 
 /** Bundles `entry` (a path under the repository) into one CommonJS file. */
 export function bundle(entry: string, outfile: string, external: string[] = EXTERNAL): void {
-  buildSync({ entryPoints: [join(ROOT, entry)], outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external, logLevel: 'error' });
+  buildSync({
+    entryPoints: [join(ROOT, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external,
+    logLevel: 'error',
+  });
 }
 
 /** A package built by {@link buildPackage}. */

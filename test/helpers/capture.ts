@@ -13,7 +13,9 @@ import { withKeys, type TestKeys } from './keys';
 const open: ErrorLogger[] = [];
 
 /** A logger on a fresh MemoryStore with a write-only key; errors reported go to `errors`. Closed by {@link closeLoggers}. */
-export async function createMemoryLogger(options: ErrorLoggerOptions = {}): Promise<{ store: MemoryStore; keys: TestKeys; logger: ErrorLogger; errors: ElmahError[] }> {
+export async function createMemoryLogger(
+  options: ErrorLoggerOptions = {},
+): Promise<{ store: MemoryStore; keys: TestKeys; logger: ErrorLogger; errors: ElmahError[] }> {
   const { store, keys } = await withKeys();
   const errors: ElmahError[] = [];
   const logger = errorLogger({ store, key: keys.write, onError: (e) => errors.push(e), ...options });

@@ -8,7 +8,10 @@ import { MemoryStore } from '../../src/stores/memory';
 import { withKeys, type TestKeys } from './keys';
 
 /** An Express app with a collector mounted at `mount` over a fresh memory store. */
-export async function createCollectorApp(options: Omit<CollectorOptions, 'store'> = {}, mount = '/'): Promise<{
+export async function createCollectorApp(
+  options: Omit<CollectorOptions, 'store'> = {},
+  mount = '/',
+): Promise<{
   app: express.Express;
   store: MemoryStore;
   keys: TestKeys;
@@ -22,7 +25,9 @@ export async function createCollectorApp(options: Omit<CollectorOptions, 'store'
 }
 
 /** Listens on an ephemeral loopback port; `close` also drops idle keep-alive sockets. */
-export async function listen(app: express.Express | ((req: any, res: any) => void)): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+export async function listen(
+  app: express.Express | ((req: any, res: any) => void),
+): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
   const server: Server = await new Promise((resolve) => {
     const s = (app as express.Express).listen(0, '127.0.0.1', () => resolve(s as unknown as Server));
   });

@@ -13,8 +13,17 @@ export interface TestKeys {
 }
 
 /** Adds a key with the given permissions to a store and returns the key string. */
-export async function addKey(store: Store, permissions: Permission[], extra: { name?: string; logs?: string[]; expires?: string } = {}): Promise<string> {
-  const { key, record } = createKey({ name: extra.name ?? permissions.join('+'), permissions, logs: extra.logs ?? [], expires: extra.expires });
+export async function addKey(
+  store: Store,
+  permissions: Permission[],
+  extra: { name?: string; logs?: string[]; expires?: string } = {},
+): Promise<string> {
+  const { key, record } = createKey({
+    name: extra.name ?? permissions.join('+'),
+    permissions,
+    logs: extra.logs ?? [],
+    expires: extra.expires,
+  });
   await store.putKey(record);
   return key;
 }

@@ -48,12 +48,15 @@ export function csrfOf(html: string): string {
 
 /** GETs an SVG image as text (supertest buffers only text types by default). */
 export async function svg(app: TestApp['app'], path: string): Promise<{ status: number; type: string; text: string }> {
-  const res = await request(app).get(path).buffer(true).parse((r, cb) => {
-    let data = '';
-    r.setEncoding('utf8');
-    r.on('data', (c: string) => (data += c));
-    r.on('end', () => cb(null, data));
-  });
+  const res = await request(app)
+    .get(path)
+    .buffer(true)
+    .parse((r, cb) => {
+      let data = '';
+      r.setEncoding('utf8');
+      r.on('data', (c: string) => (data += c));
+      r.on('end', () => cb(null, data));
+    });
   return { status: res.status, type: String(res.headers['content-type']), text: res.body as string };
 }
 
@@ -63,15 +66,17 @@ export async function createViewerApp(options: ViewerAppOptions = {}): Promise<T
   const now = Date.now();
   const messages: ErrorMessage[] = [];
   for (let i = 0; i < (options.count ?? 30); i++) {
-    messages.push(makeMessage({
-      dateTime: new Date(now - (i + 1) * 3_600_000).toISOString(),
-      title: `Order ${i} failed`,
-      type: i % 3 === 0 ? 'RangeError' : 'TypeError',
-      statusCode: i % 5 === 0 ? 404 : 500,
-      user: `user${i}`,
-      hostname: 'web-1',
-      log: i % 10 === 9 ? 'billing' : 'default',
-    }));
+    messages.push(
+      makeMessage({
+        dateTime: new Date(now - (i + 1) * 3_600_000).toISOString(),
+        title: `Order ${i} failed`,
+        type: i % 3 === 0 ? 'RangeError' : 'TypeError',
+        statusCode: i % 5 === 0 ? 404 : 500,
+        user: `user${i}`,
+        hostname: 'web-1',
+        log: i % 10 === 9 ? 'billing' : 'default',
+      }),
+    );
   }
   for (const e of options.extra ?? []) messages.push(makeMessage({ dateTime: new Date(now - 60_000).toISOString(), ...e }));
   await store.append(messages);

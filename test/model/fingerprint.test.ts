@@ -66,7 +66,12 @@ async function closedPort(): Promise<number> {
 }
 
 /** The fixture app of one deploy, with `logger` after its routes; every (err, req) the logger sees goes to `seen`. */
-function shop(deploy: 0 | 1, logger: ErrorRequestHandler, stockPort: number, seen: Map<string, { err: unknown; req: Request }>): express.Express {
+function shop(
+  deploy: 0 | 1,
+  logger: ErrorRequestHandler,
+  stockPort: number,
+  seen: Map<string, { err: unknown; req: Request }>,
+): express.Express {
   const app = express();
   app.locals.stockPort = stockPort;
   (require(DEPLOYS[deploy]!) as (app: express.Express) => void)(app);
@@ -116,7 +121,9 @@ describe('the corpus is the case that used to merge', () => {
     const [, a, b] = APART[0]!;
     const [ma, mb] = [outcome(a).message, outcome(b).message];
     expect([ma.type, mb.type]).toEqual(['Error', 'Error']);
-    expect(ma.detail).toMatch(/^Error: stock service unavailable for item 1\n {4}at \S+deploy-1\/src\/routes\.js:\d+:\d+\n[\s\S]*ECONNREFUSED/);
+    expect(ma.detail).toMatch(
+      /^Error: stock service unavailable for item 1\n {4}at \S+deploy-1\/src\/routes\.js:\d+:\d+\n[\s\S]*ECONNREFUSED/,
+    );
     expect(mb.detail).toMatch(/^Error: invalid email address: "bob"\n {4}at \S+deploy-1\/src\/routes\.js:\d+:\d+\n/);
     // By type and frames alone, without the source line or the route, they cannot be told apart.
     expect(computeFingerprint(ma.type, ma.detail, ma.title)).toBe(computeFingerprint(mb.type, mb.detail, mb.title));
@@ -176,18 +183,24 @@ describe('computeFingerprint, called directly', () => {
   const sourceLine = createSourceReader(findAppRoot());
   const direct = (h: Hit): string => {
     const { message, req } = outcome(h);
-    return computeFingerprint(message.type, message.detail, message.title, { sourceLine, route: routeKey(req.method, req.route.path as string) });
+    return computeFingerprint(message.type, message.detail, message.title, {
+      sourceLine,
+      route: routeKey(req.method, req.route.path as string),
+    });
   };
 
   it('with the app source and the route, gives the fingerprint errorLogger() stored', () => {
     for (const h of HITS) expect([label(h), direct(h)]).toEqual([label(h), fp(h)]);
   });
 
-  it('from the thrown error\'s own stack: the same pairs together and apart', () => {
+  it("from the thrown error's own stack: the same pairs together and apart", () => {
     const fromStack = (h: Hit): string => {
       const { err, req } = outcome(h);
       const e = err as Error;
-      return computeFingerprint(e.constructor.name, e.stack, e.message, { sourceLine, route: routeKey(req.method, req.route.path as string) });
+      return computeFingerprint(e.constructor.name, e.stack, e.message, {
+        sourceLine,
+        route: routeKey(req.method, req.route.path as string),
+      });
     };
     for (const [name, a, b] of TOGETHER) expect([name, fromStack(a) === fromStack(b)]).toEqual([name, true]);
     for (const [name, a, b] of APART) expect([name, fromStack(a) === fromStack(b)]).toEqual([name, false]);
@@ -203,27 +216,40 @@ describe('computeFingerprint, called directly', () => {
     for (const [name, a, b] of APART) expect([name, bare(a) === bare(b)]).toEqual([name, false]);
   });
 
-  it('a frame\'s source line is read as text: indentation and spacing do not count, the line\'s code does', () => {
+  it("a frame's source line is read as text: indentation and spacing do not count, the line's code does", () => {
     const stack = 'Error: x\n    at /app/src/routes.js:10:5';
     const at = (text: string) => computeFingerprint('Error', stack, 'x', { sourceLine: () => text });
     expect(at('  throw   new Error(msg);\t')).toBe(at('throw new Error(msg);'));
     expect(at('throw new Error(msg);')).not.toBe(at('throw new Error(other);'));
     // A reader that fails counts as no source.
-    expect(computeFingerprint('Error', stack, 'x', { sourceLine: () => { throw new Error('unreadable'); } })).toBe(computeFingerprint('Error', stack, 'x'));
+    expect(
+      computeFingerprint('Error', stack, 'x', {
+        sourceLine: () => {
+          throw new Error('unreadable');
+        },
+      }),
+    ).toBe(computeFingerprint('Error', stack, 'x'));
   });
 
   it('named functions keep their old basis: the route is added only when every in-app frame is anonymous', () => {
     const stack = 'TypeError: x\n    at loadOrder (/app/src/orders.js:10:5)\n    at /app/src/routes.js:4:3';
-    expect(computeFingerprint('TypeError', stack, 'x', { route: 'GET /a' })).toBe(computeFingerprint('TypeError', stack, 'x', { route: 'GET /b' }));
-    const bundled = 'TypeError: x\n    at /app/dist/server.js:10:5\n    at Layer.handle [as handle_request] (/app/dist/server.js:900:5)\n    at next (/app/dist/server.js:950:5)';
+    expect(computeFingerprint('TypeError', stack, 'x', { route: 'GET /a' })).toBe(
+      computeFingerprint('TypeError', stack, 'x', { route: 'GET /b' }),
+    );
+    const bundled =
+      'TypeError: x\n    at /app/dist/server.js:10:5\n    at Layer.handle [as handle_request] (/app/dist/server.js:900:5)\n    at next (/app/dist/server.js:950:5)';
     // Express's own dispatch frames inside a bundle do not make the stack "named".
-    expect(computeFingerprint('TypeError', bundled, 'x', { route: 'GET /a' })).not.toBe(computeFingerprint('TypeError', bundled, 'x', { route: 'GET /b' }));
+    expect(computeFingerprint('TypeError', bundled, 'x', { route: 'GET /a' })).not.toBe(
+      computeFingerprint('TypeError', bundled, 'x', { route: 'GET /b' }),
+    );
   });
 
   it('an awaited frame (`at async …`) is the same frame', () => {
     const sync = 'Error: x\n    at load (/app/src/a.js:3:9)\n    at /app/src/routes.js:5:9';
     const resumed = 'Error: x\n    at async load (/app/src/a.js:3:9)\n    at async /app/src/routes.js:5:9';
-    expect(computeFingerprint('Error', resumed, 'x', { sourceLine: () => 'await load()' })).toBe(computeFingerprint('Error', sync, 'x', { sourceLine: () => 'await load()' }));
+    expect(computeFingerprint('Error', resumed, 'x', { sourceLine: () => 'await load()' })).toBe(
+      computeFingerprint('Error', sync, 'x', { sourceLine: () => 'await load()' }),
+    );
   });
 });
 
@@ -251,7 +277,12 @@ describe('the storm path', () => {
     logger.raise(outcome(b).err, outcome(b).req);
     expect(await logger.flush(5000)).toBe(true);
     const groups = (await store.groups({})).groups;
-    expect(new Map(groups.map((g) => [g.fingerprint, g.countedOnly]))).toEqual(new Map([[fp(a), 0], [fp(b), 1]]));
+    expect(new Map(groups.map((g) => [g.fingerprint, g.countedOnly]))).toEqual(
+      new Map([
+        [fp(a), 0],
+        [fp(b), 1],
+      ]),
+    );
   });
 });
 
@@ -272,14 +303,19 @@ describe('a collector receiving messages without a fingerprint', () => {
       ids.set(label(h), res.body.id as string);
     }
     const received = async (h: Hit) => (await store.get('default', ids.get(label(h))!))!;
-    for (const [name, a, b] of TOGETHER) expect([name, (await received(a)).fingerprint === (await received(b)).fingerprint]).toEqual([name, true]);
-    for (const [name, a, b] of APART) expect([name, (await received(a)).fingerprint === (await received(b)).fingerprint]).toEqual([name, false]);
+    for (const [name, a, b] of TOGETHER)
+      expect([name, (await received(a)).fingerprint === (await received(b)).fingerprint]).toEqual([name, true]);
+    for (const [name, a, b] of APART)
+      expect([name, (await received(a)).fingerprint === (await received(b)).fingerprint]).toEqual([name, false]);
     expect((await received(HITS[0]!)).detail).toContain('/srv/shop/releases/deploy-1/src/routes.js');
   });
 
   it('keeps a fingerprint the client sent', async () => {
     const { app, store, keys } = await createCollectorApp();
-    const res = await request(app).post('/v3/messages/default').set('api_key', keys.write).send({ ...remote(HITS[0]!), fingerprint: 'client-chosen_1' });
+    const res = await request(app)
+      .post('/v3/messages/default')
+      .set('api_key', keys.write)
+      .send({ ...remote(HITS[0]!), fingerprint: 'client-chosen_1' });
     expect((await store.get('default', res.body.id as string))!.fingerprint).toBe('client-chosen_1');
   });
 

@@ -8,21 +8,47 @@ import { parsePermissions } from '../../src/model/permissions';
 describe('normalizeMessage', () => {
   it('fills id, dateTime, severity and fingerprint', () => {
     const m = normalizeMessage({ title: 'x' }, 'default', new Date('2026-01-01T00:00:00.000Z'));
-    expect(m).toMatchObject({ log: 'default', title: 'x', type: 'Error', severity: 'Error', dateTime: '2026-01-01T00:00:00.000Z', form: [], data: [] });
+    expect(m).toMatchObject({
+      log: 'default',
+      title: 'x',
+      type: 'Error',
+      severity: 'Error',
+      dateTime: '2026-01-01T00:00:00.000Z',
+      form: [],
+      data: [],
+    });
     expect(m.id).toMatch(/^[0-9A-Z]{26}$/);
     expect(m.fingerprint).toMatch(/^[A-Za-z0-9_-]{22}$/);
   });
 
   it('accepts elmah.io names and shapes: severity case, numeric status strings, key/value lists', () => {
-    const m = normalizeMessage({ title: 't', severity: 'warning', statusCode: '404', data: [{ key: 'n', value: 3 }], dateTime: '2026-02-03T04:05:06Z', breadcrumbs: [] }, 'a');
-    expect(m).toMatchObject({ severity: 'Warning', statusCode: 404, data: [{ key: 'n', value: '3' }], dateTime: '2026-02-03T04:05:06.000Z' });
+    const m = normalizeMessage(
+      {
+        title: 't',
+        severity: 'warning',
+        statusCode: '404',
+        data: [{ key: 'n', value: 3 }],
+        dateTime: '2026-02-03T04:05:06Z',
+        breadcrumbs: [],
+      },
+      'a',
+    );
+    expect(m).toMatchObject({
+      severity: 'Warning',
+      statusCode: 404,
+      data: [{ key: 'n', value: '3' }],
+      dateTime: '2026-02-03T04:05:06.000Z',
+    });
   });
 
   it('clamps a time more than the allowed skew in the future to the time of receipt, keeping the sent time as data', () => {
     const now = new Date('2026-01-01T00:00:00.000Z');
     const future = normalizeMessage({ title: 'x', dateTime: '9999-12-31T23:59:59Z', data: [{ key: 'a', value: 'b' }] }, 'default', now);
     expect(future.dateTime).toBe(now.toISOString());
-    expect(future.data).toEqual([{ key: 'a', value: 'b' }, { key: 'elmah.sentDateTime', value: '9999-12-31T23:59:59.000Z' }]);
+    expect(future.data).toEqual([
+      { key: 'a', value: 'b' },
+      { key: 'elmah.sentDateTime', value: '9999-12-31T23:59:59.000Z' },
+    ]);
     // Within the skew, and in the past, the sent time stands.
     const skewed = new Date(now.getTime() + MAX_FUTURE_SKEW_MS).toISOString();
     expect(normalizeMessage({ title: 'x', dateTime: skewed }, 'default', now)).toMatchObject({ dateTime: skewed, data: [] });
@@ -37,12 +63,22 @@ describe('normalizeMessage', () => {
       err = e as typeof err;
     }
     expect(err.code).toBe('ERR_ELMAH_INVALID_MESSAGE');
-    expect((err.details as { field: string }[]).map((d) => d.field).sort()).toEqual(['dateTime', 'form', 'id', 'log', 'severity', 'statusCode', 'title']);
+    expect((err.details as { field: string }[]).map((d) => d.field).sort()).toEqual([
+      'dateTime',
+      'form',
+      'id',
+      'log',
+      'severity',
+      'statusCode',
+      'title',
+    ]);
   });
 
   it('refuses a message over the size limit with ERR_ELMAH_TOO_LARGE', () => {
     const data = Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(8000) }));
-    expect(() => normalizeMessage({ title: 'x', data }, 'default')).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_TOO_LARGE', status: 413 }));
+    expect(() => normalizeMessage({ title: 'x', data }, 'default')).toThrow(
+      expect.objectContaining({ code: 'ERR_ELMAH_TOO_LARGE', status: 413 }),
+    );
     expect(JSON.stringify(data).length).toBeGreaterThan(MAX_MESSAGE_BYTES);
   });
 });
@@ -66,7 +102,9 @@ describe('fingerprint', () => {
 
   it('differs by type and by in-app function', () => {
     expect(computeFingerprint('TypeError', stack(10, '/a'))).not.toBe(computeFingerprint('RangeError', stack(10, '/a')));
-    expect(computeFingerprint('TypeError', stack(10, '/a'))).not.toBe(computeFingerprint('TypeError', stack(10, '/a').replace('load', 'save')));
+    expect(computeFingerprint('TypeError', stack(10, '/a'))).not.toBe(
+      computeFingerprint('TypeError', stack(10, '/a').replace('load', 'save')),
+    );
   });
 
   it('folds numbers in titles when there is no stack', () => {
@@ -92,7 +130,9 @@ describe('keys', () => {
   it('parses permissions and durations', () => {
     expect(parsePermissions('messages_read, messages_write,messages_read')).toEqual(['messages_write', 'messages_read']);
     expect(() => parsePermissions('messages_admin')).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_PERMISSION_NAME', status: 400 }));
-    expect(() => parsePermissions([' ', ''])).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_PERMISSION_NAME', message: 'No permission given.' }));
+    expect(() => parsePermissions([' ', ''])).toThrow(
+      expect.objectContaining({ code: 'ERR_ELMAH_PERMISSION_NAME', message: 'No permission given.' }),
+    );
     expect(parseDuration('30d')).toBe(30 * 86_400_000);
     expect(parseDuration('soon')).toBeUndefined();
   });

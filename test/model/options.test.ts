@@ -16,19 +16,29 @@ const schema: OptionSchema<Opts> = {
 
 describe('validateOptions', () => {
   it('accepts valid options and undefined values', () => {
-    expect(validateOptions('f', { store: 'memory:', size: 5, access: undefined }, schema)).toEqual({ store: 'memory:', size: 5, access: undefined });
+    expect(validateOptions('f', { store: 'memory:', size: 5, access: undefined }, schema)).toEqual({
+      store: 'memory:',
+      size: 5,
+      access: undefined,
+    });
     expect(validateOptions('f', undefined, schema)).toEqual({});
   });
 
   it('names an unknown option and suggests the closest', () => {
     expect(() => validateOptions('errorLogger', { stor: 'x' }, schema)).toThrow(
-      expect.objectContaining({ code: 'ERR_ELMAH_UNKNOWN_OPTION', name: 'ElmahConfigError', message: 'errorLogger(): unknown option "stor" (did you mean "store"?).' }),
+      expect.objectContaining({
+        code: 'ERR_ELMAH_UNKNOWN_OPTION',
+        name: 'ElmahConfigError',
+        message: 'errorLogger(): unknown option "stor" (did you mean "store"?).',
+      }),
     );
     expect(() => validateOptions('f', { zzzzzzzz: 1 }, schema)).toThrow(/unknown option "zzzzzzzz"\.$/);
   });
 
   it('rejects wrong kinds, values outside bounds and unknown choices', () => {
-    expect(() => validateOptions('f', { size: '5' }, schema)).toThrow(expect.objectContaining({ code: 'ERR_ELMAH_OPTION_TYPE', message: 'f(): option "size" must be number, got string.' }));
+    expect(() => validateOptions('f', { size: '5' }, schema)).toThrow(
+      expect.objectContaining({ code: 'ERR_ELMAH_OPTION_TYPE', message: 'f(): option "size" must be number, got string.' }),
+    );
     expect(() => validateOptions('f', { size: 0 }, schema)).toThrow(/from 1 to 100, got 0/);
     expect(() => validateOptions('f', { size: NaN }, schema)).toThrow(/got NaN/);
     expect(() => validateOptions('f', { access: 'public' }, schema)).toThrow(/one of "local", "key"/);

@@ -35,8 +35,14 @@ describe('permissions', () => {
   });
 
   it('refuses another log with the same code, and takes the caller’s prefix and advice', () => {
-    const r = refusal(() => requirePermission(billingReader, 'messages_read', 'shop', { prefix: 'errorViewer(): ', help: 'Pin the viewer.' }));
-    expect(r).toEqual({ code: 'ERR_ELMAH_PERMISSION', message: 'errorViewer(): API key r1 is limited to log(s) billing; not "shop".', help: 'Pin the viewer.' });
+    const r = refusal(() =>
+      requirePermission(billingReader, 'messages_read', 'shop', { prefix: 'errorViewer(): ', help: 'Pin the viewer.' }),
+    );
+    expect(r).toEqual({
+      code: 'ERR_ELMAH_PERMISSION',
+      message: 'errorViewer(): API key r1 is limited to log(s) billing; not "shop".',
+      help: 'Pin the viewer.',
+    });
     expect(refusal(() => requireLog(billingReader, 'shop')).help).toBe('Use a key for this log, or one without a log limit.');
   });
 

@@ -16,16 +16,41 @@ describe('parseQuery', () => {
     expect(parseQuery('type:TypeError')).toEqual({ kind: 'term', field: 'type', value: 'TypeError', prefix: false });
     expect(parseQuery('type:Type*')).toEqual({ kind: 'term', field: 'type', value: 'Type', prefix: true });
     expect(parseQuery('message:"order 42"')).toEqual({ kind: 'text', field: 'title', tokens: ['order', '42'], prefix: false });
-    expect(parseQuery('statusCode:[500 TO 599]')).toEqual({ kind: 'range', field: 'statusCode', lo: '500', hi: '599', loInclusive: true, hiInclusive: true });
-    expect(parseQuery('statusCode:{* TO 500]')).toEqual({ kind: 'range', field: 'statusCode', lo: undefined, hi: '500', loInclusive: false, hiInclusive: true });
-    expect(parseQuery('dateTime:[2026-01-01 TO *]')).toMatchObject({ kind: 'range', field: 'dateTime', lo: '2026-01-01T00:00:00.000Z', hi: undefined });
+    expect(parseQuery('statusCode:[500 TO 599]')).toEqual({
+      kind: 'range',
+      field: 'statusCode',
+      lo: '500',
+      hi: '599',
+      loInclusive: true,
+      hiInclusive: true,
+    });
+    expect(parseQuery('statusCode:{* TO 500]')).toEqual({
+      kind: 'range',
+      field: 'statusCode',
+      lo: undefined,
+      hi: '500',
+      loInclusive: false,
+      hiInclusive: true,
+    });
+    expect(parseQuery('dateTime:[2026-01-01 TO *]')).toMatchObject({
+      kind: 'range',
+      field: 'dateTime',
+      lo: '2026-01-01T00:00:00.000Z',
+      hi: undefined,
+    });
   });
 
   it('gives AND precedence over OR, and reads adjacency as AND', () => {
     expect(parseQuery('a b OR c')).toEqual({
       kind: 'or',
       children: [
-        { kind: 'and', children: [{ kind: 'text', tokens: ['a'], prefix: true }, { kind: 'text', tokens: ['b'], prefix: true }] },
+        {
+          kind: 'and',
+          children: [
+            { kind: 'text', tokens: ['a'], prefix: true },
+            { kind: 'text', tokens: ['b'], prefix: true },
+          ],
+        },
         { kind: 'text', tokens: ['c'], prefix: true },
       ],
     });
@@ -33,7 +58,13 @@ describe('parseQuery', () => {
       kind: 'and',
       children: [
         { kind: 'not', child: { kind: 'text', tokens: ['a'], prefix: true } },
-        { kind: 'or', children: [{ kind: 'text', tokens: ['b'], prefix: true }, { kind: 'not', child: { kind: 'text', tokens: ['c'], prefix: true } }] },
+        {
+          kind: 'or',
+          children: [
+            { kind: 'text', tokens: ['b'], prefix: true },
+            { kind: 'not', child: { kind: 'text', tokens: ['c'], prefix: true } },
+          ],
+        },
       ],
     });
   });

@@ -130,7 +130,8 @@ describeBuilt('npm pack', () => {
   });
 
   test('holds nothing else: no sources of tests, no example app, no benchmarks, no local data', () => {
-    const allowed = (f: string): boolean => /^(dist|views)\//.test(f) || ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(f);
+    const allowed = (f: string): boolean =>
+      /^(dist|views)\//.test(f) || ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(f);
     expect(files.filter((f) => !allowed(f))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|example-app|bench)\//.test(f) || /\.test\.|\.env$|\.db$|\.tgz$/.test(f))).toEqual([]);
   });
@@ -167,7 +168,11 @@ describeBuilt('npm pack', () => {
       // One install for the three projects (they sit in subfolders and share this node_modules).
       // --ignore-scripts: better-sqlite3 would compile from source for over a minute; the repository's
       // node_modules already holds a built copy for this Node, so the temp root links to it instead.
-      const r = await npm(['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], projects, 240_000);
+      const r = await npm(
+        ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'],
+        projects,
+        240_000,
+      );
       if (r.code !== 0) throw new Error(`npm install failed:\n${r.output}`);
       const sqlite = join(projects, 'node_modules', 'better-sqlite3');
       rmSync(sqlite, { recursive: true, force: true });
@@ -189,7 +194,11 @@ describeBuilt('npm pack', () => {
     /** Starts a consumer app and resolves its base URL once it prints `listening PORT`. */
     function start(cwd: string, args: string[], title: string): Promise<{ base: string; child: ChildProcess; output: () => string }> {
       return new Promise((ready, fail) => {
-        const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env, TITLE: title, ELMAH_LOG: 'consumers' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, args, {
+          cwd,
+          env: { ...process.env, ...env, TITLE: title, ELMAH_LOG: 'consumers' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         children.add(child);
         let output = '';
         const timer = setTimeout(() => fail(new Error(`no "listening" line within 20 s:\n${output}`)), 20_000);
@@ -231,7 +240,10 @@ describeBuilt('npm pack', () => {
         let id: string | undefined;
         while (!id && Date.now() < deadline) {
           const csv = await (await fetch(`${app.base}/elmah.axd/download?log=consumers`)).text();
-          id = csv.split('\n').find((line) => line.includes(title))?.split(',')[0];
+          id = csv
+            .split('\n')
+            .find((line) => line.includes(title))
+            ?.split(',')[0];
           if (!id) await new Promise((r) => setTimeout(r, 100));
         }
         expect(id).toMatch(/^[0-9A-Za-z]+$/);
@@ -239,7 +251,15 @@ describeBuilt('npm pack', () => {
         const res = await fetch(`${app.base}/elmah.axd/json/${id}`);
         expect(res.status).toBe(200);
         const message = (await res.json()) as Record<string, unknown>;
-        expect(message).toMatchObject({ id, log: 'consumers', title, type: 'Error', statusCode: 500, method: 'GET', application: `consumer-${flavour}` });
+        expect(message).toMatchObject({
+          id,
+          log: 'consumers',
+          title,
+          type: 'Error',
+          statusCode: 500,
+          method: 'GET',
+          application: `consumer-${flavour}`,
+        });
         expect(String(message.url)).toBe('/boom?password=[Filtered]');
       } finally {
         expect(await stop(app.child)).toBe(0);
@@ -266,7 +286,10 @@ describeBuilt('npm pack', () => {
     }, 30_000);
 
     test('TypeScript: tsc --noEmit passes against the shipped types (ESM and CommonJS resolution)', async () => {
-      const r = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json'], { cwd: join(projects, 'ts'), timeoutMs: 120_000 });
+      const r = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', 'tsconfig.json'], {
+        cwd: join(projects, 'ts'),
+        timeoutMs: 120_000,
+      });
       expect({ exitCode: r.code, output: r.output.trim() }).toEqual({ exitCode: 0, output: '' });
     }, 130_000);
 
@@ -294,16 +317,23 @@ function writeProjects(dir: string, tarball: string): void {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
   };
-  file('package.json', JSON.stringify({
-    name: 'express-elmah-consumers',
-    private: true,
-    dependencies: {
-      'express-elmah': `file:${tarball}`,
-      express: installedVersion('express'),
-      '@types/express': installedVersion('@types/express'),
-      '@types/node': installedVersion('@types/node'),
-    },
-  }, null, 2));
+  file(
+    'package.json',
+    JSON.stringify(
+      {
+        name: 'express-elmah-consumers',
+        private: true,
+        dependencies: {
+          'express-elmah': `file:${tarball}`,
+          express: installedVersion('express'),
+          '@types/express': installedVersion('@types/express'),
+          '@types/node': installedVersion('@types/node'),
+        },
+      },
+      null,
+      2,
+    ),
+  );
 
   const server = `
   app.get('/boom', function boom() {
@@ -320,7 +350,9 @@ function writeProjects(dir: string, tarball: string): void {
   });`;
 
   file('cjs/package.json', JSON.stringify({ name: 'consumer-cjs', private: true, type: 'commonjs' }, null, 2));
-  file('cjs/app.js', `'use strict';
+  file(
+    'cjs/app.js',
+    `'use strict';
 const express = require('express');
 const { errorLogger, errorViewer } = require('express-elmah');
 
@@ -331,25 +363,43 @@ main().catch((err) => {
   console.error(err);
   process.exit(1);
 });
-`);
+`,
+  );
 
   file('esm/package.json', JSON.stringify({ name: 'consumer-esm', private: true, type: 'module' }, null, 2));
-  file('esm/app.js', `import express from 'express';
+  file(
+    'esm/app.js',
+    `import express from 'express';
 import { errorLogger, errorViewer } from 'express-elmah';
 
 const app = express();${server}
-`);
+`,
+  );
 
   file('ts/package.json', JSON.stringify({ name: 'consumer-ts', private: true, type: 'module' }, null, 2));
-  file('ts/tsconfig.json', JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
-      // Check the shipped .d.ts files themselves too, not only their use.
-      skipLibCheck: false, types: ['node'],
-    },
-    include: ['*.ts', '*.cts'],
-  }, null, 2));
-  file('ts/app.ts', `import express, { type Request } from 'express';
+  file(
+    'ts/tsconfig.json',
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          // Check the shipped .d.ts files themselves too, not only their use.
+          skipLibCheck: false,
+          types: ['node'],
+        },
+        include: ['*.ts', '*.cts'],
+      },
+      null,
+      2,
+    ),
+  );
+  file(
+    'ts/app.ts',
+    `import express, { type Request } from 'express';
 import { errorLogger, errorViewer, isElmahError, type ErrorLogger, type ErrorLoggerOptions, type ErrorViewerOptions } from 'express-elmah';
 
 const loggerOptions: ErrorLoggerOptions = {
@@ -383,13 +433,17 @@ process.on('SIGTERM', async () => {
   if (!shipped || sent < 1) console.error('not shipped', sent);
   process.exit(isElmahError(new Error('x')) ? 1 : 0);
 });
-`);
+`,
+  );
   // The CommonJS side of the types (require condition), checked by the same tsc run.
-  file('ts/require.cts', `import elmah = require('express-elmah');
+  file(
+    'ts/require.cts',
+    `import elmah = require('express-elmah');
 const logger: elmah.ErrorLogger = elmah.errorLogger({ log: 'consumers' });
 const raised: string | undefined = logger.raise(new Error('handled'));
 void raised;
 void logger.close();
 export {};
-`);
+`,
+  );
 }

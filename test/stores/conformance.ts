@@ -39,7 +39,12 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
           form: [{ key: 'q', value: 'x' }],
           queryString: [{ key: 'page', value: '2' }],
           data: [{ key: 'code', value: 'E42' }],
-          user: 'alice', correlationId: 'abc', category: 'http', version: '1.2.3', application: 'shop', source: 'orders.js:10:5',
+          user: 'alice',
+          correlationId: 'abc',
+          category: 'http',
+          version: '1.2.3',
+          application: 'shop',
+          source: 'orders.js:10:5',
         });
         const [result] = await store.append([m]);
         expect(result).toEqual({ id: m.id, status: 'created' });
@@ -117,7 +122,12 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         const ms = [makeMessage({ dateTime: t }), makeMessage({ dateTime: t }), makeMessage({ dateTime: t })];
         await store.append(ms);
         const r = await store.search({});
-        expect(r.messages.map((m) => m.id)).toEqual(ms.map((m) => m.id).sort().reverse());
+        expect(r.messages.map((m) => m.id)).toEqual(
+          ms
+            .map((m) => m.id)
+            .sort()
+            .reverse(),
+        );
       });
 
       it('filters by log, several logs, and time range', async () => {
@@ -136,7 +146,10 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         await store.append(corpus);
         for (const q of QUERY_CORPUS) {
           const tree = parseQuery(q);
-          const expected = corpus.filter((m) => matchesQuery(tree, m)).map((m) => m.id).sort();
+          const expected = corpus
+            .filter((m) => matchesQuery(tree, m))
+            .map((m) => m.id)
+            .sort();
           const r = await store.search({ query: tree, size: 1000 });
           expect({ q, ids: r.messages.map((m) => m.id).sort() }).toEqual({ q, ids: expected });
           expect({ q, total: r.total }).toEqual({ q, total: expected.length });
@@ -190,7 +203,12 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         const r = await store.histogram({ from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T04:00:00.000Z', buckets: 4 });
         expect(r.bucketMs).toBe(3_600_000);
         expect(r.counts).toEqual([2, 0, 1, 0]);
-        const only500 = await store.histogram({ from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T04:00:00.000Z', buckets: 4, query: parseQuery('statusCode:500') });
+        const only500 = await store.histogram({
+          from: '2026-05-01T00:00:00.000Z',
+          to: '2026-05-01T04:00:00.000Z',
+          buckets: 4,
+          query: parseQuery('statusCode:500'),
+        });
         expect(only500.counts).toEqual([1, 0, 1, 0]);
       });
     });
@@ -206,7 +224,10 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         title: 'boom 3',
         type: 'Error',
         statusCode: 500,
-        minutes: [['2026-05-01T00:10:00.000Z', 1], ['2026-05-01T00:12:00.000Z', 2]],
+        minutes: [
+          ['2026-05-01T00:10:00.000Z', 1],
+          ['2026-05-01T00:12:00.000Z', 2],
+        ],
         ...over,
       });
 
@@ -216,7 +237,15 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         const t = tally();
         expect(await store.tally([t])).toEqual([{ id: t.id, status: 'created' }]);
         const [g] = (await store.groups({ log: 'default' })).groups;
-        expect(g).toMatchObject({ fingerprint: 'fpA', count: 4, countedOnly: 3, firstSeen: m.dateTime, lastSeen: t.lastSeen, lastId: m.id, title: 'boom 1' });
+        expect(g).toMatchObject({
+          fingerprint: 'fpA',
+          count: 4,
+          countedOnly: 3,
+          firstSeen: m.dateTime,
+          lastSeen: t.lastSeen,
+          lastId: m.id,
+          title: 'boom 1',
+        });
         expect(await store.group('default', 'fpA')).toEqual(g);
         expect(await store.group('default', 'fpNone')).toBeUndefined();
         expect(await store.group('other', 'fpA')).toBeUndefined();
@@ -232,26 +261,57 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         expect(await store.tally([t])).toEqual([{ id: t.id, status: 'duplicate' }]);
         await store.tally([{ ...t, log: 'other' }]);
         const groups = await store.groups({});
-        expect(groups.groups.map((g) => [g.log, g.count, g.countedOnly]).sort()).toEqual([['default', 3, 3], ['other', 3, 3]]);
+        expect(groups.groups.map((g) => [g.log, g.count, g.countedOnly]).sort()).toEqual([
+          ['default', 3, 3],
+          ['other', 3, 3],
+        ]);
       });
 
       it('makes a group of its own when no message of it is stored, named by the newest tally', async () => {
         await store.tally([tally({ fingerprint: 'fpZ', title: 'first', lastSeen: '2026-05-01T00:12:00.000Z' })]);
-        await store.tally([tally({ fingerprint: 'fpZ', title: 'newer', count: 1, firstSeen: '2026-05-01T00:13:00.000Z', lastSeen: '2026-05-01T00:13:00.000Z', minutes: [['2026-05-01T00:13:00.000Z', 1]] })]);
+        await store.tally([
+          tally({
+            fingerprint: 'fpZ',
+            title: 'newer',
+            count: 1,
+            firstSeen: '2026-05-01T00:13:00.000Z',
+            lastSeen: '2026-05-01T00:13:00.000Z',
+            minutes: [['2026-05-01T00:13:00.000Z', 1]],
+          }),
+        ]);
         const r = await store.groups({});
         expect(r.groups).toHaveLength(1);
-        expect(r.groups[0]).toMatchObject({ fingerprint: 'fpZ', count: 4, countedOnly: 4, title: 'newer', lastSeen: '2026-05-01T00:13:00.000Z', lastId: '' });
+        expect(r.groups[0]).toMatchObject({
+          fingerprint: 'fpZ',
+          count: 4,
+          countedOnly: 4,
+          title: 'newer',
+          lastSeen: '2026-05-01T00:13:00.000Z',
+          lastId: '',
+        });
         // A stored message then names the group.
         const m = makeMessage({ fingerprint: 'fpZ', dateTime: '2026-05-01T00:11:00.000Z', title: 'kept' });
         await store.append([m]);
-        expect((await store.groups({})).groups[0]).toMatchObject({ count: 5, countedOnly: 4, lastId: m.id, title: 'kept', lastSeen: '2026-05-01T00:13:00.000Z' });
+        expect((await store.groups({})).groups[0]).toMatchObject({
+          count: 5,
+          countedOnly: 4,
+          lastId: m.id,
+          title: 'kept',
+          lastSeen: '2026-05-01T00:13:00.000Z',
+        });
       });
 
       it('keeps counted-only occurrences when messages of the group are deleted, and leaves filtered views to stored messages', async () => {
         const m = makeMessage({ fingerprint: 'fpA', dateTime: '2026-05-01T00:05:00.000Z' });
         await store.append([m]);
         await store.tally([tally()]);
-        const filtered = await store.histogram({ log: 'default', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T00:20:00.000Z', buckets: 4, query: parseQuery('statusCode:500') });
+        const filtered = await store.histogram({
+          log: 'default',
+          from: '2026-05-01T00:00:00.000Z',
+          to: '2026-05-01T00:20:00.000Z',
+          buckets: 4,
+          query: parseQuery('statusCode:500'),
+        });
         expect(filtered.counts).toEqual([0, 1, 0, 0]);
         expect(await store.delete('default', { ids: [m.id] })).toBe(1);
         expect((await store.groups({})).groups.map((g) => [g.fingerprint, g.count, g.countedOnly, g.lastId])).toEqual([['fpA', 3, 3, '']]);
@@ -271,7 +331,9 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
     describe('bounded retention', () => {
       it('removes at most `limit` messages per call and gets there in steps, keeping groups and logs right', async () => {
         const now = new Date('2026-06-01T00:00:00.000Z');
-        const ms = Array.from({ length: 12 }, (_, i) => makeMessage({ fingerprint: i % 2 ? 'fpOdd' : 'fpEven', dateTime: new Date(now.getTime() - (12 - i) * 1000).toISOString() }));
+        const ms = Array.from({ length: 12 }, (_, i) =>
+          makeMessage({ fingerprint: i % 2 ? 'fpOdd' : 'fpEven', dateTime: new Date(now.getTime() - (12 - i) * 1000).toISOString() }),
+        );
         await store.append(ms);
         const steps: number[] = [];
         for (let i = 0; i < 10; i++) {
@@ -281,7 +343,12 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         }
         expect(steps).toEqual([3, 3, 1, 0]);
         const left = await store.search({ size: 100 });
-        expect(left.messages.map((m) => m.id)).toEqual(ms.slice(7).map((m) => m.id).reverse());
+        expect(left.messages.map((m) => m.id)).toEqual(
+          ms
+            .slice(7)
+            .map((m) => m.id)
+            .reverse(),
+        );
         const groups = await store.groups({});
         expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(5);
         expect((await store.logs()).map((l) => [l.name, l.count])).toEqual([['default', 5]]);
@@ -325,20 +392,34 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       it('prunes by age and by count per log', async () => {
         const now = new Date('2026-06-01T00:00:00.000Z');
         const old = makeMessage({ dateTime: '2026-01-01T00:00:00.000Z' });
-        const recent = Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: new Date(now.getTime() - (5 - i) * 1000).toISOString() }));
+        const recent = Array.from({ length: 5 }, (_, i) =>
+          makeMessage({ dateTime: new Date(now.getTime() - (5 - i) * 1000).toISOString() }),
+        );
         await store.append([old, ...recent]);
         expect(await store.prune({ maxAgeDays: 30, now })).toBe(1);
         expect(await store.prune({ maxAgeDays: 30, maxCount: 3, now })).toBe(2);
         const left = await store.search({});
-        expect(left.messages.map((m) => m.id)).toEqual(recent.slice(2).map((m) => m.id).reverse());
+        expect(left.messages.map((m) => m.id)).toEqual(
+          recent
+            .slice(2)
+            .map((m) => m.id)
+            .reverse(),
+        );
         const groups = await store.groups({});
         expect(groups.groups.reduce((n, g) => n + g.count, 0)).toBe(3);
       });
 
       it('lists logs with counts and newest time', async () => {
-        await store.append([makeMessage({ log: 'b', dateTime: '2026-07-01T00:00:00.000Z' }), makeMessage({ log: 'a' }), makeMessage({ log: 'b', dateTime: '2026-07-02T00:00:00.000Z' })]);
+        await store.append([
+          makeMessage({ log: 'b', dateTime: '2026-07-01T00:00:00.000Z' }),
+          makeMessage({ log: 'a' }),
+          makeMessage({ log: 'b', dateTime: '2026-07-02T00:00:00.000Z' }),
+        ]);
         const logs = await store.logs();
-        expect(logs.map((l) => [l.name, l.count])).toEqual([['a', 1], ['b', 2]]);
+        expect(logs.map((l) => [l.name, l.count])).toEqual([
+          ['a', 1],
+          ['b', 2],
+        ]);
         expect(logs[1]!.lastSeen).toBe('2026-07-02T00:00:00.000Z');
       });
     });
@@ -366,7 +447,12 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       });
 
       it('keeps permissions, log scope and expiry', async () => {
-        const { record } = createKey({ name: 'reader', permissions: ['messages_read', 'logs_read'], logs: ['shop'], expires: '2027-01-01T00:00:00.000Z' });
+        const { record } = createKey({
+          name: 'reader',
+          permissions: ['messages_read', 'logs_read'],
+          logs: ['shop'],
+          expires: '2027-01-01T00:00:00.000Z',
+        });
         await store.putKey(record);
         expect(await store.getKey(record.id)).toEqual(record);
       });
@@ -383,7 +469,15 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       const deploy = (input: Record<string, unknown>) => normalizeDeployment(input, new Date('2026-03-01T00:00:00Z'));
 
       it('stores deployments and lists them newest first, field for field', async () => {
-        const a = deploy({ id: 'd1', version: '1.0.0', created: '2026-02-01T10:00:00Z', description: 'First', userName: 'Ada', userEmail: 'ada@example.test', logId: 'shop' });
+        const a = deploy({
+          id: 'd1',
+          version: '1.0.0',
+          created: '2026-02-01T10:00:00Z',
+          description: 'First',
+          userName: 'Ada',
+          userEmail: 'ada@example.test',
+          logId: 'shop',
+        });
         const b = deploy({ id: 'd2', version: '1.1.0', created: '2026-02-02T10:00:00Z' });
         const c = deploy({ id: 'd0', version: '1.1.1', created: '2026-02-02T10:00:00Z' });
         for (const d of [a, b, c]) expect(await store.putDeployment(d)).toBe('created');
@@ -409,7 +503,15 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
 
     describe('edges', () => {
       it('round-trips a message without optional fields and with empty lists', async () => {
-        const m = makeMessage({ statusCode: undefined, detail: undefined, source: undefined, url: undefined, method: undefined, hostname: undefined, data: [{ key: '', value: '' }] });
+        const m = makeMessage({
+          statusCode: undefined,
+          detail: undefined,
+          source: undefined,
+          url: undefined,
+          method: undefined,
+          hostname: undefined,
+          data: [{ key: '', value: '' }],
+        });
         await store.append([m]);
         const got = await store.get('default', m.id);
         expect(got).toEqual(m);
@@ -420,7 +522,13 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       it('caps the total above COUNT_CAP and says it is not exact', async () => {
         const t0 = Date.UTC(2026, 1, 1);
         const batch = (log: string, n: number): ErrorMessage[] =>
-          Array.from({ length: n }, (_, i) => makeMessage({ log, dateTime: new Date(t0 + i * 1000).toISOString(), detail: 'Error: same\n    at handler (/app/src/x.js:1:1)' }));
+          Array.from({ length: n }, (_, i) =>
+            makeMessage({
+              log,
+              dateTime: new Date(t0 + i * 1000).toISOString(),
+              detail: 'Error: same\n    at handler (/app/src/x.js:1:1)',
+            }),
+          );
         for (const log of ['cap-a', 'cap-b']) {
           const all = batch(log, 5001);
           for (let i = 0; i < all.length; i += 1000) await store.append(all.slice(i, i + 1000));
@@ -464,19 +572,41 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         await store.append([newer]);
         await store.append([older]);
         const [g] = (await store.groups({})).groups;
-        expect(g && [g.count, g.firstSeen, g.lastSeen, g.lastId, g.title, g.statusCode]).toEqual([2, older.dateTime, newer.dateTime, newer.id, 'newer', 502]);
+        expect(g && [g.count, g.firstSeen, g.lastSeen, g.lastId, g.title, g.statusCode]).toEqual([
+          2,
+          older.dateTime,
+          newer.dateTime,
+          newer.id,
+          'newer',
+          502,
+        ]);
         await store.delete('default', { ids: [newer.id] });
         const [h] = (await store.groups({})).groups;
-        expect(h && [h.count, h.firstSeen, h.lastSeen, h.lastId, h.title, h.statusCode]).toEqual([1, older.dateTime, older.dateTime, older.id, 'older', 500]);
+        expect(h && [h.count, h.firstSeen, h.lastSeen, h.lastId, h.title, h.statusCode]).toEqual([
+          1,
+          older.dateTime,
+          older.dateTime,
+          older.id,
+          'older',
+          500,
+        ]);
       });
 
       it('pages groups and filters them by several logs', async () => {
-        const ms = ['g1', 'g2', 'g3'].flatMap((fp, i) => [makeMessage({ log: i === 2 ? 'other' : 'default', fingerprint: fp }), makeMessage({ log: 'default', fingerprint: fp })]);
+        const ms = ['g1', 'g2', 'g3'].flatMap((fp, i) => [
+          makeMessage({ log: i === 2 ? 'other' : 'default', fingerprint: fp }),
+          makeMessage({ log: 'default', fingerprint: fp }),
+        ]);
         await store.append(ms);
         const first = await store.groups({ size: 2 });
         const second = await store.groups({ size: 2, page: 1 });
         expect(first.total).toBe(4);
-        expect([...first.groups, ...second.groups].map((g) => `${g.log}/${g.fingerprint}`)).toEqual(['default/g3', 'other/g3', 'default/g2', 'default/g1']);
+        expect([...first.groups, ...second.groups].map((g) => `${g.log}/${g.fingerprint}`)).toEqual([
+          'default/g3',
+          'other/g3',
+          'default/g2',
+          'default/g1',
+        ]);
         expect((await store.groups({ log: ['other'] })).groups.map((g) => g.fingerprint)).toEqual(['g3']);
       });
 
@@ -509,7 +639,9 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         ]);
         const r = await store.histogram({ log: 'h', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T02:00:00.000Z', buckets: 2 });
         expect(r.counts).toEqual([1, 1]);
-        await expect(store.histogram({ from: '2026-05-02T00:00:00.000Z', to: '2026-05-01T00:00:00.000Z', buckets: 2 })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+        await expect(
+          store.histogram({ from: '2026-05-02T00:00:00.000Z', to: '2026-05-01T00:00:00.000Z', buckets: 2 }),
+        ).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
       });
     });
 
@@ -523,23 +655,128 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
 
 /** Queries that every backend must answer exactly as the reference evaluator does. */
 export const QUERY_CORPUS = [
-  '', 'timeout', 'Timeout', 'time', '"connection refused"', '"refused connection"', 'type:TypeError', 'type:typeerror', 'type:Type*',
-  'statusCode:500', 'statusCode:[500 TO 599]', 'statusCode:{500 TO 599]', 'statusCode:[400 TO 499}', 'statusCode:[* TO 404]', 'statusCode:5*',
-  'timeout AND statusCode:504', 'timeout OR refused', 'NOT timeout', '-timeout', 'timeout -statusCode:504', '(timeout OR refused) AND method:POST',
-  'title:orders', 'message:"order 42"', 'url:checkout', 'detail:handler', 'source:orders', 'user:alice', 'user:ALICE', 'hostname:web-2',
-  'severity:fatal', 'method:post', 'log:shop', 'category:db', 'dateTime:[2026-01-01 TO 2026-01-02]', 'dateTime:2026-01-01*', 'caf', 'café', 'cafe',
-  'null', 'ünïcødé', '日本', 'a_b', 'x.y', 'O\'Brien', 'correlationId:abc-123', 'version:1.2*', 'application:shop', 'fingerprint:fpA',
-  'NOT (statusCode:500 OR statusCode:404)', 'refused && !POST', 'timeout || type:RangeError',
+  '',
+  'timeout',
+  'Timeout',
+  'time',
+  '"connection refused"',
+  '"refused connection"',
+  'type:TypeError',
+  'type:typeerror',
+  'type:Type*',
+  'statusCode:500',
+  'statusCode:[500 TO 599]',
+  'statusCode:{500 TO 599]',
+  'statusCode:[400 TO 499}',
+  'statusCode:[* TO 404]',
+  'statusCode:5*',
+  'timeout AND statusCode:504',
+  'timeout OR refused',
+  'NOT timeout',
+  '-timeout',
+  'timeout -statusCode:504',
+  '(timeout OR refused) AND method:POST',
+  'title:orders',
+  'message:"order 42"',
+  'url:checkout',
+  'detail:handler',
+  'source:orders',
+  'user:alice',
+  'user:ALICE',
+  'hostname:web-2',
+  'severity:fatal',
+  'method:post',
+  'log:shop',
+  'category:db',
+  'dateTime:[2026-01-01 TO 2026-01-02]',
+  'dateTime:2026-01-01*',
+  'caf',
+  'café',
+  'cafe',
+  'null',
+  'ünïcødé',
+  '日本',
+  'a_b',
+  'x.y',
+  "O'Brien",
+  'correlationId:abc-123',
+  'version:1.2*',
+  'application:shop',
+  'fingerprint:fpA',
+  'NOT (statusCode:500 OR statusCode:404)',
+  'refused && !POST',
+  'timeout || type:RangeError',
 ];
 
 function queryCorpusMessages(): ErrorMessage[] {
   return [
-    makeMessage({ title: 'Request timeout after 30s', type: 'TimeoutError', statusCode: 504, method: 'GET', url: '/checkout/pay', user: 'alice', severity: 'Error', dateTime: '2026-01-01T10:00:00.000Z', category: 'http' }),
-    makeMessage({ title: 'connect ECONNREFUSED: connection refused', type: 'Error', statusCode: 500, method: 'POST', url: '/orders', hostname: 'web-2', dateTime: '2026-01-01T23:59:59.999Z', category: 'db', correlationId: 'abc-123' }),
-    makeMessage({ title: 'Cannot read properties of null', type: 'TypeError', statusCode: 500, method: 'POST', url: '/orders/42', severity: 'Fatal', dateTime: '2026-01-02T00:00:00.000Z', fingerprint: 'fpA' }),
-    makeMessage({ title: 'Not found: order 42', type: 'NotFoundError', statusCode: 404, method: 'GET', url: '/orders/42?x=1', user: 'bob', dateTime: '2026-01-03T00:00:00.000Z', version: '1.2.3' }),
-    makeMessage({ title: 'Café closed ünïcødé 日本 a_b x.y O\'Brien', type: 'RangeError', statusCode: 503, log: 'shop', application: 'shop', dateTime: '2026-01-04T00:00:00.000Z' }),
-    makeMessage({ title: 'timeout in worker', type: 'Error', statusCode: 599, method: 'PUT', url: '/jobs', severity: 'Warning', dateTime: '2026-01-05T00:00:00.000Z', version: '2.0.0' }),
-    makeMessage({ title: 'plain string thrown', type: 'string', statusCode: 400, detail: undefined, source: undefined, dateTime: '2026-01-06T00:00:00.000Z' }),
+    makeMessage({
+      title: 'Request timeout after 30s',
+      type: 'TimeoutError',
+      statusCode: 504,
+      method: 'GET',
+      url: '/checkout/pay',
+      user: 'alice',
+      severity: 'Error',
+      dateTime: '2026-01-01T10:00:00.000Z',
+      category: 'http',
+    }),
+    makeMessage({
+      title: 'connect ECONNREFUSED: connection refused',
+      type: 'Error',
+      statusCode: 500,
+      method: 'POST',
+      url: '/orders',
+      hostname: 'web-2',
+      dateTime: '2026-01-01T23:59:59.999Z',
+      category: 'db',
+      correlationId: 'abc-123',
+    }),
+    makeMessage({
+      title: 'Cannot read properties of null',
+      type: 'TypeError',
+      statusCode: 500,
+      method: 'POST',
+      url: '/orders/42',
+      severity: 'Fatal',
+      dateTime: '2026-01-02T00:00:00.000Z',
+      fingerprint: 'fpA',
+    }),
+    makeMessage({
+      title: 'Not found: order 42',
+      type: 'NotFoundError',
+      statusCode: 404,
+      method: 'GET',
+      url: '/orders/42?x=1',
+      user: 'bob',
+      dateTime: '2026-01-03T00:00:00.000Z',
+      version: '1.2.3',
+    }),
+    makeMessage({
+      title: "Café closed ünïcødé 日本 a_b x.y O'Brien",
+      type: 'RangeError',
+      statusCode: 503,
+      log: 'shop',
+      application: 'shop',
+      dateTime: '2026-01-04T00:00:00.000Z',
+    }),
+    makeMessage({
+      title: 'timeout in worker',
+      type: 'Error',
+      statusCode: 599,
+      method: 'PUT',
+      url: '/jobs',
+      severity: 'Warning',
+      dateTime: '2026-01-05T00:00:00.000Z',
+      version: '2.0.0',
+    }),
+    makeMessage({
+      title: 'plain string thrown',
+      type: 'string',
+      statusCode: 400,
+      detail: undefined,
+      source: undefined,
+      dateTime: '2026-01-06T00:00:00.000Z',
+    }),
   ];
 }

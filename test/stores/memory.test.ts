@@ -11,7 +11,12 @@ describe('MemoryStore bound', () => {
     const ms = Array.from({ length: 5 }, () => makeMessage());
     await store.append(ms);
     const r = await store.search({});
-    expect(r.messages.map((m) => m.id)).toEqual(ms.slice(2).map((m) => m.id).reverse());
+    expect(r.messages.map((m) => m.id)).toEqual(
+      ms
+        .slice(2)
+        .map((m) => m.id)
+        .reverse(),
+    );
     expect((await store.groups({})).groups.reduce((n, g) => n + g.count, 0)).toBe(3);
   });
 });

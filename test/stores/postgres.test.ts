@@ -104,7 +104,7 @@ pg('PostgresStore', () => {
       await a.append([m]);
       expect(await a.get('default', m.id)).toEqual(m);
       expect(await b.get('default', m.id)).toBeUndefined();
-      expect((await b.logs())).toEqual([]);
+      expect(await b.logs()).toEqual([]);
     } finally {
       await a.close();
       await b.close();
@@ -162,7 +162,9 @@ pg('PostgresStore', () => {
     const stores = await Promise.all(Array.from({ length: 3 }, () => freshStore({ schema })));
     try {
       const batches = Array.from({ length: 12 }, (_, b) =>
-        Array.from({ length: 8 }, (_, i) => makeMessage({ fingerprint: 'fpRace', dateTime: new Date(Date.UTC(2026, 1, 1, 0, b, i)).toISOString() })),
+        Array.from({ length: 8 }, (_, i) =>
+          makeMessage({ fingerprint: 'fpRace', dateTime: new Date(Date.UTC(2026, 1, 1, 0, b, i)).toISOString() }),
+        ),
       );
       // Every batch is sent by two instances (a retry after a lost response), all at the same time.
       const results = await Promise.all(batches.flatMap((batch, b) => [stores[b % 3]!.append(batch), stores[(b + 1) % 3]!.append(batch)]));
@@ -226,7 +228,8 @@ pg('PostgresStore', () => {
       const pending = store.append([before, ...batch]).catch((e: unknown) => e);
       for (let i = 0; i < 100; i++) {
         const { rows } = await adminPool().query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app],
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [app],
         );
         if (rows[0].n > 0) break;
         await new Promise((r) => setTimeout(r, 20));
@@ -286,7 +289,10 @@ pg('PostgresStore', () => {
   it('still finds words in a message with more tokens than a tsvector holds', async () => {
     const store = await freshStore();
     try {
-      const huge: ErrorMessage = { ...makeMessage({ title: 'huge one' }), detail: Array.from({ length: 120_000 }, (_, i) => `k${i.toString(36)}`).join(' ') };
+      const huge: ErrorMessage = {
+        ...makeMessage({ title: 'huge one' }),
+        detail: Array.from({ length: 120_000 }, (_, i) => `k${i.toString(36)}`).join(' '),
+      };
       const small = makeMessage({ title: 'k1a alone' });
       await store.append([huge, small]);
       const ids = async (q: string): Promise<string[]> => (await store.search({ query: parseQuery(q) })).messages.map((m) => m.id).sort();
@@ -305,18 +311,75 @@ pg('PostgresStore', () => {
     const store = await freshStore();
     try {
       const corpus: ErrorMessage[] = [
-        makeMessage({ title: 'Timeout talking to db-1 (ECONNRESET)', type: 'TimeoutError', statusCode: 504, user: 'Ålice', method: 'POST' }),
+        makeMessage({
+          title: 'Timeout talking to db-1 (ECONNRESET)',
+          type: 'TimeoutError',
+          statusCode: 504,
+          user: 'Ålice',
+          method: 'POST',
+        }),
         makeMessage({ title: 'café Über straße İstanbul ǅ', type: 'TypeError', statusCode: 500, hostname: 'WEB-2', url: '/a/b?c=d' }),
-        makeMessage({ title: "O'Brien said \"hi\" \\ % _ * ? 🚀", type: 'Error', statusCode: 404, category: 'x_y', version: '1.0' }),
+        makeMessage({ title: 'O\'Brien said "hi" \\ % _ * ? 🚀', type: 'Error', statusCode: 404, category: 'x_y', version: '1.0' }),
         makeMessage({ title: 'timeouts timeout time', type: 'RangeError', severity: 'Warning', detail: undefined, source: undefined }),
         makeMessage({ title: 'ÅLICE alice ALİCE', type: 'string', statusCode: 599, log: 'other', user: 'alice', fingerprint: 'fp_A-1' }),
       ];
       await store.append(corpus);
       const fragments = [
-        'timeout', 'time', '"talking to"', 'type:Type*', 'type:typeerror', 'statusCode:[500 TO 599}', 'statusCode:5*', 'user:ålice',
-        'user:ALICE', 'alice', 'ålice', 'İstanbul', 'istanbul', 'straße', 'strasse', 'cafe', 'café', 'über', "O'Brien", '%', '_', '\\*',
-        'x_y', 'category:x_y', 'category:X_*', 'version:1*', 'dateTime:[2026-01-01 TO *]', 'hostname:web*', 'url:"a b"', 'url:b',
-        'AND', 'OR', 'NOT', '(', ')', '-', '!', '"', ':', '[', ']', '{', '}', '&&', '||', '🚀', 'ǆ', 'log:other', 'log:OTHER', 'log:oth*', 'id:0*', '\u0000', 'fingerprint:FP_a-1', 'fingerprint:fp_a', 'fingerprint:fp*',
+        'timeout',
+        'time',
+        '"talking to"',
+        'type:Type*',
+        'type:typeerror',
+        'statusCode:[500 TO 599}',
+        'statusCode:5*',
+        'user:ålice',
+        'user:ALICE',
+        'alice',
+        'ålice',
+        'İstanbul',
+        'istanbul',
+        'straße',
+        'strasse',
+        'cafe',
+        'café',
+        'über',
+        "O'Brien",
+        '%',
+        '_',
+        '\\*',
+        'x_y',
+        'category:x_y',
+        'category:X_*',
+        'version:1*',
+        'dateTime:[2026-01-01 TO *]',
+        'hostname:web*',
+        'url:"a b"',
+        'url:b',
+        'AND',
+        'OR',
+        'NOT',
+        '(',
+        ')',
+        '-',
+        '!',
+        '"',
+        ':',
+        '[',
+        ']',
+        '{',
+        '}',
+        '&&',
+        '||',
+        '🚀',
+        'ǆ',
+        'log:other',
+        'log:OTHER',
+        'log:oth*',
+        'id:0*',
+        '\u0000',
+        'fingerprint:FP_a-1',
+        'fingerprint:fp_a',
+        'fingerprint:fp*',
       ];
       const query = fc.oneof(
         fc.array(fc.constantFrom(...fragments), { minLength: 1, maxLength: 6 }).map((p) => p.join(' ')),
@@ -332,7 +395,10 @@ pg('PostgresStore', () => {
             expect(err).toMatchObject({ code: 'ERR_ELMAH_QUERY' });
             return;
           }
-          const expected = corpus.filter((m) => matchesQuery(tree, m)).map((m) => m.id).sort();
+          const expected = corpus
+            .filter((m) => matchesQuery(tree, m))
+            .map((m) => m.id)
+            .sort();
           const r = await store.search({ query: tree, size: 100 });
           expect({ q, ids: r.messages.map((m) => m.id).sort() }).toEqual({ q, ids: expected });
           const del = await store.groups({ query: tree });
@@ -350,7 +416,9 @@ pg('PostgresStore', () => {
     const store = await PostgresStore.open(url!, { schema, maxConnections: 2, retention: { maxCount: 50 }, autoPruneMs: 3_600_000 });
     try {
       const old = makeMessage({ dateTime: '2020-01-01T00:00:00.000Z' });
-      const ms = Array.from({ length: 60 }, (_, i) => makeMessage({ fingerprint: `fp${i % 3}`, dateTime: new Date(Date.now() - 60_000 + i).toISOString() }));
+      const ms = Array.from({ length: 60 }, (_, i) =>
+        makeMessage({ fingerprint: `fp${i % 3}`, dateTime: new Date(Date.now() - 60_000 + i).toISOString() }),
+      );
       await store.append([old, ...ms]);
       await store.retentionIdle();
       const r = await store.search({ size: 100 });
@@ -392,10 +460,12 @@ pg('PostgresStore', () => {
     function expectedGroups(left: ErrorMessage[]): unknown[] {
       const map = new Map<string, ErrorMessage[]>();
       for (const m of left) map.set(m.fingerprint, [...(map.get(m.fingerprint) ?? []), m]);
-      return [...map.entries()].map(([fp, xs]) => {
-        xs.sort((a, b) => (a.dateTime < b.dateTime ? -1 : a.dateTime > b.dateTime ? 1 : a.id < b.id ? -1 : 1));
-        return [fp, xs.length, xs[0]!.dateTime, xs[xs.length - 1]!.dateTime, xs[xs.length - 1]!.id];
-      }).sort();
+      return [...map.entries()]
+        .map(([fp, xs]) => {
+          xs.sort((a, b) => (a.dateTime < b.dateTime ? -1 : a.dateTime > b.dateTime ? 1 : a.id < b.id ? -1 : 1));
+          return [fp, xs.length, xs[0]!.dateTime, xs[xs.length - 1]!.dateTime, xs[xs.length - 1]!.id];
+        })
+        .sort();
     }
 
     it('prunes and deletes by query in transactions of at most STEP_ROWS messages, keeping groups exact', async () => {
@@ -404,7 +474,8 @@ pg('PostgresStore', () => {
         const steps = await countDeletes(store.schema);
         const base = Date.UTC(2026, 0, 1);
         const ms = Array.from({ length: 2600 }, (_, i) =>
-          makeMessage({ fingerprint: `fp${i % 7}`, statusCode: i % 2 ? 500 : 404, dateTime: new Date(base + i * 1000).toISOString() }));
+          makeMessage({ fingerprint: `fp${i % 7}`, statusCode: i % 2 ? 500 : 404, dateTime: new Date(base + i * 1000).toISOString() }),
+        );
         for (let at = 0; at < ms.length; at += 1000) await store.append(ms.slice(at, at + 1000));
         const now = new Date(base + 10 * 86_400_000);
 
@@ -422,7 +493,12 @@ pg('PostgresStore', () => {
 
         // A delete by query over more than a step goes in steps too.
         const more = Array.from({ length: 2100 }, (_, i) =>
-          makeMessage({ fingerprint: `fp${i % 5}`, statusCode: i % 2 ? 500 : 404, dateTime: new Date(base + 5000_000 + i * 1000).toISOString() }));
+          makeMessage({
+            fingerprint: `fp${i % 5}`,
+            statusCode: i % 2 ? 500 : 404,
+            dateTime: new Date(base + 5000_000 + i * 1000).toISOString(),
+          }),
+        );
         for (let at = 0; at < more.length; at += 1000) await store.append(more.slice(at, at + 1000));
         left = [...left, ...more];
         const doomed = left.filter((m) => m.statusCode === 404);
@@ -445,7 +521,9 @@ pg('PostgresStore', () => {
     const pool = adminPool();
     // The schema as version 1 of the store left it, with rows written the way it wrote them.
     await pool.query(`CREATE SCHEMA "${schema}"`);
-    await pool.query(`CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await pool.query(
+      `CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
     for (const statement of MIGRATIONS.find((m) => m.version === 1)!.statements(t)) await pool.query(statement);
     await pool.query(`INSERT INTO ${t.migrations} (version, description) VALUES (1, 'messages, group aggregate, keys')`);
     const older = makeMessage({ fingerprint: 'fpOld', title: 'older one', dateTime: '2026-03-01T00:00:00.000Z' });
@@ -453,32 +531,77 @@ pg('PostgresStore', () => {
     for (const m of [older, newer]) {
       const tk = tokensOfMessage(m);
       const exprs = INSERT_COLUMNS.map((c, i) => (c.expr ?? `$::${c.type}`).replace('$', `$${i + 1}`));
-      await pool.query(`INSERT INTO ${t.messages} (${INSERT_COLUMNS.map((c) => c.name).join(', ')}) VALUES (${exprs.join(', ')})`,
-        INSERT_COLUMNS.map((c) => c.value(m, tk)));
+      await pool.query(
+        `INSERT INTO ${t.messages} (${INSERT_COLUMNS.map((c) => c.name).join(', ')}) VALUES (${exprs.join(', ')})`,
+        INSERT_COLUMNS.map((c) => c.value(m, tk)),
+      );
     }
-    await pool.query(`INSERT INTO ${t.groups} (log, fingerprint, count, first_seen, last_seen, last_id, title, type, status_code)
-      VALUES ('default', 'fpOld', 2, $1, $2, $3, 'newer one', $4, 502)`, [older.dateTime, newer.dateTime, newer.id, newer.type]);
+    await pool.query(
+      `INSERT INTO ${t.groups} (log, fingerprint, count, first_seen, last_seen, last_id, title, type, status_code)
+      VALUES ('default', 'fpOld', 2, $1, $2, $3, 'newer one', $4, 502)`,
+      [older.dateTime, newer.dateTime, newer.id, newer.type],
+    );
     const key = createKey({ name: 'old key', permissions: ['messages_read'] });
-    await pool.query(`INSERT INTO ${t.keys} (id, name, permissions, logs, hash, created) VALUES ($1, $2, $3::jsonb, '[]', $4, $5)`,
-      [key.record.id, key.record.name, JSON.stringify(key.record.permissions), key.record.hash, key.record.created]);
+    await pool.query(`INSERT INTO ${t.keys} (id, name, permissions, logs, hash, created) VALUES ($1, $2, $3::jsonb, '[]', $4, $5)`, [
+      key.record.id,
+      key.record.name,
+      JSON.stringify(key.record.permissions),
+      key.record.hash,
+      key.record.created,
+    ]);
 
     const store = await freshStore({ schema });
     try {
       expect(store.migrationsApplied).toBe(MIGRATIONS.length - 1);
       expect(await store.get('default', newer.id)).toEqual(newer);
       expect((await store.search({ query: parseQuery('"older one"') })).messages.map((m) => m.id)).toEqual([older.id]);
-      expect((await store.groups({})).groups).toEqual([expect.objectContaining({
-        fingerprint: 'fpOld', count: 2, countedOnly: 0, firstSeen: older.dateTime, lastSeen: newer.dateTime, lastId: newer.id, title: 'newer one', statusCode: 502,
-      })]);
+      expect((await store.groups({})).groups).toEqual([
+        expect.objectContaining({
+          fingerprint: 'fpOld',
+          count: 2,
+          countedOnly: 0,
+          firstSeen: older.dateTime,
+          lastSeen: newer.dateTime,
+          lastId: newer.id,
+          title: 'newer one',
+          statusCode: 502,
+        }),
+      ]);
       expect(await store.logs()).toEqual([{ name: 'default', count: 2, lastSeen: newer.dateTime }]);
       expect((await store.getKey(key.record.id))?.name).toBe('old key');
       // The migrated representative still wins over a late older message, and the new features work on old groups.
       await store.append([makeMessage({ fingerprint: 'fpOld', title: 'late', dateTime: '2026-02-01T00:00:00.000Z' })]);
-      await store.tally([{ id: 'tally1', log: 'default', fingerprint: 'fpOld', count: 2, firstSeen: '2026-03-03T00:00:00.000Z',
-        lastSeen: '2026-03-03T00:01:00.000Z', title: 'counted', type: 'Error', minutes: [['2026-03-03T00:00:00.000Z', 1], ['2026-03-03T00:01:00.000Z', 1]] }]);
-      expect((await store.groups({})).groups[0]).toMatchObject({ count: 5, countedOnly: 2, lastId: newer.id, title: 'newer one', lastSeen: '2026-03-03T00:01:00.000Z' });
+      await store.tally([
+        {
+          id: 'tally1',
+          log: 'default',
+          fingerprint: 'fpOld',
+          count: 2,
+          firstSeen: '2026-03-03T00:00:00.000Z',
+          lastSeen: '2026-03-03T00:01:00.000Z',
+          title: 'counted',
+          type: 'Error',
+          minutes: [
+            ['2026-03-03T00:00:00.000Z', 1],
+            ['2026-03-03T00:01:00.000Z', 1],
+          ],
+        },
+      ]);
+      expect((await store.groups({})).groups[0]).toMatchObject({
+        count: 5,
+        countedOnly: 2,
+        lastId: newer.id,
+        title: 'newer one',
+        lastSeen: '2026-03-03T00:01:00.000Z',
+      });
       expect(await store.delete('default', { ids: [newer.id] })).toBe(1);
-      expect((await store.groups({})).groups[0]).toMatchObject({ count: 4, countedOnly: 2, lastId: older.id, title: 'older one', lastSeen: '2026-03-03T00:01:00.000Z' });
+      expect((await store.groups({})).groups[0]).toMatchObject({
+        count: 4,
+        countedOnly: 2,
+        lastId: older.id,
+        title: 'older one',
+        lastSeen: '2026-03-03T00:01:00.000Z',
+      });
     } finally {
       await store.close();
     }

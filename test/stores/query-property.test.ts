@@ -12,7 +12,37 @@ import { compileQuery } from '../../src/stores/sqlite/query';
 import type { Store } from '../../src/stores/types';
 import { makeMessage } from '../helpers/messages';
 
-const WORDS = ['timeout', 'Timeout', 'connection', 'refused', 'order', 'orders', 'café', 'cafe', 'naïve', 'straße', '日本', '日本語', 'ünïcødé', 'null', 'undefined', 'id', 'x', 'handler', 'checkout', 'ECONNREFUSED', 'Ｆｕｌｌ', 'ﬁle', 'İstanbul', '42', 'v1', 'a_b', "O'Brien", 'DROP', 'TABLE'];
+const WORDS = [
+  'timeout',
+  'Timeout',
+  'connection',
+  'refused',
+  'order',
+  'orders',
+  'café',
+  'cafe',
+  'naïve',
+  'straße',
+  '日本',
+  '日本語',
+  'ünïcødé',
+  'null',
+  'undefined',
+  'id',
+  'x',
+  'handler',
+  'checkout',
+  'ECONNREFUSED',
+  'Ｆｕｌｌ',
+  'ﬁle',
+  'İstanbul',
+  '42',
+  'v1',
+  'a_b',
+  "O'Brien",
+  'DROP',
+  'TABLE',
+];
 const TYPES = ['TypeError', 'RangeError', 'Error', 'string', 'NotFoundError', 'typeerror'];
 const USERS = ['alice', 'ALICE', 'bob', 'Émile', undefined];
 const HOSTS = ['web-1', 'web-2', 'WEB-1', 'db_1', undefined];
@@ -81,17 +111,23 @@ afterAll(async () => {
 /** Row count and a hash of every row of every table, plus the schema itself. */
 function sqliteChecksum(): string {
   const h = createHash('sha256');
-  const tables = raw.prepare("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name").all() as { name: string; sql: string | null }[];
+  const tables = raw.prepare("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name").all() as {
+    name: string;
+    sql: string | null;
+  }[];
   h.update(JSON.stringify(tables));
   for (const t of ['elmah_messages', 'elmah_stacks', 'elmah_groups', 'elmah_tallies', 'elmah_logs', 'elmah_keys', 'elmah_meta']) {
-    for (const row of raw.prepare(`SELECT * FROM ${t} ORDER BY 1`).raw().iterate()) h.update(JSON.stringify(row, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
+    for (const row of raw.prepare(`SELECT * FROM ${t} ORDER BY 1`).raw().iterate())
+      h.update(JSON.stringify(row, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
   }
   return h.digest('hex');
 }
 
 async function memoryChecksum(): Promise<string> {
   const all = await memory.search({ size: 1000 });
-  return createHash('sha256').update(JSON.stringify([all.total, all.messages, await memory.groups({ size: 1000 }), await memory.logs()])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([all.total, all.messages, await memory.groups({ size: 1000 }), await memory.logs()]))
+    .digest('hex');
 }
 
 async function ids(store: Store, query: QueryNode): Promise<{ ids: string[]; total: number }> {
@@ -125,9 +161,55 @@ async function pages(store: Store, query: QueryNode): Promise<string[][]> {
 }
 
 const hostileFragments = fc.constantFrom(
-  "'; DROP TABLE elmah_messages; --", '" OR 1=1 --', "' OR '1'='1", '%', '_', '\\', '*', '"', "'", '(', ')', '[', ']', '{', '}', ':', 'NEAR(', 'AND', 'OR', 'NOT',
-  '-', '!', '&&', '||', 'title:', 'statusCode:[', 'dateTime:{x TO y}', '\u0000', '\u0007', '\u202e', '\ud800', '🚀', 'ǀ65e5ǀ', '{title type} : "x"', '^', '$1', '?', '?1',
-  ':memory:', 'elmah_texts_fts MATCH', ';', '/*', '*/', 'x*', '"a" *', 'type:%', 'user:_', 'log:*', 'id:\\%',
+  "'; DROP TABLE elmah_messages; --",
+  '" OR 1=1 --',
+  "' OR '1'='1",
+  '%',
+  '_',
+  '\\',
+  '*',
+  '"',
+  "'",
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ':',
+  'NEAR(',
+  'AND',
+  'OR',
+  'NOT',
+  '-',
+  '!',
+  '&&',
+  '||',
+  'title:',
+  'statusCode:[',
+  'dateTime:{x TO y}',
+  '\u0000',
+  '\u0007',
+  '\u202e',
+  '\ud800',
+  '🚀',
+  'ǀ65e5ǀ',
+  '{title type} : "x"',
+  '^',
+  '$1',
+  '?',
+  '?1',
+  ':memory:',
+  'elmah_texts_fts MATCH',
+  ';',
+  '/*',
+  '*/',
+  'x*',
+  '"a" *',
+  'type:%',
+  'user:_',
+  'log:*',
+  'id:\\%',
 );
 
 describe('hostile queries', () => {
@@ -144,7 +226,16 @@ describe('hostile queries', () => {
   it('random strings and SQL fragments only fail with ERR_ELMAH_QUERY, and both stores agree', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(hostileFragments, fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.constantFrom(...WORDS), fc.constant(' ')), { maxLength: 12 }),
+        fc.array(
+          fc.oneof(
+            hostileFragments,
+            fc.string({ maxLength: 12 }),
+            fc.string({ unit: 'grapheme', maxLength: 6 }),
+            fc.constantFrom(...WORDS),
+            fc.constant(' '),
+          ),
+          { maxLength: 12 },
+        ),
         async (parts) => tryQuery(parts.join('')),
       ),
       { numRuns: 300 },
@@ -165,7 +256,14 @@ describe('hostile queries', () => {
       `${'-'.repeat(1000)}timeout`,
       `${'('.repeat(20)}timeout${')'.repeat(20)}`,
       `${'('.repeat(33)}timeout${')'.repeat(33)}`,
-      '((timeout)', '(timeout))', ')(', '"unclosed', 'title:"unclosed', 'statusCode:[500 TO', 'statusCode:[a TO b]', 'dateTime:[x TO y]',
+      '((timeout)',
+      '(timeout))',
+      ')(',
+      '"unclosed',
+      'title:"unclosed',
+      'statusCode:[500 TO',
+      'statusCode:[a TO b]',
+      'dateTime:[x TO y]',
       'x'.repeat(100 * 1024),
       `"${'a '.repeat(50 * 1024)}"`,
       Array.from({ length: 65 }, (_, i) => `w${i}`).join(' '),
@@ -189,13 +287,53 @@ const term: fc.Arbitrary<string> = fc.oneof(
   word,
   fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 3 }).map((ws) => quote(ws.join(' '))),
   fc.tuple(fc.constantFrom('title', 'message', 'detail', 'url', 'source'), word).map(([f, w]) => `${f}:${w}`),
-  fc.tuple(fc.constantFrom('title', 'detail'), fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 2 })).map(([f, ws]) => `${f}:${quote(ws.join(' '))}`),
-  fc.tuple(fc.constantFrom('type', 'user', 'hostname', 'method', 'severity', 'log', 'category', 'version', 'correlationId', 'fingerprint'), fc.constantFrom(...TYPES, 'alice', 'Alice', 'bob', 'émile', 'Émile', 'web-1', 'WEB-1', 'db_1', 'db%1', 'post', 'GET', 'fatal', 'shop', 'default', 'db', '1.1.0', 'c-1', 'fp3', 'x'), fc.boolean())
+  fc
+    .tuple(fc.constantFrom('title', 'detail'), fc.array(fc.constantFrom(...WORDS), { minLength: 1, maxLength: 2 }))
+    .map(([f, ws]) => `${f}:${quote(ws.join(' '))}`),
+  fc
+    .tuple(
+      fc.constantFrom('type', 'user', 'hostname', 'method', 'severity', 'log', 'category', 'version', 'correlationId', 'fingerprint'),
+      fc.constantFrom(
+        ...TYPES,
+        'alice',
+        'Alice',
+        'bob',
+        'émile',
+        'Émile',
+        'web-1',
+        'WEB-1',
+        'db_1',
+        'db%1',
+        'post',
+        'GET',
+        'fatal',
+        'shop',
+        'default',
+        'db',
+        '1.1.0',
+        'c-1',
+        'fp3',
+        'x',
+      ),
+      fc.boolean(),
+    )
     .map(([f, v, p]) => `${f}:${p ? `${v.slice(0, Math.max(1, v.length - 2))}*` : v}`),
   fc.constantFrom('statusCode:500', 'statusCode:0', 'statusCode:7', 'statusCode:5*', 'statusCode:40*', 'statusCode:0*', 'status:404'),
-  fc.tuple(fc.constantFrom('[', '{'), fc.constantFrom('*', '0', '400', '500', '503'), fc.constantFrom('*', '404', '502', '599', '999'), fc.constantFrom(']', '}'))
+  fc
+    .tuple(
+      fc.constantFrom('[', '{'),
+      fc.constantFrom('*', '0', '400', '500', '503'),
+      fc.constantFrom('*', '404', '502', '599', '999'),
+      fc.constantFrom(']', '}'),
+    )
     .map(([a, lo, hi, b]) => `statusCode:${a}${lo} TO ${hi}${b}`),
-  fc.tuple(fc.constantFrom('[', '{'), fc.constantFrom('*', '2026-01-02', '2026-01-03T05:00:00Z'), fc.constantFrom('*', '2026-01-05', '2026-01-08T00:00:00.000Z'), fc.constantFrom(']', '}'))
+  fc
+    .tuple(
+      fc.constantFrom('[', '{'),
+      fc.constantFrom('*', '2026-01-02', '2026-01-03T05:00:00Z'),
+      fc.constantFrom('*', '2026-01-05', '2026-01-08T00:00:00.000Z'),
+      fc.constantFrom(']', '}'),
+    )
     .map(([a, lo, hi, b]) => `dateTime:${a}${lo} TO ${hi}${b}`),
   fc.constantFrom('dateTime:2026-01-0*', 'dateTime:2026-01-03*', 'id:01*'),
 );

@@ -85,7 +85,8 @@ describe('SqliteStore checkpointer thread', () => {
     try {
       await appendUntil(store, () => connection(store).pragma('wal_autocheckpoint', { simple: true }) === 0, 400);
       expect(connection(store).pragma('wal_autocheckpoint', { simple: true })).toBe(0);
-      const worker = (store.checkpointStats() && (store as unknown as { checkpointer: { worker: { terminate(): Promise<number> } } }).checkpointer.worker)!;
+      const worker = (store.checkpointStats() &&
+        (store as unknown as { checkpointer: { worker: { terminate(): Promise<number> } } }).checkpointer.worker)!;
       await worker.terminate();
       await new Promise((r) => setTimeout(r, 50));
       expect(connection(store).pragma('wal_autocheckpoint', { simple: true })).toBeGreaterThan(0);

@@ -36,7 +36,10 @@ describe('SqliteStore', () => {
   afterEach(async () => {
     for (const s of open.splice(0)) await s.close();
   });
-  async function store(path: string | Database.Database = tempFile(), options: Parameters<typeof SqliteStore.open>[1] = {}): Promise<SqliteStore> {
+  async function store(
+    path: string | Database.Database = tempFile(),
+    options: Parameters<typeof SqliteStore.open>[1] = {},
+  ): Promise<SqliteStore> {
     const s = await SqliteStore.open(path, { autoPruneMs: false, ...options });
     open.push(s);
     return s;
@@ -98,7 +101,9 @@ describe('SqliteStore', () => {
     await SqliteStore.open(file, { autoPruneMs: false }).then((s) => s.close()); // creates the folder
     rmSync(file);
     const db = new Database(file);
-    db.exec("CREATE TABLE app_orders (id INTEGER PRIMARY KEY, total REAL); INSERT INTO app_orders (total) VALUES (9.5); PRAGMA user_version = 7;");
+    db.exec(
+      'CREATE TABLE app_orders (id INTEGER PRIMARY KEY, total REAL); INSERT INTO app_orders (total) VALUES (9.5); PRAGMA user_version = 7;',
+    );
     db.close();
     const s = await store(file);
     await s.append([makeMessage()]);
@@ -119,7 +124,9 @@ describe('SqliteStore', () => {
     const raw = new Database(file);
     const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'elmah_%' ORDER BY name").pluck().all();
     raw.close();
-    expect(tables).toEqual(expect.arrayContaining(['elmah_groups', 'elmah_keys', 'elmah_logs', 'elmah_messages', 'elmah_meta', 'elmah_stacks', 'elmah_tallies']));
+    expect(tables).toEqual(
+      expect.arrayContaining(['elmah_groups', 'elmah_keys', 'elmah_logs', 'elmah_messages', 'elmah_meta', 'elmah_stacks', 'elmah_tallies']),
+    );
     const again = await store(file);
     expect((await again.search({})).total).toBe(0);
   });
@@ -164,7 +171,8 @@ describe('SqliteStore', () => {
     const keys = [createKey({ name: 'writer' }), createKey({ name: 'reader', permissions: ['messages_read'] })];
     for (const k of keys) await s.putKey(k.record);
     await s.append([makeMessage()]);
-    const bytes = (): Buffer => Buffer.concat([readFileSync(file), existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`) : Buffer.alloc(0)]);
+    const bytes = (): Buffer =>
+      Buffer.concat([readFileSync(file), existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`) : Buffer.alloc(0)]);
     const check = (): void => {
       const all = bytes();
       for (const { key, record } of keys) {
@@ -214,7 +222,12 @@ describe('SqliteStore', () => {
     const recent = Array.from({ length: 5 }, (_, i) => makeMessage({ dateTime: new Date(now - (5 - i) * 60_000).toISOString() }));
     await s.append([old, ...recent]);
     const left = await s.search({});
-    expect(left.messages.map((m) => m.id)).toEqual(recent.slice(2).map((m) => m.id).reverse());
+    expect(left.messages.map((m) => m.id)).toEqual(
+      recent
+        .slice(2)
+        .map((m) => m.id)
+        .reverse(),
+    );
     expect((await s.logs()).map((l) => [l.name, l.count])).toEqual([['default', 3]]);
     expect((await s.groups({})).groups.reduce((n, g) => n + g.count, 0)).toBe(3);
   });
@@ -222,7 +235,10 @@ describe('SqliteStore', () => {
   it('uses the configured retention for prune() without arguments', async () => {
     const s = await store(tempFile(), { retention: { maxAgeDays: 1, maxCount: 100 } });
     const now = Date.now();
-    await s.append([makeMessage({ dateTime: new Date(now - 2 * 86_400_000).toISOString() }), makeMessage({ dateTime: new Date(now).toISOString() })]);
+    await s.append([
+      makeMessage({ dateTime: new Date(now - 2 * 86_400_000).toISOString() }),
+      makeMessage({ dateTime: new Date(now).toISOString() }),
+    ]);
     expect(await s.prune()).toBe(1);
     expect((await s.search({})).total).toBe(1);
   });
@@ -231,7 +247,21 @@ describe('SqliteStore', () => {
     const s = await store(':memory:');
     const m = makeMessage({ title: 'Ｆｕｌｌ ﬁle İstanbul Ǆemal naïve 日本語 emoji🚀rocket', url: '/straße/ÄÖÜ' });
     await s.append([m]);
-    for (const q of ['full', 'file', 'istanbul', 'dzemal', 'naive', '日本', '日本語', 'emoji', 'rocket', 'url:strasse', 'url:straße', 'url:aou', '"naïve 日本語"']) {
+    for (const q of [
+      'full',
+      'file',
+      'istanbul',
+      'dzemal',
+      'naive',
+      '日本',
+      '日本語',
+      'emoji',
+      'rocket',
+      'url:strasse',
+      'url:straße',
+      'url:aou',
+      '"naïve 日本語"',
+    ]) {
       const tree = parseQuery(q);
       const expected = matchesQuery(tree, m) ? [m.id] : [];
       expect({ q, ids: (await s.search({ query: tree })).messages.map((x) => x.id) }).toEqual({ q, ids: expected });
@@ -254,16 +284,20 @@ describe('SqliteStore', () => {
   it('fails with ERR_ELMAH_DRIVER_MISSING and the rebuild command when the native addon is missing', async () => {
     let failure: unknown;
     await jest.isolateModulesAsync(async () => {
-      jest.doMock('better-sqlite3', () =>
-        function Database(): never {
-          throw new Error('Could not locate the bindings file. Tried: build/Release/better_sqlite3.node');
-        },
+      jest.doMock(
+        'better-sqlite3',
+        () =>
+          function Database(): never {
+            throw new Error('Could not locate the bindings file. Tried: build/Release/better_sqlite3.node');
+          },
       );
       const { SqliteStore: Isolated } = require('../../src/stores/sqlite') as { SqliteStore: typeof SqliteStore };
       failure = await Isolated.open(':memory:').catch((e: unknown) => e);
     });
     expect(failure).toMatchObject({ code: 'ERR_ELMAH_DRIVER_MISSING' });
-    expect((failure as Error & { help: string }).help).toBe('Let its install script run: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3');
+    expect((failure as Error & { help: string }).help).toBe(
+      'Let its install script run: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3',
+    );
   });
 });
 
@@ -292,9 +326,16 @@ describe('SqliteStore write path', () => {
   it('stores one stack for occurrences whose titles differ, and gives each its own title and detail back', async () => {
     const file = tempFile();
     const s = await store(file);
-    const frames = '    at OrdersService.load (/app/src/orders.js:12:7)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)';
-    const ms = [101, 102, 103].map((n) => makeMessage({ title: `Order ${n} not found`, type: 'NotFoundError', detail: `NotFoundError: Order ${n} not found\n${frames}` }));
-    const odd = makeMessage({ title: 'Order 104 not found', type: 'NotFoundError', detail: `NotFoundError: Order 104 not found\n  with a second line\n${frames}` });
+    const frames =
+      '    at OrdersService.load (/app/src/orders.js:12:7)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)';
+    const ms = [101, 102, 103].map((n) =>
+      makeMessage({ title: `Order ${n} not found`, type: 'NotFoundError', detail: `NotFoundError: Order ${n} not found\n${frames}` }),
+    );
+    const odd = makeMessage({
+      title: 'Order 104 not found',
+      type: 'NotFoundError',
+      detail: `NotFoundError: Order 104 not found\n  with a second line\n${frames}`,
+    });
     await s.append([...ms, odd]);
     expect(count(file, 'SELECT count(*) FROM elmah_stacks')).toBe(1);
     for (const m of [...ms, odd]) expect(await s.get('default', m.id)).toEqual(m);
@@ -323,12 +364,21 @@ describe('SqliteStore write path', () => {
     expect(tables).toEqual([]);
     expect(count(file, "SELECT value FROM elmah_meta WHERE key = 'schema_version'")).toBe(String(SCHEMA_VERSION));
     expect((await s.search({ size: 100 })).total).toBe(6);
-    expect((await s.logs()).map((l) => [l.name, l.count])).toEqual([['billing', 1], ['default', 5]]);
+    expect((await s.logs()).map((l) => [l.name, l.count])).toEqual([
+      ['billing', 1],
+      ['default', 5],
+    ]);
     const m = await s.get('default', '01V1MESSAGE00000000000001');
     expect(m).toMatchObject({
-      title: 'Order 101 not found', type: 'NotFoundError', statusCode: 404, url: '/orders/101?page=2', user: 'alice',
-      detail: 'NotFoundError: Order 101 not found\n    at handler1 (/app/src/routes/orders.js:11:5)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)',
-      queryString: [{ key: 'page', value: '2' }], data: [{ key: 'code', value: 'E1' }],
+      title: 'Order 101 not found',
+      type: 'NotFoundError',
+      statusCode: 404,
+      url: '/orders/101?page=2',
+      user: 'alice',
+      detail:
+        'NotFoundError: Order 101 not found\n    at handler1 (/app/src/routes/orders.js:11:5)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)',
+      queryString: [{ key: 'page', value: '2' }],
+      data: [{ key: 'code', value: 'E1' }],
     });
     expect((await s.get('default', '01V1MESSAGE00000000000005'))?.severity).toBe('Fatal');
     const groups = await s.groups({ log: 'default' });

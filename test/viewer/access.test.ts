@@ -22,19 +22,29 @@ describe("access 'local' (default)", () => {
     expect((await request(t.app).get('/elmah.axd/')).status).toBe(200);
   });
 
-  it.each(['x-forwarded-for', 'forwarded', 'x-real-ip'])('refuses a request carrying %s with a 403 page that says how to open access', async (header) => {
-    const t = await createViewerApp();
-    const res = await request(t.app).get('/elmah.axd/').set(header, '203.0.113.7');
-    expect(res.status).toBe(403);
-    expect(res.text).toContain(`carries a ${header} header`);
-    expect(res.text).toContain("access: 'key'");
-    expect(res.text).not.toContain('Order 0 failed');
-    expect((await request(t.app).get(`/elmah.axd/json/${t.messages[0]!.id}`).set(header, '1.2.3.4')).status).toBe(403);
-  });
+  it.each(['x-forwarded-for', 'forwarded', 'x-real-ip'])(
+    'refuses a request carrying %s with a 403 page that says how to open access',
+    async (header) => {
+      const t = await createViewerApp();
+      const res = await request(t.app).get('/elmah.axd/').set(header, '203.0.113.7');
+      expect(res.status).toBe(403);
+      expect(res.text).toContain(`carries a ${header} header`);
+      expect(res.text).toContain("access: 'key'");
+      expect(res.text).not.toContain('Order 0 failed');
+      expect((await request(t.app).get(`/elmah.axd/json/${t.messages[0]!.id}`).set(header, '1.2.3.4')).status).toBe(403);
+    },
+  );
 
   it('refuses a request from another machine, on every route', async () => {
     const t = await createViewerApp({ remoteAddress: '10.1.2.3' });
-    for (const path of ['/elmah.axd/', '/elmah.axd/about', '/elmah.axd/rss', '/elmah.axd/download', '/elmah.axd/test', '/elmah.axd/chart.svg']) {
+    for (const path of [
+      '/elmah.axd/',
+      '/elmah.axd/about',
+      '/elmah.axd/rss',
+      '/elmah.axd/download',
+      '/elmah.axd/test',
+      '/elmah.axd/chart.svg',
+    ]) {
       const res = await request(t.app).get(path);
       expect(res.status).toBe(403);
     }
@@ -73,26 +83,63 @@ describe("access 'local' (default)", () => {
 
   it('recognises loopback addresses', () => {
     for (const a of ['127.0.0.1', '127.5.6.7', '::1', '::ffff:127.0.0.1', '0:0:0:0:0:0:0:1']) expect(isLoopback(a)).toBe(true);
-    for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', 'fe80::1', '', undefined, '127.0.0.1.evil']) expect(isLoopback(a)).toBe(false);
-    const req = (headers: Record<string, string>, remoteAddress = '127.0.0.1') => ({ headers: { host: 'localhost:3000', ...headers }, socket: { remoteAddress } }) as never;
+    for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', 'fe80::1', '', undefined, '127.0.0.1.evil'])
+      expect(isLoopback(a)).toBe(false);
+    const req = (headers: Record<string, string>, remoteAddress = '127.0.0.1') =>
+      ({ headers: { host: 'localhost:3000', ...headers }, socket: { remoteAddress } }) as never;
     expect(isLocalRequest(req({}))).toBe(true);
     expect(isLocalRequest(req({ forwarded: 'for=1.2.3.4' }))).toBe(false);
     expect(isLocalRequest(req({}, '192.0.2.1'))).toBe(false);
   });
 
-  it.each(['via', 'forwarded', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'X-Forwarded-Server'])(
-    'counts a request carrying %s as proxied',
-    (header) => {
-      const req = { headers: { host: 'localhost', [header.toLowerCase()]: 'x' }, socket: { remoteAddress: '127.0.0.1' } } as never;
-      expect(isLocalRequest(req)).toBe(false);
-    },
-  );
+  it.each([
+    'via',
+    'forwarded',
+    'x-real-ip',
+    'x-forwarded-for',
+    'x-forwarded-host',
+    'x-forwarded-proto',
+    'x-forwarded-port',
+    'X-Forwarded-Server',
+  ])('counts a request carrying %s as proxied', (header) => {
+    const req = { headers: { host: 'localhost', [header.toLowerCase()]: 'x' }, socket: { remoteAddress: '127.0.0.1' } } as never;
+    expect(isLocalRequest(req)).toBe(false);
+  });
 
   it('accepts only Host headers that name a loopback host', () => {
-    for (const h of ['localhost', 'LOCALHOST:3000', 'localhost:80', 'app.localhost', 'A.B.localhost:8080', '127.0.0.1', '127.0.0.1:3000', '127.255.0.9:1', '[::1]', '[::1]:3000', '[0:0:0:0:0:0:0:1]:80']) {
+    for (const h of [
+      'localhost',
+      'LOCALHOST:3000',
+      'localhost:80',
+      'app.localhost',
+      'A.B.localhost:8080',
+      '127.0.0.1',
+      '127.0.0.1:3000',
+      '127.255.0.9:1',
+      '[::1]',
+      '[::1]:3000',
+      '[0:0:0:0:0:0:0:1]:80',
+    ]) {
       expect([h, isLoopbackHost(h)]).toEqual([h, true]);
     }
-    for (const h of [undefined, '', 'example.com', 'localhost.example.com', 'evil-localhost', 'attacker.example:3000', '127.0.0.1.nip.io', '128.0.0.1', '127.0.0.256', '10.0.0.1', '[::2]', '[fe80::1]:80', 'localhost:3000:1', 'local host', 'localhost/x', '0.0.0.0']) {
+    for (const h of [
+      undefined,
+      '',
+      'example.com',
+      'localhost.example.com',
+      'evil-localhost',
+      'attacker.example:3000',
+      '127.0.0.1.nip.io',
+      '128.0.0.1',
+      '127.0.0.256',
+      '10.0.0.1',
+      '[::2]',
+      '[fe80::1]:80',
+      'localhost:3000:1',
+      'local host',
+      'localhost/x',
+      '0.0.0.0',
+    ]) {
       expect([h, isLoopbackHost(h)]).toEqual([h, false]);
     }
   });
@@ -109,14 +156,23 @@ describe("access 'local' (default)", () => {
 });
 
 /** Sends one request with exactly these headers to 127.0.0.1:port. */
-function rawRequest(port: number, path: string, headers: Record<string, string>, method = 'GET', body = ''): Promise<{ status: number; text: string }> {
+function rawRequest(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+  body = '',
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method, headers: { ...headers, connection: 'close' }, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -175,7 +231,13 @@ describe("access 'local' behind a proxy that adds no header", () => {
       // Even with a token taken from a genuine local page, the delete is refused.
       const genuine = await rawRequest(port, `/elmah.axd/detail/${id}`, { host: `localhost:${port}` });
       const csrf = csrfOf(genuine.text);
-      const del = await rawRequest(port, `/elmah.axd/detail/${id}/delete`, { host: 'attacker.example', 'content-type': 'application/x-www-form-urlencoded' }, 'POST', `_csrf=${encodeURIComponent(csrf)}`);
+      const del = await rawRequest(
+        port,
+        `/elmah.axd/detail/${id}/delete`,
+        { host: 'attacker.example', 'content-type': 'application/x-www-form-urlencoded' },
+        'POST',
+        `_csrf=${encodeURIComponent(csrf)}`,
+      );
       expect(del.status).toBe(403);
       expect(await t.store.get('default', id)).toBeDefined();
     } finally {
@@ -248,7 +310,10 @@ describe("access 'key'", () => {
     const t = await keyApp();
     const agent = request.agent(t.app);
     const form = await agent.get('/elmah.axd/signin?next=%2Felmah.axd%2Fabout');
-    const res = await agent.post('/elmah.axd/signin').type('form').send({ _csrf: csrfOf(form.text), key: t.keys.read, next: '/elmah.axd/about' });
+    const res = await agent
+      .post('/elmah.axd/signin')
+      .type('form')
+      .send({ _csrf: csrfOf(form.text), key: t.keys.read, next: '/elmah.axd/about' });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/elmah.axd/about');
     const cookie = cookieOf(res, 'elmah_session')!;
@@ -268,7 +333,10 @@ describe("access 'key'", () => {
     const agent = request.agent(t.app);
     const form = await agent.get('/elmah.axd/signin');
     for (const next of ['https://evil.example/', '//evil.example/', '/elmah.axd//evil.example', '/other']) {
-      const res = await agent.post('/elmah.axd/signin').type('form').send({ _csrf: csrfOf(form.text), key: t.keys.read, next });
+      const res = await agent
+        .post('/elmah.axd/signin')
+        .type('form')
+        .send({ _csrf: csrfOf(form.text), key: t.keys.read, next });
       expect(res.headers.location).toBe('/elmah.axd/');
     }
   });
@@ -282,7 +350,10 @@ describe("access 'key'", () => {
     expect(write.status).toBe(401);
     expect(write.text).toContain('needs messages_read');
     expect(cookieOf(write, 'elmah_session')).toBeUndefined();
-    const unknown = await agent.post('/elmah.axd/signin').type('form').send({ _csrf: csrf, key: 'elmah_aaaaaaaa_' + 'b'.repeat(43) });
+    const unknown = await agent
+      .post('/elmah.axd/signin')
+      .type('form')
+      .send({ _csrf: csrf, key: 'elmah_aaaaaaaa_' + 'b'.repeat(43) });
     expect(unknown.status).toBe(401);
     expect(unknown.text).toContain('was not accepted');
     const noCsrf = await agent.post('/elmah.axd/signin').type('form').send({ key: t.keys.read });
@@ -303,7 +374,7 @@ describe("access 'key'", () => {
     expect(blocked.text).toContain('Too many failed sign-ins');
   });
 
-  it("behind a proxy counts failures per client address as trust proxy resolves it, and per key id", async () => {
+  it('behind a proxy counts failures per client address as trust proxy resolves it, and per key id', async () => {
     const t = await keyApp();
     t.app.set('trust proxy', true);
     const signIn = async (client: string, key: string) => {
@@ -330,7 +401,10 @@ describe("access 'key'", () => {
     const value = cookieOf(res, 'elmah_session')!.split(';')[0]!.split('=')[1]!;
     const tampered = value.slice(0, 10) + (value[10] === 'A' ? 'B' : 'A') + value.slice(11);
     expect((await request(t.app).get('/elmah.axd/').set('Cookie', `elmah_session=${tampered}`)).status).toBe(303);
-    const other = await createViewerApp({ remoteAddress: '198.51.100.9', viewer: { access: 'key', sessionSecret: 'another-secret-that-is-32-characters-long' } });
+    const other = await createViewerApp({
+      remoteAddress: '198.51.100.9',
+      viewer: { access: 'key', sessionSecret: 'another-secret-that-is-32-characters-long' },
+    });
     expect((await request(other.app).get('/elmah.axd/').set('Cookie', `elmah_session=${value}`)).status).toBe(303);
     expect((await request(t.app).get('/elmah.axd/').set('Cookie', `elmah_session=${value}`)).status).toBe(200);
   });
@@ -342,7 +416,10 @@ describe("access 'key'", () => {
     const signIn = await agent.post('/elmah.axd/signin').type('form').send({ _csrf: csrf, key: t.keys.read });
     const kept = cookieOf(signIn, 'elmah_session')!.split(';')[0]!;
     const page = await agent.get('/elmah.axd/');
-    const out = await agent.post('/elmah.axd/signout').type('form').send({ _csrf: csrfOf(page.text) });
+    const out = await agent
+      .post('/elmah.axd/signout')
+      .type('form')
+      .send({ _csrf: csrfOf(page.text) });
     expect(out.status).toBe(303);
     expect(out.headers.location).toBe('/elmah.axd/signin');
     expect(cookieOf(out, 'elmah_session')).toMatch(/Max-Age=0/);
@@ -366,11 +443,30 @@ describe("access 'key'", () => {
       return app;
     };
     // It accepts the cookie ...
-    expect((await request(await instance()).get('/elmah.axd/').set('Cookie', kept)).status).toBe(200);
+    expect(
+      (
+        await request(await instance())
+          .get('/elmah.axd/')
+          .set('Cookie', kept)
+      ).status,
+    ).toBe(200);
     // ... until the session is signed out on the first one.
     const page = await agent.get('/elmah.axd/');
-    expect((await agent.post('/elmah.axd/signout').type('form').send({ _csrf: csrfOf(page.text) })).status).toBe(303);
-    expect((await request(await instance()).get('/elmah.axd/').set('Cookie', kept)).status).toBe(303);
+    expect(
+      (
+        await agent
+          .post('/elmah.axd/signout')
+          .type('form')
+          .send({ _csrf: csrfOf(page.text) })
+      ).status,
+    ).toBe(303);
+    expect(
+      (
+        await request(await instance())
+          .get('/elmah.axd/')
+          .set('Cookie', kept)
+      ).status,
+    ).toBe(303);
   });
 
   it('uses the signed-in key for data: its permissions decide, and revoking it ends the session', async () => {
@@ -410,7 +506,13 @@ describe('access function', () => {
     try {
       const ok = await createViewerApp({ viewer: { access: async () => true } });
       expect((await request(ok.app).get('/elmah.axd/')).status).toBe(200);
-      const boom = await createViewerApp({ viewer: { access: () => { throw new Error('auth down'); } } });
+      const boom = await createViewerApp({
+        viewer: {
+          access: () => {
+            throw new Error('auth down');
+          },
+        },
+      });
       expect((await request(boom.app).get('/elmah.axd/')).status).toBe(403);
       expect(errors).toHaveBeenCalled();
     } finally {
@@ -436,7 +538,9 @@ describe('API keys in headers for /json and /download', () => {
   it('answers 401 for a bad key and 403 for a key without messages_read, as JSON', async () => {
     const t = await createViewerApp({ remoteAddress: '203.0.113.9' });
     const id = t.messages[0]!.id;
-    const bad = await request(t.app).get(`/elmah.axd/json/${id}`).set('Authorization', 'Bearer elmah_zzzzzzzz_' + 'c'.repeat(43));
+    const bad = await request(t.app)
+      .get(`/elmah.axd/json/${id}`)
+      .set('Authorization', 'Bearer elmah_zzzzzzzz_' + 'c'.repeat(43));
     expect(bad.status).toBe(401);
     expect(bad.body.error.code).toBe('ERR_ELMAH_KEY_INVALID');
     const malformed = await request(t.app).get('/elmah.axd/download').set('api_key', 'nope');
@@ -451,7 +555,13 @@ describe('API keys in headers for /json and /download', () => {
     const id = t.messages[0]!.id;
     for (let i = 0; i < 10; i++) {
       const path = i % 2 === 0 ? `/elmah.axd/json/${id}` : '/elmah.axd/download';
-      expect((await request(t.app).get(path).set('Authorization', `Bearer elmah_zzzzzzz${i}_${'c'.repeat(43)}`)).status).toBe(401);
+      expect(
+        (
+          await request(t.app)
+            .get(path)
+            .set('Authorization', `Bearer elmah_zzzzzzz${i}_${'c'.repeat(43)}`)
+        ).status,
+      ).toBe(401);
     }
     const blocked = await request(t.app).get(`/elmah.axd/json/${id}`).set('Authorization', `Bearer ${t.keys.read}`);
     expect(blocked.status).toBe(429);

@@ -9,7 +9,14 @@ import type { ErrorMessage } from '../../src/model/message';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const available = existsSync(CHROMIUM);
 if (!available) console.log(`viewer browser test skipped: ${CHROMIUM} is absent (CI installs Chromium)`);
 
@@ -45,12 +52,60 @@ const PAYLOADS = [
 /** Realistic errors for the README screenshots, spread over the last week. */
 function demoMessages(): Partial<ErrorMessage>[] {
   const kinds = [
-    { type: 'TypeError', title: "Cannot read properties of undefined (reading 'id')", statusCode: 500, url: '/api/orders/8412', method: 'GET', fn: 'getOrder', file: 'routes/orders.js' },
-    { type: 'Error', title: 'connect ECONNREFUSED 10.0.4.12:5432', statusCode: 503, url: '/api/cart', method: 'POST', fn: 'Pool.connect', file: 'db/pool.js' },
-    { type: 'TimeoutError', title: 'Payment provider did not answer within 30000 ms', statusCode: 504, url: '/checkout/pay', method: 'POST', fn: 'charge', file: 'payments/provider.js' },
-    { type: 'RangeError', title: 'Invalid time value', statusCode: 500, url: '/reports/daily?from=2026-13-01', method: 'GET', fn: 'formatRange', file: 'reports/dates.js' },
-    { type: 'SyntaxError', title: 'Unexpected token } in JSON at position 118', statusCode: 400, url: '/webhooks/shipping', method: 'POST', fn: 'parseWebhook', file: 'webhooks/shipping.js' },
-    { type: 'NotFoundError', title: 'Product sku-22871 not found', statusCode: 404, url: '/products/sku-22871', method: 'GET', fn: 'loadProduct', file: 'routes/products.js' },
+    {
+      type: 'TypeError',
+      title: "Cannot read properties of undefined (reading 'id')",
+      statusCode: 500,
+      url: '/api/orders/8412',
+      method: 'GET',
+      fn: 'getOrder',
+      file: 'routes/orders.js',
+    },
+    {
+      type: 'Error',
+      title: 'connect ECONNREFUSED 10.0.4.12:5432',
+      statusCode: 503,
+      url: '/api/cart',
+      method: 'POST',
+      fn: 'Pool.connect',
+      file: 'db/pool.js',
+    },
+    {
+      type: 'TimeoutError',
+      title: 'Payment provider did not answer within 30000 ms',
+      statusCode: 504,
+      url: '/checkout/pay',
+      method: 'POST',
+      fn: 'charge',
+      file: 'payments/provider.js',
+    },
+    {
+      type: 'RangeError',
+      title: 'Invalid time value',
+      statusCode: 500,
+      url: '/reports/daily?from=2026-13-01',
+      method: 'GET',
+      fn: 'formatRange',
+      file: 'reports/dates.js',
+    },
+    {
+      type: 'SyntaxError',
+      title: 'Unexpected token } in JSON at position 118',
+      statusCode: 400,
+      url: '/webhooks/shipping',
+      method: 'POST',
+      fn: 'parseWebhook',
+      file: 'webhooks/shipping.js',
+    },
+    {
+      type: 'NotFoundError',
+      title: 'Product sku-22871 not found',
+      statusCode: 404,
+      url: '/products/sku-22871',
+      method: 'GET',
+      fn: 'loadProduct',
+      file: 'routes/products.js',
+    },
   ];
   const users = ['alice@example.com', 'bob@example.com', '', 'carol@example.com', ''];
   const now = Date.now();
@@ -58,18 +113,38 @@ function demoMessages(): Partial<ErrorMessage>[] {
   for (let i = 0; i < 120; i++) {
     const k = kinds[(i * 7 + (i % 5)) % kinds.length]!;
     out.push({
-      type: k.type, title: k.title, statusCode: k.statusCode, url: k.url, method: k.method, user: users[i % users.length] || undefined,
-      hostname: `web-${(i % 3) + 1}`, log: 'default', application: 'shop', version: '2.4.1', severity: 'Error',
+      type: k.type,
+      title: k.title,
+      statusCode: k.statusCode,
+      url: k.url,
+      method: k.method,
+      user: users[i % users.length] || undefined,
+      hostname: `web-${(i % 3) + 1}`,
+      log: 'default',
+      application: 'shop',
+      version: '2.4.1',
+      severity: 'Error',
       dateTime: new Date(now - Math.floor((i * i * 0.35 + i * 3) * 60_000) - 90_000).toISOString(),
       correlationId: `4bf92f3577b34da6a3ce929d0e0e${String(4736 + i).padStart(4, '0')}`,
-      detail: `${k.type}: ${k.title}\n    at ${k.fn} (/srv/shop/src/${k.file}:${40 + i % 9}:13)\n    at handle (/srv/shop/src/app.js:88:5)\n` +
+      detail:
+        `${k.type}: ${k.title}\n    at ${k.fn} (/srv/shop/src/${k.file}:${40 + (i % 9)}:13)\n    at handle (/srv/shop/src/app.js:88:5)\n` +
         '    at Layer.handle [as handle_request] (/srv/shop/node_modules/express/lib/router/layer.js:95:5)\n' +
         '    at next (/srv/shop/node_modules/express/lib/router/route.js:149:13)\n' +
         '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
-      serverVariables: [{ key: 'HTTP_HOST', value: 'shop.example.com' }, { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0' }, { key: 'HTTP_AUTHORIZATION', value: '[Filtered]' }],
+      serverVariables: [
+        { key: 'HTTP_HOST', value: 'shop.example.com' },
+        { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0' },
+        { key: 'HTTP_AUTHORIZATION', value: '[Filtered]' },
+      ],
       cookies: [{ key: 'sid', value: '[Filtered]' }],
       queryString: k.url.includes('?') ? [{ key: 'from', value: '2026-13-01' }] : [],
-      form: k.method === 'POST' ? [{ key: 'quantity', value: '2' }, { key: 'card', value: '[Filtered]' }] : [],
+      form:
+        k.method === 'POST'
+          ? [
+              { key: 'quantity', value: '2' },
+              { key: 'card', value: '[Filtered]' },
+            ]
+          : [],
     });
   }
   return out;
@@ -102,7 +177,10 @@ describeIf('viewer in a browser', () => {
         user: p,
         hostname: 'web-2',
         statusCode: 500,
-        serverVariables: [{ key: 'HTTP_USER_AGENT', value: p }, { key: 'HTTP_REFERER', value: p }],
+        serverVariables: [
+          { key: 'HTTP_USER_AGENT', value: p },
+          { key: 'HTTP_REFERER', value: p },
+        ],
         form: [{ key: 'comment', value: p }],
         cookies: [{ key: p, value: '[Filtered]' }],
         queryString: [{ key: 'q', value: p }],
@@ -142,7 +220,9 @@ describeIf('viewer in a browser', () => {
     expect(await page.evaluate('window.__xss')).toBeUndefined();
     expect(await page.evaluate("document.querySelectorAll('.xss-injected').length")).toBe(0);
     expect(await page.evaluate("document.querySelectorAll('script:not([src])').length")).toBe(0);
-    expect(await page.evaluate("Array.from(document.scripts).map(function (s) { return s.getAttribute('src'); })")).toEqual(['/elmah.axd/assets/viewer.js']);
+    expect(await page.evaluate("Array.from(document.scripts).map(function (s) { return s.getAttribute('src'); })")).toEqual([
+      '/elmah.axd/assets/viewer.js',
+    ]);
     expect(await page.evaluate('window.__csp')).toEqual([]);
     expect(dialogs).toEqual([]);
     expect(violations).toEqual([]);
@@ -178,8 +258,13 @@ describeIf('viewer in a browser', () => {
 
   it('never executes the XSS corpus: list, groups, search, detail of every payload', async () => {
     const { page, dialogs, violations } = await watchedPage();
-    const paths = ['/elmah.axd/?size=100', '/elmah.axd/?view=groups&size=100', `/elmah.axd/?q=${encodeURIComponent('"<script>"')}`,
-      `/elmah.axd/?type=${encodeURIComponent(PAYLOADS[0]!)}`, '/elmah.axd/about'];
+    const paths = [
+      '/elmah.axd/?size=100',
+      '/elmah.axd/?view=groups&size=100',
+      `/elmah.axd/?q=${encodeURIComponent('"<script>"')}`,
+      `/elmah.axd/?type=${encodeURIComponent(PAYLOADS[0]!)}`,
+      '/elmah.axd/about',
+    ];
     const ids = t.messages.slice(-PAYLOADS.length).map((m) => m.id);
     for (const id of ids) paths.push(`/elmah.axd/detail/${id}?log=default`);
     for (const path of paths) {

@@ -29,7 +29,7 @@ const WINDOW: ClientHistogramOptions = { from: '2026-01-01T00:00:00.000Z', to: '
 describe('ViewerCaches', () => {
   const clock = mockNow();
 
-  it('reuses a client\'s log list for 5 seconds', async () => {
+  it("reuses a client's log list for 5 seconds", async () => {
     const caches = new ViewerCaches();
     const { client } = countingClient();
     expect((await caches.logsOf(client))[0]!.name).toBe('call-1');
@@ -98,11 +98,25 @@ describe('the viewer after a delete', () => {
     const agent = request.agent(t.app);
     expect((await svg(t.app, '/elmah.axd/chart.svg')).text).toContain('30 errors from');
     const confirm = await agent.get('/elmah.axd/delete?type=RangeError');
-    expect((await agent.post('/elmah.axd/delete').type('form').send({ _csrf: csrfOf(confirm.text), type: 'RangeError' })).status).toBe(303);
+    expect(
+      (
+        await agent
+          .post('/elmah.axd/delete')
+          .type('form')
+          .send({ _csrf: csrfOf(confirm.text), type: 'RangeError' })
+      ).status,
+    ).toBe(303);
     expect((await svg(t.app, '/elmah.axd/chart.svg')).text).toContain('20 errors from');
     const id = t.messages[1]!.id;
     const page = await agent.get(`/elmah.axd/detail/${id}`);
-    expect((await agent.post(`/elmah.axd/detail/${id}/delete`).type('form').send({ _csrf: csrfOf(page.text), log: 'default' })).status).toBe(303);
+    expect(
+      (
+        await agent
+          .post(`/elmah.axd/detail/${id}/delete`)
+          .type('form')
+          .send({ _csrf: csrfOf(page.text), log: 'default' })
+      ).status,
+    ).toBe(303);
     expect((await svg(t.app, '/elmah.axd/chart.svg')).text).toContain('19 errors from');
   });
 });

@@ -75,7 +75,7 @@ describe('ViewerClients', () => {
     expect(f.opened).toEqual([]);
   });
 
-  it('opens its own and other keys\' clients over one store', async () => {
+  it("opens its own and other keys' clients over one store", async () => {
     const { store, keys } = await withKeys();
     const clients = await ViewerClients.open(store, keys.read);
     expect((await clients.main.whoami()).permissions).toEqual(['messages_read']);

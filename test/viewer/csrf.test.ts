@@ -8,7 +8,8 @@ import { Csrf, sameSite } from '../../src/viewer/csrf';
 import { RequestContexts } from '../../src/viewer/request-context';
 import { CSRF_COOKIE, SessionCodec } from '../../src/viewer/session';
 
-const fakeReq = (headers: Record<string, string>, body?: unknown) => ({ headers: { host: 'localhost:3000', ...headers }, body }) as unknown as Request;
+const fakeReq = (headers: Record<string, string>, body?: unknown) =>
+  ({ headers: { host: 'localhost:3000', ...headers }, body }) as unknown as Request;
 
 describe('sameSite', () => {
   it('refuses cross-site fetches and other origins, and accepts the own origin, a null origin and none', () => {
@@ -41,7 +42,13 @@ describe('Csrf', () => {
 
   it('requires the token of the session, or else of the CSRF cookie', () => {
     const withSession = fakeReq({}, { _csrf: csrf.token('sid-1') });
-    requests.set(withSession, { client: {} as LogClient, who: {} as KeyInfo, csrf: '', session: { key: 'k', sid: 'sid-1', exp: Date.now() + 60_000 }, viaHeader: false });
+    requests.set(withSession, {
+      client: {} as LogClient,
+      who: {} as KeyInfo,
+      csrf: '',
+      session: { key: 'k', sid: 'sid-1', exp: Date.now() + 60_000 },
+      viaHeader: false,
+    });
     expect(() => csrf.require(withSession)).not.toThrow();
 
     const cookie = 'c'.repeat(32);
@@ -73,7 +80,9 @@ describe('Csrf', () => {
     const malformed = await request(app).get('/elmah.axd/').set('cookie', `${CSRF_COOKIE}=short`);
     expect(malformed.body.binding).toBeNull();
     expect(malformed.headers['set-cookie']).toBeUndefined();
-    const replaced = await request(app).get('/elmah.axd/?create=1').set('cookie', `${CSRF_COOKIE}=${'<bad>'.repeat(6)}`);
+    const replaced = await request(app)
+      .get('/elmah.axd/?create=1')
+      .set('cookie', `${CSRF_COOKIE}=${'<bad>'.repeat(6)}`);
     expect(replaced.body.binding).not.toBe('<bad>'.repeat(6));
     expect(replaced.headers['set-cookie']).toBeDefined();
   });

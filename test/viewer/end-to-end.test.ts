@@ -20,7 +20,14 @@ describe('viewer with errorLogger', () => {
     expect((await request(t.app).get('/throw')).status).toBe(500);
     const agent = request.agent(t.app);
     const page = await agent.get('/elmah.axd/test');
-    expect((await agent.post('/elmah.axd/test').type('form').send({ _csrf: csrfOf(page.text) })).status).toBe(500);
+    expect(
+      (
+        await agent
+          .post('/elmah.axd/test')
+          .type('form')
+          .send({ _csrf: csrfOf(page.text) })
+      ).status,
+    ).toBe(500);
     expect(await logger!.flush(5000)).toBe(true);
 
     const list = await agent.get('/elmah.axd/');
@@ -28,7 +35,9 @@ describe('viewer with errorLogger', () => {
     expect(list.text).toContain('Something broke');
     expect(list.text).toContain('ElmahTestError');
     const test = await agent.get('/elmah.axd/?type=ElmahTestError');
-    const href = /href="(\/elmah\.axd\/detail\/[^"]+)"/.exec(test.text.slice(test.text.indexOf('class="title-link"') - 200))![1]!.replace(/&amp;/g, '&');
+    const href = /href="(\/elmah\.axd\/detail\/[^"]+)"/
+      .exec(test.text.slice(test.text.indexOf('class="title-link"') - 200))![1]!
+      .replace(/&amp;/g, '&');
     const detail = await agent.get(href);
     expect(detail.status).toBe(200);
     expect(detail.text).toContain('This is a test error raised from the error log viewer');

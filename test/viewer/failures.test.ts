@@ -27,15 +27,22 @@ describe('failurePage', () => {
     expect(failurePage(coded(code), false)).toEqual({ status, heading, hint: 'the error’s own help' });
   });
 
-  it.each<ElmahErrorCode>(['ERR_ELMAH_KEY_MISSING', 'ERR_ELMAH_KEY_INVALID'])('%s of the viewer’s own key turns the viewer into a 503 that says how to fix it', (code) => {
-    const page = failurePage(coded(code), false);
-    expect(page.status).toBe(503);
-    expect(page.heading).toBe('The viewer’s API key no longer works');
-    expect(page.hint).toContain('keys create --permissions messages_read');
-  });
+  it.each<ElmahErrorCode>(['ERR_ELMAH_KEY_MISSING', 'ERR_ELMAH_KEY_INVALID'])(
+    '%s of the viewer’s own key turns the viewer into a 503 that says how to fix it',
+    (code) => {
+      const page = failurePage(coded(code), false);
+      expect(page.status).toBe(503);
+      expect(page.heading).toBe('The viewer’s API key no longer works');
+      expect(page.hint).toContain('keys create --permissions messages_read');
+    },
+  );
 
   it('a key problem of a request’s own key header stays that request’s 401', () => {
-    expect(failurePage(coded('ERR_ELMAH_KEY_INVALID'), true)).toEqual({ status: 401, heading: 'Something went wrong', hint: 'the error’s own help' });
+    expect(failurePage(coded('ERR_ELMAH_KEY_INVALID'), true)).toEqual({
+      status: 401,
+      heading: 'Something went wrong',
+      hint: 'the error’s own help',
+    });
   });
 
   it('keeps a status the error was given', () => {
@@ -55,10 +62,21 @@ describe('Failures', () => {
   /** An app whose routes throw what the test asks for, answered through Failures. */
   function appThatFails(toThrow: () => unknown, viaHeader = false) {
     const requests = new RequestContexts();
-    const pages = new Pages(new Renderer(join(findPackageRoot(), 'views')), { title: 'Error log', log: undefined, access: 'local' }, '0.0.0', requests);
+    const pages = new Pages(
+      new Renderer(join(findPackageRoot(), 'views')),
+      { title: 'Error log', log: undefined, access: 'local' },
+      '0.0.0',
+      requests,
+    );
     const failures = new Failures(pages, requests);
     const app = express();
-    const mark = (req: Request) => requests.set(req, { client: {} as LogClient, who: { id: 'k', permissions: [], logs: [] } as unknown as KeyInfo, csrf: '', viaHeader });
+    const mark = (req: Request) =>
+      requests.set(req, {
+        client: {} as LogClient,
+        who: { id: 'k', permissions: [], logs: [] } as unknown as KeyInfo,
+        csrf: '',
+        viaHeader,
+      });
     const handler = failures.handle('failingRoute', async (req) => {
       mark(req);
       throw toThrow();
@@ -68,7 +86,9 @@ describe('Failures', () => {
   }
 
   it('answers a coded error with its problem page, status and Retry-After', async () => {
-    const { app } = appThatFails(() => new ElmahError('ERR_ELMAH_RATE_LIMITED', 'Slow down.', { retryAfter: 61.2, help: 'Wait a minute.' }));
+    const { app } = appThatFails(
+      () => new ElmahError('ERR_ELMAH_RATE_LIMITED', 'Slow down.', { retryAfter: 61.2, help: 'Wait a minute.' }),
+    );
     const res = await request(app).get('/page');
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe('62');
@@ -82,7 +102,14 @@ describe('Failures', () => {
     const { app } = appThatFails(() => coded('ERR_ELMAH_NOT_FOUND'));
     const res = await request(app).get('/json/abc');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: { code: 'ERR_ELMAH_NOT_FOUND', message: 'message of ERR_ELMAH_NOT_FOUND', help: 'the error’s own help', docs: 'docs/errors.md#err_elmah_not_found' } });
+    expect(res.body).toEqual({
+      error: {
+        code: 'ERR_ELMAH_NOT_FOUND',
+        message: 'message of ERR_ELMAH_NOT_FOUND',
+        help: 'the error’s own help',
+        docs: 'docs/errors.md#err_elmah_not_found',
+      },
+    });
     const header = appThatFails(() => coded('ERR_ELMAH_KEY_INVALID'), true);
     const own = await request(header.app).get('/download');
     expect(own.status).toBe(401);

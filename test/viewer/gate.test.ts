@@ -18,7 +18,10 @@ describe('errorViewer gate', () => {
   it('rejects without a key (ERR_ELMAH_KEY_MISSING)', async () => {
     delete process.env.ELMAH_READ_KEY;
     const { store } = await withKeys();
-    await expect(errorViewer({ store })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_MISSING', message: expect.stringContaining('messages_read') });
+    await expect(errorViewer({ store })).rejects.toMatchObject({
+      code: 'ERR_ELMAH_KEY_MISSING',
+      message: expect.stringContaining('messages_read'),
+    });
   });
 
   it('takes the key from ELMAH_READ_KEY', async () => {
@@ -39,9 +42,15 @@ describe('errorViewer gate', () => {
   it('rejects a revoked key and an expired key (ERR_ELMAH_KEY_INVALID)', async () => {
     const { store, keys } = await withKeys();
     await store.revokeKey(keys.read.split('_')[1]!);
-    await expect(errorViewer({ store, key: keys.read })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', message: expect.stringContaining('revoked') });
+    await expect(errorViewer({ store, key: keys.read })).rejects.toMatchObject({
+      code: 'ERR_ELMAH_KEY_INVALID',
+      message: expect.stringContaining('revoked'),
+    });
     const expired = await addKey(store, ['messages_read'], { expires: new Date(Date.now() - 1000).toISOString() });
-    await expect(errorViewer({ store, key: expired })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', message: expect.stringContaining('expired') });
+    await expect(errorViewer({ store, key: expired })).rejects.toMatchObject({
+      code: 'ERR_ELMAH_KEY_INVALID',
+      message: expect.stringContaining('expired'),
+    });
   });
 
   it('rejects a write-only key, naming what it has (ERR_ELMAH_PERMISSION)', async () => {
@@ -69,22 +78,32 @@ describe('errorViewer gate', () => {
   });
 
   it('rejects a key unknown to a store it opened from a URL', async () => {
-    await expect(errorViewer({ store: 'memory:', key: 'elmah_abcdefgh_' + 'a'.repeat(43) })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID' });
+    await expect(errorViewer({ store: 'memory:', key: 'elmah_abcdefgh_' + 'a'.repeat(43) })).rejects.toMatchObject({
+      code: 'ERR_ELMAH_KEY_INVALID',
+    });
   });
 
   it('checks options at the call: unknown names, wrong types, bad values', async () => {
     const { store, keys } = await withKeys();
-    await expect(errorViewer({ store, key: keys.read, pagesize: 20 } as never)).rejects.toMatchObject({ code: 'ERR_ELMAH_UNKNOWN_OPTION', message: expect.stringContaining('did you mean "pageSize"') });
-    await expect(errorViewer({ store, key: keys.read, access: 'public' } as never)).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
+    await expect(errorViewer({ store, key: keys.read, pagesize: 20 } as never)).rejects.toMatchObject({
+      code: 'ERR_ELMAH_UNKNOWN_OPTION',
+      message: expect.stringContaining('did you mean "pageSize"'),
+    });
+    await expect(errorViewer({ store, key: keys.read, access: 'public' } as never)).rejects.toMatchObject({
+      code: 'ERR_ELMAH_OPTION_TYPE',
+    });
     await expect(errorViewer({ store, key: keys.read, pageSize: 500 })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
     await expect(errorViewer({ store, key: keys.read, sessionSecret: 'short' })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
     await expect(errorViewer({ store, key: keys.read, sessionTtl: '5s' })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
     await expect(errorViewer({ store, key: keys.read, log: 'bad log!' })).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
     await expect(errorViewer('x' as never)).rejects.toMatchObject({ code: 'ERR_ELMAH_OPTION_TYPE' });
-    await expect(errorViewer({ store: new LocalLogClient(store, keys.read), access: 'key' })).rejects.toMatchObject({ code: 'ERR_ELMAH_SIGNIN_UNAVAILABLE', name: 'ElmahConfigError' });
+    await expect(errorViewer({ store: new LocalLogClient(store, keys.read), access: 'key' })).rejects.toMatchObject({
+      code: 'ERR_ELMAH_SIGNIN_UNAVAILABLE',
+      name: 'ElmahConfigError',
+    });
   });
 
-  it('a viewer given a LogClient refuses a script\'s key header with 401 (ERR_ELMAH_SIGNIN_UNAVAILABLE)', async () => {
+  it("a viewer given a LogClient refuses a script's key header with 401 (ERR_ELMAH_SIGNIN_UNAVAILABLE)", async () => {
     const { store, keys } = await withKeys();
     const viewer = await errorViewer({ store: new LocalLogClient(store, keys.read) });
     const app = express().use('/elmah.axd', viewer);

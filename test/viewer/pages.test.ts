@@ -68,7 +68,7 @@ describe('viewer pages', () => {
       expect(rows(both.text)).toBe(16);
     });
 
-    it('lists the logs in a filter and names each row\'s log', async () => {
+    it("lists the logs in a filter and names each row's log", async () => {
       const res = await request(t.app).get('/elmah.axd/');
       expect(res.text).toContain('<option value="billing">billing (3)</option>');
       expect(res.text).toContain('<td class="col-log">default</td>');
@@ -166,7 +166,8 @@ describe('viewer pages', () => {
       expect(res.text).toContain('<span class="file">/app/src/routes/orders.js</span>');
       expect(res.text).toContain('<details class="frames lib">');
       expect(res.text).toContain('1 library frame');
-      for (const h of ['Server variables', 'Query string', 'Form', 'Cookies', 'Data']) expect(res.text).toContain(`>${h} <span class="count">`);
+      for (const h of ['Server variables', 'Query string', 'Form', 'Cookies', 'Data'])
+        expect(res.text).toContain(`>${h} <span class="count">`);
       expect(res.text).toContain(`href="/elmah.axd/json/${m.id}?log=default"`);
       expect(res.text).toContain('rel="prev"');
       expect(res.text).toContain('rel="next"');
@@ -208,7 +209,9 @@ describe('viewer pages', () => {
       expect(res.headers['content-type']).toMatch(/text\/csv/);
       expect(res.headers['content-disposition']).toMatch(/^attachment; filename="errors-\d{8}-\d{4}\.csv"$/);
       const lines = res.text.trim().split('\r\n');
-      expect(lines[0]!.replace(/^\uFEFF/, '')).toBe('id,log,dateTime,severity,statusCode,type,title,url,method,user,hostname,application,version,source,correlationId,fingerprint');
+      expect(lines[0]!.replace(/^\uFEFF/, '')).toBe(
+        'id,log,dateTime,severity,statusCode,type,title,url,method,user,hostname,application,version,source,correlationId,fingerprint',
+      );
       expect(lines).toHaveLength(21);
       expect(lines.slice(1).every((l) => l.includes(',TypeError,'))).toBe(true);
       const limited = await request(t.app).get('/elmah.axd/download?limit=3');
@@ -222,7 +225,13 @@ describe('viewer pages', () => {
       const big = await createViewerApp({ count: 1200 });
       const res = await request(big.app).get('/elmah.axd/download?limit=1100');
       expect(res.text.trim().split('\r\n')).toHaveLength(1101);
-      const ids = new Set(res.text.trim().split('\r\n').slice(1).map((l) => l.split(',')[0]));
+      const ids = new Set(
+        res.text
+          .trim()
+          .split('\r\n')
+          .slice(1)
+          .map((l) => l.split(',')[0]),
+      );
       expect(ids.size).toBe(1100);
     });
 
@@ -260,7 +269,10 @@ describe('viewer pages', () => {
       expect(page.status).toBe(200);
       expect(page.text).toContain('Raise a test error');
       const before = t.appErrors.length;
-      const res = await agent.post('/elmah.axd/test').type('form').send({ _csrf: csrfOf(page.text) });
+      const res = await agent
+        .post('/elmah.axd/test')
+        .type('form')
+        .send({ _csrf: csrfOf(page.text) });
       expect(res.status).toBe(500);
       expect(res.text).toBe('failed 500');
       expect(t.appErrors.length).toBe(before + 1);

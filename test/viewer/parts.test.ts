@@ -11,7 +11,12 @@ import { parseQuery } from '../../src/model/query';
 
 describe('charts', () => {
   it('lays out one bar per bucket, scaled to the largest', () => {
-    const c = barChart({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucketMs: 6 * 3_600_000, counts: [0, 5, 10, 1] });
+    const c = barChart({
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-01-02T00:00:00.000Z',
+      bucketMs: 6 * 3_600_000,
+      counts: [0, 5, 10, 1],
+    });
     expect(c.bars).toHaveLength(4);
     expect(c.max).toBe(10);
     expect(c.total).toBe(16);
@@ -25,7 +30,12 @@ describe('charts', () => {
   });
 
   it('draws an empty chart without dividing by zero', () => {
-    const c = barChart({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-08T00:00:00.000Z', bucketMs: 86_400_000, counts: [0, 0, 0, 0, 0, 0, 0] });
+    const c = barChart({
+      from: '2026-01-01T00:00:00.000Z',
+      to: '2026-01-08T00:00:00.000Z',
+      bucketMs: 86_400_000,
+      counts: [0, 0, 0, 0, 0, 0, 0],
+    });
     expect(c.bars.every((b) => b.h === 0 && Number.isFinite(b.y))).toBe(true);
     expect(c.ticks[0]!.text).toBe('Jan 01');
   });
@@ -51,7 +61,9 @@ describe('feeds', () => {
 
   it('escapes XML and drops characters XML cannot carry', () => {
     expect(xml('<a href="x">&\'\u0001</a>')).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;');
-    const doc = rssDocument({ title: 'T', link: 'http://x/', description: 'D' }, [{ title: '<b>', link: 'http://x/1', guid: 'g', date: '2026-01-01T00:00:00Z', description: 'd' }]);
+    const doc = rssDocument({ title: 'T', link: 'http://x/', description: 'D' }, [
+      { title: '<b>', link: 'http://x/1', guid: 'g', date: '2026-01-01T00:00:00Z', description: 'd' },
+    ]);
     expect(doc).toContain('<title>&lt;b&gt;</title>');
     expect(doc).toContain('<pubDate>Thu, 01 Jan 2026 00:00:00 GMT</pubDate>');
   });
@@ -59,16 +71,24 @@ describe('feeds', () => {
 
 describe('stack view', () => {
   it('keeps message lines and groups frames into in-app and library runs', () => {
-    const parts = stackView([
-      'TypeError: boom',
-      '    at handler (/app/src/a.js:1:2)',
-      '    at next (/app/src/b.js:3:4)',
-      '    at Layer.handle (/app/node_modules/express/lib/layer.js:5:6)',
-      '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
-      '[cause]: Error: inner',
-      '    at db (/app/src/db.js:7:8)',
-    ].join('\n'));
-    expect(parts.map((p) => (p.kind === 'text' ? `text` : `${p.inApp ? 'app' : 'lib'}:${p.frames.length}`))).toEqual(['text', 'app:2', 'lib:2', 'text', 'app:1']);
+    const parts = stackView(
+      [
+        'TypeError: boom',
+        '    at handler (/app/src/a.js:1:2)',
+        '    at next (/app/src/b.js:3:4)',
+        '    at Layer.handle (/app/node_modules/express/lib/layer.js:5:6)',
+        '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+        '[cause]: Error: inner',
+        '    at db (/app/src/db.js:7:8)',
+      ].join('\n'),
+    );
+    expect(parts.map((p) => (p.kind === 'text' ? `text` : `${p.inApp ? 'app' : 'lib'}:${p.frames.length}`))).toEqual([
+      'text',
+      'app:2',
+      'lib:2',
+      'text',
+      'app:1',
+    ]);
     expect(stackView(undefined)).toEqual([]);
   });
 });
@@ -100,7 +120,12 @@ describe('sessions and CSRF', () => {
 
   it('parses cookie headers leniently', () => {
     const c = parseCookies('a=1; b="two"; bad; c=%E2%82%AC; a=ignored; d=%zz');
-    expect([...c.entries()]).toEqual([['a', '1'], ['b', 'two'], ['c', '€'], ['d', '%zz']]);
+    expect([...c.entries()]).toEqual([
+      ['a', '1'],
+      ['b', 'two'],
+      ['c', '€'],
+      ['d', '%zz'],
+    ]);
     expect(parseCookies(undefined).size).toBe(0);
   });
 
@@ -157,12 +182,16 @@ describe('templates', () => {
   it('write data only escaped: the one unescaped tag is include()', () => {
     const { readdirSync, readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
     const { join } = require('node:path') as typeof import('node:path');
-    const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
     const templates = walk(join(findPackageRoot(), 'views')).filter((f) => f.endsWith('.ejs'));
     expect(templates.length).toBeGreaterThan(10);
     for (const file of templates) {
       const raw = [...readFileSync(file, 'utf8').matchAll(/<%-(.*?)%>/gs)].map((m) => m[1]!.trim());
-      expect({ file, raw: raw.filter((r) => !/^include\('[^']+'( \+ page \+ '\.ejs')?(, \{[^}]*\})?\)$/.test(r)) }).toEqual({ file, raw: [] });
+      expect({ file, raw: raw.filter((r) => !/^include\('[^']+'( \+ page \+ '\.ejs')?(, \{[^}]*\})?\)$/.test(r)) }).toEqual({
+        file,
+        raw: [],
+      });
     }
   });
 });

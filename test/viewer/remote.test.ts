@@ -19,7 +19,10 @@ describe('errorViewer over a collector', () => {
 
   it('refuses to start with a write-only key (asked through GET /v3/keys/current), and with an unknown one', async () => {
     await expect(errorViewer({ store: ctx.url, key: ctx.keys.write })).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION' });
-    await expect(errorViewer({ store: ctx.url, key: `elmah_aaaaaaaa_${'A'.repeat(43)}` })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', status: 401 });
+    await expect(errorViewer({ store: ctx.url, key: `elmah_aaaaaaaa_${'A'.repeat(43)}` })).rejects.toMatchObject({
+      code: 'ERR_ELMAH_KEY_INVALID',
+      status: 401,
+    });
   });
 
   it('lists, groups, charts, shows and exports messages held by the collector', async () => {

@@ -3,13 +3,18 @@
 import request from 'supertest';
 import { createViewerApp, csrfOf } from '../helpers/viewer-app';
 
-const ALLOWED_TAGS = new Set(('html head meta title link body a header div span nav ul li form input button main section p h1 h2 ' +
-  'footer label select option strong table caption thead tbody tr th td time pre figure figcaption dl dt dd article ol details summary code em br').split(' '));
+const ALLOWED_TAGS = new Set(
+  (
+    'html head meta title link body a header div span nav ul li form input button main section p h1 h2 ' +
+    'footer label select option strong table caption thead tbody tr th td time pre figure figcaption dl dt dd article ol details summary code em br'
+  ).split(' '),
+);
 const XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&';
 
 describe('viewer headers', () => {
   it.each(['/elmah.axd/', '/elmah.axd/about', '/elmah.axd/assets/viewer.css', '/elmah.axd/nothing', '/elmah.axd/chart.svg'])(
-    'sends a strict CSP, no-store, noindex and no-referrer on %s', async (path) => {
+    'sends a strict CSP, no-store, noindex and no-referrer on %s',
+    async (path) => {
       const t = await createViewerApp();
       const res = await request(t.app).get(path);
       const csp = String(res.headers['content-security-policy']);
@@ -25,7 +30,8 @@ describe('viewer headers', () => {
       expect(res.headers['x-robots-tag']).toBe('noindex, nofollow');
       expect(res.headers['referrer-policy']).toBe('no-referrer');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
-    });
+    },
+  );
 
   it('sends them on the 403 page of a refused request too', async () => {
     const t = await createViewerApp();
@@ -37,7 +43,13 @@ describe('viewer headers', () => {
 
   it('pages carry no inline script or style', async () => {
     const t = await createViewerApp();
-    for (const path of ['/elmah.axd/', '/elmah.axd/?view=groups', `/elmah.axd/detail/${t.messages[0]!.id}`, '/elmah.axd/about', '/elmah.axd/test']) {
+    for (const path of [
+      '/elmah.axd/',
+      '/elmah.axd/?view=groups',
+      `/elmah.axd/detail/${t.messages[0]!.id}`,
+      '/elmah.axd/about',
+      '/elmah.axd/test',
+    ]) {
       const html = (await request(t.app).get(path)).text;
       expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
       expect(html).not.toMatch(/<style/);
@@ -64,14 +76,25 @@ describe('CSRF', () => {
     const none = await agent.post(path).type('form').send({ log: 'default' });
     expect(none.status).toBe(403);
     expect(none.text).toContain('security token');
-    expect((await agent.post(path).type('form').send({ _csrf: csrf.slice(1) + 'x', log: 'default' })).status).toBe(403);
-    expect((await agent.post(path).type('form').set('Origin', 'https://evil.example').send({ _csrf: csrf, log: 'default' })).status).toBe(403);
-    expect((await agent.post(path).type('form').set('Sec-Fetch-Site', 'cross-site').send({ _csrf: csrf, log: 'default' })).status).toBe(403);
+    expect(
+      (
+        await agent
+          .post(path)
+          .type('form')
+          .send({ _csrf: csrf.slice(1) + 'x', log: 'default' })
+      ).status,
+    ).toBe(403);
+    expect((await agent.post(path).type('form').set('Origin', 'https://evil.example').send({ _csrf: csrf, log: 'default' })).status).toBe(
+      403,
+    );
+    expect((await agent.post(path).type('form').set('Sec-Fetch-Site', 'cross-site').send({ _csrf: csrf, log: 'default' })).status).toBe(
+      403,
+    );
     // Another visitor's token does not fit this visitor's cookie.
     const other = request.agent(t.app);
     const otherCsrf = csrfOf((await other.get(`/elmah.axd/detail/${t.messages[0]!.id}`)).text);
     expect((await agent.post(path).type('form').send({ _csrf: otherCsrf, log: 'default' })).status).toBe(403);
-    expect((await t.store.get('default', t.messages[0]!.id))).toBeDefined();
+    expect(await t.store.get('default', t.messages[0]!.id)).toBeDefined();
     const ok = await agent.post(path).type('form').send({ _csrf: csrf, log: 'default' });
     expect(ok.status).toBe(303);
     expect(await t.store.get('default', t.messages[0]!.id)).toBeUndefined();
@@ -109,7 +132,10 @@ describe('delete', () => {
     const id = t.messages[3]!.id;
     const page = await agent.get(`/elmah.axd/detail/${id}`);
     expect(page.text).toContain('Delete this error');
-    const res = await agent.post(`/elmah.axd/detail/${id}/delete`).type('form').send({ _csrf: csrfOf(page.text), log: 'default' });
+    const res = await agent
+      .post(`/elmah.axd/detail/${id}/delete`)
+      .type('form')
+      .send({ _csrf: csrfOf(page.text), log: 'default' });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/elmah.axd/?deleted=1');
     expect((await agent.get(res.headers.location!)).text).toContain('Deleted 1 message.');
@@ -125,13 +151,19 @@ describe('delete', () => {
     expect(confirm.status).toBe(200);
     expect(confirm.text).toContain('Delete 10 errors?');
     expect(confirm.text).toContain('<input type="hidden" name="type" value="RangeError">');
-    const res = await agent.post('/elmah.axd/delete').type('form').send({ _csrf: csrfOf(confirm.text), type: 'RangeError' });
+    const res = await agent
+      .post('/elmah.axd/delete')
+      .type('form')
+      .send({ _csrf: csrfOf(confirm.text), type: 'RangeError' });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/elmah.axd/?deleted=10');
     const left = await t.store.search({ size: 100 });
     expect(left.total).toBe(20);
     expect(left.messages.every((m) => m.type === 'TypeError')).toBe(true);
-    const bad = await agent.post('/elmah.axd/delete').type('form').send({ _csrf: csrfOf(confirm.text), q: 'title:(' });
+    const bad = await agent
+      .post('/elmah.axd/delete')
+      .type('form')
+      .send({ _csrf: csrfOf(confirm.text), q: 'title:(' });
     expect(bad.status).toBe(400);
   });
 });
@@ -139,15 +171,33 @@ describe('delete', () => {
 describe('escaping of message text', () => {
   it('never writes message data unescaped, on the list, groups, detail, about and feeds', async () => {
     const t = await createViewerApp({
-      extra: [{
-        title: XSS, type: 'X<svg/onload=alert(3)>', url: `/p?${XSS}`, user: XSS, hostname: XSS, correlationId: XSS, source: XSS,
-        log: 'default', serverVariables: [{ key: XSS, value: XSS }], cookies: [{ key: XSS, value: '[Filtered]' }],
-        form: [{ key: 'comment', value: XSS }], queryString: [{ key: 'q', value: XSS }], data: [{ key: 'd', value: XSS }],
-        detail: `Error: ${XSS}\n    at ${XSS} (/app/src/${XSS}.js:1:1)\n    at x (/app/node_modules/${XSS}/i.js:2:2)`,
-      }],
+      extra: [
+        {
+          title: XSS,
+          type: 'X<svg/onload=alert(3)>',
+          url: `/p?${XSS}`,
+          user: XSS,
+          hostname: XSS,
+          correlationId: XSS,
+          source: XSS,
+          log: 'default',
+          serverVariables: [{ key: XSS, value: XSS }],
+          cookies: [{ key: XSS, value: '[Filtered]' }],
+          form: [{ key: 'comment', value: XSS }],
+          queryString: [{ key: 'q', value: XSS }],
+          data: [{ key: 'd', value: XSS }],
+          detail: `Error: ${XSS}\n    at ${XSS} (/app/src/${XSS}.js:1:1)\n    at x (/app/node_modules/${XSS}/i.js:2:2)`,
+        },
+      ],
     });
     const id = t.messages[t.messages.length - 1]!.id;
-    for (const path of ['/elmah.axd/', '/elmah.axd/?view=groups', `/elmah.axd/detail/${id}`, `/elmah.axd/?q=${encodeURIComponent(XSS)}`, `/elmah.axd/?type=${encodeURIComponent(XSS)}`]) {
+    for (const path of [
+      '/elmah.axd/',
+      '/elmah.axd/?view=groups',
+      `/elmah.axd/detail/${id}`,
+      `/elmah.axd/?q=${encodeURIComponent(XSS)}`,
+      `/elmah.axd/?type=${encodeURIComponent(XSS)}`,
+    ]) {
       const html = (await request(t.app).get(path)).text;
       expect(html).not.toContain('<script>alert');
       expect(html).not.toContain('<img src=x');
@@ -171,12 +221,20 @@ describe('escaping of message text', () => {
 
   it('escapes /rss descriptions for HTML inside the XML, since feed readers render them as HTML', async () => {
     const img = '<img src=x onerror=alert(document.domain)>';
-    const t = await createViewerApp({ count: 0, extra: [{ title: img, type: 'Error', url: `/x?${img}`, detail: `Error: ${img}\n    at f (/app/a.js:1:1)` }] });
+    const t = await createViewerApp({
+      count: 0,
+      extra: [{ title: img, type: 'Error', url: `/x?${img}`, detail: `Error: ${img}\n    at f (/app/a.js:1:1)` }],
+    });
     const rss = (await request(t.app).get('/elmah.axd/rss')).text;
     const descriptions = [...rss.matchAll(/<description>([\s\S]*?)<\/description>/g)].slice(1).map((m) => m[1]!);
     expect(descriptions).toHaveLength(1);
     // What a feed reader gets after reading the XML: HTML in which the message text is only text.
-    const asHtml = descriptions[0]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+    const asHtml = descriptions[0]!
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&');
     expect(asHtml).not.toContain('<img');
     expect(asHtml).toContain('&lt;img src=x onerror=alert(document.domain)&gt;');
     expect([...asHtml.matchAll(/<([a-z]+)/g)].map((m) => m[1])).toEqual(['p', 'pre']);

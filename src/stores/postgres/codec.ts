@@ -87,14 +87,19 @@ export function lexemeList(log: string, fields: readonly (readonly string[])[]):
   return `${bytes > MAX_TSVECTOR_BYTES ? EVERYTHING : [...set].join(' ')} ${logLexeme(log)}`.trim();
 }
 
-
 /** The tokens of a message's free-text fields, made once per append. */
 export type Tokens = Record<'title' | 'type' | 'detail' | 'url' | 'source' | 'user' | 'hostname', string[]> & { lexemes: string };
 
 export function tokensOfMessage(m: ErrorMessage): Tokens {
   const tk = {
-    title: tokensOf(m.title), type: tokensOf(m.type), detail: tokensOf(m.detail), url: tokensOf(m.url),
-    source: tokensOf(m.source), user: tokensOf(m.user), hostname: tokensOf(m.hostname), lexemes: '',
+    title: tokensOf(m.title),
+    type: tokensOf(m.type),
+    detail: tokensOf(m.detail),
+    url: tokensOf(m.url),
+    source: tokensOf(m.source),
+    user: tokensOf(m.user),
+    hostname: tokensOf(m.hostname),
+    lexemes: '',
   };
   tk.lexemes = lexemeList(m.log, [tk.title, tk.type, tk.detail, tk.url, tk.source, tk.user, tk.hostname]);
   return tk;
@@ -145,7 +150,8 @@ export const INSERT_COLUMNS: InsertColumn[] = [
   { name: 'tk_user', type: 'text', value: (_, tk) => tokenText(tk.user) },
   { name: 'tk_hostname', type: 'text', value: (_, tk) => tokenText(tk.hostname) },
   {
-    name: 'tsv', type: 'text',
+    name: 'tsv',
+    type: 'text',
     value: (_, tk) => tk.lexemes,
     expr: `array_to_tsvector(string_to_array($::text, ' '))`,
   },
@@ -157,10 +163,32 @@ export const INSERT_ROWS = Math.floor(65_535 / INSERT_COLUMNS.length);
 
 /** The columns a message is read back from. */
 export const MESSAGE_COLUMNS = [
-  'log', 'id', 'date_time', 'title', 'type', 'detail', 'source', 'status_code', 'severity', 'url', 'method', 'user_name',
-  'hostname', 'application', 'version', 'correlation_id', 'category', 'fingerprint', 'server_variables', 'cookies', 'form',
-  'query_string', 'data',
-].map((c) => `m.${c}`).join(', ');
+  'log',
+  'id',
+  'date_time',
+  'title',
+  'type',
+  'detail',
+  'source',
+  'status_code',
+  'severity',
+  'url',
+  'method',
+  'user_name',
+  'hostname',
+  'application',
+  'version',
+  'correlation_id',
+  'category',
+  'fingerprint',
+  'server_variables',
+  'cookies',
+  'form',
+  'query_string',
+  'data',
+]
+  .map((c) => `m.${c}`)
+  .join(', ');
 
 export const str = (v: unknown): string => dec(String(v));
 export const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : dec(String(v)));

@@ -50,7 +50,8 @@ export function isPool(value: unknown): value is PgPoolLike {
 
 /** A safe description of a pool passed in: `postgres://user@host:port/db`. */
 export function describePool(pool: PgPoolLike, schema: string): string {
-  const o = (pool as { options?: { connectionString?: string; user?: string; host?: string; port?: number; database?: string } }).options ?? {};
+  const o =
+    (pool as { options?: { connectionString?: string; user?: string; host?: string; port?: number; database?: string } }).options ?? {};
   const base = o.connectionString
     ? redactUrl(o.connectionString)
     : `postgres://${o.user ? `${encodeURIComponent(o.user)}@` : ''}${o.host ?? 'localhost'}${o.port ? `:${o.port}` : ''}/${o.database ?? ''}`;
@@ -58,7 +59,15 @@ export function describePool(pool: PgPoolLike, schema: string): string {
 }
 
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
 ]);
 /** SQLSTATEs after which the server is (for now) out of reach: shutdown, too many connections, out of resources. */
 const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400', '58000', '58030']);
@@ -79,7 +88,9 @@ export function isConnectionError(err: unknown): boolean {
   const code = errorCode(err);
   const message = String((err as { message?: unknown }).message ?? '');
   return (
-    NETWORK_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_STATES.has(code) ||
+    NETWORK_CODES.has(code) ||
+    code.startsWith('08') ||
+    UNAVAILABLE_STATES.has(code) ||
     /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i.test(message)
   );
 }
@@ -92,40 +103,54 @@ export function storeError(err: unknown, where: string, doing: Doing): ElmahErro
   if (isConnectionError(err)) {
     return new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `PostgreSQL at ${where} is unreachable: ${text}`, {
       help: 'Check that PostgreSQL is running and reachable; the call can be retried (appends are idempotent).',
-      transient: true, cause: err,
+      transient: true,
+      cause: err,
     });
   }
   if (RETRY_STATES.has(code) || code === '55P03') {
     return new ElmahError('ERR_ELMAH_STORE_BUSY', `PostgreSQL at ${where} is busy: ${text}`, {
-      help: 'Retry the call; many writers hit the same rows at once.', transient: true, cause: err,
+      help: 'Retry the call; many writers hit the same rows at once.',
+      transient: true,
+      cause: err,
     });
   }
   if (code === '57014') {
     return new ElmahError('ERR_ELMAH_TIMEOUT', `PostgreSQL at ${where} cancelled a statement: ${text}`, {
-      help: 'Narrow the search (a time range or a log), or raise statement_timeout.', transient: true, cause: err,
+      help: 'Narrow the search (a time range or a log), or raise statement_timeout.',
+      transient: true,
+      cause: err,
     });
   }
   if (code === '28P01' || code === '28000' || code === '3D000') {
     return new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `PostgreSQL at ${where} refused the login: ${text}`, {
-      help: 'Check the user, password and database name in the store URL.', cause: err,
+      help: 'Check the user, password and database name in the store URL.',
+      cause: err,
     });
   }
   if (code === '42501') {
     return new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `PostgreSQL at ${where} denied access: ${text}`, {
-      help: 'Grant the database user CREATE on the database (or create the schema for it) and rights on the elmah_* tables.', cause: err,
+      help: 'Grant the database user CREATE on the database (or create the schema for it) and rights on the elmah_* tables.',
+      cause: err,
     });
   }
   if (code === '42P01' || code === '42703' || code === '3F000') {
     return new ElmahError('ERR_ELMAH_STORE_CORRUPT', `The express-elmah tables at ${where} are missing or changed: ${text}`, {
-      help: 'Reopen the store so it migrates, or check that nothing else altered the elmah_* tables.', cause: err,
+      help: 'Reopen the store so it migrates, or check that nothing else altered the elmah_* tables.',
+      cause: err,
     });
   }
   if (code.startsWith('22') || code.startsWith('54')) {
-    if (doing === 'read') return new ElmahError('ERR_ELMAH_QUERY', `PostgreSQL could not run the search: ${text}`, { help: 'Simplify the query.', cause: err });
-    if (doing === 'write') return new ElmahError('ERR_ELMAH_INVALID_MESSAGE', `PostgreSQL refused a message: ${text}`, { help: 'Check the message fields.', cause: err });
+    if (doing === 'read')
+      return new ElmahError('ERR_ELMAH_QUERY', `PostgreSQL could not run the search: ${text}`, { help: 'Simplify the query.', cause: err });
+    if (doing === 'write')
+      return new ElmahError('ERR_ELMAH_INVALID_MESSAGE', `PostgreSQL refused a message: ${text}`, {
+        help: 'Check the message fields.',
+        cause: err,
+      });
   }
   return new ElmahError('ERR_ELMAH_STORE_UNAVAILABLE', `PostgreSQL at ${where} failed${code ? ` (${code})` : ''}: ${text}`, {
-    help: 'See the PostgreSQL server log for details.', cause: err,
+    help: 'See the PostgreSQL server log for details.',
+    cause: err,
   });
 }
 

@@ -42,8 +42,14 @@ export async function addMessages(db: PgClientLike, t: Tables, created: readonly
        last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
        ${['last_kept', 'last_id', 'title', 'type', 'status_code'].map(pick).join(',\n       ')}`,
     [
-      rows.map((d) => d.last.log), rows.map((d) => d.last.fingerprint), rows.map((d) => d.count), rows.map((d) => d.first),
-      rows.map((d) => d.last.dateTime), rows.map((d) => d.last.id), rows.map((d) => enc(d.last.title)), rows.map((d) => enc(d.last.type)),
+      rows.map((d) => d.last.log),
+      rows.map((d) => d.last.fingerprint),
+      rows.map((d) => d.count),
+      rows.map((d) => d.first),
+      rows.map((d) => d.last.dateTime),
+      rows.map((d) => d.last.id),
+      rows.map((d) => enc(d.last.title)),
+      rows.map((d) => enc(d.last.type)),
       rows.map((d) => d.last.statusCode ?? null),
     ],
   );
@@ -64,8 +70,11 @@ export async function addTallies(db: PgClientLike, t: Tables, created: readonly 
       if (x.lastSeen >= d.newest.lastSeen) d.newest = x;
     }
   }
-  const rows = [...deltas.values()].sort((a, b) => byCode(a.newest.log, b.newest.log) || byCode(a.newest.fingerprint, b.newest.fingerprint));
-  const named = (c: string): string => `${c} = CASE WHEN g.last_id = '' AND EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.${c} ELSE g.${c} END`;
+  const rows = [...deltas.values()].sort(
+    (a, b) => byCode(a.newest.log, b.newest.log) || byCode(a.newest.fingerprint, b.newest.fingerprint),
+  );
+  const named = (c: string): string =>
+    `${c} = CASE WHEN g.last_id = '' AND EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.${c} ELSE g.${c} END`;
   await db.query(
     `INSERT INTO ${t.groups} AS g (log, fingerprint, count, counted_only, first_seen, last_seen, last_kept, last_id, title, type, status_code)
      SELECT u.log, u.fingerprint, u.n, u.n, u.first_seen, u.last_seen, '', '', u.title, u.type, u.status_code
@@ -78,8 +87,13 @@ export async function addTallies(db: PgClientLike, t: Tables, created: readonly 
        last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
        ${['title', 'type', 'status_code'].map(named).join(',\n       ')}`,
     [
-      rows.map((d) => d.newest.log), rows.map((d) => d.newest.fingerprint), rows.map((d) => d.count), rows.map((d) => d.first),
-      rows.map((d) => d.newest.lastSeen), rows.map((d) => enc(d.newest.title)), rows.map((d) => enc(d.newest.type)),
+      rows.map((d) => d.newest.log),
+      rows.map((d) => d.newest.fingerprint),
+      rows.map((d) => d.count),
+      rows.map((d) => d.first),
+      rows.map((d) => d.newest.lastSeen),
+      rows.map((d) => enc(d.newest.title)),
+      rows.map((d) => enc(d.newest.type)),
       rows.map((d) => d.newest.statusCode ?? null),
     ],
   );

@@ -68,7 +68,13 @@ function sum(rows: readonly Row[]): number {
  * the lock and two instances never both remove the same excess.
  */
 async function retentionStep(
-  sql: Sql, t: Tables, schema: string, log: string, n: number, ageCutoff: string | undefined, keep: number | undefined,
+  sql: Sql,
+  t: Tables,
+  schema: string,
+  log: string,
+  n: number,
+  ageCutoff: string | undefined,
+  keep: number | undefined,
 ): Promise<number> {
   return sql.tx('admin', async (db) => {
     await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, ${LOCK_CLASS}))`, [`retention\n${schema}\n${log}`]);
@@ -119,14 +125,19 @@ async function pruneTallies(sql: Sql, t: Tables, log: string, before: string): P
  * removing at most `options.limit` messages in all; then the log's tallies that aged out with them.
  */
 export async function prune(
-  sql: Sql, t: Tables, schema: string, options: PruneOptions, defaults: { maxAgeDays: number; maxCount: number },
+  sql: Sql,
+  t: Tables,
+  schema: string,
+  options: PruneOptions,
+  defaults: { maxAgeDays: number; maxCount: number },
 ): Promise<number> {
   const { ageCutoff, maxCount } = retentionLimits(options, defaults);
   if (ageCutoff === undefined && maxCount === undefined) return 0;
   let budget = pruneBudget(options.limit);
-  const logs = options.log !== undefined
-    ? [options.log]
-    : (await sql.query(`SELECT log FROM ${t.groups} GROUP BY log ORDER BY log`, [], 'admin')).map((r) => String(r.log));
+  const logs =
+    options.log !== undefined
+      ? [options.log]
+      : (await sql.query(`SELECT log FROM ${t.groups} GROUP BY log ORDER BY log`, [], 'admin')).map((r) => String(r.log));
   let removed = 0;
   for (const log of logs) {
     const overAtStart = maxCount !== undefined && (await storedCount(sql, t, log)) > maxCount;

@@ -246,8 +246,12 @@ export async function migrate(db: SqlRunner, schema: string): Promise<number> {
 
 function checkNotNewer(version: number, schema: string): void {
   if (version > SCHEMA_VERSION) {
-    throw new ElmahError('ERR_ELMAH_STORE_VERSION', `The PostgreSQL schema "${schema}" is at version ${version}; this version of express-elmah reads up to ${SCHEMA_VERSION}.`, {
-      help: 'Upgrade express-elmah on this instance to the version the other instances run.',
-    });
+    throw new ElmahError(
+      'ERR_ELMAH_STORE_VERSION',
+      `The PostgreSQL schema "${schema}" is at version ${version}; this version of express-elmah reads up to ${SCHEMA_VERSION}.`,
+      {
+        help: 'Upgrade express-elmah on this instance to the version the other instances run.',
+      },
+    );
   }
 }

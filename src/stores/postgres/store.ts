@@ -7,20 +7,37 @@ import type { KeyRecord } from '../../model/keys.js';
 import type { ErrorMessage } from '../../model/message.js';
 import type { OccurrenceTally } from '../../model/tally.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize,
+  COUNT_CAP,
+  closedError,
+  decodeCursor,
+  duplicateKeyError,
+  encodeCursor,
+  filterLogs,
+  histogramBuckets,
+  pageIndex,
+  pageSize,
 } from '../shared.js';
 import {
-  DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type GroupOptions, type ErrorGroup, type GroupResult,
-  type HistogramOptions, type HistogramResult, type LogSummary, type MessageFilter, type OpenStoreOptions, type PruneOptions, type RetentionOptions,
-  type SearchOptions, type SearchResult, type Store,
+  DEFAULT_RETENTION,
+  type AppendResult,
+  type DeleteTarget,
+  type GroupOptions,
+  type ErrorGroup,
+  type GroupResult,
+  type HistogramOptions,
+  type HistogramResult,
+  type LogSummary,
+  type MessageFilter,
+  type OpenStoreOptions,
+  type PruneOptions,
+  type RetentionOptions,
+  type SearchOptions,
+  type SearchResult,
+  type Store,
 } from '../types.js';
 import { parsePostgresUrl, redactUrl } from '../url.js';
-import {
-  INSERT_COLUMNS, INSERT_ROWS, MESSAGE_COLUMNS, byCode, enc, optStr, toGroup, toKey, toMessage, tokensOfMessage,
-} from './codec.js';
-import {
-  DEFAULT_SCHEMA, Sql, describePool, errorCode, isPool, loadPg, storeError, type PgPoolLike, type Row,
-} from './driver.js';
+import { INSERT_COLUMNS, INSERT_ROWS, MESSAGE_COLUMNS, byCode, enc, optStr, toGroup, toKey, toMessage, tokensOfMessage } from './codec.js';
+import { DEFAULT_SCHEMA, Sql, describePool, errorCode, isPool, loadPg, storeError, type PgPoolLike, type Row } from './driver.js';
 import { addMessages, addTallies } from './groups.js';
 import { Params, compileFilter } from './query.js';
 import { AutoRetention, deleteIds, deleteInSteps, prune, storedCount } from './retention.js';
@@ -93,7 +110,11 @@ export class PostgresStore implements Store {
       schema = checkSchemaName(options.schema ?? parsed.schema ?? DEFAULT_SCHEMA);
       label = redactUrl(schema === DEFAULT_SCHEMA ? parsed.connectionString : target);
       const pg = await loadPg();
-      const own = new pg.Pool({ connectionString: parsed.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 10_000 });
+      const own = new pg.Pool({
+        connectionString: parsed.connectionString,
+        max: options.maxConnections ?? 10,
+        connectionTimeoutMillis: 10_000,
+      });
       // An idle connection that drops emits 'error' on the pool; without a listener Node would exit. The next
       // query simply gets a fresh connection, and a failing one reports ERR_ELMAH_STORE_UNAVAILABLE.
       own.on('error', () => undefined);
@@ -169,7 +190,11 @@ export class PostgresStore implements Store {
         inserted.push(...(await db.query(this.insertSql(chunk.length), values)).rows);
       }
       const made = new Set(inserted.map((r) => `${String(r.log)}\n${String(r.id)}`));
-      await addMessages(db, this.t, unique.filter((m) => made.has(`${m.log}\n${m.id}`)));
+      await addMessages(
+        db,
+        this.t,
+        unique.filter((m) => made.has(`${m.log}\n${m.id}`)),
+      );
       return made;
     });
     for (const [key, i] of firstOf) results[i] = { id: messages[i]!.id, status: created.has(key) ? 'created' : 'duplicate' };
@@ -202,7 +227,11 @@ export class PostgresStore implements Store {
       );
       const made = new Set(rows.map((r) => `${String(r.log)}\n${String(r.id)}`));
       // Input order decides which of equal last-seen tallies names a group, as one call per tally would.
-      await addTallies(db, this.t, indexes.map((i) => tallies[i]!).filter((x) => made.has(`${x.log}\n${x.id}`)));
+      await addTallies(
+        db,
+        this.t,
+        indexes.map((i) => tallies[i]!).filter((x) => made.has(`${x.log}\n${x.id}`)),
+      );
       return made;
     });
     for (const [key, i] of firstOf) results[i] = { id: tallies[i]!.id, status: created.has(key) ? 'created' : 'duplicate' };
@@ -238,7 +267,8 @@ export class PostgresStore implements Store {
     const countValues = [...params.values];
     const counted = await this.query(
       `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${this.t.messages} m WHERE ${where} LIMIT ${COUNT_CAP + 1}) s`,
-      countValues, 'read',
+      countValues,
+      'read',
     );
     const n = Number(counted[0]?.n ?? 0);
     let position = '';
@@ -260,7 +290,8 @@ export class PostgresStore implements Store {
            ORDER BY m.date_time DESC, m.id DESC`
         : `SELECT ${MESSAGE_COLUMNS} FROM ${this.t.messages} m WHERE ${where}${position}
            ORDER BY m.date_time DESC, m.id DESC ${limit}`,
-      params.values, 'read',
+      params.values,
+      'read',
     );
     const messages = page.slice(0, size).map(toMessage);
     const last = messages[messages.length - 1];
@@ -290,7 +321,8 @@ export class PostgresStore implements Store {
       const rows = await this.query(
         `SELECT g.* FROM ${this.t.groups} g WHERE ${where} ORDER BY g.last_seen DESC, g.last_id DESC, g.log
          LIMIT ${params.add(size)} OFFSET ${params.add(offset)}`,
-        params.values, 'read',
+        params.values,
+        'read',
       );
       const total = await this.query(`SELECT count(*)::int AS n FROM ${this.t.groups} g WHERE ${where}`, countValues, 'read');
       return { groups: rows.map(toGroup), total: Number(total[0]?.n ?? 0) };
@@ -312,7 +344,8 @@ export class PostgresStore implements Store {
             FROM agg JOIN latest USING (log, fingerprint)
             ORDER BY latest.last_seen DESC, latest.last_id DESC, agg.log
             LIMIT ${params.add(size)} OFFSET ${params.add(offset)}) p) AS groups`,
-      params.values, 'read',
+      params.values,
+      'read',
     );
     const r = rows[0] ?? {};
     return { groups: (Array.isArray(r.groups) ? (r.groups as Row[]) : []).map(toGroup), total: Number(r.total ?? 0) };
@@ -333,7 +366,8 @@ export class PostgresStore implements Store {
     const rows = await this.query(
       `SELECT floor((m.at_ms - ${params.add(start)}::int8)::float8 / ${params.add(bucketMs)}::float8)::int8 AS i, count(*)::int AS n
        FROM ${this.t.messages} m WHERE ${where} GROUP BY 1`,
-      params.values, 'read',
+      params.values,
+      'read',
     );
     const counts = new Array<number>(n).fill(0);
     for (const r of rows) {
@@ -352,7 +386,8 @@ export class PostgresStore implements Store {
          FROM ${this.t.tallies} x CROSS JOIN LATERAL unnest(x.minute_at, x.minute_n) AS u(at, n)
          WHERE ${inLogs} AND x.last_minute >= ${s}::int8 AND x.first_minute < ${e}::int8 AND u.at >= ${s}::int8 AND u.at < ${e}::int8
          GROUP BY 1`,
-        p.values, 'read',
+        p.values,
+        'read',
       );
       for (const r of tallied) {
         const i = Number(r.i);
@@ -371,7 +406,8 @@ export class PostgresStore implements Store {
          (SELECT m.id FROM ${this.t.messages} m, me WHERE m.log = $1 AND (m.date_time, m.id) < (me.date_time, me.id)
           ORDER BY m.date_time DESC, m.id DESC LIMIT 1) AS older,
          EXISTS (SELECT 1 FROM me) AS found`,
-      [log, id], 'read',
+      [log, id],
+      'read',
     );
     const r = rows[0];
     if (!r?.found) return {};
@@ -396,7 +432,9 @@ export class PostgresStore implements Store {
   async logs(): Promise<LogSummary[]> {
     const rows = await this.query(
       `SELECT log, sum(count - counted_only)::int8 AS n, max(last_kept) AS last_seen FROM ${this.t.groups}
-       GROUP BY log HAVING sum(count - counted_only) > 0`, [], 'read',
+       GROUP BY log HAVING sum(count - counted_only) > 0`,
+      [],
+      'read',
     );
     return rows
       .map((r) => ({ name: String(r.log), count: Number(r.n), lastSeen: optStr(r.last_seen) }))
@@ -408,8 +446,16 @@ export class PostgresStore implements Store {
     try {
       await this.pool.query(
         `INSERT INTO ${this.t.keys} (id, name, permissions, logs, hash, created, expires, revoked) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8)`,
-        [record.id, enc(record.name), JSON.stringify(record.permissions), JSON.stringify(record.logs.map(enc)), record.hash, record.created,
-          record.expires ?? null, record.revoked ?? null],
+        [
+          record.id,
+          enc(record.name),
+          JSON.stringify(record.permissions),
+          JSON.stringify(record.logs.map(enc)),
+          record.hash,
+          record.created,
+          record.expires ?? null,
+          record.revoked ?? null,
+        ],
       );
     } catch (err) {
       if (errorCode(err) === '23505') throw duplicateKeyError(record.id, err);
@@ -430,12 +476,18 @@ export class PostgresStore implements Store {
   async endSession(sid: string, until: string): Promise<void> {
     await this.query(`DELETE FROM ${this.t.sessionsEnded} WHERE until <= $1`, [new Date().toISOString()], 'admin');
     await this.query(
-      `INSERT INTO ${this.t.sessionsEnded} (sid, until) VALUES ($1, $2) ON CONFLICT (sid) DO UPDATE SET until = excluded.until`, [sid, until], 'admin',
+      `INSERT INTO ${this.t.sessionsEnded} (sid, until) VALUES ($1, $2) ON CONFLICT (sid) DO UPDATE SET until = excluded.until`,
+      [sid, until],
+      'admin',
     );
   }
 
   async sessionEnded(sid: string): Promise<boolean> {
-    const rows = await this.query(`SELECT 1 FROM ${this.t.sessionsEnded} WHERE sid = $1 AND until > $2`, [sid, new Date().toISOString()], 'read');
+    const rows = await this.query(
+      `SELECT 1 FROM ${this.t.sessionsEnded} WHERE sid = $1 AND until > $2`,
+      [sid, new Date().toISOString()],
+      'read',
+    );
     return rows.length > 0;
   }
 
@@ -469,21 +521,29 @@ export class PostgresStore implements Store {
 
   async revokeKey(id: string, at: Date = new Date()): Promise<boolean> {
     const rows = await this.query(
-      `UPDATE ${this.t.keys} SET revoked = coalesce(revoked, $2) WHERE id = $1 RETURNING id`, [id, at.toISOString()], 'admin',
+      `UPDATE ${this.t.keys} SET revoked = coalesce(revoked, $2) WHERE id = $1 RETURNING id`,
+      [id, at.toISOString()],
+      'admin',
     );
     return rows.length > 0;
   }
 }
 
-
 /** Tallies as the parallel arrays of the insert in {@link PostgresStore.tally}. */
 function tallyColumns(xs: readonly OccurrenceTally[]): unknown[] {
   const minutes = xs.map((x) => x.minutes.map(([m, n]) => [Date.parse(m), n] as const));
   return [
-    xs.map((x) => x.log), xs.map((x) => x.id), xs.map((x) => x.fingerprint), xs.map((x) => x.count),
-    xs.map((x) => x.firstSeen), xs.map((x) => x.lastSeen), xs.map((x) => enc(x.title)), xs.map((x) => enc(x.type)),
+    xs.map((x) => x.log),
+    xs.map((x) => x.id),
+    xs.map((x) => x.fingerprint),
+    xs.map((x) => x.count),
+    xs.map((x) => x.firstSeen),
+    xs.map((x) => x.lastSeen),
+    xs.map((x) => enc(x.title)),
+    xs.map((x) => enc(x.type)),
     xs.map((x) => x.statusCode ?? null),
-    minutes.map((ms) => `{${ms.map(([m]) => m).join(',')}}`), minutes.map((ms) => `{${ms.map(([, n]) => n).join(',')}}`),
+    minutes.map((ms) => `{${ms.map(([m]) => m).join(',')}}`),
+    minutes.map((ms) => `{${ms.map(([, n]) => n).join(',')}}`),
     minutes.map((ms) => (ms.length === 0 ? 0 : Math.min(...ms.map(([m]) => m)))),
     minutes.map((ms) => (ms.length === 0 ? -1 : Math.max(...ms.map(([m]) => m)))),
   ];

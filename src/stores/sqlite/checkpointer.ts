@@ -19,7 +19,14 @@ export interface CheckpointerOptions {
   ackWaitMs: number;
 }
 
-export const DEFAULT_CHECKPOINTER: CheckpointerOptions = { intervalMs: 100, restartPages: 4096, holdPages: 1024, catchUpPasses: 8, maxHoldMs: 50, ackWaitMs: 250 };
+export const DEFAULT_CHECKPOINTER: CheckpointerOptions = {
+  intervalMs: 100,
+  restartPages: 4096,
+  holdPages: 1024,
+  catchUpPasses: 8,
+  maxHoldMs: 50,
+  ackWaitMs: 250,
+};
 
 /** Counters the store reports (and the tests read). */
 export interface CheckpointStats {
@@ -127,9 +134,11 @@ Atomics.store(s, STATE, RUNNING);
 `;
 
 /** Atomics.waitAsync (Node.js 16+; in TypeScript's lib from ES2024). */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
-}).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
 
 /** Result of {@link Checkpointer.gate}: write now, or after this promise. */
 type Gate = Promise<unknown> | undefined;

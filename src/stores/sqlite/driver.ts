@@ -36,10 +36,14 @@ export function openFile(Driver: typeof BetterSqlite3, path: string, busyTimeout
   } catch (error) {
     // The package is there but its native addon is not: its install script did not run or was not approved.
     if (/bindings file|better_sqlite3\.node|NODE_MODULE_VERSION|invalid ELF/i.test(String((error as Error | null)?.message))) {
-      throw new ElmahError('ERR_ELMAH_DRIVER_MISSING', 'better-sqlite3 is installed but its native addon is missing or was built for another Node.js.', {
-        cause: error,
-        help: 'Let its install script run: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3',
-      });
+      throw new ElmahError(
+        'ERR_ELMAH_DRIVER_MISSING',
+        'better-sqlite3 is installed but its native addon is missing or was built for another Node.js.',
+        {
+          cause: error,
+          help: 'Let its install script run: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3',
+        },
+      );
     }
     throw error;
   }

@@ -34,7 +34,13 @@ const KEYWORD_COLUMNS: Record<Exclude<KeywordField, 'severity'>, string> = {
  * Text lives in two FTS tables: per message (title, the head of the detail, url, user, hostname) and per shared
  * stack (type, the frames of the detail, source). A detail is its head and its frames, so `detail:` looks in both.
  */
-const MESSAGE_FTS: Partial<Record<TextField | 'user' | 'hostname' | 'type', string>> = { title: 'title', detail: 'head', url: 'url', user: 'user_name', hostname: 'hostname' };
+const MESSAGE_FTS: Partial<Record<TextField | 'user' | 'hostname' | 'type', string>> = {
+  title: 'title',
+  detail: 'head',
+  url: 'url',
+  user: 'user_name',
+  hostname: 'hostname',
+};
 const STACK_FTS: Partial<Record<TextField | 'user' | 'hostname' | 'type', string>> = { type: 'type', detail: 'frames', source: 'source' };
 
 /** A letter (U+01C0, category Lo, no case, no diacritic) that unicode61 keeps inside a token: it brackets escaped code points. */
@@ -169,7 +175,12 @@ const ROW_TEXT: Record<string, string> = {
  * per-message index, when none of the searched logs has a code yet: nothing there can match). The
  * per-message one asks for the phrase in each searched log's partition (`codes`, see ftsLogText).
  */
-export function textMatches(field: TextField | undefined, tokens: string[], prefix: boolean, codes: readonly string[] = []): { message?: string; stack?: string } {
+export function textMatches(
+  field: TextField | undefined,
+  tokens: string[],
+  prefix: boolean,
+  codes: readonly string[] = [],
+): { message?: string; stack?: string } {
   const out: { message?: string; stack?: string } = {};
   const columns = field === undefined ? '{title head url user_name hostname}' : MESSAGE_FTS[field];
   if (columns && codes.length > 0) out.message = codes.map((c) => `(${columns} : ${ftsPhrase(tokens, prefix, c)})`).join(' OR ');
@@ -180,7 +191,12 @@ export function textMatches(field: TextField | undefined, tokens: string[], pref
 }
 
 function compileText(
-  field: TextField | undefined, tokens: string[], prefix: boolean, params: unknown[], style: TextStyle, codes: readonly string[] | undefined,
+  field: TextField | undefined,
+  tokens: string[],
+  prefix: boolean,
+  params: unknown[],
+  style: TextStyle,
+  codes: readonly string[] | undefined,
   stackRows: CompileOptions['stackRows'],
 ): string {
   const { message, stack } = textMatches(field, tokens, prefix, codes);
@@ -269,7 +285,8 @@ export function hasTextConjunct(query: QueryNode | undefined): boolean {
  * `hasTextConjunct`) finds the few candidates faster; without statistics SQLite would pick the log index.
  */
 export function compileFilter(
-  filter: MessageFilter, options: { logIndex?: boolean; style?: TextStyle; codes?: readonly string[]; stackRows?: CompileOptions['stackRows'] } = {},
+  filter: MessageFilter,
+  options: { logIndex?: boolean; style?: TextStyle; codes?: readonly string[]; stackRows?: CompileOptions['stackRows'] } = {},
 ): SqlFragment {
   const parts: string[] = [];
   const params: unknown[] = [];

@@ -188,9 +188,13 @@ export function schemaVersion(db: BetterSqlite3.Database): number {
 }
 
 function newerError(found: number): ElmahError {
-  return new ElmahError('ERR_ELMAH_STORE_VERSION', `The SQLite store has schema version ${found}; this version of express-elmah reads up to ${SCHEMA_VERSION}.`, {
-    help: 'Upgrade express-elmah, or point ELMAH_STORE at another file.',
-  });
+  return new ElmahError(
+    'ERR_ELMAH_STORE_VERSION',
+    `The SQLite store has schema version ${found}; this version of express-elmah reads up to ${SCHEMA_VERSION}.`,
+    {
+      help: 'Upgrade express-elmah, or point ELMAH_STORE at another file.',
+    },
+  );
 }
 
 /**
@@ -215,8 +219,8 @@ export function migrate(db: BetterSqlite3.Database, copyV1: (db: BetterSqlite3.D
         else step(db);
       }
     }
-    db.prepare("INSERT INTO elmah_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
-      String(SCHEMA_VERSION),
-    );
+    db.prepare(
+      "INSERT INTO elmah_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(String(SCHEMA_VERSION));
   }).immediate();
 }

@@ -11,13 +11,36 @@ import type { QueryNode } from '../../model/query.js';
 import { textMatches as wordsMatch } from '../../model/query-eval.js';
 import type { OccurrenceTally } from '../../model/tally.js';
 import {
-  COUNT_CAP, closedError, decodeCursor, duplicateKeyError, encodeCursor, filterLogs, histogramBuckets, pageIndex, pageSize, pruneBudget, retentionLimits,
+  COUNT_CAP,
+  closedError,
+  decodeCursor,
+  duplicateKeyError,
+  encodeCursor,
+  filterLogs,
+  histogramBuckets,
+  pageIndex,
+  pageSize,
+  pruneBudget,
+  retentionLimits,
   tallyCutoff,
 } from '../shared.js';
 import {
-  DEFAULT_RETENTION, type AppendResult, type DeleteTarget, type ErrorGroup, type GroupOptions, type GroupResult, type HistogramOptions,
-  type HistogramResult, type LogSummary, type MessageFilter, type OpenStoreOptions, type PruneOptions, type RetentionOptions, type SearchOptions,
-  type SearchResult, type Store,
+  DEFAULT_RETENTION,
+  type AppendResult,
+  type DeleteTarget,
+  type ErrorGroup,
+  type GroupOptions,
+  type GroupResult,
+  type HistogramOptions,
+  type HistogramResult,
+  type LogSummary,
+  type MessageFilter,
+  type OpenStoreOptions,
+  type PruneOptions,
+  type RetentionOptions,
+  type SearchOptions,
+  type SearchResult,
+  type Store,
 } from '../types.js';
 import { headText, joinDetail, splitDetail } from './codec.js';
 import { Checkpointer, DEFAULT_CHECKPOINTER, type CheckpointStats } from './checkpointer.js';
@@ -76,7 +99,15 @@ interface DeploymentRow {
 }
 
 function toDeployment(r: DeploymentRow): Deployment {
-  return { id: r.id, version: r.version, created: r.created, description: opt(r.description), userName: opt(r.user_name), userEmail: opt(r.user_email), log: opt(r.log) };
+  return {
+    id: r.id,
+    version: r.version,
+    created: r.created,
+    description: opt(r.description),
+    userName: opt(r.user_name),
+    userEmail: opt(r.user_email),
+    log: opt(r.log),
+  };
 }
 
 /** The row shape of elmah_messages. */
@@ -275,7 +306,9 @@ export class SqliteStore implements Store {
           'status_code = CASE WHEN last_msg IS NULL AND excluded.last_seen >= last_seen THEN excluded.status_code ELSE status_code END, ' +
           'last_seen = max(last_seen, excluded.last_seen)',
       ),
-      tallyInsert: p('INSERT OR IGNORE INTO elmah_tallies (log, id, fingerprint, count, first_seen, last_seen, minutes) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      tallyInsert: p(
+        'INSERT OR IGNORE INTO elmah_tallies (log, id, fingerprint, count, first_seen, last_seen, minutes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       groupGet: p('SELECT * FROM elmah_groups WHERE log = ? AND fingerprint = ?'),
       // The newest time from the end of the group index, then the newest id among the messages of that time:
       // one ORDER BY over (date_time, id) would sort the whole group, as the index holds no id.
@@ -301,10 +334,14 @@ export class SqliteStore implements Store {
       logClean: p('DELETE FROM elmah_logs WHERE log = ? AND count <= 0'),
       logsAll: p('SELECT log, count, last_seen FROM elmah_logs WHERE count > 0'),
       logCountOf: p('SELECT count FROM elmah_logs WHERE log = ?').pluck(),
-      logOldest: p('SELECT date_time FROM elmah_messages INDEXED BY elmah_messages_list WHERE log = ? ORDER BY date_time, id LIMIT 1').pluck(),
+      logOldest: p(
+        'SELECT date_time FROM elmah_messages INDEXED BY elmah_messages_list WHERE log = ? ORDER BY date_time, id LIMIT 1',
+      ).pluck(),
       tallyLogs: p('SELECT DISTINCT log FROM elmah_tallies').pluck(),
       talliesBefore: p('DELETE FROM elmah_tallies WHERE log = ? AND last_seen < ? RETURNING fingerprint, count'),
-      oldestRows: p(`SELECT ${REMOVED_COLUMNS} FROM elmah_messages INDEXED BY elmah_messages_list WHERE log = ? ORDER BY date_time, id LIMIT ?`),
+      oldestRows: p(
+        `SELECT ${REMOVED_COLUMNS} FROM elmah_messages INDEXED BY elmah_messages_list WHERE log = ? ORDER BY date_time, id LIMIT ?`,
+      ),
       olderRows: p(
         `SELECT ${REMOVED_COLUMNS} FROM elmah_messages INDEXED BY elmah_messages_list WHERE log = ? AND date_time < ? ORDER BY date_time, id LIMIT ?`,
       ),
@@ -515,9 +552,25 @@ export class SqliteStore implements Store {
       const split = splitDetail(m.detail, m.type, m.title);
       const sid = this.stackId(m.type, m.source, split.frames, created);
       const info = this.stmts.insert!.run(
-        m.log, m.id, m.dateTime, sid, split.shape, m.title, split.head, m.statusCode ?? null, SEVERITY_INDEX.get(m.severity) ?? 4, m.url ?? null,
-        m.method ?? null, m.user ?? null, m.hostname ?? null, m.application ?? null, m.version ?? null, m.correlationId ?? null,
-        m.category ?? null, m.fingerprint, this.lists.encode(m),
+        m.log,
+        m.id,
+        m.dateTime,
+        sid,
+        split.shape,
+        m.title,
+        split.head,
+        m.statusCode ?? null,
+        SEVERITY_INDEX.get(m.severity) ?? 4,
+        m.url ?? null,
+        m.method ?? null,
+        m.user ?? null,
+        m.hostname ?? null,
+        m.application ?? null,
+        m.version ?? null,
+        m.correlationId ?? null,
+        m.category ?? null,
+        m.fingerprint,
+        this.lists.encode(m),
       );
       if (info.changes === 0) {
         out.push({ id: m.id, status: 'duplicate' });
@@ -527,8 +580,12 @@ export class SqliteStore implements Store {
       used.add(sid);
       const code = this.logCode(m.log);
       this.stmts.messageFts!.run(
-        info.lastInsertRowid, ftsLogText(m.title, code), ftsLogText(headText(split, m.type, m.title), code), ftsLogText(m.url, code),
-        ftsLogText(m.user, code), ftsLogText(m.hostname, code),
+        info.lastInsertRowid,
+        ftsLogText(m.title, code),
+        ftsLogText(headText(split, m.type, m.title), code),
+        ftsLogText(m.url, code),
+        ftsLogText(m.user, code),
+        ftsLogText(m.hostname, code),
       );
       const gk = `${m.log}\n${m.fingerprint}`;
       const g = groups.get(gk);
@@ -590,9 +647,27 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() =>
           tallies.map((t): AppendResult => {
-            const info = this.stmts.tallyInsert!.run(t.log, t.id, t.fingerprint, t.count, t.firstSeen, t.lastSeen, JSON.stringify(t.minutes));
+            const info = this.stmts.tallyInsert!.run(
+              t.log,
+              t.id,
+              t.fingerprint,
+              t.count,
+              t.firstSeen,
+              t.lastSeen,
+              JSON.stringify(t.minutes),
+            );
             if (info.changes === 0) return { id: t.id, status: 'duplicate' };
-            this.stmts.groupTally!.run(t.log, t.fingerprint, t.count, t.count, t.firstSeen, t.lastSeen, t.title, t.type, t.statusCode ?? null);
+            this.stmts.groupTally!.run(
+              t.log,
+              t.fingerprint,
+              t.count,
+              t.count,
+              t.firstSeen,
+              t.lastSeen,
+              t.title,
+              t.type,
+              t.statusCode ?? null,
+            );
             return { id: t.id, status: 'created' };
           }),
         )
@@ -713,7 +788,11 @@ export class SqliteStore implements Store {
       const sql =
         `SELECT count(*) FROM (SELECT 1 FROM elmah_messages INDEXED BY elmah_messages_stack WHERE log IN (${logSql}) ` +
         `AND sid IN (SELECT rowid FROM elmah_stacks_fts WHERE elmah_stacks_fts MATCH ?) LIMIT ${this.bigText + 1})`;
-      return (this.prepared(sql).pluck().get(...(logs ?? []), stack) as number) <= this.bigText;
+      return (
+        (this.prepared(sql)
+          .pluck()
+          .get(...(logs ?? []), stack) as number) <= this.bigText
+      );
     });
   }
 
@@ -760,9 +839,9 @@ export class SqliteStore implements Store {
           `SELECT ${MESSAGE_COLUMNS} FROM elmah_messages m WHERE m.rid IN (SELECT value FROM json_each(?))${cursorSql} ${order}`,
         ).all(JSON.stringify(probe), ...cursorParams, size + 1, offset) as MessageRow[];
       } else {
-        rows = this.prepared(`SELECT ${MESSAGE_COLUMNS} FROM elmah_messages m INDEXED BY ${index} WHERE ${where.sql}${cursorSql} ${order}`).all(
-          ...where.params, ...cursorParams, size + 1, offset,
-        ) as MessageRow[];
+        rows = this.prepared(
+          `SELECT ${MESSAGE_COLUMNS} FROM elmah_messages m INDEXED BY ${index} WHERE ${where.sql}${cursorSql} ${order}`,
+        ).all(...where.params, ...cursorParams, size + 1, offset) as MessageRow[];
         if (probe) total = probe.length;
         else if (!filtered) total = this.countLogs(options.log);
         else {
@@ -788,10 +867,15 @@ export class SqliteStore implements Store {
   private drivenFilter(filter: MessageFilter): { from: string; sql: string; params: unknown[] } {
     const hint = indexHint(filter.query);
     // The (log, sid) index needs the log: every log, when the filter names none.
-    if (hint !== undefined && filter.log === undefined) filter = { ...filter, log: (this.stmts.logsAll!.all() as { log: string }[]).map((r) => r.log) };
+    if (hint !== undefined && filter.log === undefined)
+      filter = { ...filter, log: (this.stmts.logsAll!.all() as { log: string }[]).map((r) => r.log) };
     const logs = filterLogs(filter.log);
     const stackRows = this.fewStackRows(filter.query, logs) ? (logs ?? 'all') : undefined;
-    const where = compileFilter(filter, { logIndex: hint === undefined && !hasTextConjunct(filter.query), codes: this.codesOf(filter.log), stackRows });
+    const where = compileFilter(filter, {
+      logIndex: hint === undefined && !hasTextConjunct(filter.query),
+      codes: this.codesOf(filter.log),
+      stackRows,
+    });
     return { from: `elmah_messages m${hint ? ` INDEXED BY ${hint}` : ''}`, ...where };
   }
 
@@ -804,19 +888,32 @@ export class SqliteStore implements Store {
         const logs = filterLogs(options.log);
         const logSql = logs === undefined ? '1' : logs.length === 0 ? '0' : `log IN (${logs.map(() => '?').join(', ')})`;
         const logParams = logs ?? [];
-        const total = Number(this.prepared(`SELECT count(*) FROM elmah_groups WHERE ${logSql}`).pluck().get(...logParams));
-        const rows = this.prepared(
-          `SELECT * FROM elmah_groups WHERE ${logSql} ORDER BY last_seen DESC, last_id DESC LIMIT ? OFFSET ?`,
-        ).all(...logParams, size, offset) as GroupRow[];
+        const total = Number(
+          this.prepared(`SELECT count(*) FROM elmah_groups WHERE ${logSql}`)
+            .pluck()
+            .get(...logParams),
+        );
+        const rows = this.prepared(`SELECT * FROM elmah_groups WHERE ${logSql} ORDER BY last_seen DESC, last_id DESC LIMIT ? OFFSET ?`).all(
+          ...logParams,
+          size,
+          offset,
+        ) as GroupRow[];
         return { groups: rows.map(toGroup), total };
       }
       const style: TextStyle = this.hasBigText(options.query, options.log) ? 'probe' : 'set';
-      const where = style === 'set' ? this.drivenFilter(options) : { from: 'elmah_messages m', ...compileFilter(options, { style, codes: this.codesOf(options.log) }) };
+      const where =
+        style === 'set'
+          ? this.drivenFilter(options)
+          : { from: 'elmah_messages m', ...compileFilter(options, { style, codes: this.codesOf(options.log) }) };
       // The newest message of each group is its representative: max over "date_time id" (a space sorts below every id character).
       const grouped =
-        'SELECT m.log, m.fingerprint, count(*) AS count, min(m.date_time) AS first_seen, max(m.date_time || \' \' || m.id) AS newest ' +
+        "SELECT m.log, m.fingerprint, count(*) AS count, min(m.date_time) AS first_seen, max(m.date_time || ' ' || m.id) AS newest " +
         `FROM ${where.from} WHERE ${where.sql} GROUP BY m.log, m.fingerprint`;
-      const total = Number(this.prepared(`SELECT count(*) FROM (${grouped})`).pluck().get(...where.params));
+      const total = Number(
+        this.prepared(`SELECT count(*) FROM (${grouped})`)
+          .pluck()
+          .get(...where.params),
+      );
       const rows = this.prepared(`${grouped} ORDER BY newest DESC LIMIT ? OFFSET ?`).all(...where.params, size, offset) as {
         log: string;
         fingerprint: string;
@@ -865,7 +962,10 @@ export class SqliteStore implements Store {
         to: Date.parse(options.to) < end ? options.to : to,
       };
       const style: TextStyle = this.hasBigText(options.query, options.log) ? 'probe' : 'set';
-      const where = style === 'set' ? this.drivenFilter(range) : { from: 'elmah_messages m', ...compileFilter(range, { style, codes: this.codesOf(range.log) }) };
+      const where =
+        style === 'set'
+          ? this.drivenFilter(range)
+          : { from: 'elmah_messages m', ...compileFilter(range, { style, codes: this.codesOf(range.log) }) };
       const rows = this.prepared(
         `SELECT (CAST(round(unixepoch(m.date_time, 'subsec') * 1000) AS INTEGER) - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS bucket, count(*) AS n ` +
           `FROM ${where.from} WHERE ${where.sql} GROUP BY bucket`,
@@ -947,7 +1047,12 @@ export class SqliteStore implements Store {
     const type = r.shape === 1 ? ((this.stmts.stackRead!.get(r.sid) as StackRow | undefined)?.type ?? '') : '';
     const head = headText({ shape: r.shape as 0 | 1 | 2, head: r.head, frames: null }, type, r.title);
     this.stmts.messageFtsDelete!.run(
-      r.rid, ftsLogText(r.title, code), ftsLogText(head, code), ftsLogText(r.url, code), ftsLogText(r.user_name, code), ftsLogText(r.hostname, code),
+      r.rid,
+      ftsLogText(r.title, code),
+      ftsLogText(head, code),
+      ftsLogText(r.url, code),
+      ftsLogText(r.user_name, code),
+      ftsLogText(r.hostname, code),
     );
   }
 
@@ -965,7 +1070,8 @@ export class SqliteStore implements Store {
       this.stmts.groupDelete!.run(log, fingerprint);
       return;
     }
-    const newest = this.stmts.groupNewest!.get(log, fingerprint, log, fingerprint) as { id: string; date_time: string; title: string; sid: number; status_code: number | null } | undefined;
+    const newest = this.stmts.groupNewest!.get(log, fingerprint, log, fingerprint) as
+      { id: string; date_time: string; title: string; sid: number; status_code: number | null } | undefined;
     const tallies = this.stmts.groupTallies!.get(log, fingerprint) as { first: string | null; last: string | null };
     const oldest = newest ? (this.stmts.groupOldest!.get(log, fingerprint) as string) : undefined;
     const firsts = [oldest, tallies.first ?? undefined].filter((x): x is string => x !== undefined).sort();
@@ -976,8 +1082,17 @@ export class SqliteStore implements Store {
     }
     const type = newest ? ((this.stmts.stackRead!.get(newest.sid) as StackRow | undefined)?.type ?? g.type) : g.type;
     this.stmts.groupSet!.run(
-      count, countedOnly, firsts[0]!, lasts[lasts.length - 1]!, newest?.date_time ?? null, newest?.id ?? '', newest?.title ?? g.title, type,
-      newest ? newest.status_code : g.status_code, log, fingerprint,
+      count,
+      countedOnly,
+      firsts[0]!,
+      lasts[lasts.length - 1]!,
+      newest?.date_time ?? null,
+      newest?.id ?? '',
+      newest?.title ?? g.title,
+      type,
+      newest ? newest.status_code : g.status_code,
+      log,
+      fingerprint,
     );
   }
 
@@ -992,7 +1107,9 @@ export class SqliteStore implements Store {
         removed += this.use(() =>
           this.db
             .transaction(() => {
-              const rows = chunk.map((id) => this.stmts.removedById!.get(log, id) as RemovedRow | undefined).filter((r): r is RemovedRow => r !== undefined);
+              const rows = chunk
+                .map((id) => this.stmts.removedById!.get(log, id) as RemovedRow | undefined)
+                .filter((r): r is RemovedRow => r !== undefined);
               this.removeRows(rows);
               return rows.length;
             })
@@ -1004,7 +1121,9 @@ export class SqliteStore implements Store {
     }
     // By query: bounded transactions, the event loop free between them.
     const where = this.drivenFilter({ ...target.filter, log });
-    const columns = REMOVED_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ');
+    const columns = REMOVED_COLUMNS.split(', ')
+      .map((c) => `m.${c}`)
+      .join(', ');
     const select = `SELECT ${columns} FROM ${where.from} WHERE ${where.sql} LIMIT ${REMOVE_CHUNK}`;
     let removed = 0;
     for (;;) {
@@ -1119,8 +1238,14 @@ export class SqliteStore implements Store {
     this.use(() => {
       try {
         this.stmts.keyPut!.run(
-          record.id, record.name, JSON.stringify(record.permissions), JSON.stringify(record.logs), record.hash, record.created,
-          record.expires ?? null, record.revoked ?? null,
+          record.id,
+          record.name,
+          JSON.stringify(record.permissions),
+          JSON.stringify(record.logs),
+          record.hash,
+          record.created,
+          record.expires ?? null,
+          record.revoked ?? null,
         );
       } catch (error) {
         if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) throw duplicateKeyError(record.id, error);
@@ -1142,7 +1267,15 @@ export class SqliteStore implements Store {
 
   async putDeployment(d: Deployment): Promise<'created' | 'duplicate'> {
     return this.use(() =>
-      this.prepared(DEPLOYMENT_PUT).run(d.id, d.version, d.created, d.description ?? null, d.userName ?? null, d.userEmail ?? null, d.log ?? null).changes > 0
+      this.prepared(DEPLOYMENT_PUT).run(
+        d.id,
+        d.version,
+        d.created,
+        d.description ?? null,
+        d.userName ?? null,
+        d.userEmail ?? null,
+        d.log ?? null,
+      ).changes > 0
         ? 'created'
         : 'duplicate',
     );
@@ -1152,9 +1285,12 @@ export class SqliteStore implements Store {
     const logs = query.log === undefined ? undefined : typeof query.log === 'string' ? [query.log] : [...query.log];
     const where = logs ? `WHERE log IS NULL OR log IN (${logs.map(() => '?').join(', ') || 'NULL'})` : '';
     return this.use(() =>
-      (this.prepared(`SELECT * FROM elmah_deployments ${where} ORDER BY created DESC, id DESC LIMIT ?`).all(...(logs ?? []), deploymentPageSize(query.size)) as DeploymentRow[]).map(
-        toDeployment,
-      ),
+      (
+        this.prepared(`SELECT * FROM elmah_deployments ${where} ORDER BY created DESC, id DESC LIMIT ?`).all(
+          ...(logs ?? []),
+          deploymentPageSize(query.size),
+        ) as DeploymentRow[]
+      ).map(toDeployment),
     );
   }
 
@@ -1194,7 +1330,6 @@ function registerFunctions(db: Database): void {
     return wordsMatch(text, list, prefix === 1) ? 1 : 0;
   });
 }
-
 
 function toGroup(r: GroupRow): ErrorGroup {
   return {
@@ -1250,11 +1385,29 @@ function copyFromV1(db: Database, write: (batch: ErrorMessage[]) => void): void 
     const kv = (i: number) => (lists[i] ?? []).map(([key, value]) => ({ key, value }));
     const s = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
     batch.push({
-      id: String(r.id), log: String(r.log), dateTime: String(r.date_time), title: String(r.t_title ?? ''), type: String(r.type),
-      detail: s(r.t_detail), source: s(r.t_source), statusCode: r.status_code === null ? undefined : Number(r.status_code),
-      severity: (SEVERITIES.includes(r.severity as Severity) ? r.severity : 'Error') as Severity, url: s(r.url), method: s(r.method),
-      user: s(r.user_name), hostname: s(r.hostname), application: s(r.application), version: s(r.version), correlationId: s(r.correlation_id),
-      category: s(r.category), serverVariables: kv(0), cookies: kv(1), form: kv(2), queryString: kv(3), data: kv(4), fingerprint: String(r.fingerprint),
+      id: String(r.id),
+      log: String(r.log),
+      dateTime: String(r.date_time),
+      title: String(r.t_title ?? ''),
+      type: String(r.type),
+      detail: s(r.t_detail),
+      source: s(r.t_source),
+      statusCode: r.status_code === null ? undefined : Number(r.status_code),
+      severity: (SEVERITIES.includes(r.severity as Severity) ? r.severity : 'Error') as Severity,
+      url: s(r.url),
+      method: s(r.method),
+      user: s(r.user_name),
+      hostname: s(r.hostname),
+      application: s(r.application),
+      version: s(r.version),
+      correlationId: s(r.correlation_id),
+      category: s(r.category),
+      serverVariables: kv(0),
+      cookies: kv(1),
+      form: kv(2),
+      queryString: kv(3),
+      data: kv(4),
+      fingerprint: String(r.fingerprint),
     });
     if (batch.length >= 500) {
       write(batch);

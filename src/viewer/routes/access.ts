@@ -68,14 +68,17 @@ export function assetRoutes(router: Router, viewsDir: string): void {
  * The access gate: a key header (on /json and /download), else the access mode ('local', 'key' or the
  * app's function). Then the viewer's own key is checked, so that revoking it turns the viewer off (503).
  */
-export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' | 'sessions' | 'csrf' | 'attempts' | 'pages' | 'failures'>): RequestHandler {
+export function accessGate(
+  v: Pick<ViewerContext, 'o' | 'clients' | 'requests' | 'sessions' | 'csrf' | 'attempts' | 'pages' | 'failures'>,
+): RequestHandler {
   const { o, clients, requests, sessions, csrf, attempts, pages, failures } = v;
 
   async function viaKeyHeader(req: Request, headerKey: string): Promise<void> {
     const client = await clients.forKey(headerKey);
     if (!client) {
       throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'This viewer was given a LogClient, so it cannot check other keys.', {
-        status: 401, help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
+        status: 401,
+        help: 'Open the viewer in a browser, or give errorViewer a store URL or Store.',
       });
     }
     // Marked first, so that a failure below answers as this request's own 401 in JSON.
@@ -85,7 +88,8 @@ export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' |
     const wait = attempts.retryAfter(names);
     if (wait > 0) {
       throw new ElmahError('ERR_ELMAH_RATE_LIMITED', 'Too many failed keys from this address or for this key.', {
-        retryAfter: wait, help: `Try again in ${Math.ceil(wait / 60)} minute(s) with a valid key.`,
+        retryAfter: wait,
+        help: `Try again in ${Math.ceil(wait / 60)} minute(s) with a valid key.`,
       });
     }
     let who: KeyInfo;
@@ -123,7 +127,14 @@ export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' |
       if (!session) {
         if (KEY_HEADER_ROUTES.test(req.path)) {
           // Scripts get JSON they can act on rather than a redirect to a form.
-          res.status(401).json(new ElmahError('ERR_ELMAH_KEY_MISSING', 'Sign in, or send an API key with messages_read in Authorization: Bearer or the api_key header.').toJSON());
+          res
+            .status(401)
+            .json(
+              new ElmahError(
+                'ERR_ELMAH_KEY_MISSING',
+                'Sign in, or send an API key with messages_read in Authorization: Bearer or the api_key header.',
+              ).toJSON(),
+            );
           return;
         }
         if (req.method === 'GET' || req.method === 'HEAD') {
@@ -134,7 +145,10 @@ export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' |
         return;
       }
       const c = await clients.forKey(session.key);
-      if (!c) throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'Sign-in needs a store the viewer can check keys against.', { help: 'Give errorViewer a store URL or an open Store, not a LogClient.' });
+      if (!c)
+        throw new ElmahError('ERR_ELMAH_SIGNIN_UNAVAILABLE', 'Sign-in needs a store the viewer can check keys against.', {
+          help: 'Give errorViewer a store URL or an open Store, not a LogClient.',
+        });
       client = c;
     } else {
       let allowed = false;
@@ -144,7 +158,10 @@ export function accessGate(v: Pick<ViewerContext, 'o' | 'clients' | 'requests' |
         console.error('express-elmah viewer: the access function failed:', err);
       }
       if (!allowed) {
-        await pages.render(req, res, 403, 'forbidden', { pageTitle: 'Not allowed', reason: 'The application’s access check did not allow this request.' });
+        await pages.render(req, res, 403, 'forbidden', {
+          pageTitle: 'Not allowed',
+          reason: 'The application’s access check did not allow this request.',
+        });
         return;
       }
     }

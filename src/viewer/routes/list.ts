@@ -5,7 +5,17 @@ import { isLogName } from '../../model/message.js';
 import { barChart, chartWindow, sparkline } from '../chart.js';
 import type { ViewerContext } from '../context.js';
 import { baseOf, href } from '../links.js';
-import { PAGE_SIZES, SINCE, filterOf, listQuery, param, readListParams, type ListParams, type ParamProblem, type Since } from '../filters.js';
+import {
+  PAGE_SIZES,
+  SINCE,
+  filterOf,
+  listQuery,
+  param,
+  readListParams,
+  type ListParams,
+  type ParamProblem,
+  type Since,
+} from '../filters.js';
 
 /** Points of a sparkline. */
 const SPARK_BUCKETS = 28;
@@ -20,70 +30,126 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
   const { o, requests, caches, pages, failures } = v;
   const read = (req: Parameters<typeof readListParams>[0]) => readListParams(req, { size: o.pageSize, pinnedLog: o.log });
 
-  router.get('/', failures.handle('viewerList', async (req, res) => {
-    const ctx = requests.of(req);
-    const now = new Date();
-    const base = baseOf(req);
-    const { params, problems } = read(req);
-    const logs = o.log ? [] : await caches.logsOf(ctx.client);
-    const deleted = /^\d{1,9}$/.test(param(req, 'deleted')) ? Number(param(req, 'deleted')) : undefined;
-    const common = {
-      params, problems, logs, deleted, pageSizes: PAGE_SIZES, sinceOptions: Object.keys(SINCE),
-      linkTo: (change: Partial<ListParams>) => href(base, '/', listQuery({ ...params, page: 1, ...change }, o.pageSize, o.log)),
-      filterQuery: listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log),
-    };
-    if (problems.length > 0) {
-      await pages.render(req, res, 400, 'list', {
-        ...common, pageTitle: 'Errors', nav: params.view, messages: [], groups: [], total: 0, totalExact: true, first: 0, last: 0, pages: 0, chartSrc: '',
-      });
-      return;
-    }
-    const filter = filterOf(params, now);
-    const chartSrc = href(base, '/chart.svg', listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log));
-    const offset = (params.page - 1) * params.size;
-    if (params.view === 'groups') {
-      const r = await ctx.client.groups({ ...filter, page: params.page - 1, size: params.size });
+  router.get(
+    '/',
+    failures.handle('viewerList', async (req, res) => {
+      const ctx = requests.of(req);
+      const now = new Date();
+      const base = baseOf(req);
+      const { params, problems } = read(req);
+      const logs = o.log ? [] : await caches.logsOf(ctx.client);
+      const deleted = /^\d{1,9}$/.test(param(req, 'deleted')) ? Number(param(req, 'deleted')) : undefined;
+      const common = {
+        params,
+        problems,
+        logs,
+        deleted,
+        pageSizes: PAGE_SIZES,
+        sinceOptions: Object.keys(SINCE),
+        linkTo: (change: Partial<ListParams>) => href(base, '/', listQuery({ ...params, page: 1, ...change }, o.pageSize, o.log)),
+        filterQuery: listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log),
+      };
+      if (problems.length > 0) {
+        await pages.render(req, res, 400, 'list', {
+          ...common,
+          pageTitle: 'Errors',
+          nav: params.view,
+          messages: [],
+          groups: [],
+          total: 0,
+          totalExact: true,
+          first: 0,
+          last: 0,
+          pages: 0,
+          chartSrc: '',
+        });
+        return;
+      }
+      const filter = filterOf(params, now);
+      const chartSrc = href(base, '/chart.svg', listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log));
+      const offset = (params.page - 1) * params.size;
+      if (params.view === 'groups') {
+        const r = await ctx.client.groups({ ...filter, page: params.page - 1, size: params.size });
+        await pages.render(req, res, 200, 'list', {
+          ...common,
+          pageTitle: 'Error groups',
+          nav: 'groups',
+          messages: [],
+          groups: r.groups,
+          total: r.total,
+          totalExact: true,
+          first: r.groups.length > 0 ? offset + 1 : 0,
+          last: offset + r.groups.length,
+          pages: Math.max(1, Math.ceil(r.total / params.size)),
+          chartSrc,
+          sparkSrc: (g: { log: string; fingerprint: string }) =>
+            href(base, '/spark.svg', { log: g.log, fingerprint: g.fingerprint, ...(params.since ? { since: params.since } : {}) }),
+        });
+        return;
+      }
+      const r = await ctx.client.search({ ...filter, page: params.page - 1, size: params.size });
+      const refresh = params.page === 1 && o.refreshSeconds > 0;
       await pages.render(req, res, 200, 'list', {
-        ...common, pageTitle: 'Error groups', nav: 'groups', messages: [], groups: r.groups, total: r.total, totalExact: true,
-        first: r.groups.length > 0 ? offset + 1 : 0, last: offset + r.groups.length,
-        pages: Math.max(1, Math.ceil(r.total / params.size)), chartSrc,
-        sparkSrc: (g: { log: string; fingerprint: string }) => href(base, '/spark.svg', { log: g.log, fingerprint: g.fingerprint, ...(params.since ? { since: params.since } : {}) }),
+        ...common,
+        pageTitle: 'Errors',
+        nav: 'list',
+        messages: r.messages,
+        groups: [],
+        total: r.total,
+        totalExact: r.totalExact,
+        first: r.messages.length > 0 ? offset + 1 : 0,
+        last: offset + r.messages.length,
+        pages: Math.max(1, Math.ceil(r.total / params.size)),
+        chartSrc,
+        poll: refresh
+          ? {
+              url: href(base, '/poll', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
+              newest: r.messages[0]?.id ?? '',
+              seconds: o.refreshSeconds,
+            }
+          : undefined,
       });
-      return;
-    }
-    const r = await ctx.client.search({ ...filter, page: params.page - 1, size: params.size });
-    const refresh = params.page === 1 && o.refreshSeconds > 0;
-    await pages.render(req, res, 200, 'list', {
-      ...common, pageTitle: 'Errors', nav: 'list', messages: r.messages, groups: [], total: r.total, totalExact: r.totalExact,
-      first: r.messages.length > 0 ? offset + 1 : 0, last: offset + r.messages.length,
-      pages: Math.max(1, Math.ceil(r.total / params.size)), chartSrc,
-      poll: refresh ? { url: href(base, '/poll', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)), newest: r.messages[0]?.id ?? '', seconds: o.refreshSeconds } : undefined,
-    });
-  }));
+    }),
+  );
 
   // The newest id for the current filter: the page script compares it with the one it shows.
-  router.get('/poll', failures.handle('viewerPoll', async (req, res) => {
-    const { params, problems } = read(req);
-    if (problems.length > 0) throw queryError(problems);
-    const r = await requests.of(req).client.search({ ...filterOf(params, new Date()), size: 1 });
-    res.json({ newest: r.messages[0]?.id ?? null, total: r.total });
-  }));
+  router.get(
+    '/poll',
+    failures.handle('viewerPoll', async (req, res) => {
+      const { params, problems } = read(req);
+      if (problems.length > 0) throw queryError(problems);
+      const r = await requests.of(req).client.search({ ...filterOf(params, new Date()), size: 1 });
+      res.json({ newest: r.messages[0]?.id ?? null, total: r.total });
+    }),
+  );
 
-  router.get('/chart.svg', failures.handle('viewerChart', async (req, res) => {
-    const now = new Date();
-    const { params, problems } = read(req);
-    if (problems.length > 0) throw queryError(problems);
-    const h = await caches.histogram(requests.of(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
-    res.type('image/svg+xml').send(await pages.svg('chart', { chart: barChart(h) }));
-  }));
+  router.get(
+    '/chart.svg',
+    failures.handle('viewerChart', async (req, res) => {
+      const now = new Date();
+      const { params, problems } = read(req);
+      if (problems.length > 0) throw queryError(problems);
+      const h = await caches.histogram(requests.of(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
+      res.type('image/svg+xml').send(await pages.svg('chart', { chart: barChart(h) }));
+    }),
+  );
 
-  router.get('/spark.svg', failures.handle('viewerSparkline', async (req, res) => {
-    const fingerprint = param(req, 'fingerprint');
-    const log = o.log ?? param(req, 'log');
-    const since = param(req, 'since');
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(fingerprint) || !isLogName(log)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', 'No such group.');
-    const w = chartWindow(since in SINCE ? (since as Since) : '', new Date());
-    const h = await caches.histogram(requests.of(req).client, { log, query: `fingerprint:"${fingerprint}"`, from: w.from, to: w.to, buckets: SPARK_BUCKETS });
-    res.type('image/svg+xml').send(await pages.svg('spark', { points: sparkline(h.counts), total: h.counts.reduce((a, b) => a + b, 0) }));
-  }));
+  router.get(
+    '/spark.svg',
+    failures.handle('viewerSparkline', async (req, res) => {
+      const fingerprint = param(req, 'fingerprint');
+      const log = o.log ?? param(req, 'log');
+      const since = param(req, 'since');
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(fingerprint) || !isLogName(log)) throw new ElmahError('ERR_ELMAH_NOT_FOUND', 'No such group.');
+      const w = chartWindow(since in SINCE ? (since as Since) : '', new Date());
+      const h = await caches.histogram(requests.of(req).client, {
+        log,
+        query: `fingerprint:"${fingerprint}"`,
+        from: w.from,
+        to: w.to,
+        buckets: SPARK_BUCKETS,
+      });
+      res.type('image/svg+xml').send(await pages.svg('spark', { points: sparkline(h.counts), total: h.counts.reduce((a, b) => a + b, 0) }));
+    }),
+  );
 }

@@ -21,9 +21,7 @@ export class ElmahTestError extends Error {
 }
 
 /** A part of the stack view: a text line (the message, a cause) or a run of frames, in-app or not. */
-export type StackPart =
-  | { kind: 'text'; text: string }
-  | { kind: 'frames'; inApp: boolean; frames: StackFrame[] };
+export type StackPart = { kind: 'text'; text: string } | { kind: 'frames'; inApp: boolean; frames: StackFrame[] };
 
 /** Splits a stack into text lines and runs of frames, so that library and node: frames can fold away. */
 export function stackView(detail: string | undefined): StackPart[] {
@@ -69,81 +67,116 @@ function requireDelete(who: KeyInfo): void {
 }
 
 /** Adds GET /detail/:id, /json/:id, the delete routes and /test. */
-export function messageRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'csrf' | 'pages' | 'failures' | 'parseForm'>): void {
+export function messageRoutes(
+  router: Router,
+  v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'csrf' | 'pages' | 'failures' | 'parseForm'>,
+): void {
   const { o, requests, caches, csrf, pages, failures, parseForm } = v;
 
-  router.get('/detail/:id', failures.handle('viewerDetail', async (req, res) => {
-    const ctx = requests.of(req);
-    const id = messageId(req);
-    const log = await logOfMessage(req, ctx.client, id, o.log);
-    const message = await ctx.client.get(log, id);
-    const [near, same, group] = await Promise.all([
-      ctx.client.neighbours(log, id),
-      ctx.client.search({ log, query: `fingerprint:"${message.fingerprint}"`, size: 1 }),
-      // The aggregate, not a filtered search: only it knows the occurrences counted but not kept in full.
-      ctx.client.group(log, message.fingerprint),
-    ]);
-    await pages.render(req, res, 200, 'detail', {
-      pageTitle: message.title || message.type, nav: 'list', m: message, stack: stackView(message.detail), near,
-      sameCount: same.total, sameExact: same.totalExact, countedOnly: group?.countedOnly ?? 0, logQuery: o.log ? {} : { log },
-    });
-  }));
+  router.get(
+    '/detail/:id',
+    failures.handle('viewerDetail', async (req, res) => {
+      const ctx = requests.of(req);
+      const id = messageId(req);
+      const log = await logOfMessage(req, ctx.client, id, o.log);
+      const message = await ctx.client.get(log, id);
+      const [near, same, group] = await Promise.all([
+        ctx.client.neighbours(log, id),
+        ctx.client.search({ log, query: `fingerprint:"${message.fingerprint}"`, size: 1 }),
+        // The aggregate, not a filtered search: only it knows the occurrences counted but not kept in full.
+        ctx.client.group(log, message.fingerprint),
+      ]);
+      await pages.render(req, res, 200, 'detail', {
+        pageTitle: message.title || message.type,
+        nav: 'list',
+        m: message,
+        stack: stackView(message.detail),
+        near,
+        sameCount: same.total,
+        sameExact: same.totalExact,
+        countedOnly: group?.countedOnly ?? 0,
+        logQuery: o.log ? {} : { log },
+      });
+    }),
+  );
 
-  router.get('/json/:id', failures.handle('viewerJson', async (req, res) => {
-    const ctx = requests.of(req);
-    const id = messageId(req);
-    const message = await ctx.client.get(await logOfMessage(req, ctx.client, id, o.log), id);
-    res.type('application/json').send(JSON.stringify(message, null, 2));
-  }));
+  router.get(
+    '/json/:id',
+    failures.handle('viewerJson', async (req, res) => {
+      const ctx = requests.of(req);
+      const id = messageId(req);
+      const message = await ctx.client.get(await logOfMessage(req, ctx.client, id, o.log), id);
+      res.type('application/json').send(JSON.stringify(message, null, 2));
+    }),
+  );
 
-  router.post('/detail/:id/delete', parseForm, failures.handle('viewerDeleteOne', async (req, res) => {
-    csrf.require(req);
-    const ctx = requests.of(req);
-    requireDelete(ctx.who);
-    const id = messageId(req);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const log = o.log ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await logOfMessage(req, ctx.client, id, o.log));
-    const n = await ctx.client.delete(log, { ids: [id] });
-    caches.invalidate();
-    res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
-  }));
+  router.post(
+    '/detail/:id/delete',
+    parseForm,
+    failures.handle('viewerDeleteOne', async (req, res) => {
+      csrf.require(req);
+      const ctx = requests.of(req);
+      requireDelete(ctx.who);
+      const id = messageId(req);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const log =
+        o.log ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await logOfMessage(req, ctx.client, id, o.log));
+      const n = await ctx.client.delete(log, { ids: [id] });
+      caches.invalidate();
+      res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
+    }),
+  );
 
   // Deleting a search result: a confirmation page, then the POST.
-  router.get('/delete', failures.handle('viewerDeleteConfirm', async (req, res) => {
-    const ctx = requests.of(req);
-    requireDelete(ctx.who);
-    const { params, problems } = readListParams(req, { size: o.pageSize, pinnedLog: o.log });
-    if (problems.length > 0) throw queryError(problems);
-    const r = await ctx.client.search({ ...filterOf(params, new Date()), size: 1 });
-    await pages.render(req, res, 200, 'confirm-delete', {
-      pageTitle: 'Delete errors', nav: 'list', params, total: r.total, totalExact: r.totalExact,
-      fields: listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log),
-      cancel: href(baseOf(req), '/', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
-    });
-  }));
+  router.get(
+    '/delete',
+    failures.handle('viewerDeleteConfirm', async (req, res) => {
+      const ctx = requests.of(req);
+      requireDelete(ctx.who);
+      const { params, problems } = readListParams(req, { size: o.pageSize, pinnedLog: o.log });
+      if (problems.length > 0) throw queryError(problems);
+      const r = await ctx.client.search({ ...filterOf(params, new Date()), size: 1 });
+      await pages.render(req, res, 200, 'confirm-delete', {
+        pageTitle: 'Delete errors',
+        nav: 'list',
+        params,
+        total: r.total,
+        totalExact: r.totalExact,
+        fields: listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log),
+        cancel: href(baseOf(req), '/', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
+      });
+    }),
+  );
 
-  router.post('/delete', parseForm, failures.handle('viewerDeleteSearch', async (req, res) => {
-    csrf.require(req);
-    const ctx = requests.of(req);
-    requireDelete(ctx.who);
-    // The filter travels in the form body; it goes through the same checks as the URL.
-    const { params, problems } = readListParams({ query: req.body ?? {} } as unknown as Request, { size: o.pageSize, pinnedLog: o.log });
-    if (problems.length > 0) throw queryError(problems);
-    const f = filterOf(params, new Date());
-    const logs = f.log ? [f.log] : (await ctx.client.logs()).map((l) => l.name);
-    let n = 0;
-    try {
-      for (const log of logs) n += await ctx.client.delete(log, { query: f.query, from: f.from });
-    } finally {
-      // Even a delete that failed part-way may have removed messages.
-      caches.invalidate();
-    }
-    res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
-  }));
+  router.post(
+    '/delete',
+    parseForm,
+    failures.handle('viewerDeleteSearch', async (req, res) => {
+      csrf.require(req);
+      const ctx = requests.of(req);
+      requireDelete(ctx.who);
+      // The filter travels in the form body; it goes through the same checks as the URL.
+      const { params, problems } = readListParams({ query: req.body ?? {} } as unknown as Request, { size: o.pageSize, pinnedLog: o.log });
+      if (problems.length > 0) throw queryError(problems);
+      const f = filterOf(params, new Date());
+      const logs = f.log ? [f.log] : (await ctx.client.logs()).map((l) => l.name);
+      let n = 0;
+      try {
+        for (const log of logs) n += await ctx.client.delete(log, { query: f.query, from: f.from });
+      } finally {
+        // Even a delete that failed part-way may have removed messages.
+        caches.invalidate();
+      }
+      res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
+    }),
+  );
 
-  router.get('/test', failures.handle('viewerTestPage', async (req, res) => {
-    await pages.render(req, res, 200, 'test', { pageTitle: 'Test', nav: 'test' });
-  }));
+  router.get(
+    '/test',
+    failures.handle('viewerTestPage', async (req, res) => {
+      await pages.render(req, res, 200, 'test', { pageTitle: 'Test', nav: 'test' });
+    }),
+  );
 
   router.post('/test', parseForm, function viewerRaiseTestError(req: Request, res: Response, next: NextFunction) {
     try {
