@@ -1,6 +1,7 @@
 // Store benchmark: fills a SQLite store with realistic messages (default 1,000,000; BENCH_MESSAGES to change),
 // once with every title unique and once with the fixtures' mix (BENCH_TITLES=unique|mix for one), and times
-// appends (CPU per message) and the viewer's reads at that size; then retention under sustained ingest.
+// appends (CPU per message) and the viewer's reads at that size; then retention under sustained ingest;
+// BENCH_CHECKPOINT_AB=1 adds two stores filled side by side, with and without the checkpointer thread.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,61 @@ async function main(): Promise<void> {
   const modes = titles === 'none' ? [] : titles === 'mix' ? [false] : titles === 'unique' ? [true] : [true, false];
   for (const unique of modes) await fillAndRead(unique);
   if (process.env.BENCH_RETENTION !== '0') await retentionUnderIngest();
+  if (process.env.BENCH_CHECKPOINT_AB === '1') await checkpointsSideBySide();
+}
+
+/**
+ * Two stores filled in alternation, one append each in turn, one with the checkpointer thread and one with
+ * SQLite's checkpoints in the commits: both meet the same load on this shared machine at the same time, so
+ * their slowest appends can be compared. CPU time is not told apart (one process).
+ */
+async function checkpointsSideBySide(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'elmah-bench-ckpt-'));
+  const variants = [
+    { name: 'checkpointer thread', store: await SqliteStore.open(join(dir, 'thread.db'), { autoPruneMs: false }), times: [] as number[] },
+    {
+      name: 'checkpoints in the commit',
+      store: await SqliteStore.open(join(dir, 'commit.db'), { autoPruneMs: false, checkpointThread: false }),
+      times: [] as number[],
+    },
+  ];
+  const total = Math.max(BATCH, Math.floor(TOTAL / 2));
+  const options = { total, uniqueTitles: true };
+  const loadBefore = loadavg()[0]!;
+  try {
+    for (let i = 0; i < total; i += BATCH) {
+      const batch = benchBatch(i, BATCH, options);
+      for (const v of variants) {
+        const t = process.hrtime.bigint();
+        await v.store.append(batch);
+        v.times.push(ms(t));
+      }
+    }
+    console.log('');
+    console.log(
+      `Checkpoints side by side: ${total.toLocaleString('en-US')} messages into each of two stores, one append of ${BATCH} to each in turn`,
+    );
+    console.log(`(load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after)`);
+    console.log('');
+    console.log('| variant | append p50 / p99 / p99.9 / max ms | over 50 / over 100 ms |');
+    console.log('|---|---|---|');
+    for (const v of variants) {
+      const sorted = [...v.times].sort((a, b) => a - b);
+      const over = (limit: number): number => sorted.filter((t) => t > limit).length;
+      const p = (q: number): string => percentile(sorted, q).toFixed(1);
+      console.log(
+        `| ${v.name} | ${p(50)} / ${p(99)} / ${p(99.9)} / ${sorted[sorted.length - 1]!.toFixed(1)} | ${over(50)} / ${over(100)} of ${sorted.length.toLocaleString('en-US')} |`,
+      );
+    }
+    const stats = (variants[0]!.store as SqliteStore).checkpointStats();
+    if (stats)
+      console.log(
+        `\nCheckpointer thread: ${stats.passes} passes, ${stats.holds} holds (longest ${stats.longestHoldMs.toFixed(1)} ms, ${stats.holdTimeouts} ended by the time limit).`,
+      );
+  } finally {
+    for (const v of variants) await v.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
