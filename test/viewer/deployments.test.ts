@@ -1,7 +1,9 @@
 // Deployments in the viewer: the deployments page (versions newest first, their errors and new groups, paging,
-// escaping, the log filter), links to the errors of a version, and what a key without deployments_read sees.
+// escaping, the log filter), the markers on the chart, links to the errors of a version, and what a key without
+// deployments_read sees.
 import request from 'supertest';
-import { createViewerApp, type TestApp } from '../helpers/viewer-app';
+import { chartWindow, timeX } from '../../src/viewer/chart';
+import { createViewerApp, svg, type TestApp } from '../helpers/viewer-app';
 
 const HOUR = 3_600_000;
 const ago = (hours: number): string => new Date(Date.now() - hours * HOUR).toISOString();
@@ -151,6 +153,42 @@ describe('viewer deployments', () => {
     expect(res.text).not.toMatch(/\sstyle=/);
   });
 
+  describe('on the chart', () => {
+    it('marks each deployment of the window at its time, with its version escaped', async () => {
+      const before = chartWindow('', new Date());
+      const res = await svg(t.app, '/elmah.axd/chart.svg');
+      const after = chartWindow('', new Date());
+      expect(res.status).toBe(200);
+      expect((res.text.match(/<g class="deployment">/g) ?? []).length).toBe(4);
+      const xs = [...res.text.matchAll(/<g class="deployment"><title>[^<]*<\/title><line x1="([\d.]+)"/g)].map((m) => Number(m[1]));
+      const expected = (w: { from: string; to: string }): number[] =>
+        [20.5, 15.5, 10.5, 5.5].map((h) => timeX(Date.now() - h * HOUR, Date.parse(w.from), Date.parse(w.to)));
+      // Positions follow the window; a few seconds of test time move them by less than a pixel.
+      const near = (w: { from: string; to: string }) => expected(w).every((x, i) => Math.abs(x - xs[i]!) < 1);
+      expect(near(before) || near(after)).toBe(true);
+      expect(res.text).toContain('<title>Deployed &lt;img src=x onerror=alert(1)&gt; at ');
+      expect(res.text).not.toContain('<img');
+      expect(res.text).toMatch(/aria-label="[^"]*Deployments: 1\.0\.0 at /);
+    });
+
+    it('shows only deployments of the filtered log and of every log, within the window', async () => {
+      const billing = await svg(t.app, '/elmah.axd/chart.svg?log=billing');
+      expect((billing.text.match(/<g class="deployment">/g) ?? []).length).toBe(2);
+      expect(billing.text).toContain('>2.0.0</text>');
+      const hour = await svg(t.app, '/elmah.axd/chart.svg?since=1h');
+      expect(hour.text).not.toContain('class="deployment"');
+    });
+
+    it('names them under the chart of the list and the groups, linked to their errors', async () => {
+      const list = await request(t.app).get('/elmah.axd/');
+      expect(list.text).toContain('Deployments (dashed lines):');
+      expect(list.text).toContain('<a href="/elmah.axd/?q=version%3A%222.0.0%22" title="Errors of version 2.0.0">2.0.0</a>');
+      expect(list.text).toContain('&lt;img src=x onerror=alert(1)&gt;</a>');
+      const groups = await request(t.app).get('/elmah.axd/?view=groups');
+      expect(groups.text).toContain('<a href="/elmah.axd/?view=groups&amp;q=version%3A%222.0.0%22"');
+    });
+  });
+
   describe('a key without deployments_read', () => {
     let plain: TestApp;
     beforeAll(async () => {
@@ -165,6 +203,16 @@ describe('viewer deployments', () => {
       expect(res.text).toContain('express-elmah keys create --permissions messages_read,deployments_read');
       expect(res.text).not.toContain('9.9.9');
       expect(res.text).not.toContain('rel="next"');
+    });
+
+    it('sees the chart and the list without markers, and nothing fails', async () => {
+      const chart = await svg(plain.app, '/elmah.axd/chart.svg');
+      expect(chart.status).toBe(200);
+      expect(chart.text).toContain('30 errors from');
+      expect(chart.text).not.toContain('class="deployment"');
+      const list = await request(plain.app).get('/elmah.axd/');
+      expect(list.status).toBe(200);
+      expect(list.text).not.toContain('Deployments (dashed lines)');
     });
   });
 });

@@ -43,6 +43,34 @@ describe('charts', () => {
     expect(c.ticks[0]!.text).toBe('Jan 01');
   });
 
+  it('marks deployments within the window at their time, leaving out labels that would overlap', () => {
+    const deployment = (version: string, created: string): Deployment => ({ id: version, version, created });
+    const c = barChart(
+      { from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucketMs: 6 * 3_600_000, counts: [0, 0, 0, 0] },
+      [
+        deployment('late', '2026-01-01T23:59:00.000Z'),
+        deployment('1.0.1', '2026-01-01T12:10:00.000Z'),
+        deployment('1.0.0', '2026-01-01T12:00:00.000Z'),
+        deployment('before', '2025-12-31T23:00:00.000Z'),
+        deployment('after', '2026-01-02T01:00:00.000Z'),
+      ],
+    );
+    // The plot area runs from x = 36 to 960: noon is halfway.
+    expect(c.markers.map((m) => [m.version, m.x])).toEqual([
+      ['1.0.0', 498],
+      ['1.0.1', 504.4],
+      ['late', 959.4],
+    ]);
+    expect(c.markers.map((m) => m.label)).toEqual(['1.0.0', '', 'late']);
+    expect(c.markers[2]!.anchor).toBe('end');
+    expect(c.markers[0]!.title).toBe('Deployed 1.0.0 at 2026-01-01 12:00 UTC');
+    expect(c.summary).toContain('Deployments: 1.0.0 at 2026-01-01 12:00 UTC; 1.0.1 at');
+    const long = barChart({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucketMs: 86_400_000, counts: [1] }, [
+      deployment('a'.repeat(100), '2026-01-01T06:00:00.000Z'),
+    ]);
+    expect(long.markers[0]!.label).toBe(`${'a'.repeat(15)}…`);
+  });
+
   it('makes sparkline points inside the box', () => {
     expect(sparkline([0, 2, 4])).toBe('0,19 50,10 100,1');
     expect(sparkline([])).toBe('');
