@@ -97,6 +97,14 @@ describe('viewer deployments', () => {
     expect((groups.text.match(/class="col-count"><a /g) ?? []).length).toBe(2);
   });
 
+  it('links the version of an error to every error of that version', async () => {
+    const m = t.messages.find((x) => x.title === 'Fresh bug')!;
+    const res = await request(t.app).get(`/elmah.axd/detail/${m.id}?log=default`);
+    expect(res.text).toContain(
+      '<a href="/elmah.axd/?q=version%3A%221.1.0%22&amp;log=default" title="Every error of this version">1.1.0</a>',
+    );
+  });
+
   it('filters by log: that log’s deployments and those of every log', async () => {
     const res = await request(t.app).get('/elmah.axd/deployments?log=billing');
     expect(res.status).toBe(200);
