@@ -1,6 +1,7 @@
-// Short-lived caches of the viewer: histogram counts (chart and sparklines) and each client's list of logs,
-// dropped after a delete.
+// Short-lived caches of the viewer: histogram counts (chart and sparklines), each client's list of logs and its
+// deployments, dropped after a delete.
 import type { ClientHistogramOptions, HistogramResult, LogClient, LogSummary } from '../client/types.js';
+import type { Deployment } from '../model/deployment.js';
 
 /** How long chart and sparkline counts are reused. */
 const HISTOGRAM_CACHE_MS = 30_000;
@@ -8,10 +9,15 @@ const HISTOGRAM_CACHE_MS = 30_000;
 const MAX_HISTOGRAMS = 500;
 /** How long the list of logs (for the filter) is reused. */
 const LOGS_CACHE_MS = 5000;
+/** How long a list of deployments (chart markers, the deployments page) is reused. */
+const DEPLOYMENTS_CACHE_MS = 5000;
+/** Most deployments the viewer reads: the newest, which is what the chart and the deployments page show. */
+export const MAX_DEPLOYMENTS = 500;
 
 /** Reuses what every page load asks the store again, per client (so per key), for a few seconds. */
 export class ViewerCaches {
   private logCache = new WeakMap<LogClient, { at: number; logs: LogSummary[] }>();
+  private deploymentCache = new WeakMap<LogClient, Map<string, { at: number; value: Promise<Deployment[]> }>>();
   private readonly histograms = new Map<string, { at: number; value: Promise<HistogramResult> }>();
   private readonly clientIds = new WeakMap<LogClient, number>();
   private nextClientId = 0;
@@ -25,6 +31,27 @@ export class ViewerCaches {
     const logs = await client.logs();
     cache.set(client, { at: Date.now(), logs });
     return logs;
+  }
+
+  /**
+   * The newest {@link MAX_DEPLOYMENTS} deployments of a log and of every log (all the key may read when `log` is
+   * undefined), newest first; a page load asks for them twice (page and chart), so they are reused for a few seconds.
+   */
+  deploymentsOf(client: LogClient, log: string | undefined): Promise<Deployment[]> {
+    let byLog = this.deploymentCache.get(client);
+    if (!byLog) this.deploymentCache.set(client, (byLog = new Map()));
+    const key = log ?? '';
+    const now = Date.now();
+    const hit = byLog.get(key);
+    if (hit && now - hit.at < DEPLOYMENTS_CACHE_MS) return hit.value;
+    for (const [k, v] of byLog) if (now - v.at >= DEPLOYMENTS_CACHE_MS) byLog.delete(k);
+    const value = client.deployments({ log, size: MAX_DEPLOYMENTS });
+    const entries = byLog;
+    entries.set(key, { at: now, value });
+    value.catch(() => {
+      if (entries.get(key)?.value === value) entries.delete(key);
+    });
+    return value;
   }
 
   /**

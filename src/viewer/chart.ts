@@ -1,6 +1,7 @@
 // Geometry of the server-rendered SVG charts: the errors-over-time bar chart and the groups' sparklines.
 // Only numbers and our own labels come out of here; templates draw them with escaped attributes.
 import type { HistogramResult } from '../client/types.js';
+import type { Deployment } from '../model/deployment.js';
 import { SINCE, type Since } from './filters.js';
 import { MONTHS } from './render.js';
 
@@ -13,6 +14,18 @@ export interface Bar {
   count: number;
   /** Tooltip: `Jan 01 10:00–11:00 UTC: 3 errors`. */
   label: string;
+}
+
+/** A deployment on the chart: a vertical line at its time, labelled with its version where there is room. */
+export interface DeploymentMarker {
+  x: number;
+  version: string;
+  /** The version as drawn (cut to a few characters), or '' where it would run into the label before it. */
+  label: string;
+  labelX: number;
+  anchor: 'start' | 'end';
+  /** Tooltip: `Deployed 1.4.2 at 2026-01-01 10:00 UTC`. */
+  title: string;
 }
 
 /** Everything the chart template draws. */
@@ -29,6 +42,8 @@ export interface BarChart {
   total: number;
   /** Up to five labels along the time axis. */
   ticks: { x: number; text: string }[];
+  /** The deployments within the window, oldest first. */
+  markers: DeploymentMarker[];
   /** Sentence for screen readers. */
   summary: string;
 }
@@ -38,6 +53,9 @@ const H = 120;
 const LEFT = 36;
 const TOP = 8;
 const BOTTOM = 96;
+/** Longest version label drawn, and the width of one of its characters at the chart's font size. */
+const LABEL_CHARS = 16;
+const CHAR_PX = 6;
 
 function label(t: number, spanMs: number): string {
   const iso = new Date(t).toISOString();
@@ -46,8 +64,11 @@ function label(t: number, spanMs: number): string {
   return `${month} ${iso.slice(8, 10)}`;
 }
 
-/** Lays out a histogram as bars in a 960×120 view box. */
-export function barChart(h: HistogramResult): BarChart {
+/**
+ * Lays out a histogram as bars in a 960×120 view box, with a marker for each deployment (newest first or in any
+ * order) whose time falls within the histogram's window.
+ */
+export function barChart(h: HistogramResult, deployments: readonly Deployment[] = []): BarChart {
   const start = Date.parse(h.from);
   const end = Date.parse(h.to);
   const span = end - start;
@@ -75,6 +96,8 @@ export function barChart(h: HistogramResult): BarChart {
     const frac = tickCount === 1 ? 0 : i / (tickCount - 1);
     ticks.push({ x: round(LEFT + frac * (W - LEFT)), text: label(start + frac * span, span) });
   }
+  const markers = deploymentMarkers(start, end, deployments);
+  const deployed = markers.length > 0 ? ` Deployments: ${markers.map((m) => m.title.replace(/^Deployed /, '')).join('; ')}.` : '';
   return {
     width: W,
     height: H,
@@ -85,8 +108,40 @@ export function barChart(h: HistogramResult): BarChart {
     max,
     total,
     ticks,
-    summary: `${total} error${total === 1 ? '' : 's'} from ${fullLabel(start)} to ${fullLabel(end)}, at most ${max} in one interval.`,
+    markers,
+    summary: `${total} error${total === 1 ? '' : 's'} from ${fullLabel(start)} to ${fullLabel(end)}, at most ${max} in one interval.${deployed}`,
   };
+}
+
+/** The x position of a time in the plot area of a window [start, end]. */
+export function timeX(t: number, start: number, end: number): number {
+  return round(LEFT + ((t - start) / Math.max(1, end - start)) * (W - LEFT));
+}
+
+/** Markers of the deployments in [start, end], oldest first; a label is left out where it would overlap the one before. */
+function deploymentMarkers(start: number, end: number, deployments: readonly Deployment[]): DeploymentMarker[] {
+  const inside = deployments
+    .map((d) => ({ d, t: Date.parse(d.created) }))
+    .filter(({ t }) => t >= start && t <= end)
+    .sort((a, b) => a.t - b.t);
+  let free = 0;
+  return inside.map(({ d, t }) => {
+    const x = timeX(t, start, end);
+    const text = d.version.length > LABEL_CHARS ? `${d.version.slice(0, LABEL_CHARS - 1)}…` : d.version;
+    const width = text.length * CHAR_PX;
+    const anchor = x + 3 + width > W ? 'end' : 'start';
+    const left = anchor === 'start' ? x + 3 : x - 3 - width;
+    const room = left >= free;
+    if (room) free = left + width + 6;
+    return {
+      x,
+      version: d.version,
+      label: room ? text : '',
+      labelX: round(anchor === 'start' ? x + 3 : x - 3),
+      anchor,
+      title: `Deployed ${d.version} at ${fullLabel(t)}`,
+    };
+  });
 }
 
 function fullLabel(t: number): string {

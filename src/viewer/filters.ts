@@ -139,6 +139,11 @@ export function composeQuery(p: Pick<ListParams, 'q' | 'status' | 'type'>): stri
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }
 
+/** The search for the errors of one version: `version:"1.4.2"`. */
+export function versionQuery(version: string): string {
+  return `version:${quote(version)}`;
+}
+
 /** The `from` time of the time-range filter, or undefined. */
 export function sinceFrom(since: Since | '', now: Date): string | undefined {
   return since ? new Date(now.getTime() - SINCE[since]).toISOString() : undefined;

@@ -12,6 +12,7 @@ import { createViewerContext } from './context.js';
 import { resolveViewerOptions, type ErrorViewerOptions, type ResolvedViewerOptions } from './options.js';
 import { Renderer, findPackageRoot, packageVersion } from './render.js';
 import { accessGate, assetRoutes, viewerHeaders } from './routes/access.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { exportRoutes } from './routes/export.js';
 import { listRoutes } from './routes/list.js';
 import { messageRoutes } from './routes/message.js';
@@ -91,6 +92,7 @@ async function createViewer(input: unknown): Promise<ErrorViewer> {
   listRoutes(router, v);
   messageRoutes(router, v);
   exportRoutes(router, v);
+  deploymentRoutes(router, v);
   router.use(
     v.failures.handle('viewerNotFound', async (req, res) => {
       await v.pages.problem(req, res, 404, 'Not found', 'There is no page at this address in the error log viewer.');

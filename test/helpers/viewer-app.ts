@@ -2,11 +2,13 @@
 // store holding a few messages, one per hour back from now.
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
+import { normalizeDeployment } from '../../src/model/deployment';
 import type { ErrorMessage } from '../../src/model/message';
+import type { Permission } from '../../src/model/permissions';
 import type { MemoryStore } from '../../src/stores/memory';
 import { errorViewer, type ErrorViewer, type ErrorViewerOptions } from '../../src/viewer';
 import { createApp } from './app';
-import { withKeys, type TestKeys } from './keys';
+import { addKey, withKeys, type TestKeys } from './keys';
 import { makeMessage } from './messages';
 
 /** What {@link createViewerApp} returns. */
@@ -25,6 +27,10 @@ export interface ViewerAppOptions {
   viewer?: ErrorViewerOptions;
   /** Which test key the viewer uses (default `read`). */
   key?: keyof TestKeys;
+  /** A new key with these permissions for the viewer instead (e.g. `messages_read`, `deployments_read`). */
+  permissions?: Permission[];
+  /** Deployments to record, as the collector takes them (`version`, `created`, `logId`, …). */
+  deployments?: Record<string, unknown>[];
   /** Mount path (default /elmah.axd). */
   mount?: string;
   /** Mount inside a sub-app at this path, the viewer at `mount` within it. */
@@ -80,7 +86,9 @@ export async function createViewerApp(options: ViewerAppOptions = {}): Promise<T
   }
   for (const e of options.extra ?? []) messages.push(makeMessage({ dateTime: new Date(now - 60_000).toISOString(), ...e }));
   await store.append(messages);
-  const viewer = await errorViewer({ store, key: keys[options.key ?? 'read'], ...options.viewer });
+  for (const d of options.deployments ?? []) await store.putDeployment(normalizeDeployment(d));
+  const key = options.permissions ? await addKey(store, options.permissions) : keys[options.key ?? 'read'];
+  const viewer = await errorViewer({ store, key, ...options.viewer });
   const appErrors: unknown[] = [];
   const recordErrors: ErrorRequestHandler = function recordAppErrors(err: unknown, _req: Request, _res: Response, next: NextFunction) {
     appErrors.push(err);

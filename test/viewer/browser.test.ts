@@ -1,5 +1,5 @@
-// The viewer in a real browser (Chromium through playwright-core): list → detail → back, an XSS corpus
-// that must never execute, and the screenshots for the README. Skipped where Chromium is absent.
+// The viewer in a real browser (Chromium through playwright-core): list → detail → back, the deployments page,
+// an XSS corpus that must never execute, and the screenshots for the README. Skipped where Chromium is absent.
 import { existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -162,7 +162,16 @@ describeIf('viewer in a browser', () => {
   let demoOrigin: string;
 
   beforeAll(async () => {
-    demo = await createViewerApp({ count: 0, extra: demoMessages(), viewer: { title: 'Shop errors' } });
+    demo = await createViewerApp({
+      count: 0,
+      extra: demoMessages(),
+      viewer: { title: 'Shop errors' },
+      permissions: ['messages_read', 'deployments_read'],
+      deployments: [
+        { version: '2.4.0', created: new Date(Date.now() - 6 * 86_400_000).toISOString(), userName: 'ci' },
+        { version: '2.4.1', created: new Date(Date.now() - 3 * 86_400_000).toISOString(), userName: 'ci', description: 'Faster checkout' },
+      ],
+    });
     demoServer = http.createServer(demo.app);
     await new Promise<void>((resolve) => demoServer.listen(0, '127.0.0.1', resolve));
     demoOrigin = `http://127.0.0.1:${(demoServer.address() as AddressInfo).port}`;
@@ -170,6 +179,13 @@ describeIf('viewer in a browser', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     t = await createViewerApp({
       count: 40,
+      permissions: ['messages_read', 'deployments_read'],
+      deployments: PAYLOADS.slice(0, 10).map((p, i) => ({
+        version: p.slice(0, 100),
+        description: p,
+        userName: p,
+        created: new Date(Date.now() - (i + 1) * 3_600_000).toISOString(),
+      })),
       extra: PAYLOADS.map((p, i) => ({
         title: p,
         type: i % 2 ? 'TypeError' : `X${i}`,
@@ -264,6 +280,7 @@ describeIf('viewer in a browser', () => {
       `/elmah.axd/?q=${encodeURIComponent('"<script>"')}`,
       `/elmah.axd/?type=${encodeURIComponent(PAYLOADS[0]!)}`,
       '/elmah.axd/about',
+      '/elmah.axd/deployments',
     ];
     const ids = t.messages.slice(-PAYLOADS.length).map((m) => m.id);
     for (const id of ids) paths.push(`/elmah.axd/detail/${id}?log=default`);
@@ -275,6 +292,29 @@ describeIf('viewer in a browser', () => {
     // The payloads are shown as text, exactly.
     await page.goto(`${origin}/elmah.axd/detail/${ids[0]}?log=default`);
     expect((await page.locator('h1#detail-title').textContent())!.trim()).toBe(PAYLOADS[0]);
+    await page.goto(`${origin}/elmah.axd/deployments`);
+    expect(await page.locator('table.deployments a.version').allTextContents()).toEqual(PAYLOADS.slice(0, 10));
+    await page.close();
+  });
+
+  it('opens the deployments page from the navigation and follows a version to its errors', async () => {
+    const { page, dialogs, violations } = await watchedPage();
+    await page.goto(`${demoOrigin}/elmah.axd/`);
+    await page.waitForLoadState('networkidle');
+    // The chart, with its deployment markers, loads as an image within the CSP.
+    expect(await page.evaluate("document.querySelector('figure.chart img').naturalWidth")).toBe(960);
+    expect(await page.locator('figure.chart .deployed a').allTextContents()).toEqual(['2.4.0', '2.4.1']);
+    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    await page.waitForURL(`${demoOrigin}/elmah.axd/deployments`);
+    expect(await page.title()).toBe('Deployments · Shop errors');
+    expect(await page.locator('table.deployments a.version').allTextContents()).toEqual(['2.4.1', '2.4.0']);
+    expect((await page.locator('table.deployments tbody .col-desc').first().textContent())!.trim()).toBe('Faster checkout');
+    const errors = Number((await page.locator('table.deployments tbody .col-count a').first().textContent())!.trim());
+    expect(errors).toBeGreaterThan(0);
+    await page.locator('table.deployments a.version').first().click();
+    await page.waitForURL(/q=version%3A%222\.4\.1%22/);
+    expect(await page.locator('a.title-link').count()).toBe(15);
+    await expectClean(page, dialogs, violations);
     await page.close();
   });
 

@@ -1,6 +1,9 @@
-// The viewer's building blocks: chart geometry, CSV and RSS escaping, the stack view, cookies,
+// The viewer's building blocks: chart geometry, deployment windows, CSV and RSS escaping, the stack view, cookies,
 // session sealing and CSRF tokens, and template formatting.
+import type { ErrorGroup, LogClient } from '../../src/client/types';
+import type { Deployment } from '../../src/model/deployment';
 import { barChart, sparkline } from '../../src/viewer/chart';
+import { MAX_GROUPS_WALKED, deploymentWindows, versionPerformance, windowQuery } from '../../src/viewer/deployments';
 import { csvCell, csvRow, rssDocument, xml } from '../../src/viewer/feeds';
 import { composeQuery } from '../../src/viewer/filters';
 import { fmt, findPackageRoot } from '../../src/viewer/render';
@@ -40,9 +43,130 @@ describe('charts', () => {
     expect(c.ticks[0]!.text).toBe('Jan 01');
   });
 
+  it('marks deployments within the window at their time, leaving out labels that would overlap', () => {
+    const deployment = (version: string, created: string): Deployment => ({ id: version, version, created });
+    const c = barChart(
+      { from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucketMs: 6 * 3_600_000, counts: [0, 0, 0, 0] },
+      [
+        deployment('late', '2026-01-01T23:59:00.000Z'),
+        deployment('1.0.1', '2026-01-01T12:10:00.000Z'),
+        deployment('1.0.0', '2026-01-01T12:00:00.000Z'),
+        deployment('before', '2025-12-31T23:00:00.000Z'),
+        deployment('after', '2026-01-02T01:00:00.000Z'),
+      ],
+    );
+    // The plot area runs from x = 36 to 960: noon is halfway.
+    expect(c.markers.map((m) => [m.version, m.x])).toEqual([
+      ['1.0.0', 498],
+      ['1.0.1', 504.4],
+      ['late', 959.4],
+    ]);
+    expect(c.markers.map((m) => m.label)).toEqual(['1.0.0', '', 'late']);
+    expect(c.markers[2]!.anchor).toBe('end');
+    expect(c.markers[0]!.title).toBe('Deployed 1.0.0 at 2026-01-01 12:00 UTC');
+    expect(c.summary).toContain('Deployments: 1.0.0 at 2026-01-01 12:00 UTC; 1.0.1 at');
+    const long = barChart({ from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z', bucketMs: 86_400_000, counts: [1] }, [
+      deployment('a'.repeat(100), '2026-01-01T06:00:00.000Z'),
+    ]);
+    expect(long.markers[0]!.label).toBe(`${'a'.repeat(15)}…`);
+  });
+
   it('makes sparkline points inside the box', () => {
     expect(sparkline([0, 2, 4])).toBe('0,19 50,10 100,1');
     expect(sparkline([])).toBe('');
+  });
+});
+
+describe('deployment windows', () => {
+  const d = (version: string, created: string, log?: string): Deployment => ({ id: version, version, created, log });
+  // Newest first, as listed.
+  const list = [
+    d('b2', '2026-01-05T00:00:00.000Z', 'b'),
+    d('all2', '2026-01-04T00:00:00.000Z'),
+    d('a2', '2026-01-03T00:00:00.000Z', 'a'),
+    d('a1', '2026-01-02T00:00:00.000Z', 'a'),
+    d('all1', '2026-01-01T00:00:00.000Z'),
+  ];
+
+  it('ends a version at the next deployment of its log or of every log', () => {
+    expect(deploymentWindows(list, undefined).map((w) => [w.deployment.version, w.log, w.to])).toEqual([
+      ['b2', 'b', undefined],
+      ['all2', undefined, undefined],
+      ['a2', 'a', '2026-01-04T00:00:00.000Z'],
+      ['a1', 'a', '2026-01-03T00:00:00.000Z'],
+      ['all1', undefined, '2026-01-04T00:00:00.000Z'],
+    ]);
+    // Viewing log a, a deployment of every log counts a's errors and ends at a's next deployment.
+    const a = deploymentWindows(
+      list.filter((x) => x.log !== 'b'),
+      'a',
+    );
+    expect(a.map((w) => [w.deployment.version, w.log, w.to])).toEqual([
+      ['all2', 'a', undefined],
+      ['a2', 'a', '2026-01-04T00:00:00.000Z'],
+      ['a1', 'a', '2026-01-03T00:00:00.000Z'],
+      ['all1', 'a', '2026-01-02T00:00:00.000Z'],
+    ]);
+    expect(windowQuery(a[1]!)).toBe('dateTime:[2026-01-03T00:00:00.000Z TO 2026-01-04T00:00:00.000Z}');
+    expect(windowQuery(a[0]!)).toBe('dateTime:[2026-01-04T00:00:00.000Z TO *]');
+    expect(parseQuery(windowQuery(a[1]!))).toMatchObject({ kind: 'range', loInclusive: true, hiInclusive: false });
+  });
+
+  it('stops the walk for new groups after a bounded number of groups, and says the count is a lower bound', async () => {
+    let calls = 0;
+    const group = (n: number): ErrorGroup => ({
+      log: 'default',
+      fingerprint: `f${n}`,
+      count: 1,
+      firstSeen: '2026-01-03T00:00:00.000Z',
+      lastSeen: '2026-01-03T00:00:00.000Z',
+      lastId: `m${n}`,
+      title: `t${n}`,
+      type: 'Error',
+      countedOnly: 0,
+    });
+    const endless = {
+      search: async () => ({ messages: [], total: 7, totalExact: true }),
+      groups: async (o: { page?: number; size?: number }) => {
+        calls++;
+        const size = o.size ?? 15;
+        return { groups: Array.from({ length: size }, (_, i) => group((o.page ?? 0) * size + i)), total: 1_000_000 };
+      },
+    } as unknown as LogClient;
+    const [p] = await versionPerformance(endless, deploymentWindows([list[4]!], undefined), undefined);
+    expect(p).toMatchObject({ errors: 7, errorsExact: true, newGroups: MAX_GROUPS_WALKED, newGroupsExact: false });
+    expect(p!.newGroupSamples).toHaveLength(3);
+    expect(calls).toBe(MAX_GROUPS_WALKED / 200);
+  });
+
+  it('stops the walk at groups last seen before the oldest deployment', async () => {
+    const pages: ErrorGroup[][] = [[], []];
+    for (let i = 0; i < 200; i++) {
+      const seen = i < 150 ? '2026-01-03T00:00:00.000Z' : '2025-12-01T00:00:00.000Z';
+      pages[0]!.push({
+        log: 'a',
+        fingerprint: `f${i}`,
+        count: i,
+        firstSeen: seen,
+        lastSeen: seen,
+        lastId: `m${i}`,
+        title: '',
+        type: 'E',
+        countedOnly: 0,
+      });
+    }
+    let calls = 0;
+    const client = {
+      search: async () => ({ messages: [], total: 0, totalExact: true }),
+      groups: async (o: { page?: number }) => {
+        calls++;
+        return { groups: pages[o.page ?? 0] ?? [], total: 5000 };
+      },
+    } as unknown as LogClient;
+    const r = await versionPerformance(client, deploymentWindows([list[3]!], undefined), undefined);
+    expect(calls).toBe(1);
+    expect(r[0]).toMatchObject({ newGroups: 150, newGroupsExact: true });
+    expect(r[0]!.newGroupSamples.map((g) => g.count)).toEqual([149, 148, 147]);
   });
 });
 

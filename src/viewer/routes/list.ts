@@ -4,6 +4,7 @@ import { ElmahError } from '../../model/errors.js';
 import { isLogName } from '../../model/message.js';
 import { barChart, chartWindow, sparkline } from '../chart.js';
 import type { ViewerContext } from '../context.js';
+import { deploymentsBetween, deploymentsToShow } from '../deployments.js';
 import { baseOf, href } from '../links.js';
 import {
   PAGE_SIZES,
@@ -12,6 +13,7 @@ import {
   listQuery,
   param,
   readListParams,
+  versionQuery,
   type ListParams,
   type ParamProblem,
   type Since,
@@ -48,6 +50,9 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
         sinceOptions: Object.keys(SINCE),
         linkTo: (change: Partial<ListParams>) => href(base, '/', listQuery({ ...params, page: 1, ...change }, o.pageSize, o.log)),
         filterQuery: listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log),
+        versionLink: (version: string) =>
+          href(base, '/', listQuery({ view: params.view, log: params.log, q: versionQuery(version) }, o.pageSize, o.log)),
+        chartDeployments: [] as unknown[],
       };
       if (problems.length > 0) {
         await pages.render(req, res, 400, 'list', {
@@ -66,6 +71,8 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
         return;
       }
       const filter = filterOf(params, now);
+      const w = chartWindow(params.since, now);
+      common.chartDeployments = deploymentsBetween(await deploymentsToShow(ctx.client, ctx.who, caches, filter.log), w.from, w.to);
       const chartSrc = href(base, '/chart.svg', listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log));
       const offset = (params.page - 1) * params.size;
       if (params.view === 'groups') {
@@ -129,8 +136,13 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
       const now = new Date();
       const { params, problems } = read(req);
       if (problems.length > 0) throw queryError(problems);
-      const h = await caches.histogram(requests.of(req).client, { ...filterOf(params, now), ...chartWindow(params.since, now) });
-      res.type('image/svg+xml').send(await pages.svg('chart', { chart: barChart(h) }));
+      const ctx = requests.of(req);
+      const filter = filterOf(params, now);
+      const [h, deployments] = await Promise.all([
+        caches.histogram(ctx.client, { ...filter, ...chartWindow(params.since, now) }),
+        deploymentsToShow(ctx.client, ctx.who, caches, filter.log),
+      ]);
+      res.type('image/svg+xml').send(await pages.svg('chart', { chart: barChart(h, deployments) }));
     }),
   );
 
