@@ -228,6 +228,8 @@ export class MemoryStore implements Store {
     return m && structuredClone(m);
   }
 
+  private readonly stateOf = (m: ErrorMessage): ErrorGroup['state'] | undefined => this.groupMap.get(`${m.log}\n${m.fingerprint}`)?.state;
+
   private matching(filter: MessageFilter): ErrorMessage[] {
     const logs = filterLogs(filter.log) ?? [...this.logsMap.keys()];
     const out: ErrorMessage[] = [];
@@ -235,7 +237,7 @@ export class MemoryStore implements Store {
       for (const m of this.logsMap.get(name)?.values() ?? []) {
         if (filter.from !== undefined && m.dateTime < filter.from) continue;
         if (filter.to !== undefined && m.dateTime >= filter.to) continue;
-        if (filter.query && !matchesQuery(filter.query, m)) continue;
+        if (filter.query && !matchesQuery(filter.query, m, this.stateOf)) continue;
         out.push(m);
       }
     }

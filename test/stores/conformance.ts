@@ -6,6 +6,7 @@ import { parseQuery } from '../../src/model/query';
 import { matchesQuery } from '../../src/model/query-eval';
 import type { ErrorMessage } from '../../src/model/message';
 import type { OccurrenceTally } from '../../src/model/tally';
+import type { GroupState } from '../../src/model/triage';
 import type { GroupOptions, Store } from '../../src/stores/types';
 import { makeMessage } from '../helpers/messages';
 
@@ -144,10 +145,27 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       it('agrees with the reference evaluator on a query corpus', async () => {
         const corpus = queryCorpusMessages();
         await store.append(corpus);
+        // Some groups triaged, for status: and is: terms.
+        await store.setGroupState('default', ['fpA'], { status: 'resolved' }, 'k1', '2025-01-01T00:00:00.000Z');
+        await store.append([
+          makeMessage({ fingerprint: 'fpA', title: 'Cannot read properties of null', dateTime: '2026-01-07T00:00:00.000Z' }),
+        ]);
+        await store.setGroupState(
+          'shop',
+          [corpus.find((m) => m.log === 'shop')!.fingerprint],
+          { status: 'ignored' },
+          'k1',
+          '2026-02-01T00:00:00.000Z',
+        );
+        corpus.push((await store.search({ query: parseQuery('dateTime:2026-01-07*') })).messages[0]!);
+        const states = new Map<string, GroupState | undefined>();
+        for (const m of corpus) states.set(`${m.log}\n${m.fingerprint}`, (await store.group(m.log, m.fingerprint))?.state);
+        const stateOf = (m: ErrorMessage): GroupState | undefined => states.get(`${m.log}\n${m.fingerprint}`);
+        expect([...states.values()].map((s) => s?.status).sort()).toContain('ignored');
         for (const q of QUERY_CORPUS) {
           const tree = parseQuery(q);
           const expected = corpus
-            .filter((m) => matchesQuery(tree, m))
+            .filter((m) => matchesQuery(tree, m, stateOf))
             .map((m) => m.id)
             .sort();
           const r = await store.search({ query: tree, size: 1000 });
@@ -566,6 +584,26 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         expect((await store.group('default', 'ff'))?.state.status).toBe('ignored');
       });
 
+      it('finds groups and messages by state with status: and is: in a query, in every view that takes one', async () => {
+        const day = (d: number): string => `2026-04-0${d}T00:00:00.000Z`;
+        await store.append([
+          makeMessage({ fingerprint: 'fr', dateTime: day(1) }),
+          makeMessage({ fingerprint: 'fi', dateTime: day(2) }),
+          makeMessage({ fingerprint: 'fo', dateTime: day(3) }),
+        ]);
+        await store.setGroupState('default', ['fr'], { status: 'resolved' }, 'k1', at);
+        await store.setGroupState('default', ['fi'], { status: 'ignored' }, 'k1', at);
+        const groupsOf = async (q: string): Promise<string[]> =>
+          (await store.groups({ query: parseQuery(q) })).groups.map((g) => g.fingerprint).sort();
+        expect(await groupsOf('status:resolved')).toEqual(['fr']);
+        expect(await groupsOf('is:open OR is:ignored')).toEqual(['fi', 'fo']);
+        expect(await groupsOf('NOT status:open')).toEqual(['fi', 'fr']);
+        const chart = await store.histogram({ from: day(1), to: '2026-04-04T00:00:00.000Z', buckets: 3, query: parseQuery('is:ignored') });
+        expect(chart.counts).toEqual([0, 1, 0]);
+        expect(await store.delete('default', { filter: { query: parseQuery('is:ignored') } })).toBe(1);
+        expect(await groupsOf('')).toEqual(['fo', 'fr']);
+      });
+
       it('keeps a state while the group has occurrences left after a delete or a prune; an emptied group goes with it', async () => {
         const first = makeMessage({ fingerprint: 'fa', dateTime: '2026-01-01T00:00:00.000Z' });
         await store.append([first, makeMessage({ fingerprint: 'fa', dateTime: '2026-02-01T00:00:00.000Z' })]);
@@ -820,6 +858,12 @@ export const QUERY_CORPUS = [
   'NOT (statusCode:500 OR statusCode:404)',
   'refused && !POST',
   'timeout || type:RangeError',
+  'is:open',
+  'status:resolved',
+  'NOT status:ignored',
+  'is:regressed',
+  'status:500 OR is:ignored',
+  'is:open AND type:TypeError',
 ];
 
 function queryCorpusMessages(): ErrorMessage[] {
