@@ -400,9 +400,7 @@ describe('SqliteStore write path', () => {
     await first.close();
     // Version 3 as it was: no triage columns.
     const raw = new Database(file);
-    raw.exec(
-      'DROP INDEX elmah_groups_status; ALTER TABLE elmah_groups DROP COLUMN status; ALTER TABLE elmah_groups DROP COLUMN regressed;',
-    );
+    raw.exec('ALTER TABLE elmah_groups DROP COLUMN status; ALTER TABLE elmah_groups DROP COLUMN regressed;');
     raw.exec("ALTER TABLE elmah_groups DROP COLUMN triage; UPDATE elmah_meta SET value = '3' WHERE key = 'schema_version';");
     raw.close();
     const s = await store(file);

@@ -188,12 +188,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     description: 'group state (triage)',
     // status and regressed are columns for the filters; triage holds the whole state as JSON text (NULL for a
-    // group never triaged, which is plain open). Existing groups become open.
+    // group never triaged, which is plain open). Existing groups become open. No index on status: every append
+    // would rewrite it (last_seen moves), while a listing by state walks the recent-groups index.
     statements: (t) => [
       `ALTER TABLE ${t.groups} ADD COLUMN status text COLLATE "C" NOT NULL DEFAULT 'open',
         ADD COLUMN regressed boolean NOT NULL DEFAULT false,
         ADD COLUMN triage text`,
-      `CREATE INDEX elmah_groups_status ON ${t.groups} (status, last_seen DESC, last_id DESC)`,
     ],
   },
 ];

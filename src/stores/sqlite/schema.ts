@@ -139,13 +139,13 @@ const DEPLOYMENTS_TABLE = `
 
 /**
  * Version 4: triage. status and regressed are columns for the filters; triage holds the whole state as JSON
- * (NULL for a group never triaged, which is plain open). Existing groups become open.
+ * (NULL for a group never triaged, which is plain open). Existing groups become open. No index on status: it
+ * would be rewritten by every append (last_seen moves), while a listing by state walks the recent-groups index.
  */
 const TRIAGE_COLUMNS = `
   ALTER TABLE elmah_groups ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
   ALTER TABLE elmah_groups ADD COLUMN regressed INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE elmah_groups ADD COLUMN triage TEXT;
-  CREATE INDEX elmah_groups_status ON elmah_groups (status, last_seen DESC, last_id DESC);
 `;
 
 /** Adds the triage columns unless they are there: the copy from version 1 writes through code that needs them. */
