@@ -450,6 +450,22 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     }, 'groups_write'),
   );
 
+  // elmah.io's _fix and _hide mark one message; here the state belongs to its group, which they resolve or
+  // ignore for ever. Finding the group reads the message, so the key needs messages_read as well.
+  for (const [action, status] of [
+    ['_fix', 'resolved'],
+    ['_hide', 'ignored'],
+  ] as const) {
+    router.post(
+      `/v3/messages/:log/:id/${action}`,
+      route(async (req, res, client) => {
+        const log = checkLogName(String(req.params.log));
+        const message = await client.get(log, String(req.params.id));
+        sendJson(res, 200, await client.setGroupState(log, { fingerprints: [message.fingerprint], status }));
+      }, 'groups_write'),
+    );
+  }
+
   router.get(
     '/v3/messages/_histogram',
     route(async (req, res, client) => {

@@ -486,6 +486,25 @@ describe('collector: group state', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('ERR_ELMAH_QUERY');
   });
+
+  it("elmah.io's _fix and _hide resolve or ignore the message's group; they need groups_write and messages_read", async () => {
+    const { app, store, keys } = await createCollectorApp();
+    const fixed = makeMessage({ log: 'shop', fingerprint: 'fpF' });
+    const hidden = makeMessage({ log: 'shop', fingerprint: 'fpH' });
+    await store.append([fixed, hidden]);
+    const triage = await addKey(store, ['groups_write', 'messages_read']);
+    const blind = await addKey(store, ['groups_write']);
+    expect((await request(app).post(`/v3/messages/shop/${fixed.id}/_fix`).set('api_key', keys.admin)).status).toBe(403);
+    expect((await request(app).post(`/v3/messages/shop/${fixed.id}/_fix`).set('api_key', blind)).status).toBe(403);
+    const fix = await request(app).post(`/v3/messages/shop/${fixed.id}/_fix`).set('api_key', triage);
+    expect(fix.status).toBe(200);
+    expect(fix.body).toEqual({ changed: 1 });
+    expect((await request(app).post(`/v3/messages/shop/${hidden.id}/_hide`).set('api_key', triage)).body).toEqual({ changed: 1 });
+    expect((await store.group('shop', 'fpF'))?.state.status).toBe('resolved');
+    expect((await store.group('shop', 'fpH'))?.state).toMatchObject({ status: 'ignored', ignoreUntil: undefined });
+    const missing = await request(app).post('/v3/messages/shop/no-such-id/_hide').set('api_key', triage);
+    expect(missing.status).toBe(404);
+  });
 });
 
 describe('collector: the router', () => {
