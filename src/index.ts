@@ -14,6 +14,15 @@ export type { StackFrame } from './model/stack.js';
 export { parseQuery, tokenize, queryFields } from './model/query.js';
 export type { QueryNode } from './model/query.js';
 export { matchesQuery } from './model/query-eval.js';
+export {
+  GROUP_STATUSES,
+  isGroupStatus,
+  normalizeGroupChange,
+  occurrenceEffect,
+  compareSemver,
+  MAX_GROUPS_PER_CHANGE,
+} from './model/triage.js';
+export type { GroupState, GroupStatus, GroupChange, Occurrence, OccurrenceEffect } from './model/triage.js';
 export { MemoryStore } from './stores/memory.js';
 export type { MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore } from './stores/sqlite/index.js';

@@ -6,6 +6,7 @@ import { normalizeMessage, type ErrorMessage } from '../model/message.js';
 import { requireLog, requirePermission, type Permission } from '../model/permissions.js';
 import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
+import { normalizeGroupChange, parseStatuses } from '../model/triage.js';
 import type { ErrorGroup, GroupResult, HistogramResult, LogSummary, MessageFilter, SearchResult, Store } from '../stores/types.js';
 import type {
   ClientAppendResult,
@@ -162,7 +163,20 @@ export class LocalLogClient implements LogClient {
 
   async groups(options: ClientGroupOptions = {}): Promise<GroupResult> {
     const record = await this.require('messages_read');
-    return this.store.groups({ ...this.filter(record, options), page: options.page, size: options.size });
+    return this.store.groups({
+      ...this.filter(record, options),
+      status: parseStatuses(typeof options.status === 'string' ? options.status : options.status && [...options.status]),
+      page: options.page,
+      size: options.size,
+    });
+  }
+
+  async setGroupState(log: string, input: unknown): Promise<{ changed: number }> {
+    const record = await this.require('groups_write');
+    requireLog(record, log);
+    const now = this.now();
+    const { fingerprints, change } = normalizeGroupChange(input, now);
+    return { changed: await this.store.setGroupState(log, fingerprints, change, record.id, now.toISOString()) };
   }
 
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {

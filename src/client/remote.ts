@@ -364,7 +364,8 @@ export class RemoteLogClient implements LogClient {
       if (!isObject(r)) throw this.unexpected(`POST ${path}`);
       const id = typeof r.id === 'string' ? r.id : undefined;
       if ((r.status === 'created' || r.status === 'duplicate') && id !== undefined) {
-        results[item.index] = { id, status: r.status };
+        const group = r.group === 'new' || r.group === 'regressed' ? r.group : undefined;
+        results[item.index] = group ? { id, status: r.status, group } : { id, status: r.status };
       } else if (r.status === 'rejected' && isObject(r.error)) {
         const e = r.error;
         results[item.index] = {
@@ -407,9 +408,17 @@ export class RemoteLogClient implements LogClient {
     const query = this.filterQuery(options, true);
     if (options.page !== undefined) query.set('pageIndex', String(options.page));
     if (options.size !== undefined) query.set('pageSize', String(options.size));
+    if (options.status !== undefined) query.set('status', typeof options.status === 'string' ? options.status : options.status.join(','));
     const body = await this.call('GET', '/v3/messages/_groups', query);
     if (!isObject(body) || !Array.isArray(body.groups) || typeof body.total !== 'number') throw this.unexpected('GET /v3/messages/_groups');
     return body as unknown as GroupResult;
+  }
+
+  async setGroupState(log: string, input: unknown): Promise<{ changed: number }> {
+    const path = `/v3/groups/${encodeURIComponent(log)}/_state`;
+    const body = await this.call('POST', path, undefined, JSON.stringify(input ?? null));
+    if (!isObject(body) || typeof body.changed !== 'number') throw this.unexpected(`POST ${path}`);
+    return { changed: body.changed };
   }
 
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {

@@ -4,6 +4,7 @@
 import type { Deployment } from '../model/deployment.js';
 import type { KeyInfo } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
+import type { GroupStatus } from '../model/triage.js';
 import type { AppendResult, ErrorGroup, GroupResult, HistogramResult, LogSummary, SearchResult } from '../stores/types.js';
 
 export type {
@@ -35,6 +36,8 @@ export interface ClientSearchOptions extends ClientFilter {
 
 /** Group listing options of a client. */
 export interface ClientGroupOptions extends ClientFilter {
+  /** Only groups in these states (`open`, `resolved`, `ignored`). Undefined: every state. */
+  status?: GroupStatus | readonly GroupStatus[] | undefined;
   page?: number | undefined;
   size?: number | undefined;
 }
@@ -100,6 +103,13 @@ export interface LogClient extends LogWriter {
    * query-filtered `groups()` cannot tell, since it counts stored messages only. Undefined when not found.
    */
   group(log: string, fingerprint: string): Promise<ErrorGroup | undefined>;
+  /**
+   * Changes the state of groups of one log (needs `groups_write` and the log in scope). The input is
+   * `{ fingerprints, status: 'open' | 'resolved' | 'ignored', inVersion?, until?, occurrences? }`; see
+   * `normalizeGroupChange`. ERR_ELMAH_INVALID_STATE when it is not valid. Returns how many groups changed
+   * (fingerprints the log does not have are skipped).
+   */
+  setGroupState(log: string, input: unknown): Promise<{ changed: number }>;
   histogram(options: ClientHistogramOptions): Promise<HistogramResult>;
   neighbours(log: string, id: string): Promise<{ newer?: string | undefined; older?: string | undefined }>;
   /** Deletes (needs `messages_delete`); returns how many went. */

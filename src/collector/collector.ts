@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { openLog, storeOptionRule } from '../client/open-log.js';
 import type { AppendResult, ClientFilter, LogClient, Store } from '../client/types.js';
 import { deploymentToWire } from '../model/deployment.js';
+import { parseStatuses } from '../model/triage.js';
 import { ElmahConfigError, ElmahError, isElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
@@ -344,7 +345,13 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
           if (r.status === 'rejected') {
             return { id: r.id, status: r.status, statusCode: r.error.code === 'ERR_ELMAH_TOO_LARGE' ? 413 : 400, error: r.error };
           }
-          return { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200, location: messageLocation(req, log, r.id) };
+          return {
+            id: r.id,
+            status: r.status,
+            statusCode: r.status === 'created' ? 201 : 200,
+            location: messageLocation(req, log, r.id),
+            group: r.group,
+          };
         }),
       );
     }, 'messages_write'),
@@ -378,7 +385,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         results.map((r) =>
           r.status === 'rejected'
             ? { id: r.id, status: r.status, statusCode: 400, error: r.error }
-            : { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200 },
+            : { id: r.id, status: r.status, statusCode: r.status === 'created' ? 201 : 200, group: r.group },
         ),
       );
     }, 'messages_write'),
@@ -404,7 +411,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
       const stored = result as AppendResult;
       const location = messageLocation(req, log, stored.id);
       res.setHeader('Location', location);
-      sendJson(res, stored.status === 'created' ? 201 : 200, { id: stored.id, status: stored.status, location });
+      sendJson(res, stored.status === 'created' ? 201 : 200, { id: stored.id, status: stored.status, location, group: stored.group });
     }, 'messages_write'),
   );
 
@@ -425,12 +432,39 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
       const result = await client.groups({
         ...filterParams(params),
         log: logsParam(params),
+        status: parseStatuses(params.get('status') ?? undefined),
         page: intParam(params, 'pageIndex', 0, 1_000_000),
         size: intParam(params, 'pageSize', 1, 1000),
       });
       sendJson(res, 200, result);
     }),
   );
+
+  // Triage: resolve, ignore or reopen groups of one log ({ fingerprints, status, inVersion?, until?, occurrences? }).
+  router.post(
+    '/v3/groups/:log/_state',
+    route(async (req, res, client, claim) => {
+      const log = checkLogName(String(req.params.log));
+      const body = await readJson(req, 64 * 1024, 'a change of group state', false, claim);
+      sendJson(res, 200, await client.setGroupState(log, body));
+    }, 'groups_write'),
+  );
+
+  // elmah.io's _fix and _hide mark one message; here the state belongs to its group, which they resolve or
+  // ignore for ever. Finding the group reads the message, so the key needs messages_read as well.
+  for (const [action, status] of [
+    ['_fix', 'resolved'],
+    ['_hide', 'ignored'],
+  ] as const) {
+    router.post(
+      `/v3/messages/:log/:id/${action}`,
+      route(async (req, res, client) => {
+        const log = checkLogName(String(req.params.log));
+        const message = await client.get(log, String(req.params.id));
+        sendJson(res, 200, await client.setGroupState(log, { fingerprints: [message.fingerprint], status }));
+      }, 'groups_write'),
+    );
+  }
 
   router.get(
     '/v3/messages/_histogram',

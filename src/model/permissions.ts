@@ -9,6 +9,7 @@ export const PERMISSIONS = [
   'logs_read',
   'deployments_write',
   'deployments_read',
+  'groups_write',
 ] as const;
 
 /** One permission name. */

@@ -2,18 +2,26 @@
 // backends must agree with (the conformance suite checks they do).
 import type { ErrorMessage } from './message.js';
 import { FREE_TEXT_FIELDS, tokenize, type QueryNode, type TextField } from './query.js';
+import { OPEN_STATE, type GroupState } from './triage.js';
 
-/** True when the message matches the query. */
-export function matchesQuery(node: QueryNode, message: ErrorMessage): boolean {
+/** The state of a message's group, for `status:` and `is:` terms; undefined reads as plain open. */
+export type GroupStateOf = (message: ErrorMessage) => GroupState | undefined;
+
+/** True when the message matches the query. `stateOf` tells the state of its group (plain open when absent). */
+export function matchesQuery(node: QueryNode, message: ErrorMessage, stateOf?: GroupStateOf): boolean {
   switch (node.kind) {
     case 'all':
       return true;
     case 'and':
-      return node.children.every((c) => matchesQuery(c, message));
+      return node.children.every((c) => matchesQuery(c, message, stateOf));
     case 'or':
-      return node.children.some((c) => matchesQuery(c, message));
+      return node.children.some((c) => matchesQuery(c, message, stateOf));
     case 'not':
-      return !matchesQuery(node.child, message);
+      return !matchesQuery(node.child, message, stateOf);
+    case 'state': {
+      const state = stateOf?.(message) ?? OPEN_STATE;
+      return node.value === 'regressed' ? state.regressed : state.status === node.value;
+    }
     case 'text': {
       const fields: readonly TextField[] | readonly string[] = node.field ? [node.field] : FREE_TEXT_FIELDS;
       return fields.some((f) =>

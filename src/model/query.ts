@@ -1,6 +1,7 @@
 // The search language (a small Lucene subset, as elmah.io uses): parsed once into a tree that each
 // backend compiles (SQL with parameters) or evaluates (memory). Syntax errors are ERR_ELMAH_QUERY with a position.
 import { ElmahError } from './errors.js';
+import { GROUP_STATUSES, type GroupStatus } from './triage.js';
 
 /** Fields searched word by word (tokenized, prefix match for a bare word). `message` is an alias of `title`. */
 export const TEXT_FIELDS = ['title', 'detail', 'url', 'source'] as const;
@@ -38,6 +39,8 @@ export type QueryNode =
   | { kind: 'text'; field?: TextField | undefined; tokens: string[]; prefix: boolean }
   /** Whole-value comparison, case-insensitive; `prefix` for `value*`. statusCode values are numeric strings. */
   | { kind: 'term'; field: KeywordField; value: string; prefix: boolean }
+  /** The message's group is in a state (`status:resolved`, `is:ignored`) or was reopened after a resolution (`is:regressed`). */
+  | { kind: 'state'; value: GroupStatus | 'regressed' }
   | { kind: 'range'; field: RangeField; lo?: string | undefined; hi?: string | undefined; loInclusive: boolean; hiInclusive: boolean }
   | { kind: 'and' | 'or'; children: QueryNode[] }
   | { kind: 'not'; child: QueryNode };
@@ -261,6 +264,8 @@ function termNode(t: Exclude<Tok, { t: '(' | ')' | 'AND' | 'OR' | 'NOT' }>): Que
     if (tokens.length === 0) return { kind: 'all' };
     return { kind: 'text', tokens, prefix: !t.quoted };
   }
+  const state = stateNode(t.field, t.v, t.pos);
+  if (state) return state;
   const field = FIELD_LOOKUP.get(t.field.toLowerCase());
   if (!field) fail(`Unknown field "${t.field}"`, t.pos);
   if ((TEXT_FIELDS as readonly string[]).includes(field)) {
@@ -275,7 +280,25 @@ function termNode(t: Exclude<Tok, { t: '(' | ')' | 'AND' | 'OR' | 'NOT' }>): Que
   return { kind: 'term', field: field as KeywordField, value: field === 'statusCode' && !prefix ? String(Number(value)) : value, prefix };
 }
 
+/** What `is:` takes: a group state, or `regressed`. */
+export const IS_VALUES = [...GROUP_STATUSES, 'regressed'] as const;
+
+/**
+ * `is:open|resolved|ignored|regressed`, and `status:open|resolved|ignored` (a number after `status:` stays a
+ * status code, as before): a term on the state of the message's group. Undefined for other fields.
+ */
+function stateNode(field: string, value: string, pos: number): QueryNode | undefined {
+  const name = field.toLowerCase();
+  const v = value.toLowerCase();
+  if (name === 'is') {
+    if (!(IS_VALUES as readonly string[]).includes(v)) fail(`"is:" takes ${IS_VALUES.join(', ')}; not "${value}"`, pos);
+    return { kind: 'state', value: v as GroupStatus | 'regressed' };
+  }
+  if (name === 'status' && (GROUP_STATUSES as readonly string[]).includes(v)) return { kind: 'state', value: v as GroupStatus };
+  return undefined;
+}
+
 /** Field names the language knows, for help texts. */
 export function queryFields(): string[] {
-  return [...TEXT_FIELDS, 'message', ...KEYWORD_FIELDS];
+  return [...TEXT_FIELDS, 'message', ...KEYWORD_FIELDS, 'is'];
 }

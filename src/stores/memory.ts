@@ -4,6 +4,7 @@ import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
 import type { OccurrenceTally } from '../model/tally.js';
+import { OPEN_STATE, applyChange, replayOccurrences, type GroupChange } from '../model/triage.js';
 import {
   COUNT_CAP,
   closedError,
@@ -14,8 +15,10 @@ import {
   pageIndex,
   pageSize,
   duplicateKeyError,
+  MAX_KNOWN_VERSIONS,
   pruneBudget,
   retentionLimits,
+  statusList,
   tallyCutoff,
 } from './shared.js';
 import {
@@ -93,14 +96,24 @@ export class MemoryStore implements Store {
         continue;
       }
       log.set(m.id, structuredClone(m));
-      this.addToGroup(m);
-      results.push({ id: m.id, status: 'created' });
+      const group = this.addToGroup(m) ? 'new' : this.afterOccurrence(m.log, m.fingerprint, m.dateTime, m.version);
+      results.push(group ? { id: m.id, status: 'created', group } : { id: m.id, status: 'created' });
       if (log.size > this.maxMessages) this.trim(m.log, this.maxMessages);
     }
     return results;
   }
 
-  private addToGroup(m: ErrorMessage): void {
+  /** Applies the triage rules to one more occurrence of an existing group; 'regressed' when it reopened it. */
+  private afterOccurrence(log: string, fingerprint: string, dateTime: string, version: string | undefined): 'regressed' | undefined {
+    const g = this.groupMap.get(`${log}\n${fingerprint}`);
+    if (!g || g.state.status === 'open') return undefined;
+    const { state, regressedAt } = replayOccurrences(g.state, [{ dateTime, version, count: g.count }]);
+    g.state = state;
+    return regressedAt === undefined ? undefined : 'regressed';
+  }
+
+  /** Counts a message into its group; true when that made the group. */
+  private addToGroup(m: ErrorMessage, state = OPEN_STATE): boolean {
     const k = `${m.log}\n${m.fingerprint}`;
     const g = this.groupMap.get(k);
     if (!g) {
@@ -115,18 +128,20 @@ export class MemoryStore implements Store {
         type: m.type,
         statusCode: m.statusCode,
         countedOnly: 0,
+        state,
       });
-      return;
+      return true;
     }
     g.count++;
     if (m.dateTime < g.firstSeen) g.firstSeen = m.dateTime;
     if (m.dateTime > g.lastSeen) g.lastSeen = m.dateTime;
     const stored = g.lastId === '' ? undefined : this.logsMap.get(m.log)?.get(g.lastId);
     if (!stored || newestFirst(m, stored) < 0) Object.assign(g, { lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
+    return false;
   }
 
   /** Adds a tally to its group: counts and times; it names the group only while no message of it is stored. */
-  private addTallyToGroup(t: OccurrenceTally): void {
+  private addTallyToGroup(t: OccurrenceTally, state = OPEN_STATE): boolean {
     const k = `${t.log}\n${t.fingerprint}`;
     const g = this.groupMap.get(k);
     if (!g) {
@@ -141,14 +156,16 @@ export class MemoryStore implements Store {
         type: t.type,
         statusCode: t.statusCode,
         countedOnly: t.count,
+        state,
       });
-      return;
+      return true;
     }
     g.count += t.count;
     g.countedOnly += t.count;
     if (t.firstSeen < g.firstSeen) g.firstSeen = t.firstSeen;
     if (g.lastId === '' && t.lastSeen >= g.lastSeen) Object.assign(g, { title: t.title, type: t.type, statusCode: t.statusCode });
     if (t.lastSeen > g.lastSeen) g.lastSeen = t.lastSeen;
+    return false;
   }
 
   async tally(tallies: readonly OccurrenceTally[]): Promise<AppendResult[]> {
@@ -158,18 +175,26 @@ export class MemoryStore implements Store {
       if (!log) this.tallies.set(t.log, (log = new Map()));
       if (log.has(t.id)) return { id: t.id, status: 'duplicate' };
       log.set(t.id, structuredClone(t));
-      this.addTallyToGroup(t);
-      return { id: t.id, status: 'created' };
+      const group = this.addTallyToGroup(t) ? 'new' : this.afterOccurrence(t.log, t.fingerprint, t.lastSeen, undefined);
+      return group ? { id: t.id, status: 'created', group } : { id: t.id, status: 'created' };
     });
   }
 
   /** Rebuilds the aggregate of the given fingerprints of one log from the messages and tallies left. */
+  /** A group keeps its state while any occurrence of it is left; one left with none goes, state and all. */
   private regroup(log: string, fingerprints: Set<string>): void {
-    for (const fp of fingerprints) this.groupMap.delete(`${log}\n${fp}`);
+    const states = new Map<string, ErrorGroup['state']>();
+    for (const fp of fingerprints) {
+      const g = this.groupMap.get(`${log}\n${fp}`);
+      if (g) states.set(fp, g.state);
+      this.groupMap.delete(`${log}\n${fp}`);
+    }
     const messages = [...(this.logsMap.get(log)?.values() ?? [])].filter((m) => fingerprints.has(m.fingerprint));
     messages.sort(newestFirst).reverse();
-    for (const m of messages) this.addToGroup(m);
-    for (const t of this.tallies.get(log)?.values() ?? []) if (fingerprints.has(t.fingerprint)) this.addTallyToGroup(t);
+    for (const m of messages) this.addToGroup(m, states.get(m.fingerprint));
+    for (const t of this.tallies.get(log)?.values() ?? []) {
+      if (fingerprints.has(t.fingerprint)) this.addTallyToGroup(t, states.get(t.fingerprint));
+    }
   }
 
   private remove(log: string, ids: Iterable<string>): number {
@@ -203,6 +228,8 @@ export class MemoryStore implements Store {
     return m && structuredClone(m);
   }
 
+  private readonly stateOf = (m: ErrorMessage): ErrorGroup['state'] | undefined => this.groupMap.get(`${m.log}\n${m.fingerprint}`)?.state;
+
   private matching(filter: MessageFilter): ErrorMessage[] {
     const logs = filterLogs(filter.log) ?? [...this.logsMap.keys()];
     const out: ErrorMessage[] = [];
@@ -210,7 +237,7 @@ export class MemoryStore implements Store {
       for (const m of this.logsMap.get(name)?.values() ?? []) {
         if (filter.from !== undefined && m.dateTime < filter.from) continue;
         if (filter.to !== undefined && m.dateTime >= filter.to) continue;
-        if (filter.query && !matchesQuery(filter.query, m)) continue;
+        if (filter.query && !matchesQuery(filter.query, m, this.stateOf)) continue;
         out.push(m);
       }
     }
@@ -258,6 +285,7 @@ export class MemoryStore implements Store {
             type: m.type,
             statusCode: m.statusCode,
             countedOnly: 0,
+            state: this.groupMap.get(k)?.state ?? OPEN_STATE,
           });
         } else {
           g.count++;
@@ -269,6 +297,9 @@ export class MemoryStore implements Store {
       const logs = filterLogs(options.log);
       groups = [...this.groupMap.values()].filter((g) => !logs || logs.includes(g.log)).map((g) => ({ ...g }));
     }
+    const statuses = statusList(options.status);
+    if (statuses) groups = groups.filter((g) => statuses.includes(g.state.status));
+    groups = groups.map((g) => ({ ...g, state: structuredClone(g.state) }));
     groups.sort((a, b) => (a.lastSeen !== b.lastSeen ? (a.lastSeen < b.lastSeen ? 1 : -1) : a.lastId < b.lastId ? 1 : -1));
     const size = pageSize(options.size);
     const start = pageIndex(options.page) * size;
@@ -278,7 +309,27 @@ export class MemoryStore implements Store {
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
     this.open();
     const g = this.groupMap.get(`${log}\n${fingerprint}`);
-    return g && { ...g };
+    return g && { ...g, state: structuredClone(g.state) };
+  }
+
+  async setGroupState(log: string, fingerprints: readonly string[], change: GroupChange, by: string, at: string): Promise<number> {
+    this.open();
+    let changed = 0;
+    for (const fp of new Set(fingerprints)) {
+      const g = this.groupMap.get(`${log}\n${fp}`);
+      if (!g) continue;
+      const versions = change.status === 'resolved' && change.inVersion !== undefined ? this.versionsOf(log, fp) : [];
+      g.state = applyChange(change, by, at, g.count, versions);
+      changed++;
+    }
+    return changed;
+  }
+
+  /** The versions seen among a group's stored messages. */
+  private versionsOf(log: string, fingerprint: string): string[] {
+    const out = new Set<string>();
+    for (const m of this.logsMap.get(log)?.values() ?? []) if (m.fingerprint === fingerprint && m.version !== undefined) out.add(m.version);
+    return [...out].sort().slice(0, MAX_KNOWN_VERSIONS);
   }
 
   async histogram(options: HistogramOptions): Promise<HistogramResult> {

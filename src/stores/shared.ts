@@ -1,5 +1,6 @@
 // Small pieces every backend shares: cursors, paging bounds, retention arithmetic, closed-store errors.
 import { ElmahError } from '../model/errors.js';
+import { OPEN_STATE, type GroupState, type GroupStatus } from '../model/triage.js';
 
 /** Largest page a store returns. */
 export const MAX_PAGE_SIZE = 1000;
@@ -100,4 +101,25 @@ export function histogramBuckets(from: string, to: string, buckets: number): { s
     throw new ElmahError('ERR_ELMAH_QUERY', 'A histogram needs from < to (ISO dates) and 1 to 500 buckets.');
   }
   return { start, end, bucketMs: Math.ceil((end - start) / n), n };
+}
+
+/** Most versions a resolution in a version remembers as seen before it (see GroupState.knownVersions). */
+export const MAX_KNOWN_VERSIONS = 200;
+
+/** The states a group listing asks for, as a list, or undefined for every state. */
+export function statusList(status: GroupStatus | readonly GroupStatus[] | undefined): readonly GroupStatus[] | undefined {
+  if (status === undefined) return undefined;
+  return typeof status === 'string' ? [status] : status;
+}
+
+/** A group's state as the SQL stores keep it: one JSON text (the status and regressed mark also have columns, for filters). */
+export function encodeState(state: GroupState): string {
+  return JSON.stringify(state);
+}
+
+/** A stored state back; a group never triaged (NULL) is plain open. */
+export function decodeState(json: unknown): GroupState {
+  if (typeof json === 'string') return JSON.parse(json) as GroupState;
+  if (typeof json === 'object' && json !== null) return json as GroupState;
+  return { ...OPEN_STATE };
 }

@@ -5,6 +5,7 @@ import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import type { QueryNode } from '../model/query.js';
 import type { OccurrenceTally } from '../model/tally.js';
+import type { GroupChange, GroupState, GroupStatus } from '../model/triage.js';
 
 /** Which backend a store is. */
 export type StoreKind = 'memory' | 'sqlite' | 'postgres';
@@ -88,10 +89,14 @@ export interface ErrorGroup {
   statusCode?: number | undefined;
   /** Of `count`, how many occurrences were counted but not kept in full (see {@link ErrorStore.tally}). */
   countedOnly: number;
+  /** Where the group stands in triage (open, resolved, ignored) and its history. */
+  state: GroupState;
 }
 
 /** Options for {@link ErrorStore.groups}: most recently seen first. */
 export interface GroupOptions extends MessageFilter {
+  /** Only groups in these states. Undefined: every state. */
+  status?: GroupStatus | readonly GroupStatus[] | undefined;
   page?: number | undefined;
   size?: number | undefined;
 }
@@ -134,6 +139,11 @@ export interface AppendResult {
   id: string;
   /** `duplicate` when a message with this id was already in this log (appends are idempotent). */
   status: 'created' | 'duplicate';
+  /**
+   * Set on the one created message (or tally) per group that made the group (`new`) or reopened it after a
+   * resolution (`regressed`). Across writers sharing a store each event is reported to exactly one of them.
+   */
+  group?: 'new' | 'regressed' | undefined;
 }
 
 /** What to delete: a list of ids, or every message matching a filter. */
@@ -156,6 +166,11 @@ export interface ErrorStore {
   groups(options: GroupOptions): Promise<GroupResult>;
   /** One group from the aggregate (with its counted-only occurrences), or undefined. */
   group(log: string, fingerprint: string): Promise<ErrorGroup | undefined>;
+  /**
+   * Changes the state of the named groups of one log (unknown fingerprints are skipped); `by` is the id of the
+   * key that asks, `at` the time (ISO). Returns how many groups changed.
+   */
+  setGroupState(log: string, fingerprints: readonly string[], change: GroupChange, by: string, at: string): Promise<number>;
   /** Counts of matching messages over time. */
   histogram(options: HistogramOptions): Promise<HistogramResult>;
   /** The newer and older neighbours of a message within its log (for previous/next links). */

@@ -44,6 +44,7 @@ const READ_METHODS = [
   'sessionEnded',
   'deploy',
   'deployments',
+  'setGroupState',
 ] as const;
 
 /** Settles `p`, or fails after `ms` so that a call that never answers fails the test instead of hanging it. */
@@ -127,7 +128,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       test('stores a message field for field and answers created; the same id again is a duplicate', async () => {
         const c = await clientWith(['messages_write']);
         const m = makeMessage({ log: 'shop', dateTime: recently(), user: 'alice', data: [{ key: 'code', value: 'E42' }] });
-        expect(await c.append([m])).toEqual([{ id: m.id, status: 'created' }]);
+        expect(await c.append([m])).toEqual([{ id: m.id, status: 'created', group: 'new' }]);
         expect(await h.store.get('shop', m.id)).toEqual(m);
         expect(await c.append([{ ...m, title: 'changed' }])).toEqual([{ id: m.id, status: 'duplicate' }]);
         expect((await h.store.get('shop', m.id))?.title).toBe(m.title);
@@ -137,8 +138,8 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       test('makes the id of a message sent without one, in the log the message names, or default', async () => {
         const c = await clientWith(['messages_write']);
         const [named, unnamed] = await c.append([{ title: 'in shop', log: 'shop' }, { title: 'in default' }]);
-        expect(named).toEqual({ id: expect.any(String), status: 'created' });
-        expect(unnamed).toEqual({ id: expect.any(String), status: 'created' });
+        expect(named).toEqual({ id: expect.any(String), status: 'created', group: 'new' });
+        expect(unnamed).toEqual({ id: expect.any(String), status: 'created', group: 'new' });
         expect((await h.store.get('shop', named!.id!))?.title).toBe('in shop');
         expect((await h.store.get('default', unnamed!.id!))?.title).toBe('in default');
       });
@@ -148,7 +149,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         const [r] = await c.append([{ title: 'no log of its own' }], 'billing');
         expect(r).toMatchObject({ status: 'created' });
         const { log: _log, ...tally } = makeTally('fp', 2, 'shop');
-        expect(await c.tally([tally], 'billing')).toEqual([{ id: tally.id, status: 'created' }]);
+        expect(await c.tally([tally], 'billing')).toEqual([{ id: tally.id, status: 'created', group: 'new' }]);
         expect((await h.store.get('billing', r!.id!))?.title).toBe('no log of its own');
         expect(await h.store.group('billing', 'fp')).toMatchObject({ count: 2, countedOnly: 2 });
         expect(await total('default')).toBe(0);
@@ -173,7 +174,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
 
       test('keeps a log-limited key to its logs', async () => {
         const c = await clientWith(['messages_write'], ['shop']);
-        expect(await c.append([{ title: 'mine', log: 'shop' }])).toEqual([{ id: expect.any(String), status: 'created' }]);
+        expect(await c.append([{ title: 'mine', log: 'shop' }])).toEqual([{ id: expect.any(String), status: 'created', group: 'new' }]);
         await expect(c.append([{ title: 'not mine', log: 'billing' }])).rejects.toMatchObject({
           code: 'ERR_ELMAH_PERMISSION',
           status: 403,
@@ -191,7 +192,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         const t = makeTally(m.fingerprint, 3, 'shop');
         expect(await c.tally([t, makeTally('counted-only-group', 2, 'shop')])).toEqual([
           { id: t.id, status: 'created' },
-          { id: expect.any(String), status: 'created' },
+          { id: expect.any(String), status: 'created', group: 'new' },
         ]);
         expect(await c.tally([t])).toEqual([{ id: t.id, status: 'duplicate' }]);
         expect(await h.store.group('shop', m.fingerprint)).toMatchObject({ count: 4, countedOnly: 3 });
@@ -403,6 +404,70 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await c.sessionEnded('session-1234')).toBe(true);
         expect(await (await reader()).sessionEnded('session-1234')).toBe(true);
         await expect(c.endSession('no', new Date(Date.now() + 60_000).toISOString())).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY' });
+      });
+    });
+
+    describe('triage', () => {
+      const client = async (permissions: Permission[], logs: string[] = []): Promise<LogClient> =>
+        (await clientWith(permissions, logs)) as LogClient;
+
+      test('a groups_write key resolves and ignores groups; readers see the state; the writer hears of new groups and regressions', async () => {
+        const writer = await client(['messages_write']);
+        const first = makeMessage({ log: 'shop', fingerprint: 'fpT', dateTime: '2026-06-01T00:00:00.000Z' });
+        expect(
+          await writer.append([first, makeMessage({ log: 'shop', fingerprint: 'fpU', dateTime: '2026-06-01T00:00:01.000Z' })]),
+        ).toEqual([{ id: first.id, status: 'created', group: 'new' }, expect.objectContaining({ status: 'created', group: 'new' })]);
+        const triager = await clientWith(['groups_write'], ['shop']);
+        const key = (await triager.whoami!()).id;
+        const t = triager as LogClient;
+        expect(await t.setGroupState('shop', { fingerprints: ['fpT', 'gone'], status: 'resolved', inVersion: '2.0.0' })).toEqual({
+          changed: 1,
+        });
+        expect(await t.setGroupState('shop', { fingerprints: ['fpU'], status: 'ignored', occurrences: 100 })).toEqual({ changed: 1 });
+        const reader = await client(['messages_read']);
+        expect((await reader.group('shop', 'fpT'))?.state).toMatchObject({
+          status: 'resolved',
+          resolvedIn: '2.0.0',
+          changedBy: key,
+          regressed: false,
+        });
+        expect((await reader.groups({ status: 'open' })).groups).toEqual([]);
+        expect((await reader.groups({ status: ['resolved', 'ignored'] })).groups.map((g) => g.fingerprint).sort()).toEqual(['fpT', 'fpU']);
+        expect((await reader.groups({ status: 'ignored', query: 'type:Error' })).groups.map((g) => g.fingerprint)).toEqual(['fpU']);
+        await expect(reader.groups({ status: 'closed' as 'open' })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY', status: 400 });
+        // After the resolution (an occurrence from before it would not reopen the group).
+        const back = makeMessage({
+          log: 'shop',
+          fingerprint: 'fpT',
+          version: '2.0.1',
+          dateTime: new Date(Date.now() + 1000).toISOString(),
+        });
+        expect(await writer.append([back])).toEqual([{ id: back.id, status: 'created', group: 'regressed' }]);
+        expect((await reader.group('shop', 'fpT'))?.state).toMatchObject({ status: 'open', regressed: true, regressedIn: '2.0.1' });
+        expect(await h.store.group('shop', 'fpT')).toEqual(await reader.group('shop', 'fpT'));
+      });
+
+      test("refuses without groups_write (a leaked app key cannot hide errors), outside the key's logs, and an invalid change", async () => {
+        await h.store.append([makeMessage({ log: 'shop', fingerprint: 'fpT' }), makeMessage({ log: 'billing', fingerprint: 'fpB' })]);
+        const change = { fingerprints: ['fpT'], status: 'ignored' };
+        for (const permissions of [['messages_write'], ['messages_read', 'messages_delete', 'logs_read']] as Permission[][]) {
+          await expect((await client(permissions)).setGroupState('shop', change)).rejects.toMatchObject({
+            code: 'ERR_ELMAH_PERMISSION',
+            status: 403,
+          });
+        }
+        const scoped = await client(['groups_write'], ['shop']);
+        await expect(scoped.setGroupState('billing', { fingerprints: ['fpB'], status: 'ignored' })).rejects.toMatchObject({
+          code: 'ERR_ELMAH_PERMISSION',
+        });
+        await expect(scoped.setGroupState('shop', { fingerprints: ['fpT'], status: 'fixed' })).rejects.toMatchObject({
+          code: 'ERR_ELMAH_INVALID_STATE',
+          status: 400,
+        });
+        await expect(scoped.setGroupState('shop', { fingerprints: [], status: 'open' })).rejects.toMatchObject({
+          code: 'ERR_ELMAH_INVALID_STATE',
+        });
+        expect((await h.store.groups({})).groups.map((g) => g.state.status)).toEqual(['open', 'open']);
       });
     });
 

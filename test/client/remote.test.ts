@@ -69,9 +69,9 @@ describe('RemoteLogClient against a collector', () => {
     const a = makeMessage({ log: 'shop' });
     const b = makeMessage({ log: 'billing' });
     const results = await c.append([a, { title: 5 }, b, { title: 'no log' }]);
-    expect(results[0]).toEqual({ id: a.id, status: 'created' });
+    expect(results[0]).toEqual({ id: a.id, status: 'created', group: 'new' });
     expect(results[1]).toMatchObject({ status: 'rejected', error: { code: 'ERR_ELMAH_INVALID_MESSAGE' } });
-    expect(results[2]).toEqual({ id: b.id, status: 'created' });
+    expect(results[2]).toEqual({ id: b.id, status: 'created', group: 'new' });
     expect(results[3]).toMatchObject({ status: 'created' });
     expect(await ctx.store.get('shop', a.id)).toEqual(a);
     expect(await ctx.store.get('billing', b.id)).toEqual(b);

@@ -262,6 +262,7 @@ describe('collector: POST /v3/messages/:log/_bulk', () => {
       status: 'created',
       statusCode: 201,
       location: '/v3/messages/shop/01JBULK0000000000000000001',
+      group: 'new',
     });
     expect(res.body[1]).toMatchObject({ status: 'rejected', statusCode: 400, error: { code: 'ERR_ELMAH_INVALID_MESSAGE' } });
     expect(res.body[2]).toMatchObject({ status: 'rejected', statusCode: 413, error: { code: 'ERR_ELMAH_TOO_LARGE' } });
@@ -452,6 +453,57 @@ describe('collector: deleting', () => {
     const badIds = await request(app).delete('/v3/messages/shop').set('api_key', keys.del).send({ ids: 'x' });
     expect(badIds.status).toBe(400);
     expect((await store.search({})).messages.map((m) => m.id)).toEqual([ms[4]!.id]);
+  });
+});
+
+describe('collector: group state', () => {
+  it('POST /v3/groups/:log/_state changes groups with groups_write only; GET /v3/messages/_groups filters by status', async () => {
+    const { app, store, keys } = await createCollectorApp();
+    const m = makeMessage({ log: 'shop', fingerprint: 'fpC' });
+    await store.append([m, makeMessage({ log: 'shop', fingerprint: 'fpD' })]);
+    const triage = await addKey(store, ['groups_write']);
+    const body = { fingerprints: ['fpC'], status: 'ignored', until: '2099-01-01T00:00:00Z' };
+    for (const key of [keys.write, keys.admin]) {
+      const denied = await request(app).post('/v3/groups/shop/_state').set('api_key', key).send(body);
+      expect(denied.status).toBe(403);
+      expect(denied.body.error.code).toBe('ERR_ELMAH_PERMISSION');
+    }
+    const ok = await request(app).post('/v3/groups/shop/_state').set('api_key', triage).send(body);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ changed: 1 });
+    const invalid = await request(app)
+      .post('/v3/groups/shop/_state')
+      .set('api_key', triage)
+      .send({ fingerprints: ['fpC'], status: 'hidden' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error).toMatchObject({ code: 'ERR_ELMAH_INVALID_STATE', details: [{ field: 'status' }] });
+    const ignored = await request(app).get('/v3/messages/_groups?status=ignored').set('api_key', keys.read);
+    expect(ignored.body.groups.map((g: { fingerprint: string }) => g.fingerprint)).toEqual(['fpC']);
+    expect(ignored.body.groups[0].state).toMatchObject({ status: 'ignored', ignoreUntil: '2099-01-01T00:00:00.000Z' });
+    const open = await request(app).get('/v3/messages/_groups?status=open,resolved').set('api_key', keys.read);
+    expect(open.body.groups.map((g: { fingerprint: string }) => g.fingerprint)).toEqual(['fpD']);
+    const bad = await request(app).get('/v3/messages/_groups?status=fixed').set('api_key', keys.read);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('ERR_ELMAH_QUERY');
+  });
+
+  it("elmah.io's _fix and _hide resolve or ignore the message's group; they need groups_write and messages_read", async () => {
+    const { app, store, keys } = await createCollectorApp();
+    const fixed = makeMessage({ log: 'shop', fingerprint: 'fpF' });
+    const hidden = makeMessage({ log: 'shop', fingerprint: 'fpH' });
+    await store.append([fixed, hidden]);
+    const triage = await addKey(store, ['groups_write', 'messages_read']);
+    const blind = await addKey(store, ['groups_write']);
+    expect((await request(app).post(`/v3/messages/shop/${fixed.id}/_fix`).set('api_key', keys.admin)).status).toBe(403);
+    expect((await request(app).post(`/v3/messages/shop/${fixed.id}/_fix`).set('api_key', blind)).status).toBe(403);
+    const fix = await request(app).post(`/v3/messages/shop/${fixed.id}/_fix`).set('api_key', triage);
+    expect(fix.status).toBe(200);
+    expect(fix.body).toEqual({ changed: 1 });
+    expect((await request(app).post(`/v3/messages/shop/${hidden.id}/_hide`).set('api_key', triage)).body).toEqual({ changed: 1 });
+    expect((await store.group('shop', 'fpF'))?.state.status).toBe('resolved');
+    expect((await store.group('shop', 'fpH'))?.state).toMatchObject({ status: 'ignored', ignoreUntil: undefined });
+    const missing = await request(app).post('/v3/messages/shop/no-such-id/_hide').set('api_key', triage);
+    expect(missing.status).toBe(404);
   });
 });
 

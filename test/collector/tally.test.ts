@@ -29,7 +29,7 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual([
       { id: expect.any(String), status: 'created', statusCode: 201 },
-      { id: expect.any(String), status: 'created', statusCode: 201 },
+      { id: expect.any(String), status: 'created', statusCode: 201, group: 'new' },
     ]);
     const { groups } = await store.groups({ log: 'shop' });
     expect(groups.find((g) => g.fingerprint === stored.fingerprint)).toMatchObject({ count: 4, countedOnly: 3 });
@@ -63,7 +63,7 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
     const t = tally('fp', 5);
     const first = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.write).send([t]);
     const again = await request(app).post('/v3/messages/shop/_tally').set('api_key', keys.write).send([t]);
-    expect(first.body).toEqual([{ id: t.id, status: 'created', statusCode: 201 }]);
+    expect(first.body).toEqual([{ id: t.id, status: 'created', statusCode: 201, group: 'new' }]);
     expect(again.body).toEqual([{ id: t.id, status: 'duplicate', statusCode: 200 }]);
     expect(sum((await store.groups({ log: 'shop' })).groups)).toBe(5);
   });
@@ -81,7 +81,7 @@ describe('collector: POST /v3/messages/:log/_tally', () => {
       statusCode: 400,
       error: { code: 'ERR_ELMAH_INVALID_MESSAGE', message: expect.stringContaining('sum to 2, not count 3') },
     });
-    expect(res.body[1]).toEqual({ id: good.id, status: 'created', statusCode: 201 });
+    expect(res.body[1]).toEqual({ id: good.id, status: 'created', statusCode: 201, group: 'new' });
     expect(res.body[2]).toMatchObject({ status: 'rejected', statusCode: 400 });
     expect((await store.groups({ log: 'shop' })).groups.map((g) => g.fingerprint)).toEqual(['fp']);
   });
@@ -132,9 +132,9 @@ describe('RemoteLogClient.tally', () => {
       const a = tally('fp-a', 2, 'shop');
       const b = tally('fp-b', 3, 'billing');
       const results = await client.tally([a, { fingerprint: 'x', count: 0, log: 'shop' }, b]);
-      expect(results[0]).toEqual({ id: a.id, status: 'created' });
+      expect(results[0]).toEqual({ id: a.id, status: 'created', group: 'new' });
       expect(results[1]).toMatchObject({ status: 'rejected', error: { code: 'ERR_ELMAH_INVALID_MESSAGE' } });
-      expect(results[2]).toEqual({ id: b.id, status: 'created' });
+      expect(results[2]).toEqual({ id: b.id, status: 'created', group: 'new' });
       expect(await client.tally([a])).toEqual([{ id: a.id, status: 'duplicate' }]);
       expect(sum((await store.groups({})).groups)).toBe(5);
     } finally {

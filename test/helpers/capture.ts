@@ -69,6 +69,9 @@ export function createFakeClient(
       throw new Error('not used by the capture tests');
     },
     deployments: async () => [],
+    setGroupState: async () => {
+      throw new Error('not used by the capture tests');
+    },
     describe: () => ({ kind: 'fake', location: 'fake:' }),
     close: async () => {
       client.closed = true;

@@ -1,17 +1,11 @@
 // Deployments as sent: what is accepted, completed and refused (with every field error at once).
 import { normalizeDeployment } from '../../src/model/deployment';
-import { isElmahError } from '../../src/model/errors';
+import { refusal } from '../helpers/refusal';
 
 const now = new Date('2026-03-01T12:00:00.000Z');
 
 function problems(input: unknown): { code: string; fields: string[] } {
-  try {
-    normalizeDeployment(input, now);
-  } catch (err) {
-    if (isElmahError(err)) return { code: err.code, fields: (err.details as { field: string }[]).map((d) => d.field) };
-    throw err;
-  }
-  throw new Error('expected a refusal');
+  return refusal(() => normalizeDeployment(input, now));
 }
 
 describe('normalizeDeployment', () => {

@@ -1,6 +1,7 @@
 // The search language: parse trees, syntax errors with positions, and the reference semantics on known messages.
 import { parseQuery, tokenize, MAX_QUERY_DEPTH } from '../../src/model/query';
 import { matchesQuery } from '../../src/model/query-eval';
+import type { GroupState } from '../../src/model/triage';
 import { makeMessage } from '../helpers/messages';
 
 describe('parseQuery', () => {
@@ -79,6 +80,8 @@ describe('parseQuery', () => {
     ['a AND', 'Expected a term after AND', 3],
     ['OR a', 'Unexpected OR', 1],
     ['statusCode:[500 599]', 'A range reads [low TO high]', 12],
+    ['a is:fixed', '"is:" takes open, resolved, ignored, regressed; not "fixed"', 3],
+    ['status:closed', '"closed" is not a status code', 1],
   ])('rejects %j with ERR_ELMAH_QUERY and a position', (q, text, position) => {
     let caught: unknown;
     try {
@@ -89,6 +92,18 @@ describe('parseQuery', () => {
     expect(caught).toMatchObject({ code: 'ERR_ELMAH_QUERY', status: 400, details: { position: position - 1 } });
     expect((caught as Error).message).toContain(text);
     expect((caught as Error).message).toContain(`position ${position}`);
+  });
+
+  it("reads status: with a state name and is: as terms on the state of the message's group; status: with a number stays statusCode", () => {
+    expect(parseQuery('status:Resolved')).toEqual({ kind: 'state', value: 'resolved' });
+    expect(parseQuery('is:regressed -is:ignored')).toEqual({
+      kind: 'and',
+      children: [
+        { kind: 'state', value: 'regressed' },
+        { kind: 'not', child: { kind: 'state', value: 'ignored' } },
+      ],
+    });
+    expect(parseQuery('status:500')).toEqual({ kind: 'term', field: 'statusCode', value: '500', prefix: false });
   });
 
   it('limits length, terms and depth', () => {
@@ -130,5 +145,17 @@ describe('matchesQuery (reference semantics)', () => {
     expect(ids('statusCode:{500 TO 599]')).toEqual([timeout.title]);
     expect(ids('statusCode:[500 TO 599] AND NOT method:GET')).toEqual([refused.title]);
     expect(ids('timeout OR statusCode:404')).toEqual([timeout.title, notFound.title]);
+  });
+
+  it('reads group states through the lookup it is given, and a group it cannot tell as plain open', () => {
+    const states = new Map<string, GroupState>([
+      [timeout.id, { status: 'resolved', regressed: false }],
+      [refused.id, { status: 'open', regressed: true }],
+    ]);
+    const byState = (q: string): string[] => all.filter((m) => matchesQuery(parseQuery(q), m, (x) => states.get(x.id))).map((m) => m.title);
+    expect(byState('status:resolved')).toEqual([timeout.title]);
+    expect(byState('is:open')).toEqual([refused.title, notFound.title]);
+    expect(byState('is:regressed OR is:ignored')).toEqual([refused.title]);
+    expect(ids('is:open')).toEqual(all.map((m) => m.title));
   });
 });

@@ -6,7 +6,8 @@ import { parseQuery } from '../../src/model/query';
 import { matchesQuery } from '../../src/model/query-eval';
 import type { ErrorMessage } from '../../src/model/message';
 import type { OccurrenceTally } from '../../src/model/tally';
-import type { Store } from '../../src/stores/types';
+import type { GroupState } from '../../src/model/triage';
+import type { GroupOptions, Store } from '../../src/stores/types';
 import { makeMessage } from '../helpers/messages';
 
 /** Options of {@link storeConformance}. */
@@ -47,7 +48,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
           source: 'orders.js:10:5',
         });
         const [result] = await store.append([m]);
-        expect(result).toEqual({ id: m.id, status: 'created' });
+        expect(result).toEqual({ id: m.id, status: 'created', group: 'new' });
         expect(await store.get('default', m.id)).toEqual(m);
       });
 
@@ -144,10 +145,27 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
       it('agrees with the reference evaluator on a query corpus', async () => {
         const corpus = queryCorpusMessages();
         await store.append(corpus);
+        // Some groups triaged, for status: and is: terms.
+        await store.setGroupState('default', ['fpA'], { status: 'resolved' }, 'k1', '2025-01-01T00:00:00.000Z');
+        await store.append([
+          makeMessage({ fingerprint: 'fpA', title: 'Cannot read properties of null', dateTime: '2026-01-07T00:00:00.000Z' }),
+        ]);
+        await store.setGroupState(
+          'shop',
+          [corpus.find((m) => m.log === 'shop')!.fingerprint],
+          { status: 'ignored' },
+          'k1',
+          '2026-02-01T00:00:00.000Z',
+        );
+        corpus.push((await store.search({ query: parseQuery('dateTime:2026-01-07*') })).messages[0]!);
+        const states = new Map<string, GroupState | undefined>();
+        for (const m of corpus) states.set(`${m.log}\n${m.fingerprint}`, (await store.group(m.log, m.fingerprint))?.state);
+        const stateOf = (m: ErrorMessage): GroupState | undefined => states.get(`${m.log}\n${m.fingerprint}`);
+        expect([...states.values()].map((s) => s?.status).sort()).toContain('ignored');
         for (const q of QUERY_CORPUS) {
           const tree = parseQuery(q);
           const expected = corpus
-            .filter((m) => matchesQuery(tree, m))
+            .filter((m) => matchesQuery(tree, m, stateOf))
             .map((m) => m.id)
             .sort();
           const r = await store.search({ query: tree, size: 1000 });
@@ -214,22 +232,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
     });
 
     describe('counted-only occurrences (tallies)', () => {
-      const tally = (over: Partial<OccurrenceTally> = {}): OccurrenceTally => ({
-        id: `t${Math.random().toString(36).slice(2)}`,
-        log: 'default',
-        fingerprint: 'fpA',
-        count: 3,
-        firstSeen: '2026-05-01T00:10:00.000Z',
-        lastSeen: '2026-05-01T00:12:30.000Z',
-        title: 'boom 3',
-        type: 'Error',
-        statusCode: 500,
-        minutes: [
-          ['2026-05-01T00:10:00.000Z', 1],
-          ['2026-05-01T00:12:00.000Z', 2],
-        ],
-        ...over,
-      });
+      const tally = makeTally;
 
       it('adds to the group count, last seen and the chart, and says how many were counted only', async () => {
         const m = makeMessage({ fingerprint: 'fpA', dateTime: '2026-05-01T00:05:00.000Z', title: 'boom 1' });
@@ -462,6 +465,155 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         await store.putKey(record);
         await expect(store.putKey({ ...record, name: 'b' })).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_EXISTS', status: 409 });
         expect((await store.getKey(record.id))?.name).toBe('a');
+      });
+    });
+
+    describe('triage', () => {
+      const at = '2026-06-01T00:00:00.000Z';
+      const later = (n: number): string => new Date(Date.parse('2026-07-01T00:00:00.000Z') + n * 1000).toISOString();
+      const occur = (fp: string, overrides: Partial<ErrorMessage> = {}): ErrorMessage =>
+        makeMessage({ fingerprint: fp, dateTime: later(Math.floor(Math.random() * 1e6)), ...overrides });
+
+      it('starts groups open and reports the message that made each group new, once', async () => {
+        const results = await store.append([
+          makeMessage({ fingerprint: 'fa' }),
+          makeMessage({ fingerprint: 'fa' }),
+          makeMessage({ fingerprint: 'fb' }),
+        ]);
+        expect(results.map((r) => r.group)).toEqual(['new', undefined, 'new']);
+        expect((await store.append([makeMessage({ fingerprint: 'fa' })]))[0]?.group).toBeUndefined();
+        const g = await store.group('default', 'fa');
+        expect(g?.state).toEqual({ status: 'open', regressed: false });
+        const tallied = await store.tally([makeTally({ fingerprint: 'fc' }), makeTally({ fingerprint: 'fa' })]);
+        expect(tallied.map((r) => r.group)).toEqual(['new', undefined]);
+      });
+
+      it('resolves and ignores groups, records who and when, and filters listings by state', async () => {
+        await store.append([makeMessage({ fingerprint: 'fa' }), makeMessage({ fingerprint: 'fb' }), makeMessage({ fingerprint: 'fc' })]);
+        expect(await store.setGroupState('default', ['fa', 'nope'], { status: 'resolved' }, 'key1', at)).toBe(1);
+        expect(await store.setGroupState('other', ['fb'], { status: 'resolved' }, 'key1', at)).toBe(0);
+        expect(await store.setGroupState('default', ['fb'], { status: 'ignored' }, 'key2', at)).toBe(1);
+        expect((await store.group('default', 'fa'))?.state).toEqual({
+          status: 'resolved',
+          changedBy: 'key1',
+          changedAt: at,
+          regressed: false,
+        });
+        expect((await store.group('default', 'fb'))?.state).toMatchObject({ status: 'ignored', changedBy: 'key2' });
+        const fps = async (status: GroupOptions['status'], query?: string): Promise<string[]> =>
+          (await store.groups({ log: 'default', status, query: query === undefined ? undefined : parseQuery(query) })).groups
+            .map((g) => g.fingerprint)
+            .sort();
+        expect(await fps(undefined)).toEqual(['fa', 'fb', 'fc']);
+        expect(await fps('open')).toEqual(['fc']);
+        expect(await fps(['resolved', 'ignored'])).toEqual(['fa', 'fb']);
+        expect((await store.groups({ log: 'default', status: 'resolved' })).total).toBe(1);
+        expect(await fps('resolved', 'type:Error')).toEqual(['fa']);
+        const filtered = await store.groups({ log: 'default', query: parseQuery('type:Error') });
+        expect(filtered.groups.find((g) => g.fingerprint === 'fb')?.state.status).toBe('ignored');
+        await store.setGroupState('default', ['fa'], { status: 'open' }, 'key3', at);
+        expect((await store.group('default', 'fa'))?.state).toEqual({ status: 'open', changedBy: 'key3', changedAt: at, regressed: false });
+      });
+
+      it('reopens a resolved group as regressed on its next occurrence, reported to one message, with when and the version', async () => {
+        await store.append([makeMessage({ fingerprint: 'fa', version: '1.0.0' })]);
+        await store.setGroupState('default', ['fa'], { status: 'resolved' }, 'key1', at);
+        const back = occur('fa', { version: '1.0.1', dateTime: later(5) });
+        const results = await store.append([back, occur('fa', { dateTime: later(6) })]);
+        expect(results.map((r) => r.group)).toEqual(['regressed', undefined]);
+        const g = await store.group('default', 'fa');
+        expect(g?.state).toMatchObject({
+          status: 'open',
+          regressed: true,
+          regressedAt: back.dateTime,
+          regressedIn: '1.0.1',
+          changedBy: 'key1',
+        });
+        expect((await store.append([occur('fa')]))[0]?.group).toBeUndefined();
+        // A late occurrence that happened before the resolution does not reopen it.
+        await store.setGroupState('default', ['fa'], { status: 'resolved' }, 'key1', later(100));
+        expect((await store.append([occur('fa', { dateTime: later(50) })]))[0]?.group).toBeUndefined();
+        expect((await store.group('default', 'fa'))?.state).toMatchObject({ status: 'resolved', regressed: false });
+        // A counted-only occurrence regresses it too.
+        const [tallied] = await store.tally([makeTally({ fingerprint: 'fa', firstSeen: later(200), lastSeen: later(201) })]);
+        expect(tallied?.group).toBe('regressed');
+      });
+
+      it('keeps a group resolved in a version against occurrences of older versions (semver order, or seen before)', async () => {
+        await store.append([
+          makeMessage({ fingerprint: 'fs', version: '1.4.2' }),
+          makeMessage({ fingerprint: 'fh', version: 'abc123' }),
+          makeMessage({ fingerprint: 'fh', version: 'def456' }),
+        ]);
+        await store.setGroupState('default', ['fs'], { status: 'resolved', inVersion: '1.5.0' }, 'key1', at);
+        await store.setGroupState('default', ['fh'], { status: 'resolved', inVersion: 'fff999' }, 'key1', at);
+        expect((await store.group('default', 'fh'))?.state).toMatchObject({ resolvedIn: 'fff999', knownVersions: ['abc123', 'def456'] });
+        const old = await store.append([
+          occur('fs', { version: '1.4.2' }),
+          occur('fs', { version: '1.5.0-beta.1' }),
+          occur('fh', { version: 'abc123' }),
+        ]);
+        expect(old.map((r) => r.group)).toEqual([undefined, undefined, undefined]);
+        expect((await store.group('default', 'fs'))?.state.status).toBe('resolved');
+        expect((await store.group('default', 'fh'))?.state.status).toBe('resolved');
+        const fixed = await store.append([occur('fs', { version: '1.5.0' }), occur('fh', { version: 'zzz000' })]);
+        expect(fixed.map((r) => r.group)).toEqual(['regressed', 'regressed']);
+        expect((await store.group('default', 'fs'))?.state).toMatchObject({
+          status: 'open',
+          regressed: true,
+          regressedIn: '1.5.0',
+          resolvedIn: '1.5.0',
+        });
+      });
+
+      it('ends an ignore after N more occurrences or after its time, and an ignore for ever never', async () => {
+        await store.append([makeMessage({ fingerprint: 'fn' }), makeMessage({ fingerprint: 'ft' }), makeMessage({ fingerprint: 'ff' })]);
+        await store.setGroupState('default', ['fn'], { status: 'ignored', occurrences: 3 }, 'key1', at);
+        await store.setGroupState('default', ['ft'], { status: 'ignored', until: later(100) }, 'key1', at);
+        await store.setGroupState('default', ['ff'], { status: 'ignored' }, 'key1', at);
+        await store.append([occur('fn'), occur('fn')]);
+        expect((await store.group('default', 'fn'))?.state).toMatchObject({ status: 'ignored', ignoreUntilCount: 4 });
+        const third = await store.append([occur('fn')]);
+        expect(third[0]?.group).toBeUndefined();
+        expect((await store.group('default', 'fn'))?.state).toEqual({ status: 'open', changedBy: 'key1', changedAt: at, regressed: false });
+        await store.append([occur('ft', { dateTime: later(99) })]);
+        expect((await store.group('default', 'ft'))?.state.status).toBe('ignored');
+        await store.append([occur('ft', { dateTime: later(100) })]);
+        expect((await store.group('default', 'ft'))?.state.status).toBe('open');
+        await store.append(Array.from({ length: 5 }, (_, i) => occur('ff', { dateTime: later(1000 + i) })));
+        expect((await store.group('default', 'ff'))?.state.status).toBe('ignored');
+      });
+
+      it('finds groups and messages by state with status: and is: in a query, in every view that takes one', async () => {
+        const day = (d: number): string => `2026-04-0${d}T00:00:00.000Z`;
+        await store.append([
+          makeMessage({ fingerprint: 'fr', dateTime: day(1) }),
+          makeMessage({ fingerprint: 'fi', dateTime: day(2) }),
+          makeMessage({ fingerprint: 'fo', dateTime: day(3) }),
+        ]);
+        await store.setGroupState('default', ['fr'], { status: 'resolved' }, 'k1', at);
+        await store.setGroupState('default', ['fi'], { status: 'ignored' }, 'k1', at);
+        const groupsOf = async (q: string): Promise<string[]> =>
+          (await store.groups({ query: parseQuery(q) })).groups.map((g) => g.fingerprint).sort();
+        expect(await groupsOf('status:resolved')).toEqual(['fr']);
+        expect(await groupsOf('is:open OR is:ignored')).toEqual(['fi', 'fo']);
+        expect(await groupsOf('NOT status:open')).toEqual(['fi', 'fr']);
+        const chart = await store.histogram({ from: day(1), to: '2026-04-04T00:00:00.000Z', buckets: 3, query: parseQuery('is:ignored') });
+        expect(chart.counts).toEqual([0, 1, 0]);
+        expect(await store.delete('default', { filter: { query: parseQuery('is:ignored') } })).toBe(1);
+        expect(await groupsOf('')).toEqual(['fo', 'fr']);
+      });
+
+      it('keeps a state while the group has occurrences left after a delete or a prune; an emptied group goes with it', async () => {
+        const first = makeMessage({ fingerprint: 'fa', dateTime: '2026-01-01T00:00:00.000Z' });
+        await store.append([first, makeMessage({ fingerprint: 'fa', dateTime: '2026-02-01T00:00:00.000Z' })]);
+        await store.setGroupState('default', ['fa'], { status: 'ignored' }, 'key1', at);
+        expect(await store.delete('default', { ids: [first.id] })).toBe(1);
+        expect((await store.group('default', 'fa'))?.state.status).toBe('ignored');
+        await store.prune({ maxAgeDays: 1, now: new Date('2026-02-03T00:00:00.000Z') });
+        expect(await store.group('default', 'fa')).toBeUndefined();
+        expect((await store.append([occur('fa')]))[0]?.group).toBe('new');
+        expect((await store.group('default', 'fa'))?.state.status).toBe('open');
       });
     });
 
@@ -706,6 +858,12 @@ export const QUERY_CORPUS = [
   'NOT (statusCode:500 OR statusCode:404)',
   'refused && !POST',
   'timeout || type:RangeError',
+  'is:open',
+  'status:resolved',
+  'NOT status:ignored',
+  'is:regressed',
+  'status:500 OR is:ignored',
+  'is:open AND type:TypeError',
 ];
 
 function queryCorpusMessages(): ErrorMessage[] {
@@ -779,4 +937,24 @@ function queryCorpusMessages(): ErrorMessage[] {
       dateTime: '2026-01-06T00:00:00.000Z',
     }),
   ];
+}
+
+/** A tally of fpA in log default (three occurrences in May 2026); `over` wins. */
+function makeTally(over: Partial<OccurrenceTally> = {}): OccurrenceTally {
+  return {
+    id: `t${Math.random().toString(36).slice(2)}`,
+    log: 'default',
+    fingerprint: 'fpA',
+    count: 3,
+    firstSeen: '2026-05-01T00:10:00.000Z',
+    lastSeen: '2026-05-01T00:12:30.000Z',
+    title: 'boom 3',
+    type: 'Error',
+    statusCode: 500,
+    minutes: [
+      ['2026-05-01T00:10:00.000Z', 1],
+      ['2026-05-01T00:12:00.000Z', 2],
+    ],
+    ...over,
+  };
 }

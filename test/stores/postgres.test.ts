@@ -68,7 +68,7 @@ pg('PostgresStore', () => {
       const schema = freshSchema();
       const store = await PostgresStore.open(pool, { schema, autoPruneMs: false });
       const m = makeMessage();
-      expect(await store.append([m])).toEqual([{ id: m.id, status: 'created' }]);
+      expect(await store.append([m])).toEqual([{ id: m.id, status: 'created', group: 'new' }]);
       expect(await store.get('default', m.id)).toEqual(m);
       expect(store.describe()).toMatch(/^postgres:\/\//);
       await store.close();
@@ -177,6 +177,36 @@ pg('PostgresStore', () => {
       expect(groups.groups[0]).toMatchObject({ firstSeen: batches[0]![0]!.dateTime, lastSeen: last.dateTime, lastId: last.id });
       expect((await stores[1]!.search({})).total).toBe(96);
       expect(await stores[2]!.logs()).toEqual([{ name: 'default', count: 96, lastSeen: last.dateTime }]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('reports a new group and a regression to exactly one of the instances that append them at once', async () => {
+    const schema = freshSchema();
+    const stores = await Promise.all(Array.from({ length: 2 }, () => freshStore({ schema })));
+    try {
+      for (let round = 0; round < 5; round++) {
+        const fp = `fpNew${round}`;
+        // Different messages of one new fingerprint, sent by both instances at the same moment.
+        const batches = stores.map((_, i) => [
+          makeMessage({ fingerprint: fp }),
+          makeMessage({ fingerprint: i === 0 ? fp : `other${round}` }),
+        ]);
+        const results = (await Promise.all(stores.map((s, i) => s.append(batches[i]!)))).flat();
+        const fpOf = new Map(batches.flat().map((m) => [m.id, m.fingerprint]));
+        expect(results.filter((r) => r.group === 'new').map((r) => fpOf.get(r.id))).toEqual(expect.arrayContaining([fp, `other${round}`]));
+        expect(results.filter((r) => r.group === 'new')).toHaveLength(2);
+        expect((await stores[1]!.group('default', fp))?.count).toBe(3);
+
+        await stores[0]!.setGroupState('default', [fp], { status: 'resolved' }, 'key1', '2026-01-01T00:00:00.000Z');
+        const again = stores.map((s) =>
+          s.append(Array.from({ length: 3 }, () => makeMessage({ fingerprint: fp, dateTime: '2026-08-01T00:00:00.000Z' }))),
+        );
+        const regressed = (await Promise.all(again)).flat().filter((r) => r.group === 'regressed');
+        expect(regressed).toHaveLength(1);
+        expect((await stores[1]!.group('default', fp))?.state).toMatchObject({ status: 'open', regressed: true });
+      }
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }
@@ -565,6 +595,7 @@ pg('PostgresStore', () => {
           lastId: newer.id,
           title: 'newer one',
           statusCode: 502,
+          state: { status: 'open', regressed: false },
         }),
       ]);
       expect(await store.logs()).toEqual([{ name: 'default', count: 2, lastSeen: newer.dateTime }]);

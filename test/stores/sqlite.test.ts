@@ -159,7 +159,7 @@ describe('SqliteStore', () => {
       // Readers are not blocked in WAL mode.
       expect((await s.search({})).total).toBe(0);
       other.exec('ROLLBACK');
-      expect(await s.append([m])).toEqual([{ id: m.id, status: 'created' }]);
+      expect(await s.append([m])).toEqual([{ id: m.id, status: 'created', group: 'new' }]);
     } finally {
       other.close();
     }
@@ -383,9 +383,31 @@ describe('SqliteStore write path', () => {
     expect((await s.get('default', '01V1MESSAGE00000000000005'))?.severity).toBe('Fatal');
     const groups = await s.groups({ log: 'default' });
     expect(groups.groups.map((g) => g.count).sort()).toEqual([2, 3]);
+    expect(groups.groups.map((g) => g.state)).toEqual([
+      { status: 'open', regressed: false },
+      { status: 'open', regressed: false },
+    ]);
     expect((await s.search({ log: 'default', query: parseQuery('detail:handler1') })).total).toBe(3);
     expect((await s.search({ query: parseQuery('title:Order') })).total).toBe(3);
     expect((await s.getKey('5f4b4u7u'))?.name).toBe('v1 writer');
+  });
+
+  it('migrates a version-3 file to triage: its groups become open and can be resolved', async () => {
+    const file = tempFile();
+    const first = await store(file);
+    const m = makeMessage({ fingerprint: 'fpV3' });
+    await first.append([m]);
+    await first.close();
+    // Version 3 as it was: no triage columns.
+    const raw = new Database(file);
+    raw.exec('ALTER TABLE elmah_groups DROP COLUMN status; ALTER TABLE elmah_groups DROP COLUMN regressed;');
+    raw.exec("ALTER TABLE elmah_groups DROP COLUMN triage; UPDATE elmah_meta SET value = '3' WHERE key = 'schema_version';");
+    raw.close();
+    const s = await store(file);
+    expect(count(file, "SELECT value FROM elmah_meta WHERE key = 'schema_version'")).toBe(String(SCHEMA_VERSION));
+    expect((await s.group('default', 'fpV3'))?.state).toEqual({ status: 'open', regressed: false });
+    expect(await s.setGroupState('default', ['fpV3'], { status: 'resolved' }, 'k1', '2026-06-01T00:00:00.000Z')).toBe(1);
+    expect((await s.append([makeMessage({ fingerprint: 'fpV3', dateTime: '2026-07-01T00:00:00.000Z' })]))[0]?.group).toBe('regressed');
   });
 
   it('removes at most pruneStep messages per append while a log is over its limit, and keeps it near the limit', async () => {

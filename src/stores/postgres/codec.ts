@@ -4,6 +4,7 @@ import { tokenize } from '../../model/query.js';
 import type { KeyRecord } from '../../model/keys.js';
 import type { ErrorMessage, KeyValue, Severity } from '../../model/message.js';
 import type { Permission } from '../../model/permissions.js';
+import { decodeState } from '../shared.js';
 import type { ErrorGroup } from '../types.js';
 import type { Row } from './driver.js';
 
@@ -237,6 +238,7 @@ export function toGroup(r: Row): ErrorGroup {
     type: str(r.type),
     statusCode: r.status_code === null || r.status_code === undefined ? undefined : Number(r.status_code),
     countedOnly: Number(r.counted_only ?? 0),
+    state: decodeState(r.triage),
   };
 }
 

@@ -2,8 +2,10 @@
 // tally, and repaired after deletes from a few index lookups per touched group, never a GROUP BY over the log.
 import type { ErrorMessage } from '../../model/message.js';
 import type { OccurrenceTally } from '../../model/tally.js';
+import { replayOccurrences } from '../../model/triage.js';
+import { decodeState, encodeState } from '../shared.js';
 import { byCode, enc } from './codec.js';
-import type { PgClientLike } from './driver.js';
+import type { PgClientLike, Row } from './driver.js';
 import type { Tables } from './schema.js';
 
 /*
@@ -13,9 +15,18 @@ import type { Tables } from './schema.js';
  * names the group.
  */
 
-/** Adds created messages to their groups, in the append's transaction. */
-export async function addMessages(db: PgClientLike, t: Tables, created: readonly ErrorMessage[]): Promise<void> {
-  if (created.length === 0) return;
+/** What the group upserts return: whether the row was inserted (`xmax = 0`), its count with the write, and its state. */
+const UPSERT_RETURNING = 'RETURNING g.log, g.fingerprint, (g.xmax = 0) AS inserted, g.count, g.status, g.triage';
+
+/** How an appended message or tally changed its group, by its index in the write. */
+export type GroupEvents = Map<number, 'new' | 'regressed'>;
+
+/**
+ * Adds created messages to their groups, in the append's transaction, and reports which message made its group
+ * and which reopened a resolved one (see {@link triageWrites}).
+ */
+export async function addMessages(db: PgClientLike, t: Tables, created: readonly ErrorMessage[]): Promise<GroupEvents> {
+  if (created.length === 0) return new Map();
   const deltas = new Map<string, { first: string; last: ErrorMessage; count: number }>();
   for (const m of created) {
     const key = `${m.log}\n${m.fingerprint}`;
@@ -31,7 +42,7 @@ export async function addMessages(db: PgClientLike, t: Tables, created: readonly
   const rows = [...deltas.values()].sort((a, b) => byCode(a.last.log, b.last.log) || byCode(a.last.fingerprint, b.last.fingerprint));
   const newer = '(EXCLUDED.last_kept, EXCLUDED.last_id) > (g.last_kept, g.last_id)';
   const pick = (c: string): string => `${c} = CASE WHEN ${newer} THEN EXCLUDED.${c} ELSE g.${c} END`;
-  await db.query(
+  const upserted = await db.query(
     `INSERT INTO ${t.groups} AS g (log, fingerprint, count, counted_only, first_seen, last_seen, last_kept, last_id, title, type, status_code)
      SELECT u.log, u.fingerprint, u.n, 0, u.first_seen, u.last_seen, u.last_seen, u.last_id, u.title, u.type, u.status_code
      FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int4[])
@@ -40,7 +51,8 @@ export async function addMessages(db: PgClientLike, t: Tables, created: readonly
        count = g.count + EXCLUDED.count,
        first_seen = LEAST(g.first_seen, EXCLUDED.first_seen),
        last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
-       ${['last_kept', 'last_id', 'title', 'type', 'status_code'].map(pick).join(',\n       ')}`,
+       ${['last_kept', 'last_id', 'title', 'type', 'status_code'].map(pick).join(',\n       ')}
+     ${UPSERT_RETURNING}`,
     [
       rows.map((d) => d.last.log),
       rows.map((d) => d.last.fingerprint),
@@ -53,11 +65,60 @@ export async function addMessages(db: PgClientLike, t: Tables, created: readonly
       rows.map((d) => d.last.statusCode ?? null),
     ],
   );
+  return triageWrites(db, t, upserted.rows, created, (m) => ({ dateTime: m.dateTime, version: m.version, n: 1 }));
+}
+
+/**
+ * The triage rules for one write, in its transaction, after the group upserts (which lock the group rows, so
+ * a concurrent write of the same group waits and then sees this one's result). An inserted row made its group:
+ * the write's first occurrence of it is `new`. A group that is not plain open runs the write's occurrences
+ * (in write order) through the rules; its new state is stored by an UPDATE conditional on the state read, and
+ * the occurrence that reopened a resolved group is `regressed`. Each event therefore goes to exactly one writer.
+ */
+async function triageWrites<T extends { log: string; fingerprint: string }>(
+  db: PgClientLike,
+  t: Tables,
+  upserted: readonly Row[],
+  items: readonly T[],
+  occurrence: (item: T) => { dateTime: string; version?: string | undefined; n: number },
+): Promise<GroupEvents> {
+  const events: GroupEvents = new Map();
+  const byGroup = new Map<string, number[]>();
+  items.forEach((x, i) => {
+    const k = `${x.log}\n${x.fingerprint}`;
+    const list = byGroup.get(k);
+    if (list) list.push(i);
+    else byGroup.set(k, [i]);
+  });
+  for (const r of upserted) {
+    const indexes = byGroup.get(`${String(r.log)}\n${String(r.fingerprint)}`);
+    if (!indexes) continue;
+    if (r.inserted === true) {
+      events.set(indexes[0]!, 'new');
+      continue;
+    }
+    if (r.status === 'open') continue;
+    let count = Number(r.count) - indexes.reduce((sum, i) => sum + occurrence(items[i]!).n, 0);
+    const occurrences = indexes.map((i) => {
+      const o = occurrence(items[i]!);
+      count += o.n;
+      return { dateTime: o.dateTime, version: o.version, count };
+    });
+    const before = decodeState(r.triage);
+    const { state, regressedAt } = replayOccurrences(before, occurrences);
+    if (state === before) continue;
+    const { rows } = await db.query(
+      `UPDATE ${t.groups} SET status = $3, regressed = $4, triage = $5 WHERE log = $1 AND fingerprint = $2 AND status = $6 RETURNING 1`,
+      [r.log, r.fingerprint, state.status, state.regressed, encodeState(state), r.status],
+    );
+    if (rows.length > 0 && regressedAt !== undefined) events.set(indexes[regressedAt]!, 'regressed');
+  }
+  return events;
 }
 
 /** Adds created tallies to their groups: counts and times; a tally names its group only while no message of it is stored. */
-export async function addTallies(db: PgClientLike, t: Tables, created: readonly OccurrenceTally[]): Promise<void> {
-  if (created.length === 0) return;
+export async function addTallies(db: PgClientLike, t: Tables, created: readonly OccurrenceTally[]): Promise<GroupEvents> {
+  if (created.length === 0) return new Map();
   // Per group: the sums, and the last tally (in order) of the newest last-seen names it, as one by one would.
   const deltas = new Map<string, { count: number; first: string; newest: OccurrenceTally }>();
   for (const x of created) {
@@ -75,7 +136,7 @@ export async function addTallies(db: PgClientLike, t: Tables, created: readonly 
   );
   const named = (c: string): string =>
     `${c} = CASE WHEN g.last_id = '' AND EXCLUDED.last_seen >= g.last_seen THEN EXCLUDED.${c} ELSE g.${c} END`;
-  await db.query(
+  const upserted = await db.query(
     `INSERT INTO ${t.groups} AS g (log, fingerprint, count, counted_only, first_seen, last_seen, last_kept, last_id, title, type, status_code)
      SELECT u.log, u.fingerprint, u.n, u.n, u.first_seen, u.last_seen, '', '', u.title, u.type, u.status_code
      FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[])
@@ -85,7 +146,8 @@ export async function addTallies(db: PgClientLike, t: Tables, created: readonly 
        counted_only = g.counted_only + EXCLUDED.counted_only,
        first_seen = LEAST(g.first_seen, EXCLUDED.first_seen),
        last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
-       ${['title', 'type', 'status_code'].map(named).join(',\n       ')}`,
+       ${['title', 'type', 'status_code'].map(named).join(',\n       ')}
+     ${UPSERT_RETURNING}`,
     [
       rows.map((d) => d.newest.log),
       rows.map((d) => d.newest.fingerprint),
@@ -97,6 +159,7 @@ export async function addTallies(db: PgClientLike, t: Tables, created: readonly 
       rows.map((d) => d.newest.statusCode ?? null),
     ],
   );
+  return triageWrites(db, t, upserted.rows, created, (x) => ({ dateTime: x.lastSeen, n: x.count }));
 }
 
 /** What a delete took from one group: stored messages, and counted-only occurrences (whole tallies). */

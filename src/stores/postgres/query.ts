@@ -125,6 +125,11 @@ export function compileQuery(node: QueryNode, params: Params, ctx: CompileContex
       }
       return `(m.${column.replace(/::text$/, '')} IS NOT NULL AND ${test})`;
     }
+    case 'state': {
+      // One primary-key look-up of the message's group per row.
+      const test = node.value === 'regressed' ? 'g.regressed' : `g.status = ${params.add(node.value)}::text`;
+      return `(EXISTS (SELECT 1 FROM ${ctx.groups} g WHERE g.log = m.log AND g.fingerprint = m.fingerprint AND ${test}))`;
+    }
     case 'range': {
       const column = node.field === 'statusCode' ? 'm.status_code' : 'm.date_time';
       const cast = node.field === 'statusCode' ? '::int' : '::text COLLATE "C"';

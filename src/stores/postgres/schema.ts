@@ -184,6 +184,18 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX elmah_deployments_time ON ${t.deployments} (created DESC, id DESC)`,
     ],
   },
+  {
+    version: 5,
+    description: 'group state (triage)',
+    // status and regressed are columns for the filters; triage holds the whole state as JSON text (NULL for a
+    // group never triaged, which is plain open). Existing groups become open. No index on status: every append
+    // would rewrite it (last_seen moves), while a listing by state walks the recent-groups index.
+    statements: (t) => [
+      `ALTER TABLE ${t.groups} ADD COLUMN status text COLLATE "C" NOT NULL DEFAULT 'open',
+        ADD COLUMN regressed boolean NOT NULL DEFAULT false,
+        ADD COLUMN triage text`,
+    ],
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -6,6 +6,7 @@ import { ElmahConfigError } from '../../model/errors.js';
 import type { KeyRecord } from '../../model/keys.js';
 import type { ErrorMessage } from '../../model/message.js';
 import type { OccurrenceTally } from '../../model/tally.js';
+import { applyChange, type GroupChange } from '../../model/triage.js';
 import {
   COUNT_CAP,
   closedError,
@@ -16,6 +17,9 @@ import {
   histogramBuckets,
   pageIndex,
   pageSize,
+  MAX_KNOWN_VERSIONS,
+  encodeState,
+  statusList,
 } from '../shared.js';
 import {
   DEFAULT_RETENTION,
@@ -36,7 +40,19 @@ import {
   type Store,
 } from '../types.js';
 import { parsePostgresUrl, redactUrl } from '../url.js';
-import { INSERT_COLUMNS, INSERT_ROWS, MESSAGE_COLUMNS, byCode, enc, optStr, toGroup, toKey, toMessage, tokensOfMessage } from './codec.js';
+import {
+  INSERT_COLUMNS,
+  INSERT_ROWS,
+  MESSAGE_COLUMNS,
+  byCode,
+  dec,
+  enc,
+  optStr,
+  toGroup,
+  toKey,
+  toMessage,
+  tokensOfMessage,
+} from './codec.js';
 import { DEFAULT_SCHEMA, Sql, describePool, errorCode, isPool, loadPg, storeError, type PgPoolLike, type Row } from './driver.js';
 import { addMessages, addTallies } from './groups.js';
 import { Params, compileFilter } from './query.js';
@@ -190,17 +206,19 @@ export class PostgresStore implements Store {
         inserted.push(...(await db.query(this.insertSql(chunk.length), values)).rows);
       }
       const made = new Set(inserted.map((r) => `${String(r.log)}\n${String(r.id)}`));
-      await addMessages(
+      // In input order: the first created message of a group is the one that reports it new.
+      const kept = [...firstOf.values()].filter((i) => made.has(`${messages[i]!.log}\n${messages[i]!.id}`));
+      const events = await addMessages(
         db,
         this.t,
-        unique.filter((m) => made.has(`${m.log}\n${m.id}`)),
+        kept.map((i) => messages[i]!),
       );
-      return made;
+      return { made, events: new Map([...events].map(([k, e]) => [kept[k]!, e])) };
     });
-    for (const [key, i] of firstOf) results[i] = { id: messages[i]!.id, status: created.has(key) ? 'created' : 'duplicate' };
-    if (this.auto && created.size > 0) {
+    for (const [key, i] of firstOf) results[i] = withEvent(messages[i]!.id, created.made.has(key), created.events.get(i));
+    if (this.auto && created.made.size > 0) {
       const perLog = new Map<string, number>();
-      for (const m of unique) if (created.has(`${m.log}\n${m.id}`)) perLog.set(m.log, (perLog.get(m.log) ?? 0) + 1);
+      for (const m of unique) if (created.made.has(`${m.log}\n${m.id}`)) perLog.set(m.log, (perLog.get(m.log) ?? 0) + 1);
       this.auto.noteAppend(perLog);
     }
     return results;
@@ -227,14 +245,15 @@ export class PostgresStore implements Store {
       );
       const made = new Set(rows.map((r) => `${String(r.log)}\n${String(r.id)}`));
       // Input order decides which of equal last-seen tallies names a group, as one call per tally would.
-      await addTallies(
+      const kept = indexes.filter((i) => made.has(`${tallies[i]!.log}\n${tallies[i]!.id}`));
+      const events = await addTallies(
         db,
         this.t,
-        indexes.map((i) => tallies[i]!).filter((x) => made.has(`${x.log}\n${x.id}`)),
+        kept.map((i) => tallies[i]!),
       );
-      return made;
+      return { made, events: new Map([...events].map(([k, e]) => [kept[k]!, e])) };
     });
-    for (const [key, i] of firstOf) results[i] = { id: tallies[i]!.id, status: created.has(key) ? 'created' : 'duplicate' };
+    for (const [key, i] of firstOf) results[i] = withEvent(tallies[i]!.id, created.made.has(key), created.events.get(i));
     return results;
   }
 
@@ -309,14 +328,50 @@ export class PostgresStore implements Store {
     return rows[0] ? toGroup(rows[0]) : undefined;
   }
 
+  async setGroupState(log: string, fingerprints: readonly string[], change: GroupChange, by: string, at: string): Promise<number> {
+    this.check();
+    const fps = [...new Set(fingerprints)].sort(byCode);
+    if (fps.length === 0) return 0;
+    return this.sql.tx('write', async (db) => {
+      // Locked in a fixed order, like the append's upserts, so the two never wait on each other in a cycle.
+      const { rows } = await db.query(
+        `SELECT fingerprint, count FROM ${this.t.groups} WHERE log = $1 AND fingerprint = ANY($2::text[]) ORDER BY fingerprint FOR UPDATE`,
+        [log, fps],
+      );
+      for (const r of rows) {
+        const fp = String(r.fingerprint);
+        let versions: string[] = [];
+        if (change.status === 'resolved' && change.inVersion !== undefined) {
+          const v = await db.query(
+            `SELECT DISTINCT version FROM ${this.t.messages} WHERE log = $1 AND fingerprint = $2 AND version IS NOT NULL LIMIT ${MAX_KNOWN_VERSIONS}`,
+            [log, fp],
+          );
+          versions = v.rows.map((x) => dec(String(x.version))).sort();
+        }
+        const state = applyChange(change, by, at, Number(r.count), versions);
+        await db.query(`UPDATE ${this.t.groups} SET status = $3, regressed = $4, triage = $5 WHERE log = $1 AND fingerprint = $2`, [
+          log,
+          fp,
+          state.status,
+          state.regressed,
+          encodeState(state),
+        ]);
+      }
+      return rows.length;
+    });
+  }
+
   async groups(options: GroupOptions): Promise<GroupResult> {
     this.check();
     const size = pageSize(options.size);
     const offset = Math.min(MAX_OFFSET, pageIndex(options.page) * size);
     const params = new Params();
+    const statuses = statusList(options.status);
     if (!options.query && options.from === undefined && options.to === undefined) {
       const logs = filterLogs(options.log);
-      const where = logs === undefined ? 'TRUE' : `g.log = ANY(${params.add(logs)}::text[])`;
+      const where =
+        (logs === undefined ? 'TRUE' : `g.log = ANY(${params.add(logs)}::text[])`) +
+        (statuses ? ` AND g.status = ANY(${params.add(statuses)}::text[])` : '');
       const countValues = [...params.values];
       const rows = await this.query(
         `SELECT g.* FROM ${this.t.groups} g WHERE ${where} ORDER BY g.last_seen DESC, g.last_id DESC, g.log
@@ -333,14 +388,18 @@ export class PostgresStore implements Store {
       `WITH f AS (
          SELECT m.log, m.fingerprint, m.date_time, m.id, m.title, m.type, m.status_code FROM ${this.t.messages} m WHERE ${where}
        ), agg AS (
-         SELECT log, fingerprint, count(*) AS count, min(date_time) AS first_seen FROM f GROUP BY log, fingerprint
+         SELECT f.log, f.fingerprint, count(*) AS count, min(f.date_time) AS first_seen, min(g.triage) AS triage FROM f
+         LEFT JOIN ${this.t.groups} g ON g.log = f.log AND g.fingerprint = f.fingerprint
+         ${statuses ? `WHERE coalesce(g.status, 'open') = ANY(${params.add(statuses)}::text[])` : ''}
+         GROUP BY f.log, f.fingerprint
        ), latest AS (
          SELECT DISTINCT ON (log, fingerprint) log, fingerprint, date_time AS last_seen, id AS last_id, title, type, status_code
          FROM f ORDER BY log, fingerprint, date_time DESC, id DESC
        )
        SELECT (SELECT count(*) FROM agg)::int AS total,
          (SELECT coalesce(json_agg(p), '[]'::json) FROM (
-            SELECT agg.log, agg.fingerprint, agg.count, agg.first_seen, latest.last_seen, latest.last_id, latest.title, latest.type, latest.status_code
+            SELECT agg.log, agg.fingerprint, agg.count, agg.first_seen, latest.last_seen, latest.last_id, latest.title, latest.type, latest.status_code,
+              agg.triage
             FROM agg JOIN latest USING (log, fingerprint)
             ORDER BY latest.last_seen DESC, latest.last_id DESC, agg.log
             LIMIT ${params.add(size)} OFFSET ${params.add(offset)}) p) AS groups`,
@@ -550,6 +609,12 @@ function tallyColumns(xs: readonly OccurrenceTally[]): unknown[] {
 }
 
 /** Results with repeats of a (log, id) inside one batch already marked duplicate, and where each first one is. */
+/** One item's result: created (with the group event it caused, if any) or a duplicate. */
+function withEvent(id: string, created: boolean, event: 'new' | 'regressed' | undefined): AppendResult {
+  if (!created) return { id, status: 'duplicate' };
+  return event ? { id, status: 'created', group: event } : { id, status: 'created' };
+}
+
 function firstOfEach(items: readonly { log: string; id: string }[]): { results: AppendResult[]; firstOf: Map<string, number> } {
   const results: AppendResult[] = new Array(items.length);
   const firstOf = new Map<string, number>();

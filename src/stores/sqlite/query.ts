@@ -138,6 +138,8 @@ function compileNode(node: QueryNode, params: unknown[], o: Required<Pick<Compil
       if (node.field === 'severity') return severityIn(node);
       if (node.field === 'type') return inStacks(compileTerm(node.field, node.value, node.prefix, params));
       return compileTerm(node.field, node.value, node.prefix, params);
+    case 'state':
+      return inGroup(node.value, params);
     case 'range': {
       const col = KEYWORD_COLUMNS[node.field];
       const parts = [`${col} IS NOT NULL`];
@@ -153,6 +155,13 @@ function compileNode(node: QueryNode, params: unknown[], o: Required<Pick<Compil
       return `(${parts.join(' AND ')})`;
     }
   }
+}
+
+/** The message's group is in a state, or was reopened after a resolution (one primary-key look-up per row). */
+function inGroup(value: Extract<QueryNode, { kind: 'state' }>['value'], params: unknown[]): string {
+  const test = value === 'regressed' ? 'g.regressed = 1' : 'g.status = ?';
+  if (value !== 'regressed') params.push(value);
+  return `(EXISTS (SELECT 1 FROM elmah_groups g WHERE g.log = m.log AND g.fingerprint = m.fingerprint AND ${test}))`;
 }
 
 /** A condition on the shared stack (alias `s`) as a condition on the message. */

@@ -3,7 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ElmahError } from '../../model/errors.js';
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const TOKENIZER = "tokenize = 'unicode61 remove_diacritics 2'";
 
@@ -137,6 +137,23 @@ const DEPLOYMENTS_TABLE = `
   CREATE INDEX elmah_deployments_time ON elmah_deployments (created DESC, id DESC);
 `;
 
+/**
+ * Version 4: triage. status and regressed are columns for the filters; triage holds the whole state as JSON
+ * (NULL for a group never triaged, which is plain open). Existing groups become open. No index on status: it
+ * would be rewritten by every append (last_seen moves), while a listing by state walks the recent-groups index.
+ */
+const TRIAGE_COLUMNS = `
+  ALTER TABLE elmah_groups ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+  ALTER TABLE elmah_groups ADD COLUMN regressed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE elmah_groups ADD COLUMN triage TEXT;
+`;
+
+/** Adds the triage columns unless they are there: the copy from version 1 writes through code that needs them. */
+function addTriage(db: BetterSqlite3.Database): void {
+  const columns = db.prepare('PRAGMA table_info(elmah_groups)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'status')) db.exec(TRIAGE_COLUMNS);
+}
+
 /** A migration step: SQL, or a function for steps that rewrite rows (run inside the migration's transaction). */
 type Migration = string | ((db: BetterSqlite3.Database) => void);
 
@@ -164,6 +181,7 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
       DROP TABLE elmah_messages_fts;
     `);
     db.exec(V2_TABLES);
+    addTriage(db);
     db.exec(SESSIONS_TABLE);
     copyV1(db);
     db.exec('DROP TABLE elmah_v1_messages; DROP TABLE elmah_v1_texts; DROP TABLE elmah_v1_groups; DROP TABLE elmah_v1_logs;');
@@ -173,9 +191,10 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
 /** Migrations; index i brings a database from version i to i + 1. */
 function migrations(copyV1: (db: BetterSqlite3.Database) => void): readonly Migration[] {
   return [
-    `CREATE TABLE IF NOT EXISTS elmah_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; ${V2_TABLES} ${KEYS_TABLE} ${DEPLOYMENTS_TABLE}`,
+    `CREATE TABLE IF NOT EXISTS elmah_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; ${V2_TABLES} ${KEYS_TABLE} ${DEPLOYMENTS_TABLE} ${TRIAGE_COLUMNS}`,
     fromV1(copyV1),
     DEPLOYMENTS_TABLE,
+    addTriage,
   ];
 }
 

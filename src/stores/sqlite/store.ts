@@ -10,6 +10,7 @@ import type { Permission } from '../../model/permissions.js';
 import type { QueryNode } from '../../model/query.js';
 import { textMatches as wordsMatch } from '../../model/query-eval.js';
 import type { OccurrenceTally } from '../../model/tally.js';
+import { applyChange, replayOccurrences, type GroupChange, type GroupState, type Occurrence } from '../../model/triage.js';
 import {
   COUNT_CAP,
   closedError,
@@ -20,8 +21,12 @@ import {
   histogramBuckets,
   pageIndex,
   pageSize,
+  MAX_KNOWN_VERSIONS,
+  decodeState,
+  encodeState,
   pruneBudget,
   retentionLimits,
+  statusList,
   tallyCutoff,
 } from '../shared.js';
 import {
@@ -179,6 +184,14 @@ interface GroupRow {
   title: string;
   type: string;
   status_code: number | null;
+  status: string;
+  triage: string | null;
+}
+
+/** What an upsert of a group tells: its count with the write, and whether it needs the triage rules. */
+interface UpsertedGroup {
+  count: number;
+  status: string;
 }
 
 const MESSAGE_COLUMNS =
@@ -294,7 +307,7 @@ export class SqliteStore implements Store {
           'status_code = CASE WHEN last_msg IS NULL OR (excluded.last_msg, excluded.last_id) > (last_msg, last_id) THEN excluded.status_code ELSE status_code END, ' +
           'last_id = CASE WHEN last_msg IS NULL OR (excluded.last_msg, excluded.last_id) > (last_msg, last_id) THEN excluded.last_id ELSE last_id END, ' +
           'last_msg = CASE WHEN last_msg IS NULL OR (excluded.last_msg, excluded.last_id) > (last_msg, last_id) THEN excluded.last_msg ELSE last_msg END, ' +
-          'last_seen = max(last_seen, excluded.last_seen)',
+          'last_seen = max(last_seen, excluded.last_seen) RETURNING count, status',
       ),
       groupTally: p(
         'INSERT INTO elmah_groups (log, fingerprint, count, counted_only, first_seen, last_seen, last_msg, last_id, title, type, status_code) ' +
@@ -304,8 +317,13 @@ export class SqliteStore implements Store {
           'title = CASE WHEN last_msg IS NULL AND excluded.last_seen >= last_seen THEN excluded.title ELSE title END, ' +
           'type = CASE WHEN last_msg IS NULL AND excluded.last_seen >= last_seen THEN excluded.type ELSE type END, ' +
           'status_code = CASE WHEN last_msg IS NULL AND excluded.last_seen >= last_seen THEN excluded.status_code ELSE status_code END, ' +
-          'last_seen = max(last_seen, excluded.last_seen)',
+          'last_seen = max(last_seen, excluded.last_seen) RETURNING count, status',
       ),
+      groupState: p('UPDATE elmah_groups SET status = ?, regressed = ?, triage = ? WHERE log = ? AND fingerprint = ?'),
+      groupVersions: p(
+        'SELECT DISTINCT version FROM elmah_messages INDEXED BY elmah_messages_group WHERE log = ? AND fingerprint = ? AND version IS NOT NULL ' +
+          `LIMIT ${MAX_KNOWN_VERSIONS}`,
+      ).pluck(),
       tallyInsert: p(
         'INSERT OR IGNORE INTO elmah_tallies (log, id, fingerprint, count, first_seen, last_seen, minutes) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -546,7 +564,11 @@ export class SqliteStore implements Store {
     const out: AppendResult[] = [];
     const used = new Set<number>();
     const created = new Set<number>();
-    const groups = new Map<string, { m: ErrorMessage; count: number; first: string; last: string }>();
+    const groups = new Map<
+      string,
+      // all: the group's created messages of this batch, in order, with their places in the results.
+      { m: ErrorMessage; count: number; first: string; last: string; all: { m: ErrorMessage; at: number }[] }
+    >();
     const logs = new Map<string, { count: number; last: string }>();
     for (const m of messages) {
       const split = splitDetail(m.detail, m.type, m.title);
@@ -589,9 +611,10 @@ export class SqliteStore implements Store {
       );
       const gk = `${m.log}\n${m.fingerprint}`;
       const g = groups.get(gk);
-      if (!g) groups.set(gk, { m, count: 1, first: m.dateTime, last: m.dateTime });
+      if (!g) groups.set(gk, { m, count: 1, first: m.dateTime, last: m.dateTime, all: [{ m, at: out.length - 1 }] });
       else {
         g.count++;
+        g.all.push({ m, at: out.length - 1 });
         if (m.dateTime < g.first) g.first = m.dateTime;
         if (m.dateTime > g.last) g.last = m.dateTime;
         if (m.dateTime > g.m.dateTime || (m.dateTime === g.m.dateTime && m.id > g.m.id)) g.m = m;
@@ -605,8 +628,30 @@ export class SqliteStore implements Store {
     }
     // A duplicate whose stack differs from the stored message's leaves an unused stack behind: drop it.
     for (const sid of created) if (!used.has(sid)) this.dropUnusedStack(sid);
-    for (const { m, count, first, last } of groups.values()) {
-      this.stmts.groupUpsert!.run(m.log, m.fingerprint, count, first, last, m.dateTime, m.id, m.title, m.type, m.statusCode ?? null);
+    for (const { m, count, first, last, all } of groups.values()) {
+      const row = this.stmts.groupUpsert!.get(
+        m.log,
+        m.fingerprint,
+        count,
+        first,
+        last,
+        m.dateTime,
+        m.id,
+        m.title,
+        m.type,
+        m.statusCode ?? null,
+      ) as UpsertedGroup;
+      const before = row.count - count;
+      if (before === 0) out[all[0]!.at]!.group = 'new';
+      // Only a group that is not plain open needs the rules; a write to an open group costs nothing more.
+      else if (row.status !== 'open') {
+        const regressed = this.triage(
+          m.log,
+          m.fingerprint,
+          all.map((x, i) => ({ dateTime: x.m.dateTime, version: x.m.version, count: before + i + 1 })),
+        );
+        if (regressed !== undefined) out[all[regressed]!.at]!.group = 'regressed';
+      }
     }
     for (const [log, { count, last }] of logs) this.stmts.logUpsert!.run(log, count, last);
     return out;
@@ -657,7 +702,7 @@ export class SqliteStore implements Store {
               JSON.stringify(t.minutes),
             );
             if (info.changes === 0) return { id: t.id, status: 'duplicate' };
-            this.stmts.groupTally!.run(
+            const row = this.stmts.groupTally!.get(
               t.log,
               t.fingerprint,
               t.count,
@@ -667,7 +712,10 @@ export class SqliteStore implements Store {
               t.title,
               t.type,
               t.statusCode ?? null,
-            );
+            ) as UpsertedGroup;
+            if (row.count === t.count) return { id: t.id, status: 'created', group: 'new' };
+            if (row.status !== 'open' && this.triage(t.log, t.fingerprint, [{ dateTime: t.lastSeen, count: row.count }]) !== undefined)
+              return { id: t.id, status: 'created', group: 'regressed' };
             return { id: t.id, status: 'created' };
           }),
         )
@@ -675,6 +723,46 @@ export class SqliteStore implements Store {
     );
     this.wrote();
     return results;
+  }
+
+  /**
+   * Runs a group's new occurrences (in write order) through the triage rules and stores the state they leave;
+   * returns the index of the occurrence that reopened a resolved group, if one did. In the write's transaction.
+   */
+  private triage(log: string, fingerprint: string, occurrences: readonly Occurrence[]): number | undefined {
+    const row = this.stmts.groupGet!.get(log, fingerprint) as GroupRow;
+    const before = decodeState(row.triage);
+    const { state, regressedAt } = replayOccurrences(before, occurrences);
+    if (state !== before) this.writeState(log, fingerprint, state);
+    return regressedAt;
+  }
+
+  private writeState(log: string, fingerprint: string, state: GroupState): void {
+    this.stmts.groupState!.run(state.status, state.regressed ? 1 : 0, encodeState(state), log, fingerprint);
+  }
+
+  async setGroupState(log: string, fingerprints: readonly string[], change: GroupChange, by: string, at: string): Promise<number> {
+    await this.writeGate();
+    const changed = this.use(() =>
+      this.db
+        .transaction(() => {
+          let n = 0;
+          for (const fp of new Set(fingerprints)) {
+            const row = this.stmts.groupGet!.get(log, fp) as GroupRow | undefined;
+            if (!row) continue;
+            const versions =
+              change.status === 'resolved' && change.inVersion !== undefined
+                ? (this.stmts.groupVersions!.all(log, fp) as string[]).sort()
+                : [];
+            this.writeState(log, fp, applyChange(change, by, at, row.count, versions));
+            n++;
+          }
+          return n;
+        })
+        .immediate(),
+    );
+    this.wrote();
+    return changed;
   }
 
   /**
@@ -884,10 +972,13 @@ export class SqliteStore implements Store {
       const size = pageSize(options.size);
       const offset = pageIndex(options.page) * size;
       const filtered = (options.query && options.query.kind !== 'all') || options.from !== undefined || options.to !== undefined;
+      const statuses = statusList(options.status);
       if (!filtered) {
         const logs = filterLogs(options.log);
-        const logSql = logs === undefined ? '1' : logs.length === 0 ? '0' : `log IN (${logs.map(() => '?').join(', ')})`;
-        const logParams = logs ?? [];
+        const logSql =
+          (logs === undefined ? '1' : logs.length === 0 ? '0' : `log IN (${logs.map(() => '?').join(', ')})`) +
+          (statuses ? ` AND status IN (${statuses.map(() => '?').join(', ') || 'NULL'})` : '');
+        const logParams = [...(logs ?? []), ...(statuses ?? [])];
         const total = Number(
           this.prepared(`SELECT count(*) FROM elmah_groups WHERE ${logSql}`)
             .pluck()
@@ -906,15 +997,20 @@ export class SqliteStore implements Store {
           ? this.drivenFilter(options)
           : { from: 'elmah_messages m', ...compileFilter(options, { style, codes: this.codesOf(options.log) }) };
       // The newest message of each group is its representative: max over "date_time id" (a space sorts below every id character).
-      const grouped =
+      const all =
         "SELECT m.log, m.fingerprint, count(*) AS count, min(m.date_time) AS first_seen, max(m.date_time || ' ' || m.id) AS newest " +
         `FROM ${where.from} WHERE ${where.sql} GROUP BY m.log, m.fingerprint`;
+      const grouped = statuses
+        ? `SELECT x.* FROM (${all}) x JOIN elmah_groups g ON g.log = x.log AND g.fingerprint = x.fingerprint ` +
+          `WHERE g.status IN (${statuses.map(() => '?').join(', ') || 'NULL'})`
+        : all;
+      const params = [...where.params, ...(statuses ?? [])];
       const total = Number(
         this.prepared(`SELECT count(*) FROM (${grouped})`)
           .pluck()
-          .get(...where.params),
+          .get(...params),
       );
-      const rows = this.prepared(`${grouped} ORDER BY newest DESC LIMIT ? OFFSET ?`).all(...where.params, size, offset) as {
+      const rows = this.prepared(`${grouped} ORDER BY newest DESC LIMIT ? OFFSET ?`).all(...params, size, offset) as {
         log: string;
         fingerprint: string;
         count: number;
@@ -938,6 +1034,7 @@ export class SqliteStore implements Store {
             type: stack?.type ?? '',
             statusCode: opt(last.status_code),
             countedOnly: 0,
+            state: decodeState((this.stmts.groupGet!.get(r.log, r.fingerprint) as GroupRow | undefined)?.triage),
           };
         }),
       };
@@ -1343,6 +1440,7 @@ function toGroup(r: GroupRow): ErrorGroup {
     type: r.type,
     statusCode: opt(r.status_code),
     countedOnly: r.counted_only,
+    state: decodeState(r.triage),
   };
 }
 
