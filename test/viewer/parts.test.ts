@@ -11,6 +11,7 @@ import { stackView } from '../../src/viewer/routes/message';
 import { SessionCodec, parseCookies } from '../../src/viewer/session';
 import { AttemptLimiter } from '../../src/viewer/access';
 import { parseQuery } from '../../src/model/query';
+import { OPEN_STATE } from '../../src/model/triage';
 
 describe('charts', () => {
   it('lays out one bar per bucket, scaled to the largest', () => {
@@ -124,6 +125,7 @@ describe('deployment windows', () => {
       title: `t${n}`,
       type: 'Error',
       countedOnly: 0,
+      state: OPEN_STATE,
     });
     const endless = {
       search: async () => ({ messages: [], total: 7, totalExact: true }),
@@ -153,6 +155,7 @@ describe('deployment windows', () => {
         title: '',
         type: 'E',
         countedOnly: 0,
+        state: OPEN_STATE,
       });
     }
     let calls = 0;
