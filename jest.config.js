@@ -13,4 +13,5 @@ module.exports = {
   coverageProvider: 'v8',
   collectCoverageFrom: ['<rootDir>/src/**/*.ts'],
   coverageReporters: ['text-summary', 'lcov'],
+  reporters: ['default', '<rootDir>/test/helpers/postgres-skipped-reporter.js'],
 };

@@ -26,7 +26,7 @@ export type { GroupState, GroupStatus, GroupChange, Occurrence, OccurrenceEffect
 export { MemoryStore } from './stores/memory.js';
 export type { MemoryStoreOptions } from './stores/memory.js';
 export { SqliteStore } from './stores/sqlite/index.js';
-export type { SqliteStoreOptions } from './stores/sqlite/index.js';
+export type { SqliteDatabase, SqliteStoreOptions } from './stores/sqlite/index.js';
 export { PostgresStore } from './stores/postgres/index.js';
 export type { PostgresStoreOptions, PgPoolLike, PgClientLike } from './stores/postgres/index.js';
 export { openStore, resolveStoreUrl, DEFAULT_STORE_URL } from './stores/open.js';

@@ -2,6 +2,7 @@
 // messages_write; one that carries more is reported once), and gives the shipper the narrow LogWriter it
 // writes through. A store or collector that is not reachable yet is opened again when the shipper next asks.
 import { openLog, type CheckedWriter, type OpenedLog, type StoreOption } from '../client/open-log.js';
+import { missingKeyHelp, withStoreNamed } from '../client/startup-help.js';
 import type { LogWriter } from '../client/types.js';
 import { ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
@@ -86,14 +87,20 @@ export class CaptureWriter {
     const { key, report } = this.options;
     if (this.log.kind !== 'client' && (key === undefined || key === '')) {
       throw new ElmahError('ERR_ELMAH_KEY_MISSING', 'errorLogger has no API key, so no error will be recorded.', {
-        help: 'Set ELMAH_WRITE_KEY (or the `key` option) to a key with messages_write; `npx express-elmah init` creates one.',
+        help: missingKeyHelp(
+          'ELMAH_WRITE_KEY',
+          'Set ELMAH_WRITE_KEY (or the `key` option) to a key with messages_write; `npx express-elmah init --dotenv .env` creates one.',
+        ),
       });
     }
     // E.g. running from TypeScript sources without a loader for the worker: write in-process instead.
     this.opened ??= await this.log.writer(key, (err) =>
       report(asElmahError(err, 'ERR_ELMAH_STORE_UNAVAILABLE', 'The store worker thread could not start; writing in-process')),
     );
-    const info = await this.opened.whoami();
+    const opened = this.opened;
+    const info = await opened.whoami().catch((err: unknown) => {
+      throw withStoreNamed(err, opened as { describe?(): { location: string } });
+    });
     requirePermission(info, 'messages_write', undefined, {
       help: 'Give errorLogger a key made with `express-elmah keys create --permissions messages_write`.',
     });

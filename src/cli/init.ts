@@ -1,6 +1,6 @@
 // `express-elmah init`: opens (or creates) the store and makes the two keys an app needs, a write key
 // for errorLogger() and a read key for errorViewer(). It never revokes or deletes anything.
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalLogClient } from '../client/local.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
@@ -57,7 +57,7 @@ export function registerInit(program: Command, io: CliIo): void {
       .option('--log <name>', 'limit both keys to this log (default: every log)')
       .option(
         '--env-file <path>',
-        'write ELMAH_WRITE_KEY and ELMAH_READ_KEY (and ELMAH_STORE when --store is given) into this dotenv file instead of printing them',
+        'write ELMAH_WRITE_KEY, ELMAH_READ_KEY and ELMAH_STORE (the store by its absolute location) into this dotenv file instead of printing them',
       )
       .option(
         '--dotenv <path>',
@@ -101,7 +101,7 @@ export function registerInit(program: Command, io: CliIo): void {
           if (problem !== undefined) keep = false;
           if (problem !== undefined && problem !== 'missing') replaced.push(problem);
         }
-        if (keep) return keepExisting(out, store, envPath!, envText);
+        if (keep) return keepExisting(out, store, envPath!, envText, storeUrlForFile(url));
       }
 
       const made = [];
@@ -124,11 +124,10 @@ export function registerInit(program: Command, io: CliIo): void {
 
       const values: Record<string, string> = {};
       for (const m of made) values[m.role.variable] = m.key;
-      // Keep the file's ELMAH_STORE pointing at the store these keys belong to.
-      const storeGiven = options.store ?? io.env.ELMAH_STORE;
-      if (storeGiven !== undefined && (options.store !== undefined || (fileStore !== undefined && storeGiven !== fileStore))) {
-        values.ELMAH_STORE = storeUrlForFile(storeGiven, io.cwd, dirname(envPath));
-      }
+      // The file names the store these keys belong to by its absolute location, so an app started from
+      // another folder (or reading the file with node --env-file) opens this store, not a new empty one.
+      const fileUrl = storeUrlForFile(url);
+      if (fileUrl !== undefined) values.ELMAH_STORE = fileUrl;
       let written;
       try {
         written = writeEnvFile(envPath, values);
@@ -162,27 +161,34 @@ export function registerInit(program: Command, io: CliIo): void {
   });
 }
 
-/** A store URL as the env file should hold it: a relative SQLite path is made relative to the file's folder. */
-function storeUrlForFile(url: string, cwd: string, fileDir: string): string {
-  if (!url.startsWith('sqlite:')) return url;
-  const path = url.slice('sqlite:'.length);
-  if (path === '' || path === ':memory:' || isAbsolute(path) || path.startsWith('//')) return url;
-  return `sqlite:${relative(fileDir, resolve(cwd, path)) || '.'}`;
+/**
+ * The store URL as the env file should hold it: the URL init opened (a SQLite path already absolute), or
+ * undefined for a store in memory, which nothing else can open.
+ */
+function storeUrlForFile(url: string): string | undefined {
+  return url === 'memory:' || url === 'sqlite::memory:' ? undefined : url;
 }
 
-/** The env file already holds a working pair: say so and make nothing. */
-function keepExisting(out: Output, store: Store, envPath: string, envText: string): void {
+/**
+ * The env file already holds a working pair: say so and make nothing. Its ELMAH_STORE is set to the store's
+ * absolute location when it names none or names it another way (a relative path, from an older init).
+ */
+function keepExisting(out: Output, store: Store, envPath: string, envText: string, fileUrl: string | undefined): void {
+  const storeUpdated = fileUrl !== undefined && getEnvValue(envText, 'ELMAH_STORE') !== fileUrl;
+  if (storeUpdated) writeEnvFile(envPath, { ELMAH_STORE: fileUrl });
   const ids = ROLES.map((role) => ({ role, id: /^elmah_([a-z2-7]{8})_/.exec(getEnvValue(envText, role.variable) ?? '')?.[1] ?? '' }));
   out.data({
     store: store.describe(),
     created: false,
     envFile: envPath,
+    storeUpdated,
     keys: ids.map(({ role, id }) => ({ id, variable: role.variable })),
   });
   out.line(`Store: ${store.describe()}`);
   out.line(
     `${envPath} already holds a working write key (${ids[0]!.id}) and read key (${ids[1]!.id}) for this store; nothing was created.`,
   );
+  if (storeUpdated) out.line(`Set ELMAH_STORE in ${envPath} to ${store.describe()}, where these keys live.`);
 }
 
 /** Prints the new keys once, as lines to copy into the app's environment. */

@@ -139,7 +139,10 @@ export function registerServe(program: Command): void {
       new Option('--store <url>', 'store to use: sqlite:PATH, postgres://… or memory: (default: ELMAH_STORE, else sqlite:.elmah/elmah.db)'),
     )
     .addOption(
-      new Option('--viewer-key <key>', 'API key with messages_read: also serve the viewer at /elmah.axd (default: ELMAH_READ_KEY)'),
+      new Option(
+        '--viewer-key <key>',
+        'API key with messages_read: also serve the viewer at /elmah.axd (default: ELMAH_READ_KEY, which keeps the secret out of the process list; prefer it)',
+      ),
     )
     .addOption(
       new Option(

@@ -2,6 +2,7 @@
 // messages_read, and it assembles headers, assets, sign-in, the access gate and the pages.
 import { join } from 'node:path';
 import express, { type Router } from 'express';
+import { missingKeyHelp, withStoreNamed } from '../client/startup-help.js';
 import type { LogClient } from '../client/types.js';
 import { requireLog, requirePermission } from '../model/permissions.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
@@ -32,10 +33,10 @@ async function checkViewerKey(client: LogClient, o: ResolvedViewerOptions): Prom
   } catch (err) {
     if (isElmahError(err) && err.code === 'ERR_ELMAH_KEY_MISSING') {
       throw new ElmahError('ERR_ELMAH_KEY_MISSING', 'errorViewer() needs an API key carrying messages_read; none was given.', {
-        help: 'Pass { key } or set ELMAH_READ_KEY; `npx express-elmah init` prints a read key.',
+        help: missingKeyHelp('ELMAH_READ_KEY', 'Pass { key } or set ELMAH_READ_KEY; `npx express-elmah init --dotenv .env` makes one.'),
       });
     }
-    throw err;
+    throw withStoreNamed(err, client);
   }
   requirePermission(who, 'messages_read', undefined, {
     prefix: 'errorViewer(): ',

@@ -3,6 +3,7 @@ import fs, { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFile
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LocalLogClient } from '../../src/client/local';
+import { getEnvValue } from '../../src/cli/env-file';
 import { openStore } from '../../src/stores/open';
 import type { Store } from '../../src/stores/types';
 import { runCli, cliErrorCode, cliJson, KEY_RE, removeTempDir, tempDir } from '../helpers/run-cli';
@@ -97,8 +98,9 @@ describe('init --env-file', () => {
     const text = readFileSync(envPath, 'utf8');
     const { write, read } = keysFrom(text);
     expect(r.stdout).not.toMatch(KEY_RE);
-    expect(r.stdout).toContain(`Wrote ELMAH_WRITE_KEY, ELMAH_READ_KEY to ${envPath} (new file, mode 0600)`);
-    expect(text).not.toContain('ELMAH_STORE');
+    expect(r.stdout).toContain(`Wrote ELMAH_WRITE_KEY, ELMAH_READ_KEY, ELMAH_STORE to ${envPath} (new file, mode 0600)`);
+    // By its absolute location: an app started from another folder opens this store, not a new empty one.
+    expect(getEnvValue(text, 'ELMAH_STORE')).toBe(`sqlite:${dbPath()}`);
     const s = await store();
     expect((await new LocalLogClient(s, write).whoami()).permissions).toEqual(['messages_write']);
     expect((await new LocalLogClient(s, read).whoami()).permissions).toEqual(['messages_read']);
@@ -152,8 +154,9 @@ describe('init --env-file', () => {
     expect(lines[2]).toMatch(/^ELMAH_WRITE_KEY=elmah_[a-z2-7]{8}_/);
     expect(lines.slice(3, 6)).toEqual(['', '# database', 'DATABASE_URL=postgres://db/shop']);
     expect(lines[6]).toMatch(/^ELMAH_READ_KEY=elmah_[a-z2-7]{8}_/);
-    expect(lines[7]).toBe('');
-    expect(lines).toHaveLength(8);
+    expect(lines[7]).toBe(`ELMAH_STORE=sqlite:${dbPath()}`);
+    expect(lines[8]).toBe('');
+    expect(lines).toHaveLength(9);
     expect(r.stdout).toMatch(/Replacing a key in .*ELMAH_WRITE_KEY/);
   });
 
@@ -189,19 +192,36 @@ describe('init --env-file', () => {
     expect(r.code).toBe(0);
     expect(existsSync(join(dir, 'data', 'errors.db'))).toBe(true);
     expect(existsSync(dbPath())).toBe(false);
-    expect(readFileSync(join(dir, '.env'), 'utf8')).toMatch(/^ELMAH_STORE=sqlite:data\/errors.db$/m);
+    expect(getEnvValue(readFileSync(join(dir, '.env'), 'utf8'), 'ELMAH_STORE')).toBe(`sqlite:${join(dir, 'data', 'errors.db')}`);
     const again = await runCli(['init', '--env-file', '.env', '--json'], { cwd: dir });
     expect(cliJson(again)).toMatchObject({ created: false, store: `sqlite:${join(dir, 'data', 'errors.db')}` });
     expect(existsSync(dbPath())).toBe(false);
   });
 
-  it('writes a relative SQLite path as seen from the env file folder', async () => {
+  it('writes a relative SQLite path as an absolute one, so the file works from any folder', async () => {
     const conf = join(dir, 'conf');
     mkdirSync(conf);
     expect((await runCli(['init', '--store', 'sqlite:data/e.db', '--env-file', 'conf/.env'], { cwd: dir })).code).toBe(0);
-    expect(readFileSync(join(conf, '.env'), 'utf8')).toMatch(/^ELMAH_STORE=sqlite:..\/data\/e.db$/m);
+    expect(getEnvValue(readFileSync(join(conf, '.env'), 'utf8'), 'ELMAH_STORE')).toBe(`sqlite:${join(dir, 'data', 'e.db')}`);
     const again = cliJson(await runCli(['init', '--env-file', '.env', '--json'], { cwd: conf }));
-    expect(again).toMatchObject({ created: false, store: `sqlite:${join(dir, 'data', 'e.db')}` });
+    expect(again).toMatchObject({ created: false, storeUpdated: false, store: `sqlite:${join(dir, 'data', 'e.db')}` });
+  });
+
+  it('adds the absolute ELMAH_STORE to a file with working keys that names none, or a relative one', async () => {
+    expect((await runCli(['init', '--dotenv', '.env'], { cwd: dir })).code).toBe(0);
+    const envPath = join(dir, '.env');
+    const keys = keysFrom(readFileSync(envPath, 'utf8'));
+    writeFileSync(envPath, `ELMAH_WRITE_KEY=${keys.write}\nELMAH_READ_KEY=${keys.read}\n`, { mode: 0o600 });
+    const r = await runCli(['init', '--dotenv', '.env', '--json'], { cwd: dir });
+    expect(cliJson(r)).toMatchObject({ created: false, storeUpdated: true });
+    expect(getEnvValue(readFileSync(envPath, 'utf8'), 'ELMAH_STORE')).toBe(`sqlite:${dbPath()}`);
+    writeFileSync(envPath, `ELMAH_WRITE_KEY=${keys.write}\nELMAH_READ_KEY=${keys.read}\nELMAH_STORE=sqlite:.elmah/elmah.db\n`);
+    expect(cliJson(await runCli(['init', '--dotenv', '.env', '--json'], { cwd: dir }))).toMatchObject({
+      created: false,
+      storeUpdated: true,
+    });
+    expect(getEnvValue(readFileSync(envPath, 'utf8'), 'ELMAH_STORE')).toBe(`sqlite:${dbPath()}`);
+    expect(keysFrom(readFileSync(envPath, 'utf8'))).toEqual(keys);
   });
 
   it('takes --dotenv as another name for --env-file', async () => {

@@ -552,7 +552,8 @@ describe('collector: the router', () => {
   });
 
   it('opens a store from a URL, reports ready, and closes it', async () => {
-    const router = collector({ store: 'memory:' });
+    const seen: unknown[] = [];
+    const router = collector({ store: 'memory:', onError: (err) => seen.push(err) });
     await expect(router.ready).resolves.toBeUndefined();
     await router.close();
     const app = express();
@@ -562,6 +563,8 @@ describe('collector: the router', () => {
       .set('api_key', `elmah_aaaaaaaa_${'A'.repeat(43)}`);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('ERR_ELMAH_STORE_CLOSED');
+    // Reported to onError (by default a console.error line), as a closed store is no passing hiccup.
+    expect(seen).toEqual([expect.objectContaining({ code: 'ERR_ELMAH_STORE_CLOSED' })]);
   });
 
   it('checks its options when called, and catches app.use(collector) without the call', async () => {

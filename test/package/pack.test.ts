@@ -119,6 +119,19 @@ describeBuilt('npm pack', () => {
     expect(files.some((f) => /^dist\/.*\.d\.(ts|mts|cts)$/.test(f))).toBe(true);
   });
 
+  test('ships types of its own: no @types package among its dependencies, no import of an untyped driver', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    expect(Object.keys(pkg.dependencies ?? {}).filter((name) => name.startsWith('@types/'))).toEqual([]);
+    for (const types of files.filter((f) => /^dist\/.*\.d\.(ts|mts|cts)$/.test(f))) {
+      const text = readFileSync(join(ROOT, types), 'utf8');
+      // express is a peer dependency whose types an Express app has; better-sqlite3's and pg's are not needed.
+      expect({ types, imports: text.match(/from ['"](better-sqlite3|pg)['"]|import\(['"](better-sqlite3|pg)['"]\)/g) }).toEqual({
+        types,
+        imports: null,
+      });
+    }
+  });
+
   test("holds the viewer's templates and static assets", () => {
     expect(files.filter((f) => /^views\/.+\.ejs$/.test(f)).length).toBeGreaterThan(0);
     expect(files.some((f) => /^views\/.+\.css$/.test(f))).toBe(true);

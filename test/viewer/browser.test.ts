@@ -1,5 +1,7 @@
 // The viewer in a real browser (Chromium through playwright-core): list → detail → back, the deployments page,
 // an XSS corpus that must never execute, and the screenshots for the README. Skipped where Chromium is absent.
+// Screenshots go to build/screenshots/ (git-ignored): a test run never rewrites tracked files.
+// `npm run screenshots` runs this file and copies the images the docs show into docs/images/.
 import { existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -246,7 +248,7 @@ describeIf('viewer in a browser', () => {
 
   it('goes list → detail → back and saves the screenshots', async () => {
     const { page, dialogs, violations } = await watchedPage();
-    const images = join(__dirname, '../../docs/images');
+    const images = join(__dirname, '../../build/screenshots');
     mkdirSync(images, { recursive: true });
     await page.goto(`${demoOrigin}/elmah.axd/`);
     await page.waitForLoadState('networkidle');

@@ -57,6 +57,20 @@ import { migrate } from './schema.js';
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
 
+/**
+ * An open better-sqlite3 `Database`, as {@link SqliteStore.open} takes it. Described by a few of its members
+ * rather than by better-sqlite3's own types, so the package's types need no `@types/better-sqlite3`.
+ */
+export interface SqliteDatabase {
+  readonly name: string;
+  readonly memory: boolean;
+  readonly open: boolean;
+  prepare(source: string): unknown;
+  exec(source: string): unknown;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  close(): unknown;
+}
+
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions extends OpenStoreOptions {
   /** How long a write waits for another connection's lock before failing with ERR_ELMAH_STORE_BUSY, in ms. Default 1000. */
@@ -381,7 +395,7 @@ export class SqliteStore implements Store {
    * synchronous=NORMAL, and migrates the schema forward. Fails with ERR_ELMAH_DRIVER_MISSING,
    * ERR_ELMAH_STORE_CORRUPT, ERR_ELMAH_STORE_BUSY, ERR_ELMAH_STORE_UNAVAILABLE or ERR_ELMAH_STORE_VERSION.
    */
-  static async open(pathOrDatabase: string | Database, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+  static async open(pathOrDatabase: string | SqliteDatabase, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     let db: Database;
     let where: string;
     let owns = true;
@@ -395,7 +409,7 @@ export class SqliteStore implements Store {
         throw wrapOpen(error, where);
       }
     } else if (pathOrDatabase && typeof (pathOrDatabase as Database).prepare === 'function') {
-      db = pathOrDatabase;
+      db = pathOrDatabase as unknown as Database;
       where = db.memory ? ':memory:' : resolve(db.name);
       owns = false;
     } else {
