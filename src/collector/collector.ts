@@ -6,7 +6,7 @@ import { openLog, storeOptionRule } from '../client/open-log.js';
 import type { AppendResult, ClientFilter, LogClient, Store } from '../client/types.js';
 import { deploymentToWire } from '../model/deployment.js';
 import { parseStatuses } from '../model/triage.js';
-import { ElmahConfigError, ElmahError, isElmahError } from '../model/errors.js';
+import { ElmahConfigError, ElmahError, isElmahError, isKeyRefusal } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
 import { requirePermission, type Permission } from '../model/permissions.js';
@@ -290,7 +290,7 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         try {
           who = await client.whoami();
         } catch (err) {
-          if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) {
+          if (isKeyRefusal(err)) {
             keyFailures.take(address);
             if (name !== undefined) goodKeys.delete(name);
           }

@@ -157,3 +157,8 @@ export function isElmahError(value: unknown): value is ElmahError {
   const code = (value as { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('ERR_ELMAH_') && value instanceof Error;
 }
+
+/** True for the refusal of a key itself: missing, or malformed, unknown, revoked or expired (401). */
+export function isKeyRefusal(value: unknown): value is ElmahError {
+  return isElmahError(value) && (value.code === 'ERR_ELMAH_KEY_MISSING' || value.code === 'ERR_ELMAH_KEY_INVALID');
+}

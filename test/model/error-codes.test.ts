@@ -1,7 +1,7 @@
 // Every error code is documented in docs/errors.md, and every code the source mentions is a known one.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ElmahError, ERROR_CODES } from '../../src/model/errors';
+import { ElmahError, ERROR_CODES, isKeyRefusal } from '../../src/model/errors';
 
 const root = join(__dirname, '..', '..');
 
@@ -40,5 +40,17 @@ describe('error codes', () => {
     // A prefix such as ERR_ELMAH_KEY (matched with startsWith) names a family of listed codes.
     const unknown = [...used].filter((c) => !ERROR_CODES.some((known) => known === c || known.startsWith(`${c}_`)));
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('isKeyRefusal', () => {
+  it('is true for a missing or failing key only, not for other key codes or other errors', () => {
+    expect(isKeyRefusal(new ElmahError('ERR_ELMAH_KEY_MISSING', 'no key'))).toBe(true);
+    expect(isKeyRefusal(new ElmahError('ERR_ELMAH_KEY_INVALID', 'revoked'))).toBe(true);
+    for (const code of ['ERR_ELMAH_KEY_EXISTS', 'ERR_ELMAH_KEY_TOO_BROAD', 'ERR_ELMAH_KEY_NOT_FOUND', 'ERR_ELMAH_PERMISSION'] as const) {
+      expect({ code, refusal: isKeyRefusal(new ElmahError(code, 'x')) }).toEqual({ code, refusal: false });
+    }
+    expect(isKeyRefusal(new Error('ERR_ELMAH_KEY_INVALID'))).toBe(false);
+    expect(isKeyRefusal(null)).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import type { NextFunction, Request, RequestHandler, Response, Router } from 'ex
 import helmet from 'helmet';
 import type { LogClient } from '../../client/types.js';
 import { hasPermission, requirePermission } from '../../model/permissions.js';
-import { ElmahError, isElmahError } from '../../model/errors.js';
+import { ElmahError, isElmahError, isKeyRefusal } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { attemptNames, keyFromHeaders, notLocalReason } from '../access.js';
 import type { ViewerContext } from '../context.js';
@@ -97,7 +97,7 @@ export function accessGate(
       who = await client.whoami();
     } catch (err) {
       clients.forget(headerKey);
-      if (isElmahError(err) && err.code.startsWith('ERR_ELMAH_KEY')) attempts.fail(names);
+      if (isKeyRefusal(err)) attempts.fail(names);
       throw isElmahError(err) ? new ElmahError(err.code, err.message, { status: 401, help: err.help }) : err;
     }
     attempts.succeed(names);
@@ -172,7 +172,7 @@ export function accessGate(
         who = await client.whoami();
         if (!hasPermission(who, 'messages_read')) throw new ElmahError('ERR_ELMAH_KEY_INVALID', 'The key lost messages_read.');
       } catch (err) {
-        if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
+        if (!isKeyRefusal(err)) throw err;
         // The signed-in key stopped working: end the session and say why on the sign-in page.
         if (session) await sessions.end(session);
         clients.forget(session?.key);

@@ -1,7 +1,7 @@
 // Sign-in and sign-out of access 'key': a key with messages_read becomes an encrypted, signed session
 // cookie; failed attempts are limited per client address and per key id.
 import type { Request, Router } from 'express';
-import { isElmahError } from '../../model/errors.js';
+import { isKeyRefusal } from '../../model/errors.js';
 import type { KeyInfo } from '../../model/keys.js';
 import { hasPermission } from '../../model/permissions.js';
 import { attemptNames } from '../access.js';
@@ -79,7 +79,7 @@ export function signInRoutes(
           }
         }
       } catch (err) {
-        if (!isElmahError(err) || !err.code.startsWith('ERR_ELMAH_KEY')) throw err;
+        if (!isKeyRefusal(err)) throw err;
         message = 'That key was not accepted: it is malformed, unknown, revoked or expired.';
       }
       if (!who) {
