@@ -118,7 +118,11 @@ function dateParam(params: URLSearchParams, name: string): string | undefined {
 }
 
 function checkLogName(log: string): string {
-  if (!isLogName(log)) throw queryError(`"${String(log).slice(0, 100)}" is not a log name (1-100 letters, digits, . _ -).`);
+  if (!isLogName(log)) {
+    throw new ElmahError('ERR_ELMAH_LOG_NAME', `"${String(log).slice(0, 100)}" is not a log name.`, {
+      help: 'A log name is 1-100 letters, digits, dots, underscores or dashes, starting with a letter or digit.',
+    });
+  }
   return log;
 }
 

@@ -347,6 +347,10 @@ describe('collector: reading', () => {
       const res = await request(app).get(`/v3/messages/shop?${bad}`).set('api_key', keys.read);
       expect({ bad, status: res.status, code: res.body.error?.code }).toEqual({ bad, status: 400, code: 'ERR_ELMAH_QUERY' });
     }
+    for (const path of ['/v3/messages/sh%20op', '/v3/messages?log=-shop', '/v3/messages/_groups?log=a%2Fb']) {
+      const res = await request(app).get(path).set('api_key', keys.read);
+      expect({ path, status: res.status, code: res.body.error?.code }).toEqual({ path, status: 400, code: 'ERR_ELMAH_LOG_NAME' });
+    }
   });
 
   it('GET /v3/messages searches across logs; log= narrows it', async () => {
