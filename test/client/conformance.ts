@@ -23,11 +23,6 @@ export interface ClientHarness {
 export interface ClientConformanceOptions {
   /** False for a writer without reads (the worker thread's): the read tests become one check that it offers none. */
   reads?: boolean;
-  /**
-   * Tests this client is known to fail, by their exact name, with the difference: they run as `it.failing`,
-   * so the run stays green while the difference lasts and turns red once it is gone.
-   */
-  knownDifferences?: Record<string, string>;
 }
 
 /** The LogClient methods beyond writing; a writer-only client has none of them. */
@@ -72,13 +67,6 @@ function makeTally(fingerprint: string, count: number, log: string): OccurrenceT
 
 /** Registers the conformance tests for one client. `setup` gives a fresh, empty store and its clients. */
 export function clientConformance(name: string, setup: () => Promise<ClientHarness>, options: ClientConformanceOptions = {}): void {
-  const known = options.knownDifferences ?? {};
-  /** `it`, or `it.failing` for a test named in knownDifferences. */
-  const test = (title: string, fn: () => Promise<void>): void => {
-    if (known[title]) it.failing(`${title} [known difference: ${known[title]}]`, fn);
-    else it(title, fn);
-  };
-
   describe(`${name} client conformance`, () => {
     let h: ClientHarness;
     let open: LogWriter[];
@@ -103,7 +91,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     const total = async (log?: string): Promise<number> => (await h.store.search({ log })).total;
 
     describe('whoami', () => {
-      test("tells the key's public view, never its secret", async () => {
+      it("tells the key's public view, never its secret", async () => {
         const key = await addKey(h.store, ['messages_write', 'messages_read'], { logs: ['shop'] });
         const info = await (await clientFor(key)).whoami!();
         expect(info).toEqual({
@@ -115,7 +103,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(JSON.stringify(info)).not.toContain(key.slice(15));
       });
 
-      test('refuses a missing key with ERR_ELMAH_KEY_MISSING and an unknown one with ERR_ELMAH_KEY_INVALID (401)', async () => {
+      it('refuses a missing key with ERR_ELMAH_KEY_MISSING and an unknown one with ERR_ELMAH_KEY_INVALID (401)', async () => {
         await expect((await clientFor(undefined)).whoami!()).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_MISSING', status: 401 });
         const unknown = await clientFor(createKey({ name: 'not stored' }).key);
         await expect(unknown.whoami!()).rejects.toMatchObject({ code: 'ERR_ELMAH_KEY_INVALID', status: 401 });
@@ -125,7 +113,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     });
 
     describe('append', () => {
-      test('stores a message field for field and answers created; the same id again is a duplicate', async () => {
+      it('stores a message field for field and answers created; the same id again is a duplicate', async () => {
         const c = await clientWith(['messages_write']);
         const m = makeMessage({ log: 'shop', dateTime: recently(), user: 'alice', data: [{ key: 'code', value: 'E42' }] });
         expect(await c.append([m])).toEqual([{ id: m.id, status: 'created', group: 'new' }]);
@@ -135,7 +123,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await total()).toBe(1);
       });
 
-      test('makes the id of a message sent without one, in the log the message names, or default', async () => {
+      it('makes the id of a message sent without one, in the log the message names, or default', async () => {
         const c = await clientWith(['messages_write']);
         const [named, unnamed] = await c.append([{ title: 'in shop', log: 'shop' }, { title: 'in default' }]);
         expect(named).toEqual({ id: expect.any(String), status: 'created', group: 'new' });
@@ -144,7 +132,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect((await h.store.get('default', unnamed!.id!))?.title).toBe('in default');
       });
 
-      test('puts messages and tallies without a log into the log given to append and tally', async () => {
+      it('puts messages and tallies without a log into the log given to append and tally', async () => {
         const c = await clientWith(['messages_write']);
         const [r] = await c.append([{ title: 'no log of its own' }], 'billing');
         expect(r).toMatchObject({ status: 'created' });
@@ -156,7 +144,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await h.store.group('default', 'fp')).toBeUndefined();
       });
 
-      test('validates each message on its own: bad ones come back rejected with a coded error and are not stored', async () => {
+      it('validates each message on its own: bad ones come back rejected with a coded error and are not stored', async () => {
         const c = await clientWith(['messages_write']);
         const results = await c.append([{ title: 'kept' }, { title: 42 }, null, { title: 'bad severity', severity: 'bogus' }]);
         expect(results.map((r) => r.status)).toEqual(['created', 'rejected', 'rejected', 'rejected']);
@@ -166,13 +154,13 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect((await h.store.search({})).messages.map((m) => m.title)).toEqual(['kept']);
       });
 
-      test('refuses a key without messages_write with ERR_ELMAH_PERMISSION (403) and stores nothing', async () => {
+      it('refuses a key without messages_write with ERR_ELMAH_PERMISSION (403) and stores nothing', async () => {
         const c = await clientWith(['messages_read', 'messages_delete']);
         await expect(c.append([{ title: 'x' }])).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', status: 403 });
         expect(await total()).toBe(0);
       });
 
-      test('keeps a log-limited key to its logs', async () => {
+      it('keeps a log-limited key to its logs', async () => {
         const c = await clientWith(['messages_write'], ['shop']);
         expect(await c.append([{ title: 'mine', log: 'shop' }])).toEqual([{ id: expect.any(String), status: 'created', group: 'new' }]);
         await expect(c.append([{ title: 'not mine', log: 'billing' }])).rejects.toMatchObject({
@@ -185,7 +173,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     });
 
     describe('tally', () => {
-      test('counts occurrences into their group without storing them; a tally sent again is a duplicate', async () => {
+      it('counts occurrences into their group without storing them; a tally sent again is a duplicate', async () => {
         const c = await clientWith(['messages_write']);
         const m = makeMessage({ log: 'shop', dateTime: recently() });
         await c.append([m]);
@@ -200,7 +188,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await total('shop')).toBe(1);
       });
 
-      test('rejects a bad tally with a coded error and counts nothing of it', async () => {
+      it('rejects a bad tally with a coded error and counts nothing of it', async () => {
         const c = await clientWith(['messages_write']);
         const good = makeTally('good', 2, 'shop');
         const results = await c.tally([{ ...makeTally('bad', 2, 'shop'), count: 5 }, null, good]);
@@ -210,7 +198,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await h.store.group('shop', 'good')).toMatchObject({ count: 2 });
       });
 
-      test('refuses a key without messages_write with ERR_ELMAH_PERMISSION', async () => {
+      it('refuses a key without messages_write with ERR_ELMAH_PERMISSION', async () => {
         const c = await clientWith(['messages_read']);
         await expect(c.tally([makeTally('fp', 1, 'shop')])).rejects.toMatchObject({ code: 'ERR_ELMAH_PERMISSION', status: 403 });
         expect(await h.store.group('shop', 'fp')).toBeUndefined();
@@ -218,7 +206,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     });
 
     describe('close', () => {
-      test('a closed client refuses further calls with ERR_ELMAH_STORE_CLOSED', async () => {
+      it('a closed client refuses further calls with ERR_ELMAH_STORE_CLOSED', async () => {
         const c = await clientWith(['messages_write']);
         expect(await c.append([{ title: 'before' }])).toEqual([expect.objectContaining({ status: 'created' })]);
         await c.close();
@@ -228,7 +216,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
     });
 
     if (options.reads === false) {
-      test('offers no reads: a writer has only append, tally, whoami and close', async () => {
+      it('offers no reads: a writer has only append, tally, whoami and close', async () => {
         const c = (await clientWith(['messages_write', 'messages_read', 'messages_delete', 'logs_read'])) as unknown as Record<
           string,
           unknown
@@ -255,14 +243,14 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         (await clientWith(permissions, logs)) as LogClient;
       const ids = (ms: readonly ErrorMessage[]): string[] => ms.map((m) => m.id);
 
-      test('get returns a message field for field; an unknown id is ERR_ELMAH_NOT_FOUND (404)', async () => {
+      it('get returns a message field for field; an unknown id is ERR_ELMAH_NOT_FOUND (404)', async () => {
         const c = await reader();
         expect(await c.get('shop', shop[0]!.id)).toEqual(shop[0]);
         await expect(c.get('shop', 'no-such-id')).rejects.toMatchObject({ code: 'ERR_ELMAH_NOT_FOUND', status: 404 });
         await expect(c.get('billing', shop[0]!.id)).rejects.toMatchObject({ code: 'ERR_ELMAH_NOT_FOUND' });
       });
 
-      test('search answers newest first with an exact total, filtered by query, time and log', async () => {
+      it('search answers newest first with an exact total, filtered by query, time and log', async () => {
         const c = await reader();
         const all = await c.search({});
         expect({ ids: ids(all.messages), total: all.total, exact: all.totalExact }).toEqual({
@@ -277,7 +265,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect((await c.search({ log: 'nowhere' })).total).toBe(0);
       });
 
-      test('search pages by cursor to the end, without repeats, and by page and size', async () => {
+      it('search pages by cursor to the end, without repeats, and by page and size', async () => {
         const c = await reader();
         const seen: string[] = [];
         let after: string | undefined;
@@ -292,7 +280,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(ids((await c.search({ log: 'shop', size: 3, page: 1 })).messages)).toEqual([shop[0]!.id]);
       });
 
-      test('groups count messages per fingerprint, and group() tells one (undefined when unknown)', async () => {
+      it('groups count messages per fingerprint, and group() tells one (undefined when unknown)', async () => {
         const c = await reader();
         const { groups, total: count } = await c.groups({ log: 'shop' });
         expect(count).toBe(groups.length);
@@ -303,7 +291,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect((await c.groups({ log: 'shop', query: 'statusCode:404' })).groups.reduce((n, g) => n + g.count, 0)).toBe(2);
       });
 
-      test("counted-only occurrences of a tally appear in the group's count", async () => {
+      it("counted-only occurrences of a tally appear in the group's count", async () => {
         const c = await reader(['messages_write', 'messages_read']);
         await c.tally([makeTally(billing.fingerprint, 3, 'billing')]);
         expect(await c.group('billing', billing.fingerprint)).toMatchObject({ count: 4, countedOnly: 3 });
@@ -311,7 +299,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect((await c.search({ log: 'billing' })).total).toBe(1);
       });
 
-      test('histogram counts messages per bucket', async () => {
+      it('histogram counts messages per bucket', async () => {
         const c = await reader();
         const hist = await c.histogram({ log: 'shop', from: '2026-06-01T00:00:00.000Z', to: '2026-06-05T00:00:00.000Z', buckets: 4 });
         expect(hist.counts).toEqual([1, 1, 1, 1]);
@@ -324,13 +312,13 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(errors.counts).toEqual([2, 0]);
       });
 
-      test('neighbours and logs', async () => {
+      it('neighbours and logs', async () => {
         const c = await reader();
         expect(await c.neighbours('shop', shop[1]!.id)).toEqual({ newer: shop[2]!.id, older: shop[0]!.id });
         expect((await c.logs()).map((l) => l.name).sort()).toEqual(['billing', 'shop']);
       });
 
-      test('delete by ids and by query needs messages_delete; refused, it deletes nothing', async () => {
+      it('delete by ids and by query needs messages_delete; refused, it deletes nothing', async () => {
         await expect((await reader()).delete('shop', { ids: [shop[0]!.id] })).rejects.toMatchObject({
           code: 'ERR_ELMAH_PERMISSION',
           status: 403,
@@ -342,7 +330,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(ids((await h.store.search({})).messages)).toEqual([billing.id, shop[1]!.id]);
       });
 
-      test('refuses a key without messages_read on every read with ERR_ELMAH_PERMISSION (403)', async () => {
+      it('refuses a key without messages_read on every read with ERR_ELMAH_PERMISSION (403)', async () => {
         const c = await reader(['messages_write', 'messages_delete']);
         const reads: Array<[string, () => Promise<unknown>]> = [
           ['get', () => c.get('shop', shop[0]!.id)],
@@ -363,7 +351,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         }
       });
 
-      test('a log-limited key reads its own log only', async () => {
+      it('a log-limited key reads its own log only', async () => {
         const c = await reader(['messages_read', 'messages_delete'], ['shop']);
         expect(ids((await c.search({})).messages)).toEqual(ids(shop).reverse());
         expect((await c.groups({})).groups.reduce((n, g) => n + g.count, 0)).toBe(4);
@@ -391,13 +379,13 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await total('billing')).toBe(1);
       });
 
-      test('a bad query is ERR_ELMAH_QUERY (400)', async () => {
+      it('a bad query is ERR_ELMAH_QUERY (400)', async () => {
         const c = await reader();
         await expect(c.search({ query: 'statusCode:[5' })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY', status: 400 });
         await expect(c.groups({ query: '(' })).rejects.toMatchObject({ code: 'ERR_ELMAH_QUERY', status: 400 });
       });
 
-      test('ended sessions are told to every client of the store', async () => {
+      it('ended sessions are told to every client of the store', async () => {
         const c = await reader();
         expect(await c.sessionEnded('session-1234')).toBe(false);
         await c.endSession('session-1234', new Date(Date.now() + 60_000).toISOString());
@@ -411,7 +399,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       const client = async (permissions: Permission[], logs: string[] = []): Promise<LogClient> =>
         (await clientWith(permissions, logs)) as LogClient;
 
-      test('a groups_write key resolves and ignores groups; readers see the state; the writer hears of new groups and regressions', async () => {
+      it('a groups_write key resolves and ignores groups; readers see the state; the writer hears of new groups and regressions', async () => {
         const writer = await client(['messages_write']);
         const first = makeMessage({ log: 'shop', fingerprint: 'fpT', dateTime: '2026-06-01T00:00:00.000Z' });
         expect(
@@ -447,7 +435,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await h.store.group('shop', 'fpT')).toEqual(await reader.group('shop', 'fpT'));
       });
 
-      test("refuses without groups_write (a leaked app key cannot hide errors), outside the key's logs, and an invalid change", async () => {
+      it("refuses without groups_write (a leaked app key cannot hide errors), outside the key's logs, and an invalid change", async () => {
         await h.store.append([makeMessage({ log: 'shop', fingerprint: 'fpT' }), makeMessage({ log: 'billing', fingerprint: 'fpB' })]);
         const change = { fingerprints: ['fpT'], status: 'ignored' };
         for (const permissions of [['messages_write'], ['messages_read', 'messages_delete', 'logs_read']] as Permission[][]) {
@@ -475,7 +463,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
       const client = async (permissions: Permission[], logs: string[] = []): Promise<LogClient> =>
         (await clientWith(permissions, logs)) as LogClient;
 
-      test('a deployments_write key records a deployment; a retry with its id is a duplicate; a reader lists them newest first', async () => {
+      it('a deployments_write key records a deployment; a retry with its id is a duplicate; a reader lists them newest first', async () => {
         const ci = await client(['deployments_write']);
         const first = await ci.deploy({
           version: '1.4.0',
@@ -500,7 +488,7 @@ export function clientConformance(name: string, setup: () => Promise<ClientHarne
         expect(await h.store.deployments()).toEqual(await reader.deployments());
       });
 
-      test("refuses without the permission, outside the key's logs, and an invalid deployment (nothing stored)", async () => {
+      it("refuses without the permission, outside the key's logs, and an invalid deployment (nothing stored)", async () => {
         await expect((await client(['messages_write'])).deploy({ version: '1' })).rejects.toMatchObject({
           code: 'ERR_ELMAH_PERMISSION',
           status: 403,
