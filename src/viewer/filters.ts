@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { isElmahError } from '../model/errors.js';
 import { isLogName } from '../model/message.js';
 import { parseQuery } from '../model/query.js';
+import { isGroupStatus, type GroupStatus } from '../model/triage.js';
 
 /** Page sizes offered in the list. */
 export const PAGE_SIZES = [10, 15, 25, 50, 100] as const;
@@ -31,11 +32,16 @@ export interface ListParams {
   type: string;
   log: string;
   since: Since | '';
+  /** The groups view's triage filter: one state, or every state. Open unless asked otherwise. */
+  state: GroupStatus | 'all';
 }
+
+/** The choices of the groups view's triage filter, in the order the page offers them. */
+export const STATE_FILTERS = ['open', 'resolved', 'ignored', 'all'] as const;
 
 /** One thing wrong with the URL, for the page to show next to the field. */
 export interface ParamProblem {
-  field: 'page' | 'size' | 'q' | 'status' | 'type' | 'log' | 'since' | 'view' | 'limit';
+  field: 'page' | 'size' | 'q' | 'status' | 'type' | 'log' | 'since' | 'view' | 'limit' | 'state';
   message: string;
   /** For the search text: the 0-based position of the mistake. */
   position?: number | undefined;
@@ -69,6 +75,7 @@ export function readListParams(
     type: '',
     log: defaults.pinnedLog ?? '',
     since: '',
+    state: 'open',
   };
 
   const view = param(req, 'view');
@@ -123,7 +130,17 @@ export function readListParams(
   else if (since !== '')
     problems.push({ field: 'since', message: `Unknown time range "${since.slice(0, 20)}": use ${Object.keys(SINCE).join(', ')}.` });
 
+  const state = param(req, 'state');
+  if (state === 'all' || isGroupStatus(state)) params.state = state;
+  else if (state !== '')
+    problems.push({ field: 'state', message: `Unknown group state "${state.slice(0, 20)}": use ${STATE_FILTERS.join(', ')}.` });
+
   return { params, problems };
+}
+
+/** The states a group listing asks the client for: undefined for every state. */
+export function statesOf(p: Pick<ListParams, 'state'>): GroupStatus | undefined {
+  return p.state === 'all' ? undefined : p.state;
 }
 
 function quote(value: string): string {
@@ -163,6 +180,7 @@ export function listQuery(p: Partial<ListParams>, defaultSize: number, pinnedLog
   if (p.type) out.type = p.type;
   if (p.log && !pinnedLog) out.log = p.log;
   if (p.since) out.since = p.since;
+  if (p.view === 'groups' && p.state && p.state !== 'open') out.state = p.state;
   if (p.size && p.size !== defaultSize) out.size = String(p.size);
   if (p.page && p.page > 1) out.page = String(p.page);
   return out;

@@ -32,6 +32,7 @@ export class Pages {
       who: ctx?.who,
       csrf: ctx?.csrf ?? '',
       canDelete: ctx?.who ? hasPermission(ctx.who, 'messages_delete') : false,
+      canTriage: ctx?.who ? hasPermission(ctx.who, 'groups_write') : false,
       signedIn: ctx?.session !== undefined,
       pinnedLog: this.o.log ?? '',
       nav: '',

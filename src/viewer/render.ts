@@ -133,6 +133,10 @@ export const fmt = {
   quote(value: string): string {
     return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   },
+  /** The label of a group state or of the "every state" filter: `Open`, `Resolved`, `Ignored`, `All`. */
+  stateLabel(state: string): string {
+    return state.charAt(0).toUpperCase() + state.slice(1);
+  },
   /** `1 error` / `2 errors`. */
   plural(n: number, word: string): string {
     return `${fmt.num(n)} ${word}${n === 1 ? '' : 's'}`;

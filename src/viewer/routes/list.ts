@@ -9,10 +9,12 @@ import { baseOf, href } from '../links.js';
 import {
   PAGE_SIZES,
   SINCE,
+  STATE_FILTERS,
   filterOf,
   listQuery,
   param,
   readListParams,
+  statesOf,
   versionQuery,
   type ListParams,
   type ParamProblem,
@@ -48,6 +50,7 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
         deleted,
         pageSizes: PAGE_SIZES,
         sinceOptions: Object.keys(SINCE),
+        stateFilters: STATE_FILTERS,
         linkTo: (change: Partial<ListParams>) => href(base, '/', listQuery({ ...params, page: 1, ...change }, o.pageSize, o.log)),
         filterQuery: listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log),
         versionLink: (version: string) =>
@@ -76,7 +79,7 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
       const chartSrc = href(base, '/chart.svg', listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log));
       const offset = (params.page - 1) * params.size;
       if (params.view === 'groups') {
-        const r = await ctx.client.groups({ ...filter, page: params.page - 1, size: params.size });
+        const r = await ctx.client.groups({ ...filter, status: statesOf(params), page: params.page - 1, size: params.size });
         await pages.render(req, res, 200, 'list', {
           ...common,
           pageTitle: 'Error groups',

@@ -7,6 +7,7 @@ import type { KeyInfo } from '../../model/keys.js';
 import { MESSAGE_ID_PATTERN, isLogName } from '../../model/message.js';
 import { requirePermission } from '../../model/permissions.js';
 import { parseFrame, type StackFrame } from '../../model/stack.js';
+import { OPEN_STATE } from '../../model/triage.js';
 import type { ViewerContext } from '../context.js';
 import { baseOf, href } from '../links.js';
 import { filterOf, listQuery, param, readListParams } from '../filters.js';
@@ -61,12 +62,70 @@ async function logOfMessage(req: Request, client: LogClient, id: string, pinnedL
   return found.log;
 }
 
+/** The message a detail page form posts about: its id, the form's fields, and its log (sent with the form, or found). */
+async function postedMessage(
+  req: Request,
+  client: LogClient,
+  pinnedLog: string | undefined,
+): Promise<{ id: string; body: Record<string, unknown>; log: string }> {
+  const id = messageId(req);
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const log =
+    pinnedLog ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await logOfMessage(req, client, id, pinnedLog));
+  return { id, body, log };
+}
+
 /** Throws ERR_ELMAH_PERMISSION unless the request's key carries messages_delete. */
 function requireDelete(who: KeyInfo): void {
   requirePermission(who, 'messages_delete', undefined, { help: 'Deleting needs a key with messages_delete.' });
 }
 
-/** Adds GET /detail/:id, /json/:id, the delete routes and /test. */
+/** Throws ERR_ELMAH_PERMISSION unless the request's key carries groups_write. */
+function requireTriage(who: KeyInfo): void {
+  requirePermission(who, 'groups_write', undefined, {
+    help: 'Changing the state of a group needs a key with groups_write (express-elmah keys create --permissions messages_read,groups_write).',
+  });
+}
+
+/** The notices the detail page shows after a change of state (the `triaged` parameter of the redirect). */
+const TRIAGE_NOTICES: Record<string, string> = {
+  resolved: 'Resolved this group.',
+  ignored: 'Ignoring this group.',
+  open: 'Reopened this group.',
+};
+
+/** An ignore lasting a day. */
+const DAY_MS = 86_400_000;
+/** The occurrences an "ignore for N more" button names. */
+const IGNORE_MORE = 100;
+
+/**
+ * The change of state a detail page button asks for (`action` of the form), as the client takes it;
+ * ERR_ELMAH_INVALID_STATE for an unknown action.
+ */
+export function changeOfForm(body: Record<string, unknown>, fingerprint: string, now: Date): Record<string, unknown> {
+  const fingerprints = [fingerprint];
+  switch (body.action) {
+    case 'resolve':
+      return { fingerprints, status: 'resolved' };
+    case 'resolve-version':
+      return { fingerprints, status: 'resolved', inVersion: typeof body.version === 'string' ? body.version : undefined };
+    case 'ignore':
+      return { fingerprints, status: 'ignored' };
+    case 'ignore-day':
+      return { fingerprints, status: 'ignored', until: new Date(now.getTime() + DAY_MS).toISOString() };
+    case 'ignore-more':
+      return { fingerprints, status: 'ignored', occurrences: IGNORE_MORE };
+    case 'reopen':
+      return { fingerprints, status: 'open' };
+    default:
+      throw new ElmahError('ERR_ELMAH_INVALID_STATE', 'Unknown action on a group.', {
+        help: 'Use the buttons of the detail page: resolve, resolve-version, ignore, ignore-day, ignore-more or reopen.',
+      });
+  }
+}
+
+/** Adds GET /detail/:id, /json/:id, the delete and group state routes and /test. */
 export function messageRoutes(
   router: Router,
   v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'csrf' | 'pages' | 'failures' | 'parseForm'>,
@@ -95,6 +154,9 @@ export function messageRoutes(
         sameCount: same.total,
         sameExact: same.totalExact,
         countedOnly: group?.countedOnly ?? 0,
+        state: group?.state ?? OPEN_STATE,
+        ignoreMore: IGNORE_MORE,
+        triaged: TRIAGE_NOTICES[param(req, 'triaged')] ?? '',
         logQuery: o.log ? {} : { log },
       });
     }),
@@ -117,13 +179,27 @@ export function messageRoutes(
       csrf.require(req);
       const ctx = requests.of(req);
       requireDelete(ctx.who);
-      const id = messageId(req);
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      const log =
-        o.log ?? (typeof body.log === 'string' && isLogName(body.log) ? body.log : await logOfMessage(req, ctx.client, id, o.log));
+      const { id, log } = await postedMessage(req, ctx.client, o.log);
       const n = await ctx.client.delete(log, { ids: [id] });
       caches.invalidate();
       res.redirect(303, href(baseOf(req), '/', { deleted: String(n) }));
+    }),
+  );
+
+  // Changing the state of the message's group: resolve, ignore or reopen, then back to the page.
+  router.post(
+    '/detail/:id/state',
+    parseForm,
+    failures.handle('viewerGroupState', async (req, res) => {
+      csrf.require(req);
+      const ctx = requests.of(req);
+      requireTriage(ctx.who);
+      const { id, body, log } = await postedMessage(req, ctx.client, o.log);
+      const message = await ctx.client.get(log, id);
+      const input = changeOfForm(body, message.fingerprint, new Date());
+      await ctx.client.setGroupState(log, input);
+      caches.invalidate();
+      res.redirect(303, href(baseOf(req), `/detail/${id}`, { ...(o.log ? {} : { log }), triaged: String(input.status) }));
     }),
   );
 
