@@ -334,27 +334,20 @@ async function bundle(dir: string): Promise<string> {
   mkdirSync(join(pkgDir, 'dist'), { recursive: true });
   writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: 'express-elmah', main: 'dist/index.cjs' }));
   const external = ['express', 'better-sqlite3', 'pg', 'ejs', 'helmet', 'commander'];
-  await esbuild.build({
-    entryPoints: [join(process.cwd(), 'src', 'index.ts')],
-    outfile: join(pkgDir, 'dist', 'index.cjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'error',
-    external,
-  });
+  const bundle = (entry: string[], out: string): Promise<unknown> =>
+    esbuild.build({
+      entryPoints: [join(process.cwd(), ...entry)],
+      outfile: join(pkgDir, 'dist', out),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      logLevel: 'error',
+      external,
+    });
+  await bundle(['src', 'index.ts'], 'index.cjs');
   // The store worker thread's own entry, beside the library as tsup builds it.
-  await esbuild.build({
-    entryPoints: [join(process.cwd(), 'src', 'client', 'worker-entry.ts')],
-    outfile: join(pkgDir, 'dist', 'worker.cjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'error',
-    external,
-  });
+  await bundle(['src', 'client', 'worker-entry.ts'], 'worker.cjs');
   const outfile = join(dir, 'capture-bench.cjs');
   await esbuild.build({
     entryPoints: [__filename],

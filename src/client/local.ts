@@ -3,7 +3,7 @@ import { normalizeDeployment, type Deployment } from '../model/deployment.js';
 import { ElmahError, isElmahError } from '../model/errors.js';
 import { keyInfo, parseKey, secretMatches, type KeyInfo, type KeyRecord } from '../model/keys.js';
 import { normalizeMessage, type ErrorMessage } from '../model/message.js';
-import { requireLog, requirePermission, type Permission } from '../model/permissions.js';
+import { requireEveryLog, requireLog, requirePermission, type Permission } from '../model/permissions.js';
 import { parseQuery } from '../model/query.js';
 import { normalizeTally, type OccurrenceTally } from '../model/tally.js';
 import { normalizeGroupChange, parseStatuses } from '../model/triage.js';
@@ -215,15 +215,7 @@ export class LocalLogClient implements LogClient {
     const record = await this.require('deployments_write');
     const deployment = normalizeDeployment(input, this.now());
     if (deployment.log !== undefined) requireLog(record, deployment.log);
-    else if (record.logs.length > 0) {
-      throw new ElmahError(
-        'ERR_ELMAH_PERMISSION',
-        `API key ${record.id} is limited to log(s) ${record.logs.join(', ')}; a deployment for every log needs a key without a log limit.`,
-        {
-          help: 'Name the log of the deployment (logId, or --log), or use a key without a log limit.',
-        },
-      );
-    }
+    else requireEveryLog(record, 'a deployment for every log');
     return { status: await this.store.putDeployment(deployment), deployment };
   }
 

@@ -156,14 +156,6 @@ function clientAddress(req: Request): string {
 }
 
 /**
- * Refuses a request early, before its body is read, when its key could not do what the route does: the
- * route's permission and the log in the path. LocalLogClient checks again when it acts.
- */
-function precheck(who: KeyInfo, permission: Permission, log: string | undefined): void {
-  requirePermission(who, permission, log);
-}
-
-/**
  * Waits for this slice's turn: the slices of every request take turns, one per turn of the event loop, so
  * that timers and other requests run between any two of them. (Each waiting on its own setImmediate would let
  * the slices of many concurrent requests run back to back in one turn.)
@@ -245,7 +237,8 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
       res.once('close', () => claim.release());
       Promise.resolve()
         .then(() => {
-          if (permission) precheck(auth.who, permission, req.params.log === undefined ? undefined : String(req.params.log));
+          // Refused early, before the body is read; the client checks again when it acts.
+          if (permission) requirePermission(auth.who, permission, req.params.log === undefined ? undefined : String(req.params.log));
           return fn(req, res, auth.client, claim);
         })
         .catch(next);

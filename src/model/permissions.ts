@@ -93,6 +93,19 @@ export function requirePermission(
   if (log !== undefined) requireLog(key, log, wording);
 }
 
+/** Throws ERR_ELMAH_PERMISSION unless the key may act on every log (it has no log limit): `what` names the act. */
+export function requireEveryLog(key: KeyGrants, what: string): void {
+  if (key.logs.length > 0) {
+    throw new ElmahError(
+      'ERR_ELMAH_PERMISSION',
+      `API key ${key.id} is limited to log(s) ${key.logs.join(', ')}; ${what} needs a key without a log limit.`,
+      {
+        help: 'Name the log, or use a key without a log limit.',
+      },
+    );
+  }
+}
+
 /** Throws ERR_ELMAH_PERMISSION unless the key may act on `log`. */
 export function requireLog(key: KeyGrants, log: string, wording: RefusalWording = {}): void {
   if (!coversLog(key, log)) {

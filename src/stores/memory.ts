@@ -4,7 +4,7 @@ import type { KeyRecord } from '../model/keys.js';
 import type { ErrorMessage } from '../model/message.js';
 import { matchesQuery } from '../model/query-eval.js';
 import type { OccurrenceTally } from '../model/tally.js';
-import { OPEN_STATE, applyChange, replayOccurrences, type GroupChange } from '../model/triage.js';
+import { OPEN_STATE, applyChange, replayOccurrences, type GroupChange, type GroupState } from '../model/triage.js';
 import {
   COUNT_CAP,
   closedError,
@@ -117,19 +117,7 @@ export class MemoryStore implements Store {
     const k = `${m.log}\n${m.fingerprint}`;
     const g = this.groupMap.get(k);
     if (!g) {
-      this.groupMap.set(k, {
-        log: m.log,
-        fingerprint: m.fingerprint,
-        count: 1,
-        firstSeen: m.dateTime,
-        lastSeen: m.dateTime,
-        lastId: m.id,
-        title: m.title,
-        type: m.type,
-        statusCode: m.statusCode,
-        countedOnly: 0,
-        state,
-      });
+      this.groupMap.set(k, groupOf(m, state));
       return true;
     }
     g.count++;
@@ -274,19 +262,7 @@ export class MemoryStore implements Store {
         const k = `${m.log}\n${m.fingerprint}`;
         const g = map.get(k);
         if (!g) {
-          map.set(k, {
-            log: m.log,
-            fingerprint: m.fingerprint,
-            count: 1,
-            firstSeen: m.dateTime,
-            lastSeen: m.dateTime,
-            lastId: m.id,
-            title: m.title,
-            type: m.type,
-            statusCode: m.statusCode,
-            countedOnly: 0,
-            state: this.groupMap.get(k)?.state ?? OPEN_STATE,
-          });
+          map.set(k, groupOf(m, this.groupMap.get(k)?.state ?? OPEN_STATE));
         } else {
           g.count++;
           Object.assign(g, { lastSeen: m.dateTime, lastId: m.id, title: m.title, type: m.type, statusCode: m.statusCode });
@@ -483,4 +459,21 @@ export class MemoryStore implements Store {
       .slice(0, deploymentPageSize(query.size))
       .map((d) => structuredClone(d));
   }
+}
+
+/** A group of one occurrence, `m`, which also represents it. */
+function groupOf(m: ErrorMessage, state: GroupState): ErrorGroup {
+  return {
+    log: m.log,
+    fingerprint: m.fingerprint,
+    count: 1,
+    firstSeen: m.dateTime,
+    lastSeen: m.dateTime,
+    lastId: m.id,
+    title: m.title,
+    type: m.type,
+    statusCode: m.statusCode,
+    countedOnly: 0,
+    state,
+  };
 }

@@ -1,6 +1,14 @@
 // The one permission check: what it refuses, with which code and words, and what it lets through.
 import { isElmahError } from '../../src/model/errors';
-import { coversLog, hasPermission, parsePermissions, requireLog, requirePermission, type KeyGrants } from '../../src/model/permissions';
+import {
+  coversLog,
+  hasPermission,
+  parsePermissions,
+  requireEveryLog,
+  requireLog,
+  requirePermission,
+  type KeyGrants,
+} from '../../src/model/permissions';
 
 const writer: KeyGrants = { id: 'w1', permissions: ['messages_write'], logs: [] };
 const billingReader: KeyGrants = { id: 'r1', permissions: ['messages_read', 'messages_delete'], logs: ['billing'] };
@@ -44,6 +52,14 @@ describe('permissions', () => {
       help: 'Pin the viewer.',
     });
     expect(refusal(() => requireLog(billingReader, 'shop')).help).toBe('Use a key for this log, or one without a log limit.');
+  });
+
+  it('refuses an act on every log to a key limited to some', () => {
+    expect(() => requireEveryLog(writer, 'a deployment for every log')).not.toThrow();
+    expect(refusal(() => requireEveryLog(billingReader, 'a deployment for every log'))).toMatchObject({
+      code: 'ERR_ELMAH_PERMISSION',
+      message: 'API key r1 is limited to log(s) billing; a deployment for every log needs a key without a log limit.',
+    });
   });
 
   it('parses permission lists and rejects unknown names', () => {
