@@ -1,24 +1,14 @@
 // Triage in a real browser (Chromium through playwright-core): an error the app raised is resolved from the
 // groups view with the keyboard, the app raises it again, and the group comes back as regressed.
 // Skipped where Chromium is absent.
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { errorLogger, type ErrorLogger } from '../../src/capture/logger';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const available = existsSync(CHROMIUM);
-if (!available) console.log(`viewer triage browser test skipped: ${CHROMIUM} is absent (CI installs Chromium)`);
+const available = chromiumAvailable('viewer triage browser test');
 
 (available ? describe : describe.skip)('triage in Chromium', () => {
   jest.setTimeout(60_000);
@@ -29,8 +19,7 @@ if (!available) console.log(`viewer triage browser test skipped: ${CHROMIUM} is 
   let t: TestApp;
 
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     t = await createViewerApp({
       count: 0,
       permissions: ['messages_read', 'groups_write'],
