@@ -73,6 +73,29 @@ describe('detail page', () => {
     expect(page.text).toMatch(/Regressed at <time[^>]*>[^<]+<\/time> in version <span class="mono">1\.2\.0<\/span>/);
   });
 
+  it('shows how many users the group reached and in which versions, each version a link to its occurrences', async () => {
+    const same = { title: 'Pay failed', type: 'PayError' };
+    const t = await createViewerApp({
+      count: 0,
+      extra: [
+        { ...same, user: 'ann', version: '1.0.0' },
+        { ...same, user: 'bob', version: '1.1.0' },
+        { ...same, user: 'ann', version: '1.1.0' },
+        { ...same, version: '<b>2</b>' },
+      ],
+    });
+    const m = t.messages[0]!;
+    expect(new Set(t.messages.map((x) => x.fingerprint)).size).toBe(1);
+    const page = await request(t.app).get(`/elmah.axd/detail/${m.id}?log=default`);
+    const reach = /<dd class="reach">([\s\S]*?)<\/dd>/.exec(page.text)![1]!.replace(/\s+/g, ' ');
+    expect(reach).toMatch(/^2 users · versions /);
+    expect(reach).toContain('&lt;b&gt;2&lt;/b&gt;</a> <span class="muted">(1)</span>');
+    expect(reach).toContain('>1.1.0</a> <span class="muted">(2)</span>');
+    expect(reach).toContain('>1.0.0</a> <span class="muted">(1)</span>');
+    expect(reach).not.toContain('in the last');
+    expect(page.text).toContain(`href="/elmah.axd/?q=fingerprint%3A${m.fingerprint}+version%3A%221.1.0%22&amp;log=default"`);
+  });
+
   it('shows how long an ignore lasts', async () => {
     const t = await createViewerApp({ count: 2 });
     const m = t.messages[0]!;

@@ -180,6 +180,8 @@ export function messageRoutes(
         sameCount: same.total,
         sameExact: same.totalExact,
         countedOnly: group?.countedOnly ?? 0,
+        reach: group?.reach,
+        groupCount: group?.count ?? 0,
         state: group?.state ?? OPEN_STATE,
         ignoreMore: IGNORE_MORE,
         triaged: TRIAGE_NOTICES[param(req, 'triaged')] ?? '',
