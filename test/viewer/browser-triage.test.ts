@@ -5,6 +5,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { errorLogger, type ErrorLogger } from '../../src/capture/logger';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { demoMessages } from '../fixtures/demo-messages';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
@@ -78,5 +81,49 @@ const available = chromiumAvailable('viewer triage browser test');
     expect(await page.locator('.state-regressed').textContent()).toMatch(/^Regressed at /);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('saves the screenshot of the groups view in triage: states, a regression, ticked groups', async () => {
+    const demo = await createViewerApp({
+      count: 0,
+      extra: demoMessages(),
+      permissions: ['messages_read', 'groups_write'],
+      viewer: { title: 'Shop errors' },
+    });
+    const byType = (type: string) => demo.messages.find((m) => m.type === type)!;
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    await demo.store.setGroupState(
+      'default',
+      [byType('RangeError').fingerprint],
+      { status: 'resolved', inVersion: '2.4.1' },
+      'k-ci',
+      hourAgo,
+    );
+    await demo.store.setGroupState('default', [byType('NotFoundError').fingerprint], { status: 'ignored' }, 'k-ci', hourAgo);
+    const typeError = byType('TypeError');
+    await demo.store.setGroupState('default', [typeError.fingerprint], { status: 'resolved' }, 'k-ci', hourAgo);
+    await demo.store.append([
+      { ...typeError, id: undefined as unknown as string, dateTime: new Date(Date.now() - 60_000).toISOString(), version: '2.4.2' },
+    ]);
+    const demoServer = http.createServer(demo.app);
+    await new Promise<void>((resolve) => demoServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+      await page.goto(`http://127.0.0.1:${(demoServer.address() as AddressInfo).port}/elmah.axd/?view=groups&state=all`);
+      await page.waitForLoadState('networkidle');
+      expect(await page.locator('.badge-regressed').count()).toBe(1);
+      expect(await page.locator('.badge-resolved').count()).toBe(1);
+      expect(await page.locator('.badge-ignored').count()).toBe(1);
+      const boxes = page.locator('input[name=group]');
+      await boxes.nth(1).check();
+      await boxes.nth(2).check();
+      expect(await page.locator('#bulk-label').textContent()).toBe('2 groups ticked:');
+      const images = join(__dirname, '../../build/screenshots');
+      mkdirSync(images, { recursive: true });
+      await page.screenshot({ path: join(images, 'viewer-triage.png'), fullPage: false });
+      await page.close();
+    } finally {
+      await new Promise((r) => demoServer.close(r));
+    }
   });
 });
