@@ -52,6 +52,34 @@ export interface GroupState {
   /** When the occurrence that reopened it happened (ISO), and its version. */
   regressedAt?: string | undefined;
   regressedIn?: string | undefined;
+  /** What happened to the group, oldest first, at most {@link MAX_HISTORY} events (the oldest drop out). */
+  history?: GroupEvent[] | undefined;
+}
+
+/**
+ * One event of a group's history: a change someone made (`resolved`, `ignored`, `reopened`, with the key that
+ * made it) or what an occurrence did (`regressed`, `unignored`).
+ */
+export interface GroupEvent {
+  event: 'resolved' | 'ignored' | 'reopened' | 'regressed' | 'unignored';
+  /** ISO time: of the change, or of the occurrence. */
+  at: string;
+  /** The id of the key that made the change. */
+  by?: string | undefined;
+  /** `resolved`: the version it was resolved in; `regressed`: the version of the occurrence that reopened it. */
+  version?: string | undefined;
+  /** `ignored`: until this ISO time, or until the count reaches this. */
+  until?: string | undefined;
+  untilCount?: number | undefined;
+}
+
+/** Most events a group's history keeps. */
+export const MAX_HISTORY = 20;
+
+/** `history` with `event` added at its end, the oldest dropped beyond {@link MAX_HISTORY}. */
+function withEvent(history: readonly GroupEvent[] | undefined, event: GroupEvent): GroupEvent[] {
+  const clean = Object.fromEntries(Object.entries(event).filter(([, v]) => v !== undefined)) as unknown as GroupEvent;
+  return [...(history ?? []), clean].slice(-MAX_HISTORY);
 }
 
 /** The state of a group nobody has touched. */
@@ -140,23 +168,40 @@ export function normalizeGroupChange(input: unknown, now: Date = new Date()): { 
 /**
  * The state a change leaves a group in. `count` is the group's count now (an ignore for N more occurrences
  * ends when the count reaches count + N); `versions` are those seen in the group so far (kept only for a
- * resolution in a version). Any change clears the regression mark: someone has looked at the group.
+ * resolution in a version); `before` is the state it had, whose history goes on. Any change clears the
+ * regression mark: someone has looked at the group.
  */
-export function applyChange(change: GroupChange, by: string, at: string, count: number, versions: readonly string[]): GroupState {
+export function applyChange(
+  change: GroupChange,
+  by: string,
+  at: string,
+  count: number,
+  versions: readonly string[],
+  before: GroupState = OPEN_STATE,
+): GroupState {
   const base = { changedBy: by, changedAt: at, regressed: false };
   if (change.status === 'resolved') {
-    if (change.inVersion === undefined) return { status: 'resolved', ...base };
-    return { status: 'resolved', resolvedIn: change.inVersion, knownVersions: versions.filter((v) => v !== change.inVersion), ...base };
+    const history = withEvent(before.history, { event: 'resolved', at, by, version: change.inVersion });
+    if (change.inVersion === undefined) return { status: 'resolved', ...base, history };
+    return {
+      status: 'resolved',
+      resolvedIn: change.inVersion,
+      knownVersions: versions.filter((v) => v !== change.inVersion),
+      ...base,
+      history,
+    };
   }
   if (change.status === 'ignored') {
+    const ignoreUntilCount = change.occurrences === undefined ? undefined : count + change.occurrences;
     return {
       status: 'ignored',
       ignoreUntil: change.until,
-      ignoreUntilCount: change.occurrences === undefined ? undefined : count + change.occurrences,
+      ignoreUntilCount,
       ...base,
+      history: withEvent(before.history, { event: 'ignored', at, by, until: change.until, untilCount: ignoreUntilCount }),
     };
   }
-  return { status: 'open', ...base };
+  return { status: 'open', ...base, history: withEvent(before.history, { event: 'reopened', at, by }) };
 }
 
 /** One occurrence as the rules see it: when it happened, its version, and the group's count with it. */
@@ -237,9 +282,18 @@ export function afterOccurrence(state: GroupState, effect: OccurrenceEffect, occ
       regressed: true,
       regressedAt: occurrence.dateTime,
       regressedIn: occurrence.version,
+      history: withEvent(state.history, { event: 'regressed', at: occurrence.dateTime, version: occurrence.version }),
     };
   }
-  if (effect === 'unignored') return { ...state, status: 'open', ignoreUntil: undefined, ignoreUntilCount: undefined };
+  if (effect === 'unignored') {
+    return {
+      ...state,
+      status: 'open',
+      ignoreUntil: undefined,
+      ignoreUntilCount: undefined,
+      history: withEvent(state.history, { event: 'unignored', at: occurrence.dateTime }),
+    };
+  }
   return state;
 }
 

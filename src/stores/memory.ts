@@ -320,7 +320,7 @@ export class MemoryStore implements Store {
       const g = this.groupMap.get(`${log}\n${fp}`);
       if (!g) continue;
       const versions = change.status === 'resolved' && change.inVersion !== undefined ? this.versionsOf(log, fp) : [];
-      g.state = applyChange(change, by, at, g.count, versions);
+      g.state = applyChange(change, by, at, g.count, versions, g.state);
       changed++;
     }
     return changed;

@@ -1,6 +1,7 @@
 // Triage rules: what a change of state is accepted as, what one more occurrence does to each state, and the
 // semver order that "resolved in a version" relies on.
 import {
+  MAX_HISTORY,
   applyChange,
   compareSemver,
   normalizeGroupChange,
@@ -66,6 +67,7 @@ describe('occurrenceEffect', () => {
       regressed: true,
       regressedAt: after,
       regressedIn: '1.6.0',
+      history: [{ event: 'regressed', at: after, version: '1.6.0' }],
     });
   });
 
@@ -86,6 +88,7 @@ describe('applyChange', () => {
       changedBy: 'k1',
       changedAt: resolvedAt,
       regressed: false,
+      history: [{ event: 'resolved', at: resolvedAt, by: 'k1', version: '2.0.0' }],
     });
     expect(applyChange({ status: 'ignored', occurrences: 5 }, 'k1', resolvedAt, 7, [])).toMatchObject({ ignoreUntilCount: 12 });
     expect(applyChange({ status: 'open' }, 'k2', resolvedAt, 7, [])).toEqual({
@@ -93,7 +96,25 @@ describe('applyChange', () => {
       changedBy: 'k2',
       changedAt: resolvedAt,
       regressed: false,
+      history: [{ event: 'reopened', at: resolvedAt, by: 'k2' }],
     });
+  });
+
+  it('keeps a history of changes and of what occurrences did, oldest first, bounded', () => {
+    const t = (m: number) => new Date(Date.parse(resolvedAt) + m * 60_000).toISOString();
+    let s = applyChange({ status: 'resolved', inVersion: '1.1.0' }, 'k1', t(0), 3, ['1.0.0']);
+    s = replayOccurrences(s, [{ dateTime: t(1), version: '1.2.0', count: 4 }]).state;
+    s = applyChange({ status: 'ignored', occurrences: 2 }, 'k2', t(2), 4, [], s);
+    s = replayOccurrences(s, [{ dateTime: t(3), count: 6 }]).state;
+    expect(s.history).toEqual([
+      { event: 'resolved', at: t(0), by: 'k1', version: '1.1.0' },
+      { event: 'regressed', at: t(1), version: '1.2.0' },
+      { event: 'ignored', at: t(2), by: 'k2', untilCount: 6 },
+      { event: 'unignored', at: t(3) },
+    ]);
+    for (let i = 0; i < MAX_HISTORY + 5; i++) s = applyChange({ status: i % 2 ? 'open' : 'resolved' }, `k${i}`, t(10 + i), 6, [], s);
+    expect(s.history).toHaveLength(MAX_HISTORY);
+    expect(s.history![MAX_HISTORY - 1]).toEqual({ event: 'resolved', at: t(10 + MAX_HISTORY + 4), by: `k${MAX_HISTORY + 4}` });
   });
 });
 

@@ -526,6 +526,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
           changedBy: 'key1',
           changedAt: at,
           regressed: false,
+          history: [{ event: 'resolved', at, by: 'key1' }],
         });
         expect((await store.group('default', 'fb'))?.state).toMatchObject({ status: 'ignored', changedBy: 'key2' });
         const fps = async (status: GroupOptions['status'], query?: string): Promise<string[]> =>
@@ -540,7 +541,16 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         const filtered = await store.groups({ log: 'default', query: parseQuery('type:Error') });
         expect(filtered.groups.find((g) => g.fingerprint === 'fb')?.state.status).toBe('ignored');
         await store.setGroupState('default', ['fa'], { status: 'open' }, 'key3', at);
-        expect((await store.group('default', 'fa'))?.state).toEqual({ status: 'open', changedBy: 'key3', changedAt: at, regressed: false });
+        expect((await store.group('default', 'fa'))?.state).toEqual({
+          status: 'open',
+          changedBy: 'key3',
+          changedAt: at,
+          regressed: false,
+          history: [
+            { event: 'resolved', at, by: 'key1' },
+            { event: 'reopened', at, by: 'key3' },
+          ],
+        });
       });
 
       it('reopens a resolved group as regressed on its next occurrence, reported to one message, with when and the version', async () => {
@@ -556,6 +566,10 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
           regressedAt: back.dateTime,
           regressedIn: '1.0.1',
           changedBy: 'key1',
+          history: [
+            { event: 'resolved', at, by: 'key1' },
+            { event: 'regressed', at: back.dateTime, version: '1.0.1' },
+          ],
         });
         expect((await store.append([occur('fa')]))[0]?.group).toBeUndefined();
         // A late occurrence that happened before the resolution does not reopen it.
@@ -601,9 +615,19 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         await store.setGroupState('default', ['ff'], { status: 'ignored' }, 'key1', at);
         await store.append([occur('fn'), occur('fn')]);
         expect((await store.group('default', 'fn'))?.state).toMatchObject({ status: 'ignored', ignoreUntilCount: 4 });
-        const third = await store.append([occur('fn')]);
+        const reaching = occur('fn');
+        const third = await store.append([reaching]);
         expect(third[0]?.group).toBeUndefined();
-        expect((await store.group('default', 'fn'))?.state).toEqual({ status: 'open', changedBy: 'key1', changedAt: at, regressed: false });
+        expect((await store.group('default', 'fn'))?.state).toEqual({
+          status: 'open',
+          changedBy: 'key1',
+          changedAt: at,
+          regressed: false,
+          history: [
+            { event: 'ignored', at, by: 'key1', untilCount: 4 },
+            { event: 'unignored', at: reaching.dateTime },
+          ],
+        });
         await store.append([occur('ft', { dateTime: later(99) })]);
         expect((await store.group('default', 'ft'))?.state.status).toBe('ignored');
         await store.append([occur('ft', { dateTime: later(100) })]);

@@ -71,6 +71,12 @@ describe('detail page', () => {
     page = await request(t.app).get(`/elmah.axd/detail/${m.id}?log=default`);
     expect(page.text).toContain('<span class="badge badge-open">Open</span> <span class="badge badge-regressed">Regressed</span>');
     expect(page.text).toMatch(/Regressed at <time[^>]*>[^<]+<\/time> in version <span class="mono">1\.2\.0<\/span>/);
+    // The history, newest first: the regression, then the resolution and who made it.
+    const history = /<ol class="history">([\s\S]*?)<\/ol>/.exec(page.text)![1]!.replace(/\s+/g, ' ');
+    expect(history).toMatch(
+      /<li><time [^>]*>[^<]*<\/time> <strong>Regressed<\/strong> in version <span class="mono">1\.2\.0<\/span><\/li> <li><time [^>]*>[^<]*<\/time> Resolved in version <span class="mono">1\.1\.0<\/span> by key <span class="mono">k-test<\/span><\/li>/,
+    );
+    expect(page.text).toContain('<summary>History (2 events)</summary>');
   });
 
   it('shows how many users the group reached and in which versions, each version a link to its occurrences', async () => {

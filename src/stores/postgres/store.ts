@@ -18,6 +18,7 @@ import {
   pageIndex,
   pageSize,
   MAX_KNOWN_VERSIONS,
+  decodeState,
   encodeState,
   statusList,
 } from '../shared.js';
@@ -368,7 +369,7 @@ export class PostgresStore implements Store {
     return this.sql.tx('write', async (db) => {
       // Locked in a fixed order, like the append's upserts, so the two never wait on each other in a cycle.
       const { rows } = await db.query(
-        `SELECT fingerprint, count FROM ${this.t.groups} WHERE log = $1 AND fingerprint = ANY($2::text[]) ORDER BY fingerprint FOR UPDATE`,
+        `SELECT fingerprint, count, triage FROM ${this.t.groups} WHERE log = $1 AND fingerprint = ANY($2::text[]) ORDER BY fingerprint FOR UPDATE`,
         [log, fps],
       );
       for (const r of rows) {
@@ -381,7 +382,7 @@ export class PostgresStore implements Store {
           );
           versions = v.rows.map((x) => dec(String(x.version))).sort();
         }
-        const state = applyChange(change, by, at, Number(r.count), versions);
+        const state = applyChange(change, by, at, Number(r.count), versions, decodeState(r.triage));
         await db.query(`UPDATE ${this.t.groups} SET status = $3, regressed = $4, triage = $5 WHERE log = $1 AND fingerprint = $2`, [
           log,
           fp,

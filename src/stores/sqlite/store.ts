@@ -771,7 +771,7 @@ export class SqliteStore implements Store {
               change.status === 'resolved' && change.inVersion !== undefined
                 ? (this.stmts.groupVersions!.all(log, fp) as string[]).sort()
                 : [];
-            this.writeState(log, fp, applyChange(change, by, at, row.count, versions));
+            this.writeState(log, fp, applyChange(change, by, at, row.count, versions, decodeState(row.triage)));
             n++;
           }
           return n;
