@@ -103,7 +103,12 @@ describe('viewer pages', () => {
 
     it('offers the chart, CSV download and auto-refresh of the first page', async () => {
       const res = await request(t.app).get('/elmah.axd/?q=Order');
-      expect(res.text).toContain('<img src="/elmah.axd/chart.svg?q=Order"');
+      // The chart is drawn in the page (wide and narrow); its bars link to the list of their time range.
+      expect(res.text).toContain('<div class="chart-wide"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 960 120" class="chart-svg"');
+      expect(res.text).toContain(
+        '<div class="chart-narrow"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 150" class="chart-svg"',
+      );
+      expect(res.text).toMatch(/<a class="chart-link" href="\/elmah.axd\/\?q=%28Order%29\+AND\+dateTime%3A%5B2\d{3}-/);
       expect(res.text).toContain('href="/elmah.axd/download?q=Order"');
       expect(res.text).toMatch(/data-poll-url="\/elmah.axd\/poll\?q=Order" data-newest="[0-9A-Z]+" data-refresh="15"/);
       const page2 = await request(t.app).get('/elmah.axd/?page=2');
@@ -143,6 +148,35 @@ describe('viewer pages', () => {
       expect((res.text.match(/<rect /g) ?? []).length).toBeGreaterThan(5);
       const day = await svg(t.app, '/elmah.axd/chart.svg?since=1h');
       expect(day.text).toContain('0 errors from');
+    });
+
+    it('links each bar of the chart to the list of its time range, which lists exactly its errors', async () => {
+      const res = await request(t.app).get('/elmah.axd/');
+      const links = [...res.text.matchAll(/<div class="chart-wide">[\s\S]*?<\/div>/g)][0]![0].matchAll(
+        /<a class="chart-link" href="([^"]+)"><title>[^<]*: (\d+) errors?<\/title>/g,
+      );
+      let listed = 0;
+      let bars = 0;
+      for (const [, link, count] of links) {
+        const page = await request(t.app).get(link!.replace(/&amp;/g, '&') + '&size=100');
+        expect(page.status).toBe(200);
+        expect(rows(page.text)).toBe(Number(count));
+        listed += Number(count);
+        bars++;
+      }
+      // 30 errors an hour apart: a week in 2-hour bars is mostly empty, so the chart is drawn in hours.
+      expect(bars).toBe(30);
+      expect(listed).toBe(30);
+      expect(res.text).toContain('one bar per 1 hour');
+    });
+
+    it('says "No errors in the last 7 days" instead of drawing an empty chart', async () => {
+      const old = await createViewerApp({ count: 0, extra: [{ dateTime: new Date(Date.now() - 20 * 86_400_000).toISOString() }] });
+      const res = await request(old.app).get('/elmah.axd/');
+      expect(res.text).toContain('<p class="chart-empty">No errors in the last 7 days.</p>');
+      expect(res.text).not.toContain('<figure class="chart">');
+      const day = await request(t.app).get('/elmah.axd/?since=1h');
+      expect(day.text).toContain('No errors in the last hour.');
     });
 
     it('draws a sparkline for a group and 404s an unknown one', async () => {
@@ -309,7 +343,7 @@ describe('viewer pages', () => {
       expect(res.status).toBe(200);
       expect(res.text).toContain(`href="${base}/assets/viewer.css"`);
       expect(res.text).toContain(`href="${base}/detail/${a.messages[0]!.id}?log=default"`);
-      expect(res.text).toContain(`<img src="${base}/chart.svg"`);
+      expect(res.text).toContain(`<a class="chart-link" href="${base}/?q=dateTime%3A%5B`);
       const detail = await request(a.app).get(`${base}/detail/${a.messages[0]!.id}?log=default`);
       expect(detail.status).toBe(200);
       expect(detail.text).toContain(`href="${base}/"`);

@@ -2,7 +2,7 @@
 // session sealing and CSRF tokens, and template formatting.
 import type { ErrorGroup, LogClient } from '../../src/client/types';
 import type { Deployment } from '../../src/model/deployment';
-import { barChart, sparkline } from '../../src/viewer/chart';
+import { NARROW, barChart, chartWindow, mostlyEmpty, sparkline, timeTicks, withTimeRange } from '../../src/viewer/chart';
 import { MAX_GROUPS_WALKED, deploymentWindows, versionPerformance, windowQuery } from '../../src/viewer/deployments';
 import { csvCell, csvRow, rssDocument, xml } from '../../src/viewer/feeds';
 import { composeQuery } from '../../src/viewer/filters';
@@ -29,7 +29,7 @@ describe('charts', () => {
     expect(c.bars[1]!.h).toBe(Math.round((c.bottom - c.top) / 2));
     expect(c.bars[3]!.h).toBeGreaterThanOrEqual(2);
     expect(c.bars[1]!.label).toBe('2026-01-01 06:00 UTC to 2026-01-01 12:00 UTC: 5 errors');
-    expect(c.ticks[0]!.text).toBe('00:00');
+    expect(c.ticks.map((t) => t.text)).toEqual(['Jan 01', '06:00', '12:00', '18:00', 'Jan 02']);
     expect(c.summary).toContain('16 errors');
   });
 
@@ -70,6 +70,52 @@ describe('charts', () => {
       deployment('a'.repeat(100), '2026-01-01T06:00:00.000Z'),
     ]);
     expect(long.markers[0]!.label).toBe(`${'a'.repeat(15)}…`);
+  });
+
+  it('puts day labels at UTC midnight, equally spaced, whatever the hour of the window', () => {
+    const from = Date.parse('2026-11-22T14:00:00.000Z');
+    const ticks = timeTicks(from, from + 7 * 86_400_000, 8);
+    expect(ticks.map((t) => t.text)).toEqual(['Nov 23', 'Nov 24', 'Nov 25', 'Nov 26', 'Nov 27', 'Nov 28', 'Nov 29']);
+    expect(ticks.every((t) => t.t % 86_400_000 === 0)).toBe(true);
+    const narrow = timeTicks(from, from + 7 * 86_400_000, NARROW.maxTicks);
+    expect(narrow.map((t) => t.text)).toEqual(['Nov 23', 'Nov 25', 'Nov 27', 'Nov 29']);
+    const day = timeTicks(Date.parse('2026-11-28T14:30:00.000Z'), Date.parse('2026-11-29T14:30:00.000Z'), 8);
+    expect(day.map((t) => t.text)).toEqual(['15:00', '18:00', '21:00', 'Nov 29', '03:00', '06:00', '09:00', '12:00']);
+    const c = barChart({
+      from: new Date(from).toISOString(),
+      to: new Date(from + 7 * 86_400_000).toISOString(),
+      bucketMs: 7_200_000,
+      counts: new Array(84).fill(1),
+    });
+    const gaps = c.ticks.slice(1).map((t, i) => Math.round((t.x - c.ticks[i]!.x) * 10));
+    expect(new Set(gaps).size).toBe(1);
+  });
+
+  it('links bars with errors to their time range, and narrows a search to it', () => {
+    const c = barChart(
+      { from: '2026-01-01T00:00:00.000Z', to: '2026-01-01T03:00:00.000Z', bucketMs: 3_600_000, counts: [0, 2, 0] },
+      [],
+      undefined,
+      (a, b) => `${a}/${b}`,
+    );
+    expect(c.bars.map((b) => b.href)).toEqual(['', '2026-01-01T01:00:00.000Z/2026-01-01T02:00:00.000Z', '']);
+    const q = withTimeRange('a OR b', '2026-01-01T01:00:00.000Z', '2026-01-01T02:00:00.000Z');
+    expect(q).toBe('(a OR b) AND dateTime:[2026-01-01T01:00:00Z TO 2026-01-01T02:00:00Z}');
+    expect(parseQuery(q)).toMatchObject({
+      kind: 'and',
+      children: [{ kind: 'or' }, { kind: 'range', field: 'dateTime', hiInclusive: false }],
+    });
+  });
+
+  it('uses hour buckets for a mostly empty week, and never more than 240 buckets', () => {
+    expect(mostlyEmpty([0, 0, 0, 0, 0, 0, 0, 3])).toBe(true);
+    expect(mostlyEmpty([0, 0, 0, 0, 0, 0, 0, 0])).toBe(false);
+    expect(mostlyEmpty([1, 1, 0, 0])).toBe(false);
+    const now = new Date('2026-11-29T20:10:00.000Z');
+    expect(chartWindow('', now).buckets).toBe(84);
+    expect(chartWindow('', now, true)).toEqual({ from: '2026-11-22T21:00:00.000Z', to: '2026-11-29T21:00:00.000Z', buckets: 168 });
+    expect(chartWindow('90d', now, true).buckets).toBe(240);
+    expect(chartWindow('24h', now, true).buckets).toBe(48);
   });
 
   it('makes sparkline points inside the box', () => {

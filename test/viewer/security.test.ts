@@ -6,7 +6,9 @@ import { createViewerApp, csrfOf } from '../helpers/viewer-app';
 const ALLOWED_TAGS = new Set(
   (
     'html head meta title link body a header div span nav ul li form input button main section p h1 h2 ' +
-    'footer label select option strong table caption thead tbody tr th td time pre figure figcaption dl dt dd article ol details summary code em br'
+    'footer label select option strong table caption thead tbody tr th td time pre figure figcaption dl dt dd article ol details summary code em br' +
+    // The chart drawn in the list page.
+    ' line text rect g'
   ).split(' '),
 );
 const XSS = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&';
@@ -208,6 +210,9 @@ describe('escaping of message text', () => {
       expect([...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0])).toEqual(['<script src="/elmah.axd/assets/viewer.js" defer>']);
       expect([...tags].filter((tag) => !ALLOWED_TAGS.has(tag))).toEqual([]);
       expect([...html.matchAll(/<img\b[^>]*>/g)].every((m) => /^<img src="\/elmah\.axd\/(chart|spark)\.svg[?"]/.test(m[0]))).toBe(true);
+      expect(
+        [...html.matchAll(/<svg\b[^>]*>/g)].every((m) => m[0].startsWith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ')),
+      ).toBe(true);
     }
     const detail = (await request(t.app).get(`/elmah.axd/detail/${id}`)).text;
     expect(detail).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&#34;&#39;&amp;');
