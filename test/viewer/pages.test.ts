@@ -110,7 +110,7 @@ describe('viewer pages', () => {
       );
       expect(res.text).toMatch(/<a class="chart-link" href="\/elmah.axd\/\?q=%28Order%29\+AND\+dateTime%3A%5B2\d{3}-/);
       expect(res.text).toContain('href="/elmah.axd/download?q=Order"');
-      expect(res.text).toMatch(/data-poll-url="\/elmah.axd\/poll\?q=Order" data-newest="[0-9A-Z]+" data-refresh="15"/);
+      expect(res.text).toMatch(/data-poll-url="\/elmah.axd\/poll\?q=Order" data-newest="[0-9A-Z]+" data-refresh="15" data-total="30"/);
       const page2 = await request(t.app).get('/elmah.axd/?page=2');
       expect(page2.text).not.toContain('data-poll-url');
       const off = await createViewerApp({ viewer: { refreshSeconds: 0 } });

@@ -5,7 +5,7 @@ import type { Deployment } from '../../src/model/deployment';
 import { NARROW, barChart, chartWindow, mostlyEmpty, sparkline, timeTicks, withTimeRange } from '../../src/viewer/chart';
 import { MAX_GROUPS_WALKED, deploymentWindows, versionPerformance, windowQuery } from '../../src/viewer/deployments';
 import { csvCell, csvRow, rssDocument, xml } from '../../src/viewer/feeds';
-import { composeQuery } from '../../src/viewer/filters';
+import { composeQuery, withTerm } from '../../src/viewer/filters';
 import { fmt, findPackageRoot } from '../../src/viewer/render';
 import { stackView } from '../../src/viewer/routes/message';
 import { SessionCodec, parseCookies } from '../../src/viewer/session';
@@ -331,10 +331,24 @@ describe('templates and filters', () => {
   });
 
   it('composes the search with quick filters into one valid query', () => {
-    const q = composeQuery({ q: 'a OR b', status: '5xx', type: 'My "odd" \\ Type' })!;
-    expect(q).toBe('(a OR b) AND statusCode:[500 TO 599] AND type:"My \\"odd\\" \\\\ Type"');
-    expect(parseQuery(q).kind).toBe('and');
-    expect(composeQuery({ q: '', status: '', type: '' })).toBeUndefined();
+    const q = composeQuery({ q: withTerm('a OR b', 'type', 'My "odd" \\ Type'), status: '5xx' })!;
+    expect(q).toBe('((a OR b) type:"My \\"odd\\" \\\\ Type") AND statusCode:[500 TO 599]');
+    expect(parseQuery(q)).toMatchObject({
+      kind: 'and',
+      children: [
+        { kind: 'and', children: [{ kind: 'or' }, { kind: 'term', field: 'type', value: 'My "odd" \\ Type' }] },
+        { kind: 'range' },
+      ],
+    });
+    expect(composeQuery({ q: '', status: '' })).toBeUndefined();
+  });
+
+  it('adds a term to a search once, quoting a value only where it must', () => {
+    expect(withTerm('', 'type', 'TypeError')).toBe('type:TypeError');
+    expect(withTerm('timeout', 'type', 'TypeError')).toBe('timeout type:TypeError');
+    expect(withTerm('timeout type:TypeError', 'type', 'TypeError')).toBe('timeout type:TypeError');
+    expect(withTerm('', 'type', 'OR')).toBe('type:"OR"');
+    expect(withTerm('', 'type', 'a:b (c)')).toBe('type:"a:b (c)"');
   });
 
   it('finds the package root holding views/', () => {

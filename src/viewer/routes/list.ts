@@ -2,6 +2,7 @@
 import type { Router } from 'express';
 import { ElmahError } from '../../model/errors.js';
 import { isLogName } from '../../model/message.js';
+import { IS_VALUES, KEYWORD_FIELDS, TEXT_FIELDS } from '../../model/query.js';
 import { NARROW, WIDE, barChart, bucketLabel, chartWindow, mostlyEmpty, rangeLabel, sparkline, withTimeRange } from '../chart.js';
 import type { ViewerContext } from '../context.js';
 import { deploymentsBetween, deploymentsToShow } from '../deployments.js';
@@ -16,10 +17,18 @@ import {
   readListParams,
   statesOf,
   versionQuery,
+  withTerm,
   type ListParams,
   type ParamProblem,
   type Since,
 } from '../filters.js';
+
+/** The fields of the search language, as the search help lists them. */
+const SEARCH_FIELDS = {
+  text: [...TEXT_FIELDS, 'message'],
+  keyword: KEYWORD_FIELDS.filter((f) => f !== 'dateTime'),
+  is: IS_VALUES,
+};
 
 /** Points of a sparkline. */
 const SPARK_BUCKETS = 28;
@@ -63,6 +72,9 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
         logs,
         deleted,
         pageSizes: PAGE_SIZES,
+        defaultSize: o.pageSize,
+        searchFields: SEARCH_FIELDS,
+        refine: withTerm,
         sinceOptions: Object.keys(SINCE),
         stateFilters: STATE_FILTERS,
         linkTo: (change: Partial<ListParams>) => href(base, '/', listQuery({ ...params, page: 1, ...change }, o.pageSize, o.log)),
@@ -144,6 +156,7 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
           ? {
               url: href(base, '/poll', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
               newest: r.messages[0]?.id ?? '',
+              total: r.total,
               seconds: o.refreshSeconds,
             }
           : undefined,
