@@ -197,15 +197,49 @@ describe('viewer pages', () => {
       expect(res.text).toContain(`${m.dateTime.slice(0, 10)} ${m.dateTime.slice(11, 19)} UTC`);
       expect(res.text).toContain('5 hours ago');
       expect(res.text).toContain('<ol class="frames app">');
-      expect(res.text).toContain('<span class="file">/app/src/routes/orders.js</span>');
+      // In-app paths relative to the app root (the folder above node_modules), the full path on hover.
+      expect(res.text).toContain('<span class="file" title="/app/src/routes/orders.js">src/routes/orders.js</span>');
+      expect(res.text).toContain('Paths relative to <span class="mono">/app/</span>');
+      expect(res.text).toContain('<pre id="stack-raw" hidden>Error: Something failed');
+      expect(res.text).toContain('<button type="button" id="copy-stack" class="small" hidden>Copy stack</button>');
       expect(res.text).toContain('<details class="frames lib">');
       expect(res.text).toContain('1 library frame');
-      for (const h of ['Server variables', 'Query string', 'Form', 'Cookies', 'Data'])
-        expect(res.text).toContain(`>${h} <span class="count">`);
+      // Empty sections are one line, not five empty tables.
+      expect(res.text).toContain('<p class="muted no-pairs">No server variables, query string, form, cookies or data.</p>');
+      expect(res.text).not.toContain('<span class="count">');
       expect(res.text).toContain(`href="/elmah.axd/json/${m.id}?log=default"`);
       expect(res.text).toContain('rel="prev"');
       expect(res.text).toContain('rel="next"');
       expect(res.text).toMatch(/href="\/elmah.axd\/\?q=fingerprint%3A[^"]+&amp;log=default">\d+ occurrences/);
+    });
+
+    it('names the type once, shows [Filtered] as a badge, and tables only the sections that have pairs', async () => {
+      const a = await createViewerApp({
+        count: 0,
+        extra: [
+          {
+            type: 'Error',
+            title: 'Error: connect ECONNREFUSED',
+            severity: 'Error',
+            cookies: [{ key: 'sid', value: '[Filtered]' }],
+            form: [{ key: 'qty', value: '2' }],
+          },
+          { type: 'TimeoutError', title: 'Payment provider did not answer', severity: 'Warning' },
+        ],
+      });
+      const [first, second] = a.messages;
+      const one = await request(a.app).get(`/elmah.axd/detail/${first!.id}?log=default`);
+      expect(one.text).not.toContain('<span class="type">Error</span>');
+      expect(one.text).not.toContain('class="sev');
+      expect(one.text).toContain('<h1 id="detail-title" class="title">Error: connect ECONNREFUSED</h1>');
+      expect(one.text).toContain('<span class="badge filtered" title="Removed before it was logged">filtered</span>');
+      expect(one.text).not.toContain('>[Filtered]<');
+      expect(one.text).toContain('>Form <span class="count">1</span>');
+      expect(one.text).toContain('>Cookies <span class="count">1</span>');
+      expect(one.text).toContain('No server variables, query string or data.');
+      const two = await request(a.app).get(`/elmah.axd/detail/${second!.id}?log=default`);
+      expect(two.text).toContain('<span class="type">TimeoutError</span>');
+      expect(two.text).toContain('<span class="sev sev-warning" title="Severity">Warning</span>');
     });
 
     it('finds the log of a message when the URL does not name it', async () => {

@@ -7,7 +7,7 @@ import { MAX_GROUPS_WALKED, deploymentWindows, versionPerformance, windowQuery }
 import { csvCell, csvRow, rssDocument, xml } from '../../src/viewer/feeds';
 import { composeQuery, withTerm } from '../../src/viewer/filters';
 import { fmt, findPackageRoot } from '../../src/viewer/render';
-import { stackView } from '../../src/viewer/routes/message';
+import { appRoot, relativeFile, stackView } from '../../src/viewer/routes/message';
 import { SessionCodec, parseCookies } from '../../src/viewer/session';
 import { AttemptLimiter } from '../../src/viewer/access';
 import { parseQuery } from '../../src/model/query';
@@ -263,6 +263,20 @@ describe('stack view', () => {
       'app:1',
     ]);
     expect(stackView(undefined)).toEqual([]);
+  });
+
+  it('finds the app root of a stack: above node_modules, or the folder the in-app frames share', () => {
+    const lib = stackView('Error: x\n    at a (/srv/shop/src/a.js:1:1)\n    at b (/srv/shop/node_modules/express/x.js:2:2)');
+    expect(appRoot(lib)).toBe('/srv/shop/');
+    expect(relativeFile('/srv/shop/src/a.js', '/srv/shop/')).toBe('src/a.js');
+    expect(relativeFile('file:///srv/shop/src/a.js', '/srv/shop/')).toBe('src/a.js');
+    expect(relativeFile('/elsewhere/a.js', '/srv/shop/')).toBe('/elsewhere/a.js');
+    const app = stackView('Error: x\n    at a (/srv/shop/src/routes/a.js:1:1)\n    at b (/srv/shop/src/app.js:2:2)');
+    expect(appRoot(app)).toBe('/srv/shop/src/');
+    expect(appRoot(stackView('Error: x\n    at a (/srv/shop/src/a.js:1:1)'))).toBe('');
+    expect(appRoot(stackView('Error: x\n    at a (C:\\app\\src\\a.js:1:1)\n    at b (C:\\app\\node_modules\\x\\y.js:1:1)'))).toBe(
+      'C:\\app\\',
+    );
   });
 });
 
