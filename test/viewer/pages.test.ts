@@ -19,9 +19,14 @@ describe('viewer pages', () => {
       expect(rows(res.text)).toBe(15);
       expect(res.text).toMatch(/Errors <strong>1<\/strong> to <strong>15<\/strong> of <strong>30<\/strong>/);
       expect(res.text.indexOf('Order 0 failed')).toBeLessThan(res.text.indexOf('Order 1 failed'));
-      for (const col of ['Host', 'Status', 'Type', 'Error', 'User', 'Time (UTC)']) expect(res.text).toContain(`>${col}</th>`);
-      expect(res.text).toContain('web-1');
+      for (const col of ['Log', 'Status', 'Type', 'Error', 'User', 'Time (UTC)']) expect(res.text).toContain(`>${col}</th>`);
       expect(res.text).toContain('user0');
+      // One host on the whole page: no column of the same value on every row, but a line that says it.
+      expect(res.text).not.toContain('>Host</th>');
+      expect(res.text).toContain('<p class="muted same-values">Every error on this page: host web-1.</p>');
+      const billing = await request(t.app).get('/elmah.axd/?log=billing');
+      expect(billing.text).not.toContain('>Log</th>');
+      expect(billing.text).toContain('Every error on this page: log billing · host web-1.');
     });
 
     it('pages with ?page and ?size', async () => {
@@ -240,6 +245,10 @@ describe('viewer pages', () => {
       const two = await request(a.app).get(`/elmah.axd/detail/${second!.id}?log=default`);
       expect(two.text).toContain('<span class="type">TimeoutError</span>');
       expect(two.text).toContain('<span class="sev sev-warning" title="Severity">Warning</span>');
+      // Nobody signed in on either: no User column of blanks.
+      const list = await request(a.app).get('/elmah.axd/');
+      expect(list.text).toContain('>Error</th>');
+      expect(list.text).not.toContain('>User</th>');
     });
 
     it('finds the log of a message when the URL does not name it', async () => {

@@ -11,6 +11,7 @@ import { OPEN_STATE } from '../../model/triage.js';
 import type { ViewerContext } from '../context.js';
 import { baseOf, href } from '../links.js';
 import { filterOf, listQuery, param, readListParams } from '../filters.js';
+import { restoreAppHeaders } from './access.js';
 import { queryError } from './list.js';
 
 /** The error `/test` raises through `next(err)`, so the app's own error logger records it. */
@@ -312,7 +313,9 @@ export function messageRoutes(
       void failures.fail(req, res, err).catch(next);
       return;
     }
-    // Through the app's own error handling, so that its errorLogger records it like any other error.
+    // Through the app's own error handling, so that its errorLogger records it like any other error; its error
+    // page is the app's, so it goes out with the app's headers, not the viewer's strict CSP.
+    restoreAppHeaders(res);
     next(new ElmahTestError());
   });
 }
