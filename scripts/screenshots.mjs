@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run screenshots`: runs the browser test (which writes build/screenshots/*.png, never tracked files),
+// `npm run screenshots`: runs the browser tests (which write build/screenshots/*.png, never tracked files),
 // then copies into docs/images/ each screenshot that README.md or docs/*.md shows. Needs /usr/bin/chromium.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ if (!existsSync('/usr/bin/chromium')) {
   process.exit(1);
 }
 
-const jest = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), 'test/viewer/browser.test.ts'], {
+const jest = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), 'test/viewer/browser'], {
   cwd: ROOT,
   stdio: 'inherit',
 });
@@ -44,6 +44,6 @@ for (const name of existsSync(SHOTS) ? readdirSync(SHOTS) : []) {
 const missing = [...shown].filter((name) => !copied.includes(name));
 console.log(`Copied ${copied.length ? copied.join(', ') : 'nothing'} to docs/images/.`);
 if (missing.length > 0) {
-  console.error(`The docs show ${missing.join(', ')}, which the browser test did not make.`);
+  console.error(`The docs show ${missing.join(', ')}, which the browser tests did not make.`);
   process.exit(1);
 }

@@ -25,8 +25,12 @@ import {
   DEFAULT_RETENTION,
   type AppendResult,
   type DeleteTarget,
+  REACH_SAMPLE,
+  REACH_VERSIONS,
   type ErrorGroup,
   type GroupOptions,
+  type GroupReach,
+  type GroupVersion,
   type GroupResult,
   type HistogramOptions,
   type HistogramResult,
@@ -285,7 +289,28 @@ export class MemoryStore implements Store {
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
     this.open();
     const g = this.groupMap.get(`${log}\n${fingerprint}`);
-    return g && { ...g, state: structuredClone(g.state) };
+    return g && { ...g, state: structuredClone(g.state), reach: this.reachOf(log, fingerprint) };
+  }
+
+  /** Users and versions of a group's most recent stored messages. */
+  private reachOf(log: string, fingerprint: string): GroupReach {
+    const recent = [...(this.logsMap.get(log)?.values() ?? [])]
+      .filter((m) => m.fingerprint === fingerprint)
+      .sort((a, b) => (a.dateTime < b.dateTime ? 1 : a.dateTime > b.dateTime ? -1 : 0))
+      .slice(0, REACH_SAMPLE);
+    const users = new Set<string>();
+    const versions = new Map<string, GroupVersion>();
+    for (const m of recent) {
+      if (m.user) users.add(m.user);
+      if (m.version === undefined) continue;
+      const v = versions.get(m.version);
+      if (!v) versions.set(m.version, { version: m.version, count: 1, firstSeen: m.dateTime, lastSeen: m.dateTime });
+      else {
+        v.count++;
+        v.firstSeen = m.dateTime;
+      }
+    }
+    return { users: users.size, versions: [...versions.values()].slice(0, REACH_VERSIONS), sampled: recent.length };
   }
 
   async setGroupState(log: string, fingerprints: readonly string[], change: GroupChange, by: string, at: string): Promise<number> {

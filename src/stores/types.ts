@@ -91,7 +91,35 @@ export interface ErrorGroup {
   countedOnly: number;
   /** Where the group stands in triage (open, resolved, ignored) and its history. */
   state: GroupState;
+  /** Whom and which versions the group reached: set by {@link ErrorStore.group}, not by group listings. */
+  reach?: GroupReach | undefined;
 }
+
+/** A version a group's occurrences carried, with how many of them and when. */
+export interface GroupVersion {
+  version: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/**
+ * Whom and which versions a group reached, read from its most recent kept occurrences (at most
+ * {@link REACH_SAMPLE}; occurrences counted but not kept in full carry neither user nor version).
+ */
+export interface GroupReach {
+  /** Distinct non-empty users. */
+  users: number;
+  /** Versions, the most recently seen first, at most {@link REACH_VERSIONS}. */
+  versions: GroupVersion[];
+  /** The occurrences read: when less than the group's count, the figures cover only the most recent ones. */
+  sampled: number;
+}
+
+/** Most occurrences of a group read for its {@link GroupReach}. */
+export const REACH_SAMPLE = 10_000;
+/** Most versions a {@link GroupReach} lists. */
+export const REACH_VERSIONS = 20;
 
 /** Options for {@link ErrorStore.groups}: most recently seen first. */
 export interface GroupOptions extends MessageFilter {

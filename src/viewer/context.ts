@@ -1,5 +1,6 @@
 // One viewer's parts, made once by errorViewer() and handed to its groups of routes; each group of routes
 // takes only the parts it uses.
+import { MAX_SIZE } from './filters.js';
 import express, { type RequestHandler } from 'express';
 import type { KeyInfo } from '../model/keys.js';
 import { AttemptLimiter } from './access.js';
@@ -34,7 +35,10 @@ export interface ViewerContext {
   readonly sessions: SignedInSessions;
   /** Failed sign-ins and failed key headers, counted together per client address and per key id. */
   readonly attempts: AttemptLimiter;
-  /** Parses the small urlencoded forms of the viewer (the host app may not parse bodies). */
+  /**
+   * Parses the small urlencoded forms of the viewer (the host app may not parse bodies). The largest is the groups
+   * view's: a box per row of the largest page (a log name and a fingerprint each) and the view's filter.
+   */
   readonly parseForm: RequestHandler;
 }
 
@@ -60,6 +64,6 @@ export function createViewerContext(
     csrf: new Csrf(codec, requests),
     sessions: new SignedInSessions(codec, clients.main),
     attempts: new AttemptLimiter(),
-    parseForm: express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 50 }),
+    parseForm: express.urlencoded({ extended: false, limit: '64kb', parameterLimit: MAX_SIZE + 50 }),
   };
 }

@@ -1,5 +1,5 @@
 // Deployments as the viewer reads them: whether the key may, the window each version was live in, and how
-// each version performed (errors and new groups in its window), read with a bounded number of store calls.
+// each version performed (errors, new groups and regressions in its window), read with a bounded number of store calls.
 import type { ErrorGroup, LogClient } from '../client/types.js';
 import type { Deployment } from '../model/deployment.js';
 import { isElmahError } from '../model/errors.js';
@@ -82,7 +82,7 @@ export function deploymentWindows(deployments: readonly Deployment[], viewedLog:
   });
 }
 
-/** How one version performed in its window. (Regressions per version belong here once groups record them.) */
+/** How one version performed in its window. */
 export interface VersionPerformance {
   window: DeploymentWindow;
   /** Errors stored in the window, for its log. */
@@ -95,6 +95,13 @@ export interface VersionPerformance {
   newGroupsExact: boolean;
   /** Up to three of those groups, the most frequent first. */
   newGroupSamples: ErrorGroup[];
+  /**
+   * Resolved groups that came back in the window (their regression mark, which stays until someone changes the
+   * group's state again). A lower bound like `newGroups` when the walk stopped early.
+   */
+  regressions: number;
+  /** Up to three of those groups, the most frequent first. */
+  regressionSamples: ErrorGroup[];
 }
 
 function inWindow(t: string, w: DeploymentWindow): boolean {
@@ -115,13 +122,17 @@ export async function versionPerformance(
   const counts = Promise.all(windows.map((w) => client.search({ log: w.log, from: w.from, to: w.to, size: 1 })));
   const oldest = windows.reduce((min, w) => (w.from < min ? w.from : min), windows[0]!.from);
   const found: ErrorGroup[][] = windows.map(() => []);
+  const regressed: ErrorGroup[][] = windows.map(() => []);
   let walked = 0;
   let complete = false;
   for (let page = 0; walked < MAX_GROUPS_WALKED; page++) {
     const r = await client.groups({ log: viewedLog, page, size: GROUPS_STEP });
     for (const g of r.groups) {
       windows.forEach((w, i) => {
-        if ((w.log === undefined || g.log === w.log) && inWindow(g.firstSeen, w)) found[i]!.push(g);
+        if (w.log !== undefined && g.log !== w.log) return;
+        if (inWindow(g.firstSeen, w)) found[i]!.push(g);
+        // A regression happened at or before the group's last occurrence, so the walk's end holds for it too.
+        if (g.state.regressed && g.state.regressedAt !== undefined && inWindow(g.state.regressedAt, w)) regressed[i]!.push(g);
       });
     }
     walked += r.groups.length;
@@ -138,8 +149,14 @@ export async function versionPerformance(
     errorsExact: searched[i]!.totalExact,
     newGroups: found[i]!.length,
     newGroupsExact: complete,
-    newGroupSamples: [...found[i]!].sort((a, b) => b.count - a.count).slice(0, NEW_GROUP_SAMPLES),
+    newGroupSamples: mostFrequent(found[i]!),
+    regressions: regressed[i]!.length,
+    regressionSamples: mostFrequent(regressed[i]!),
   }));
+}
+
+function mostFrequent(groups: readonly ErrorGroup[]): ErrorGroup[] {
+  return [...groups].sort((a, b) => b.count - a.count).slice(0, NEW_GROUP_SAMPLES);
 }
 
 /** The search that lists a window's errors: `dateTime:[from TO to}`. */

@@ -199,6 +199,33 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         expect(r.groups.map((g) => [g.fingerprint, g.count, g.lastId])).toEqual([['fpA', 1, a1.id]]);
       });
 
+      it('tells whom and which versions a group reached, most recent version first; listings leave it out', async () => {
+        const at = (h: number) => `2026-04-0${h}T00:00:00.000Z`;
+        await store.append([
+          makeMessage({ fingerprint: 'fpA', dateTime: at(1), user: 'ann', version: '1.0.0' }),
+          makeMessage({ fingerprint: 'fpA', dateTime: at(2), user: 'bob', version: '1.0.0' }),
+          makeMessage({ fingerprint: 'fpA', dateTime: at(3), user: 'ann', version: '1.1.0' }),
+          makeMessage({ fingerprint: 'fpA', dateTime: at(4), user: '', version: undefined }),
+          makeMessage({ fingerprint: 'fpA', dateTime: at(5), user: undefined, version: '1.1.0' }),
+          makeMessage({ fingerprint: 'fpB', dateTime: at(6), user: 'cid', version: '2.0.0' }),
+          makeMessage({ fingerprint: 'fpA', log: 'other', dateTime: at(7), user: 'dan', version: '9.0.0' }),
+        ]);
+        expect((await store.group('default', 'fpA'))!.reach).toEqual({
+          users: 2,
+          sampled: 5,
+          versions: [
+            { version: '1.1.0', count: 2, firstSeen: at(3), lastSeen: at(5) },
+            { version: '1.0.0', count: 2, firstSeen: at(1), lastSeen: at(2) },
+          ],
+        });
+        expect((await store.group('other', 'fpA'))!.reach).toEqual({
+          users: 1,
+          sampled: 1,
+          versions: [{ version: '9.0.0', count: 1, firstSeen: at(7), lastSeen: at(7) }],
+        });
+        for (const g of (await store.groups({})).groups) expect(g.reach).toBeUndefined();
+      });
+
       it('filters groups by a query over the matching messages', async () => {
         await store.append([
           makeMessage({ fingerprint: 'fpA', statusCode: 500 }),
@@ -249,7 +276,8 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
           lastId: m.id,
           title: 'boom 1',
         });
-        expect(await store.group('default', 'fpA')).toEqual(g);
+        // The single group adds its reach, read from the one kept message (the tallied ones carry no user or version).
+        expect(await store.group('default', 'fpA')).toEqual({ ...g, reach: { users: 0, versions: [], sampled: 1 } });
         expect(await store.group('default', 'fpNone')).toBeUndefined();
         expect(await store.group('other', 'fpA')).toBeUndefined();
         const h = await store.histogram({ log: 'default', from: '2026-05-01T00:00:00.000Z', to: '2026-05-01T00:20:00.000Z', buckets: 4 });

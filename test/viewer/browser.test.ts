@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { ErrorMessage } from '../../src/model/message';
+import { demoMessages } from '../fixtures/demo-messages';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -50,107 +50,6 @@ const PAYLOADS = [
   'javascript:alert(22)//<scr<script>ipt>window.__xss=22</script>',
   '<link rel="stylesheet" href="https://evil.example/x.css">',
 ];
-
-/** Realistic errors for the README screenshots, spread over the last week. */
-function demoMessages(): Partial<ErrorMessage>[] {
-  const kinds = [
-    {
-      type: 'TypeError',
-      title: "Cannot read properties of undefined (reading 'id')",
-      statusCode: 500,
-      url: '/api/orders/8412',
-      method: 'GET',
-      fn: 'getOrder',
-      file: 'routes/orders.js',
-    },
-    {
-      type: 'Error',
-      title: 'connect ECONNREFUSED 10.0.4.12:5432',
-      statusCode: 503,
-      url: '/api/cart',
-      method: 'POST',
-      fn: 'Pool.connect',
-      file: 'db/pool.js',
-    },
-    {
-      type: 'TimeoutError',
-      title: 'Payment provider did not answer within 30000 ms',
-      statusCode: 504,
-      url: '/checkout/pay',
-      method: 'POST',
-      fn: 'charge',
-      file: 'payments/provider.js',
-    },
-    {
-      type: 'RangeError',
-      title: 'Invalid time value',
-      statusCode: 500,
-      url: '/reports/daily?from=2026-13-01',
-      method: 'GET',
-      fn: 'formatRange',
-      file: 'reports/dates.js',
-    },
-    {
-      type: 'SyntaxError',
-      title: 'Unexpected token } in JSON at position 118',
-      statusCode: 400,
-      url: '/webhooks/shipping',
-      method: 'POST',
-      fn: 'parseWebhook',
-      file: 'webhooks/shipping.js',
-    },
-    {
-      type: 'NotFoundError',
-      title: 'Product sku-22871 not found',
-      statusCode: 404,
-      url: '/products/sku-22871',
-      method: 'GET',
-      fn: 'loadProduct',
-      file: 'routes/products.js',
-    },
-  ];
-  const users = ['alice@example.com', 'bob@example.com', '', 'carol@example.com', ''];
-  const now = Date.now();
-  const out: Partial<ErrorMessage>[] = [];
-  for (let i = 0; i < 120; i++) {
-    const k = kinds[(i * 7 + (i % 5)) % kinds.length]!;
-    out.push({
-      type: k.type,
-      title: k.title,
-      statusCode: k.statusCode,
-      url: k.url,
-      method: k.method,
-      user: users[i % users.length] || undefined,
-      hostname: `web-${(i % 3) + 1}`,
-      log: 'default',
-      application: 'shop',
-      version: '2.4.1',
-      severity: 'Error',
-      dateTime: new Date(now - Math.floor((i * i * 0.35 + i * 3) * 60_000) - 90_000).toISOString(),
-      correlationId: `4bf92f3577b34da6a3ce929d0e0e${String(4736 + i).padStart(4, '0')}`,
-      detail:
-        `${k.type}: ${k.title}\n    at ${k.fn} (/srv/shop/src/${k.file}:${40 + (i % 9)}:13)\n    at handle (/srv/shop/src/app.js:88:5)\n` +
-        '    at Layer.handle [as handle_request] (/srv/shop/node_modules/express/lib/router/layer.js:95:5)\n' +
-        '    at next (/srv/shop/node_modules/express/lib/router/route.js:149:13)\n' +
-        '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
-      serverVariables: [
-        { key: 'HTTP_HOST', value: 'shop.example.com' },
-        { key: 'HTTP_USER_AGENT', value: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0' },
-        { key: 'HTTP_AUTHORIZATION', value: '[Filtered]' },
-      ],
-      cookies: [{ key: 'sid', value: '[Filtered]' }],
-      queryString: k.url.includes('?') ? [{ key: 'from', value: '2026-13-01' }] : [],
-      form:
-        k.method === 'POST'
-          ? [
-              { key: 'quantity', value: '2' },
-              { key: 'card', value: '[Filtered]' },
-            ]
-          : [],
-    });
-  }
-  return out;
-}
 
 const describeIf = available ? describe : describe.skip;
 

@@ -82,6 +82,29 @@ describe('viewer deployments', () => {
     expect(countsOf(rows[3]!)).toEqual({ errors: '22', newGroups: '2' });
   });
 
+  it('counts the resolved groups that came back under each version, naming them with the version they came back in', async () => {
+    const r = await createViewerApp({
+      permissions: READER,
+      count: 0,
+      extra: [{ type: 'PayError', title: 'Pay failed <b>', dateTime: ago(12), version: '1.0.0' }],
+      deployments: [
+        { version: '1.0.0', created: ago(20) },
+        { version: '1.1.0', created: ago(5) },
+      ],
+    });
+    const m = r.messages[0]!;
+    await r.store.setGroupState('default', [m.fingerprint], { status: 'resolved' }, 'k-test', ago(11));
+    await r.store.append([{ ...m, id: undefined as unknown as string, dateTime: ago(2), version: '1.1.0' }]);
+    const rows = rowsOf((await request(r.app).get('/elmah.axd/deployments')).text);
+    const regressions = (row: string) => /<td class="col-new col-regressions"><strong>([^<]*)<\/strong>/.exec(row)?.[1];
+    expect(regressions(rows[0]!)).toBe('1');
+    expect(rows[0]).toContain('Pay failed &lt;b&gt;</a> <span class="type">PayError</span> in <span class="mono">1.1.0</span>');
+    expect(regressions(rows[1]!)).toBe('0');
+    // Triaged again, the group is no longer counted as a regression.
+    await r.store.setGroupState('default', [m.fingerprint], { status: 'resolved' }, 'k-test', new Date().toISOString());
+    expect(regressions(rowsOf((await request(r.app).get('/elmah.axd/deployments')).text)[0]!)).toBe('0');
+  });
+
   it('links each count to the errors it counts, and each version to its errors and groups', async () => {
     const rows = rowsOf((await request(t.app).get('/elmah.axd/deployments')).text);
     const windowHref = /<td class="col-count"><a href="([^"]+)"/.exec(rows[2]!)![1]!.replace(/&amp;/g, '&');

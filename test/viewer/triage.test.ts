@@ -73,6 +73,29 @@ describe('detail page', () => {
     expect(page.text).toMatch(/Regressed at <time[^>]*>[^<]+<\/time> in version <span class="mono">1\.2\.0<\/span>/);
   });
 
+  it('shows how many users the group reached and in which versions, each version a link to its occurrences', async () => {
+    const same = { title: 'Pay failed', type: 'PayError' };
+    const t = await createViewerApp({
+      count: 0,
+      extra: [
+        { ...same, user: 'ann', version: '1.0.0' },
+        { ...same, user: 'bob', version: '1.1.0' },
+        { ...same, user: 'ann', version: '1.1.0' },
+        { ...same, version: '<b>2</b>' },
+      ],
+    });
+    const m = t.messages[0]!;
+    expect(new Set(t.messages.map((x) => x.fingerprint)).size).toBe(1);
+    const page = await request(t.app).get(`/elmah.axd/detail/${m.id}?log=default`);
+    const reach = /<dd class="reach">([\s\S]*?)<\/dd>/.exec(page.text)![1]!.replace(/\s+/g, ' ');
+    expect(reach).toMatch(/^2 users · versions /);
+    expect(reach).toContain('&lt;b&gt;2&lt;/b&gt;</a> <span class="muted">(1)</span>');
+    expect(reach).toContain('>1.1.0</a> <span class="muted">(2)</span>');
+    expect(reach).toContain('>1.0.0</a> <span class="muted">(1)</span>');
+    expect(reach).not.toContain('in the last');
+    expect(page.text).toContain(`href="/elmah.axd/?q=fingerprint%3A${m.fingerprint}+version%3A%221.1.0%22&amp;log=default"`);
+  });
+
   it('shows how long an ignore lasts', async () => {
     const t = await createViewerApp({ count: 2 });
     const m = t.messages[0]!;
@@ -170,5 +193,153 @@ describe('actions', () => {
     expect(page.status).toBe(200);
     expect(page.text).not.toContain(XSS);
     expect(page.text).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});
+
+describe('bulk actions in the groups view', () => {
+  const boxes = (html: string): string[] => [...html.matchAll(/<input type="checkbox" name="group" value="([^"]*)"/g)].map((m) => m[1]!);
+  const stateOf = async (t: TestApp, m: ErrorMessage) => (await t.store.group(m.log, m.fingerprint))!.state;
+  const names = ['Alpha broke', 'Beta broke', 'Gamma broke'];
+  const extra = names.map((title) => ({ title, type: title.replace(' broke', 'Error') }));
+
+  it('shows a box per group and the buttons only to a key with groups_write', async () => {
+    const read = await createViewerApp({ count: 0, extra });
+    const plain = await request(read.app).get('/elmah.axd/?view=groups');
+    expect(boxes(plain.text)).toEqual([]);
+    expect(plain.text).not.toContain('action="/elmah.axd/groups/state"');
+
+    const t = await createViewerApp({ count: 0, permissions: ['messages_read', 'groups_write'], extra });
+    const page = await request(t.app).get('/elmah.axd/?view=groups&since=7d');
+    expect(boxes(page.text).sort()).toEqual(t.messages.map((m) => `default:${m.fingerprint}`).sort());
+    expect(page.text).toContain('<form method="post" action="/elmah.axd/groups/state" class="bulk" id="bulk">');
+    // Each box is named for a screen reader; the page-wide box waits for the script.
+    expect(page.text).toMatch(/aria-label="Tick: AlphaError Alpha broke"/);
+    expect(page.text).toContain('<input type="checkbox" id="select-all" aria-label="Tick every group on this page" hidden>');
+    // The view to come back to travels with the form.
+    expect(page.text).toContain('<input type="hidden" name="since" value="7d">');
+    expect(page.text).toContain('value="resolve"');
+    expect(page.text).not.toContain('value="reopen"');
+    const resolvedView = await request(t.app).get('/elmah.axd/?view=groups&state=resolved');
+    expect(resolvedView.text).toContain('No groups match.');
+  });
+
+  it('resolves the ticked groups, returns to the same view with a notice, and reopens them from the resolved view', async () => {
+    const t = await createViewerApp({ count: 0, permissions: ['messages_read', 'groups_write'], extra });
+    const [alpha, beta, gamma] = t.messages as [ErrorMessage, ErrorMessage, ErrorMessage];
+    const agent = request.agent(t.app);
+    const page = await agent.get('/elmah.axd/?view=groups&since=7d');
+    const csrf = csrfOf(page.text);
+    const res = await agent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send(
+        `_csrf=${encodeURIComponent(csrf)}&view=groups&since=7d&action=resolve-version&version=2.0.0&group=default:${alpha.fingerprint}&group=default:${beta.fingerprint}`,
+      );
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/elmah.axd/?view=groups&since=7d&triaged=resolved&changed=2');
+    expect(await stateOf(t, alpha)).toMatchObject({ status: 'resolved', resolvedIn: '2.0.0' });
+    expect(await stateOf(t, beta)).toMatchObject({ status: 'resolved', resolvedIn: '2.0.0' });
+    expect((await stateOf(t, gamma)).status).toBe('open');
+    const after = await agent.get(res.headers.location!);
+    expect(after.text).toContain('Resolved 2 groups.');
+    expect(titles(after.text)).toEqual(['Gamma broke']);
+
+    const resolved = await agent.get('/elmah.axd/?view=groups&state=resolved');
+    expect(resolved.text).toContain('value="reopen"');
+    expect(resolved.text).not.toContain('value="resolve"');
+    const reopen = await agent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send({ _csrf: csrf, view: 'groups', state: 'resolved', action: 'reopen', group: `default:${beta.fingerprint}` });
+    expect(reopen.headers.location).toBe('/elmah.axd/?view=groups&state=resolved&triaged=open&changed=1');
+    expect((await agent.get(reopen.headers.location!)).text).toContain('Reopened 1 group.');
+    expect((await stateOf(t, beta)).status).toBe('open');
+  });
+
+  it('changes groups of several logs at once, and says so when nothing was ticked', async () => {
+    const t = await createViewerApp({
+      count: 0,
+      permissions: ['messages_read', 'groups_write'],
+      extra: [
+        { title: 'A', log: 'default' },
+        { title: 'B', log: 'billing' },
+      ],
+    });
+    const [a, b] = t.messages as [ErrorMessage, ErrorMessage];
+    const agent = request.agent(t.app);
+    const page = await agent.get('/elmah.axd/?view=groups');
+    expect(boxes(page.text).sort()).toEqual([`billing:${b.fingerprint}`, `default:${a.fingerprint}`]);
+    const csrf = csrfOf(page.text);
+    const res = await agent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send(`_csrf=${encodeURIComponent(csrf)}&view=groups&action=ignore&group=default:${a.fingerprint}&group=billing:${b.fingerprint}`);
+    expect(res.headers.location).toBe('/elmah.axd/?view=groups&triaged=ignored&changed=2');
+    expect((await stateOf(t, a)).status).toBe('ignored');
+    expect((await stateOf(t, b)).status).toBe('ignored');
+
+    const none = await agent.post('/elmah.axd/groups/state').type('form').send({ _csrf: csrf, view: 'groups', action: 'resolve' });
+    expect(none.headers.location).toBe('/elmah.axd/?view=groups&triaged=none');
+    expect((await agent.get(none.headers.location!)).text).toContain('No group was ticked');
+  });
+
+  it('refuses malformed selections, unknown actions, missing permission and a missing CSRF token, changing nothing', async () => {
+    const t = await createViewerApp({ count: 0, permissions: ['messages_read', 'groups_write'], extra });
+    const m = t.messages[0]!;
+    const agent = request.agent(t.app);
+    const csrf = csrfOf((await agent.get('/elmah.axd/?view=groups')).text);
+    const post = (body: Record<string, unknown>) =>
+      agent
+        .post('/elmah.axd/groups/state')
+        .type('form')
+        .send({ _csrf: csrf, ...body });
+    for (const group of ['nocolon', ':fp', 'bad log:fp', 'default:', `default:${'x'.repeat(201)}`]) {
+      const res = await post({ action: 'resolve', group });
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('The groups to change are not valid');
+    }
+    const unknown = await post({ action: 'delete', group: `default:${m.fingerprint}` });
+    expect(unknown.status).toBe(400);
+    const tooMany = await agent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send(`_csrf=${encodeURIComponent(csrf)}&action=resolve&` + Array.from({ length: 101 }, (_, i) => `group=default:f${i}`).join('&'));
+    expect(tooMany.status).toBe(400);
+    const noToken = await agent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send({ action: 'resolve', group: `default:${m.fingerprint}` });
+    expect(noToken.status).toBe(403);
+    expect((await stateOf(t, m)).status).toBe('open');
+
+    const reader = await createViewerApp({ count: 0, key: 'del', extra: [{ title: 'X' }] });
+    const readerAgent = request.agent(reader.app);
+    // A key that may delete but not triage: its detail page carries a token (the delete form).
+    const readerCsrf = csrfOf((await readerAgent.get(`/elmah.axd/detail/${reader.messages[0]!.id}`)).text);
+    const refused = await readerAgent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send({ _csrf: readerCsrf, action: 'resolve', group: `default:${reader.messages[0]!.fingerprint}` });
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('lacks groups_write');
+    expect((await reader.store.group('default', reader.messages[0]!.fingerprint))!.state.status).toBe('open');
+  });
+
+  it('refuses a group of another log in a viewer pinned to one log', async () => {
+    const t = await createViewerApp({
+      count: 0,
+      permissions: ['messages_read', 'groups_write'],
+      extra: [{ title: 'A', log: 'default' }],
+      viewer: { log: 'default' },
+    });
+    const agent = request.agent(t.app);
+    const page = await agent.get('/elmah.axd/?view=groups');
+    expect(boxes(page.text)).toEqual([`default:${t.messages[0]!.fingerprint}`]);
+    const res = await agent
+      .post('/elmah.axd/groups/state')
+      .type('form')
+      .send({ _csrf: csrfOf(page.text), action: 'resolve', group: `billing:${t.messages[0]!.fingerprint}` });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('is not the log of this viewer');
   });
 });

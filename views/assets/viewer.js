@@ -1,6 +1,6 @@
 // express-elmah viewer: the one script. It adds comforts to pages that work without it: "/" and Enter for the
-// search, "copy stack" on the detail page, and "new errors" on the first page of the list (asking /poll for the
-// newest id). Same-origin, no inline code.
+// search, "copy stack" on the detail page, a tick-all box in the groups view, and "new errors" on the first page
+// of the list (asking /poll for the newest id). Same-origin, no inline code.
 /* global document, window, fetch, setInterval, navigator */
 (function () {
   'use strict';
@@ -50,6 +50,30 @@
       done(ok);
     });
   }
+
+  // The groups view's boxes: a box that ticks every row of the page, and a count of the ticked rows.
+  // Without this script the boxes and buttons work the same; only the page-wide box is missing.
+  (function () {
+    var form = document.getElementById('bulk');
+    var all = document.getElementById('select-all');
+    if (!form || !all) return;
+    var label = document.getElementById('bulk-label');
+    var boxes = form.querySelectorAll('input[type=checkbox][name=group]');
+    function update() {
+      var n = 0;
+      for (var i = 0; i < boxes.length; i++) if (boxes[i].checked) n++;
+      all.checked = n > 0 && n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+      if (label) label.textContent = n === 0 ? 'Tick groups, then:' : n === 1 ? '1 group ticked:' : n + ' groups ticked:';
+    }
+    all.hidden = false;
+    all.addEventListener('change', function () {
+      for (var i = 0; i < boxes.length; i++) boxes[i].checked = all.checked;
+      update();
+    });
+    form.addEventListener('change', function (e) { if (e.target !== all) update(); });
+    update();
+  })();
 
   var body = document.body;
   var url = body.getAttribute('data-poll-url');

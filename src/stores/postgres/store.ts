@@ -23,6 +23,9 @@ import {
 } from '../shared.js';
 import {
   DEFAULT_RETENTION,
+  REACH_SAMPLE,
+  REACH_VERSIONS,
+  type GroupReach,
   type AppendResult,
   type DeleteTarget,
   type GroupOptions,
@@ -325,7 +328,37 @@ export class PostgresStore implements Store {
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
     this.check();
     const rows = await this.query(`SELECT g.* FROM ${this.t.groups} g WHERE g.log = $1 AND g.fingerprint = $2`, [log, fingerprint], 'read');
-    return rows[0] ? toGroup(rows[0]) : undefined;
+    return rows[0] ? { ...toGroup(rows[0]), reach: await this.reachOf(log, fingerprint) } : undefined;
+  }
+
+  /** Users and versions of a group's most recent kept messages. */
+  private async reachOf(log: string, fingerprint: string): Promise<GroupReach> {
+    const recent =
+      `SELECT user_name, version, date_time FROM ${this.t.messages} WHERE log = $1 AND fingerprint = $2 ` +
+      `ORDER BY date_time DESC LIMIT ${REACH_SAMPLE}`;
+    const [totals, versions] = await Promise.all([
+      this.query(
+        `SELECT count(*)::int AS sampled, count(DISTINCT nullif(user_name, ''))::int AS users FROM (${recent}) r`,
+        [log, fingerprint],
+        'read',
+      ),
+      this.query(
+        'SELECT version, count(*)::int AS count, min(date_time) AS first_seen, max(date_time) AS last_seen ' +
+          `FROM (${recent}) r WHERE version IS NOT NULL GROUP BY version ORDER BY last_seen DESC, version LIMIT ${REACH_VERSIONS}`,
+        [log, fingerprint],
+        'read',
+      ),
+    ]);
+    return {
+      users: Number(totals[0]?.users ?? 0),
+      sampled: Number(totals[0]?.sampled ?? 0),
+      versions: versions.map((v) => ({
+        version: dec(String(v.version)),
+        count: Number(v.count),
+        firstSeen: String(v.first_seen),
+        lastSeen: String(v.last_seen),
+      })),
+    };
   }
 
   async setGroupState(log: string, fingerprints: readonly string[], change: GroupChange, by: string, at: string): Promise<number> {

@@ -31,6 +31,9 @@ import {
 } from '../shared.js';
 import {
   DEFAULT_RETENTION,
+  REACH_SAMPLE,
+  REACH_VERSIONS,
+  type GroupReach,
   type AppendResult,
   type DeleteTarget,
   type ErrorGroup,
@@ -1058,8 +1061,28 @@ export class SqliteStore implements Store {
   async group(log: string, fingerprint: string): Promise<ErrorGroup | undefined> {
     return this.use(() => {
       const row = this.stmts.groupGet!.get(log, fingerprint) as GroupRow | undefined;
-      return row && toGroup(row);
+      return row && { ...toGroup(row), reach: this.reachOf(log, fingerprint) };
     });
+  }
+
+  /** Users and versions of a group's most recent kept messages, read through the group index. */
+  private reachOf(log: string, fingerprint: string): GroupReach {
+    const recent =
+      'SELECT user_name, version, date_time FROM elmah_messages INDEXED BY elmah_messages_group ' +
+      `WHERE log = ? AND fingerprint = ? ORDER BY date_time DESC LIMIT ${REACH_SAMPLE}`;
+    const totals = this.prepared(`SELECT count(*) AS sampled, count(DISTINCT nullif(user_name, '')) AS users FROM (${recent})`).get(
+      log,
+      fingerprint,
+    ) as { sampled: number; users: number };
+    const versions = this.prepared(
+      'SELECT version, count(*) AS count, min(date_time) AS first_seen, max(date_time) AS last_seen ' +
+        `FROM (${recent}) WHERE version IS NOT NULL GROUP BY version ORDER BY last_seen DESC, version LIMIT ${REACH_VERSIONS}`,
+    ).all(log, fingerprint) as { version: string; count: number; first_seen: string; last_seen: string }[];
+    return {
+      users: totals.users,
+      sampled: totals.sampled,
+      versions: versions.map((v) => ({ version: v.version, count: v.count, firstSeen: v.first_seen, lastSeen: v.last_seen })),
+    };
   }
 
   async histogram(options: HistogramOptions): Promise<HistogramResult> {

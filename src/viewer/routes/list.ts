@@ -30,6 +30,9 @@ const SEARCH_FIELDS = {
   is: IS_VALUES,
 };
 
+/** The occurrences an "ignore for N more" button names (groups view and detail page). */
+export const IGNORE_MORE = 100;
+
 /** Points of a sparkline. */
 const SPARK_BUCKETS = 28;
 
@@ -52,6 +55,18 @@ async function chartCounts(
   return caches.histogram(client, { ...filter, ...fine });
 }
 
+/** What the groups view says after its buttons changed the state of the ticked groups (`triaged`, `changed`). */
+export function triageNotice(triaged: string, changed: string): { ok: boolean; text: string } | undefined {
+  if (triaged === 'none') return { ok: false, text: 'No group was ticked: tick the groups to change, then press a button.' };
+  if (!/^\d{1,4}$/.test(changed)) return undefined;
+  const n = Number(changed);
+  const groups = n === 1 ? '1 group' : `${n} groups`;
+  if (triaged === 'resolved') return { ok: true, text: `Resolved ${groups}.` };
+  if (triaged === 'ignored') return { ok: true, text: `Ignoring ${groups}.` };
+  if (triaged === 'open') return { ok: true, text: `Reopened ${groups}.` };
+  return undefined;
+}
+
 /** Adds GET /, /poll, /chart.svg and /spark.svg. */
 export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'pages' | 'failures'>): void {
   const { o, requests, caches, pages, failures } = v;
@@ -66,11 +81,13 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
       const { params, problems } = read(req);
       const logs = o.log ? [] : await caches.logsOf(ctx.client);
       const deleted = /^\d{1,9}$/.test(param(req, 'deleted')) ? Number(param(req, 'deleted')) : undefined;
+      const triaged = params.view === 'groups' ? triageNotice(param(req, 'triaged'), param(req, 'changed')) : undefined;
       const common = {
         params,
         problems,
         logs,
         deleted,
+        triaged,
         pageSizes: PAGE_SIZES,
         defaultSize: o.pageSize,
         searchFields: SEARCH_FIELDS,
@@ -127,6 +144,8 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
           nav: 'groups',
           messages: [],
           groups: r.groups,
+          returnFields: listQuery({ ...params, view: 'groups' }, o.pageSize, o.log),
+          ignoreMore: IGNORE_MORE,
           total: r.total,
           totalExact: true,
           first: r.groups.length > 0 ? offset + 1 : 0,

@@ -10,9 +10,9 @@ import { parseFrame, type StackFrame } from '../../model/stack.js';
 import { OPEN_STATE } from '../../model/triage.js';
 import type { ViewerContext } from '../context.js';
 import { baseOf, href } from '../links.js';
-import { filterOf, listQuery, param, readListParams } from '../filters.js';
+import { MAX_SIZE, filterOf, listQuery, param, readListParams } from '../filters.js';
 import { restoreAppHeaders } from './access.js';
-import { queryError } from './list.js';
+import { IGNORE_MORE, queryError } from './list.js';
 
 /** The error `/test` raises through `next(err)`, so the app's own error logger records it. */
 export class ElmahTestError extends Error {
@@ -138,15 +138,12 @@ const TRIAGE_NOTICES: Record<string, string> = {
 
 /** An ignore lasting a day. */
 const DAY_MS = 86_400_000;
-/** The occurrences an "ignore for N more" button names. */
-const IGNORE_MORE = 100;
 
 /**
  * The change of state a detail page button asks for (`action` of the form), as the client takes it;
  * ERR_ELMAH_INVALID_STATE for an unknown action.
  */
-export function changeOfForm(body: Record<string, unknown>, fingerprint: string, now: Date): Record<string, unknown> {
-  const fingerprints = [fingerprint];
+export function changeOfForm(body: Record<string, unknown>, fingerprints: readonly string[], now: Date): Record<string, unknown> {
   switch (body.action) {
     case 'resolve':
       return { fingerprints, status: 'resolved' };
@@ -162,9 +159,38 @@ export function changeOfForm(body: Record<string, unknown>, fingerprint: string,
       return { fingerprints, status: 'open' };
     default:
       throw new ElmahError('ERR_ELMAH_INVALID_STATE', 'Unknown action on a group.', {
-        help: 'Use the buttons of the detail page: resolve, resolve-version, ignore, ignore-day, ignore-more or reopen.',
+        help: 'Use the buttons of the detail page or the groups view: resolve, resolve-version, ignore, ignore-day, ignore-more or reopen.',
       });
   }
+}
+
+/** The most groups one form may change: the largest page of the groups view. */
+const MAX_SELECTED = MAX_SIZE;
+
+/**
+ * The groups ticked in the groups view (`group` fields, `<log>:<fingerprint>`), by log. Log names hold no colon,
+ * so the first one separates the two. With a pinned log, a group of another log is refused. ERR_ELMAH_INVALID_STATE
+ * for a malformed value or more than {@link MAX_SELECTED}.
+ */
+export function selectedGroups(value: unknown, pinnedLog: string | undefined): Map<string, string[]> {
+  const values = value === undefined ? [] : Array.isArray(value) ? (value as unknown[]) : [value];
+  const invalid = (why: string) =>
+    new ElmahError('ERR_ELMAH_INVALID_STATE', `The groups to change are not valid: ${why}.`, {
+      help: 'Tick the groups in the groups view and press one of its buttons.',
+    });
+  if (values.length > MAX_SELECTED) throw invalid(`more than ${MAX_SELECTED}`);
+  const byLog = new Map<string, string[]>();
+  for (const v of values) {
+    const at = typeof v === 'string' ? v.indexOf(':') : -1;
+    const log = at > 0 ? (v as string).slice(0, at) : '';
+    const fingerprint = at > 0 ? (v as string).slice(at + 1) : '';
+    if (!isLogName(log) || fingerprint.length === 0 || fingerprint.length > 200) throw invalid('expected <log>:<fingerprint>');
+    if (pinnedLog !== undefined && log !== pinnedLog) throw invalid(`log ${log} is not the log of this viewer`);
+    const list = byLog.get(log) ?? [];
+    if (!list.includes(fingerprint)) list.push(fingerprint);
+    byLog.set(log, list);
+  }
+  return byLog;
 }
 
 /** Adds GET /detail/:id, /json/:id, the delete and group state routes and /test. */
@@ -206,6 +232,8 @@ export function messageRoutes(
         sameCount: same.total,
         sameExact: same.totalExact,
         countedOnly: group?.countedOnly ?? 0,
+        reach: group?.reach,
+        groupCount: group?.count ?? 0,
         state: group?.state ?? OPEN_STATE,
         ignoreMore: IGNORE_MORE,
         triaged: TRIAGE_NOTICES[param(req, 'triaged')] ?? '',
@@ -248,10 +276,40 @@ export function messageRoutes(
       requireTriage(ctx.who);
       const { id, body, log } = await postedMessage(req, ctx.client, o.log);
       const message = await ctx.client.get(log, id);
-      const input = changeOfForm(body, message.fingerprint, new Date());
+      const input = changeOfForm(body, [message.fingerprint], new Date());
       await ctx.client.setGroupState(log, input);
       caches.invalidate();
       res.redirect(303, href(baseOf(req), `/detail/${id}`, { ...(o.log ? {} : { log }), triaged: String(input.status) }));
+    }),
+  );
+
+  // Changing the state of the groups ticked in the groups view, then back to the same page of the view.
+  router.post(
+    '/groups/state',
+    parseForm,
+    failures.handle('viewerGroupsState', async (req, res) => {
+      csrf.require(req);
+      const ctx = requests.of(req);
+      requireTriage(ctx.who);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      // The view to return to travels in the form, as the delete form's filter does; it goes through the same checks.
+      const { params } = readListParams({ query: body } as unknown as Request, { size: o.pageSize, pinnedLog: o.log });
+      const back = listQuery({ ...params, view: 'groups' }, o.pageSize, o.log);
+      const selected = selectedGroups(body.group, o.log);
+      if (selected.size === 0) {
+        res.redirect(303, href(baseOf(req), '/', { ...back, triaged: 'none' }));
+        return;
+      }
+      const now = new Date();
+      // Checked before anything changes, so that an unknown action changes no log.
+      const inputs = [...selected].map(([log, fingerprints]) => ({ log, input: changeOfForm(body, fingerprints, now) }));
+      let changed = 0;
+      try {
+        for (const { log, input } of inputs) changed += (await ctx.client.setGroupState(log, input)).changed;
+      } finally {
+        caches.invalidate();
+      }
+      res.redirect(303, href(baseOf(req), '/', { ...back, triaged: String(inputs[0]!.input.status), changed: String(changed) }));
     }),
   );
 
