@@ -233,6 +233,12 @@ describeIf('viewer in a browser', () => {
         if (top > viewport.height) problems.push(`list phone: the first error starts at y = ${top}`);
         expect(await page.locator('#q').isVisible()).toBe(true);
         expect(await page.locator('#status').isVisible()).toBe(false);
+        // The search box shows the whole of a long query: it grows with its text instead of hiding the rest.
+        await page.goto(`${demoOrigin}/elmah.axd/?q=${encodeURIComponent('statusCode:[500 TO 599] AND NOT url:"/checkout"')}`);
+        const box = (await page.evaluate(
+          "(function (q) { return [q.scrollWidth - q.clientWidth, q.scrollHeight - q.clientHeight]; })(document.getElementById('q'))",
+        )) as number[];
+        expect(box).toEqual([0, 0]);
       }
       await page.close();
     }
