@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { demoMessages } from '../fixtures/demo-messages';
+import { makeMessage } from '../helpers/messages';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -243,6 +244,49 @@ describeIf('viewer in a browser', () => {
       await page.close();
     }
     expect(problems).toEqual([]);
+  });
+
+  it('keeps the new-errors notice in view while scrolled, saying how many arrived', async () => {
+    const live = await createViewerApp({ count: 40, viewer: { refreshSeconds: 1 } });
+    const liveServer = http.createServer(live.app);
+    await new Promise<void>((resolve) => liveServer.listen(0, '127.0.0.1', resolve));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    try {
+      await page.goto(`http://127.0.0.1:${(liveServer.address() as AddressInfo).port}/elmah.axd/`);
+      await page.evaluate('window.scrollTo(0, 600)');
+      const now = new Date().toISOString();
+      await live.store.append([makeMessage({ title: 'Fresh one', dateTime: now }), makeMessage({ title: 'Fresh two', dateTime: now })]);
+      const banner = page.locator('#new-errors');
+      await banner.waitFor({ state: 'visible', timeout: 10_000 });
+      expect((await banner.textContent())!.replace(/\s+/g, ' ').trim()).toBe('2 new errors arrived. Show them');
+      // Sticky: still on screen although the page is scrolled past where it sits.
+      const top = Number(await page.evaluate("document.getElementById('new-errors').getBoundingClientRect().top"));
+      expect(top).toBeGreaterThanOrEqual(0);
+      expect(top).toBeLessThan(100);
+    } finally {
+      await page.close();
+      await new Promise((r) => liveServer.close(r));
+    }
+  });
+
+  it('copies the stack with its button, which stays hidden where the script does not run', async () => {
+    const context = await browser.newContext();
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: demoOrigin });
+    const page = await context.newPage();
+    const m = demo.messages[0]!;
+    await page.goto(`${demoOrigin}/elmah.axd/detail/${m.id}?log=default`);
+    await page.locator('#copy-stack').click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(m.detail);
+    expect((await page.locator('#copy-stack').textContent())!.trim()).toBe('Copied');
+    await context.close();
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    const noScript = await plain.newPage();
+    await noScript.goto(`${demoOrigin}/elmah.axd/detail/${m.id}?log=default`);
+    expect(await noScript.locator('#copy-stack').isVisible()).toBe(false);
+    // Without the script, deleting still takes two presses: the summary opens the confirmation.
+    await noScript.locator('details.confirm > summary').click();
+    expect(await noScript.locator('details.confirm button.danger-solid').isVisible()).toBe(true);
+    await plain.close();
   });
 
   it('never executes the XSS corpus: list, groups, search, detail of every payload', async () => {
