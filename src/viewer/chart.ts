@@ -14,6 +14,11 @@ export interface Bar {
   count: number;
   /** Tooltip: `Jan 01 10:00–11:00 UTC: 3 errors`. */
   label: string;
+  /** The bucket's time range, ISO, `from` included and `to` not. */
+  from: string;
+  to: string;
+  /** Where the bar links (the list filtered to its time range), or '' for an empty bar. */
+  href: string;
 }
 
 /** A deployment on the chart: a vertical line at its time, labelled with its version where there is room. */
@@ -40,38 +45,76 @@ export interface BarChart {
   bars: Bar[];
   max: number;
   total: number;
-  /** Up to five labels along the time axis. */
-  ticks: { x: number; text: string }[];
+  /** Labels along the time axis, at whole steps of UTC time (midnight for days), equally spaced. */
+  ticks: { x: number; text: string; anchor: 'start' | 'middle' | 'end' }[];
+  /** The font size of the labels, in view box units. */
+  fontSize: number;
   /** The deployments within the window, oldest first. */
   markers: DeploymentMarker[];
   /** Sentence for screen readers. */
   summary: string;
 }
 
-const W = 960;
-const H = 120;
-const LEFT = 36;
-const TOP = 8;
-const BOTTOM = 96;
+/** The geometry of one drawing of the chart: its view box, plot area, font size and how many labels fit. */
+export interface ChartSize {
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+  bottom: number;
+  fontSize: number;
+  maxTicks: number;
+}
+
+/** The chart on a wide screen: 960×120. */
+export const WIDE: ChartSize = { width: 960, height: 120, left: 36, top: 8, bottom: 96, fontSize: 10, maxTicks: 8 };
+/** The chart on a phone: a narrower view box, so that its labels stay readable when it is drawn 360 px wide. */
+export const NARROW: ChartSize = { width: 400, height: 150, left: 30, top: 10, bottom: 124, fontSize: 12, maxTicks: 4 };
+
 /** Longest version label drawn, and the width of one of its characters at the chart's font size. */
 const LABEL_CHARS = 16;
-const CHAR_PX = 6;
+const CHAR_EM = 0.6;
 
-function label(t: number, spanMs: number): string {
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+/** The steps between time labels, shortest first: each a divisor of a day or a whole number of days. */
+const TICK_STEPS = [5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY];
+
+function dayLabel(t: number): string {
   const iso = new Date(t).toISOString();
-  const month = MONTHS[new Date(t).getUTCMonth()]!;
-  if (spanMs <= 2 * 86_400_000) return iso.slice(11, 16);
-  return `${month} ${iso.slice(8, 10)}`;
+  return `${MONTHS[new Date(t).getUTCMonth()]!} ${iso.slice(8, 10)}`;
 }
 
 /**
- * Lays out a histogram as bars in a 960×120 view box, with a marker for each deployment (newest first or in any
- * order) whose time falls within the histogram's window.
+ * The time labels of a window: the shortest step of TICK_STEPS that gives at most `maxTicks` labels, each at a
+ * whole multiple of the step in UTC (so a day step lands on midnight). A label at midnight reads `Nov 22`, any
+ * other `06:00`.
  */
-export function barChart(h: HistogramResult, deployments: readonly Deployment[] = []): BarChart {
+export function timeTicks(start: number, end: number, maxTicks: number): { t: number; text: string }[] {
+  const span = Math.max(1, end - start);
+  const step = TICK_STEPS.find((s) => Math.floor(end / s) - Math.ceil(start / s) + 1 <= maxTicks) ?? Math.ceil(span / maxTicks / DAY) * DAY;
+  const out: { t: number; text: string }[] = [];
+  for (let t = Math.ceil(start / step) * step; t <= end && out.length < maxTicks; t += step)
+    out.push({ t, text: t % DAY === 0 ? dayLabel(t) : new Date(t).toISOString().slice(11, 16) });
+  return out;
+}
+
+/**
+ * Lays out a histogram as bars in the view box of `size` (960×120 by default), with a marker for each deployment
+ * (newest first or in any order) whose time falls within the histogram's window. `linkOf` gives each bar with
+ * errors a link to its time range.
+ */
+export function barChart(
+  h: HistogramResult,
+  deployments: readonly Deployment[] = [],
+  size: ChartSize = WIDE,
+  linkOf?: (from: string, to: string) => string,
+): BarChart {
+  const { width: W, height: H, left: LEFT, top: TOP, bottom: BOTTOM, fontSize } = size;
+  const charPx = fontSize * CHAR_EM;
   const start = Date.parse(h.from);
   const end = Date.parse(h.to);
-  const span = end - start;
   const n = h.counts.length;
   const max = Math.max(0, ...h.counts);
   const total = h.counts.reduce((a, b) => a + b, 0);
@@ -81,6 +124,8 @@ export function barChart(h: HistogramResult, deployments: readonly Deployment[] 
     const hh = max === 0 ? 0 : Math.max(count > 0 ? 2 : 0, Math.round(((BOTTOM - TOP) * count) / max));
     const t0 = start + i * h.bucketMs;
     const t1 = Math.min(end, t0 + h.bucketMs);
+    const from = new Date(t0).toISOString();
+    const to = new Date(t1).toISOString();
     return {
       x: round(LEFT + i * slot),
       y: BOTTOM - hh,
@@ -88,15 +133,18 @@ export function barChart(h: HistogramResult, deployments: readonly Deployment[] 
       h: hh,
       count,
       label: `${fullLabel(t0)} to ${fullLabel(t1)}: ${count} error${count === 1 ? '' : 's'}`,
+      from,
+      to,
+      href: count > 0 && linkOf ? linkOf(from, to) : '',
     };
   });
-  const ticks: { x: number; text: string }[] = [];
-  const tickCount = Math.min(5, n);
-  for (let i = 0; i < tickCount; i++) {
-    const frac = tickCount === 1 ? 0 : i / (tickCount - 1);
-    ticks.push({ x: round(LEFT + frac * (W - LEFT)), text: label(start + frac * span, span) });
-  }
-  const markers = deploymentMarkers(start, end, deployments);
+  const ticks = timeTicks(start, end, size.maxTicks).map(({ t, text }) => {
+    const x = timeX(t, start, end, size);
+    const half = (text.length * charPx) / 2;
+    const anchor: 'start' | 'middle' | 'end' = x - half < LEFT ? 'start' : x + half > W ? 'end' : 'middle';
+    return { x, text, anchor };
+  });
+  const markers = deploymentMarkers(start, end, deployments, size);
   const deployed = markers.length > 0 ? ` Deployments: ${markers.map((m) => m.title.replace(/^Deployed /, '')).join('; ')}.` : '';
   return {
     width: W,
@@ -108,27 +156,30 @@ export function barChart(h: HistogramResult, deployments: readonly Deployment[] 
     max,
     total,
     ticks,
+    fontSize,
     markers,
     summary: `${total} error${total === 1 ? '' : 's'} from ${fullLabel(start)} to ${fullLabel(end)}, at most ${max} in one interval.${deployed}`,
   };
 }
 
 /** The x position of a time in the plot area of a window [start, end]. */
-export function timeX(t: number, start: number, end: number): number {
-  return round(LEFT + ((t - start) / Math.max(1, end - start)) * (W - LEFT));
+export function timeX(t: number, start: number, end: number, size: ChartSize = WIDE): number {
+  return round(size.left + ((t - start) / Math.max(1, end - start)) * (size.width - size.left));
 }
 
 /** Markers of the deployments in [start, end], oldest first; a label is left out where it would overlap the one before. */
-function deploymentMarkers(start: number, end: number, deployments: readonly Deployment[]): DeploymentMarker[] {
+function deploymentMarkers(start: number, end: number, deployments: readonly Deployment[], size: ChartSize): DeploymentMarker[] {
+  const W = size.width;
+  const charPx = size.fontSize * CHAR_EM;
   const inside = deployments
     .map((d) => ({ d, t: Date.parse(d.created) }))
     .filter(({ t }) => t >= start && t <= end)
     .sort((a, b) => a.t - b.t);
   let free = 0;
   return inside.map(({ d, t }) => {
-    const x = timeX(t, start, end);
+    const x = timeX(t, start, end, size);
     const text = d.version.length > LABEL_CHARS ? `${d.version.slice(0, LABEL_CHARS - 1)}…` : d.version;
-    const width = text.length * CHAR_PX;
+    const width = text.length * charPx;
     const anchor = x + 3 + width > W ? 'end' : 'start';
     const left = anchor === 'start' ? x + 3 : x - 3 - width;
     const room = left >= free;
@@ -165,11 +216,46 @@ export function sparkline(counts: readonly number[], width = 100, height = 20): 
 const CHART_BUCKETS: Record<Since, number> = { '1h': 60, '24h': 48, '7d': 84, '30d': 60, '90d': 90 };
 const DEFAULT_CHART_RANGE: Since = '7d';
 
-/** The chart's time window: the list's range, or the last 7 days, aligned to whole buckets. */
-export function chartWindow(since: Since | '', now: Date): { from: string; to: string; buckets: number } {
+/** Most buckets of a finer chart. */
+const MAX_FINE_BUCKETS = 240;
+
+/**
+ * The chart's time window: the list's range, or the last 7 days, aligned to whole buckets. `fine` asks for
+ * shorter buckets (whole hours, at most 240 of them), for a window that is mostly empty.
+ */
+export function chartWindow(since: Since | '', now: Date, fine = false): { from: string; to: string; buckets: number } {
   const range = since || DEFAULT_CHART_RANGE;
-  const buckets = CHART_BUCKETS[range];
-  const bucketMs = SINCE[range] / buckets;
+  const span = SINCE[range];
+  const coarse = span / CHART_BUCKETS[range];
+  const bucketMs = fine && coarse > HOUR ? Math.ceil(span / MAX_FINE_BUCKETS / HOUR) * HOUR : coarse;
+  const buckets = Math.round(span / bucketMs);
   const end = Math.ceil(now.getTime() / bucketMs) * bucketMs;
   return { from: new Date(end - bucketMs * buckets).toISOString(), to: new Date(end).toISOString(), buckets };
+}
+
+/** The label of a chart's range: `the last 7 days`. */
+export function rangeLabel(since: Since | ''): string {
+  const range = since || DEFAULT_CHART_RANGE;
+  const n = parseInt(range, 10);
+  const unit = range.endsWith('h') ? 'hour' : 'day';
+  return n === 1 ? `the last ${unit}` : `the last ${n} ${unit}s`;
+}
+
+/** True when errors fall in fewer than a quarter of the buckets, and finer buckets would show them apart. */
+export function mostlyEmpty(counts: readonly number[]): boolean {
+  const used = counts.filter((c) => c > 0).length;
+  return used > 0 && used * 4 < counts.length;
+}
+
+/** A search narrowed to a time range, `from` included and `to` not: `(q) AND dateTime:[from TO to}`. */
+export function withTimeRange(q: string, from: string, to: string): string {
+  const short = (iso: string) => iso.replace('.000Z', 'Z');
+  const range = `dateTime:[${short(from)} TO ${short(to)}}`;
+  return q ? `(${q}) AND ${range}` : range;
+}
+
+/** The length of a bucket in words: `30 minutes`, `1 hour`, `2 hours`. */
+export function bucketLabel(ms: number): string {
+  const [n, unit] = ms % DAY === 0 ? [ms / DAY, 'day'] : ms % HOUR === 0 ? [ms / HOUR, 'hour'] : [Math.round(ms / MINUTE), 'minute'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }

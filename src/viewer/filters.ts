@@ -29,7 +29,6 @@ export interface ListParams {
   /** The search text as typed. */
   q: string;
   status: StatusClass | '';
-  type: string;
   log: string;
   since: Since | '';
   /** The groups view's triage filter: one state, or every state. Open unless asked otherwise. */
@@ -72,7 +71,6 @@ export function readListParams(
     size: defaults.size,
     q: '',
     status: '',
-    type: '',
     log: defaults.pinnedLog ?? '',
     since: '',
     state: 'open',
@@ -101,6 +99,10 @@ export function readListParams(
   }
 
   params.q = param(req, 'q').trim();
+  // The type box of earlier versions: `?type=X` links still work, as the term `type:X` of the search.
+  const type = param(req, 'type').trim();
+  if (type.length > 512) problems.push({ field: 'type', message: 'The type filter is longer than 512 characters.' });
+  else if (type) params.q = withTerm(params.q, 'type', type);
   if (params.q) {
     try {
       parseQuery(params.q);
@@ -114,10 +116,6 @@ export function readListParams(
   const status = param(req, 'status');
   if (status === '5xx' || status === '4xx') params.status = status;
   else if (status !== '') problems.push({ field: 'status', message: `Unknown status class "${status.slice(0, 20)}": use 5xx or 4xx.` });
-
-  const type = param(req, 'type').trim();
-  if (type.length > 512) problems.push({ field: 'type', message: 'The type filter is longer than 512 characters.' });
-  else params.type = type;
 
   const log = param(req, 'log').trim();
   if (!defaults.pinnedLog && log !== '') {
@@ -147,12 +145,22 @@ function quote(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/**
+ * A search with one more `field:value` term ANDed: `TypeError url:/orders` + type RangeError →
+ * `TypeError url:/orders type:RangeError`; a search with OR goes in parentheses first. A term already there is not added twice.
+ */
+export function withTerm(q: string, field: string, value: string): string {
+  const term = `${field}:${/^[\w.$@/-]+$/.test(value) && !/^(AND|OR|NOT)$/.test(value) ? value : quote(value)}`;
+  if (!q) return term;
+  if (q.split(/\s+/).includes(term)) return q;
+  return `${/\bOR\b|\|\|/.test(q) ? `(${q})` : q} ${term}`;
+}
+
 /** The query text the client runs: the search and the quick filters ANDed. Undefined when nothing filters. */
-export function composeQuery(p: Pick<ListParams, 'q' | 'status' | 'type'>): string | undefined {
+export function composeQuery(p: Pick<ListParams, 'q' | 'status'>): string | undefined {
   const parts: string[] = [];
   if (p.q) parts.push(`(${p.q})`);
   if (p.status) parts.push(STATUS[p.status]);
-  if (p.type) parts.push(`type:${quote(p.type)}`);
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }
 
@@ -177,7 +185,6 @@ export function listQuery(p: Partial<ListParams>, defaultSize: number, pinnedLog
   if (p.view === 'groups') out.view = 'groups';
   if (p.q) out.q = p.q;
   if (p.status) out.status = p.status;
-  if (p.type) out.type = p.type;
   if (p.log && !pinnedLog) out.log = p.log;
   if (p.since) out.since = p.since;
   if (p.view === 'groups' && p.state && p.state !== 'open') out.state = p.state;

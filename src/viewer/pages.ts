@@ -51,7 +51,10 @@ export class Pages {
 
   /** A page that explains a problem (401, 403, 404, 429, 503…), in the layout. */
   async problem(req: Request, res: Response, status: number, heading: string, text: string, hint?: string): Promise<void> {
-    await this.render(req, res, status, 'problem', { pageTitle: heading, status, heading, text, hint: hint ?? '' });
+    // A server-side failure (the log unavailable, the viewer's key revoked) fails the list too: the page offers to
+    // try the same request again rather than a link "back" into the same failure.
+    const retry = status >= 500 && req.method === 'GET' ? `/${req.originalUrl.replace(/^[/\\]+/, '')}` : '';
+    await this.render(req, res, status, 'problem', { pageTitle: heading, status, heading, text, hint: hint ?? '', retry });
   }
 
   /** The markup of a standalone SVG image, views/svg/<name>.ejs. */

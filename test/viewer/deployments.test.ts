@@ -191,7 +191,9 @@ describe('viewer deployments', () => {
       const after = chartWindow('', new Date());
       expect(res.status).toBe(200);
       expect((res.text.match(/<g class="deployment">/g) ?? []).length).toBe(4);
-      const xs = [...res.text.matchAll(/<g class="deployment"><title>[^<]*<\/title><line x1="([\d.]+)"/g)].map((m) => Number(m[1]));
+      const xs = [...res.text.matchAll(/<g class="deployment"><title>[^<]*<\/title><line class="chart-deploy" x1="([\d.]+)"/g)].map((m) =>
+        Number(m[1]),
+      );
       const expected = (w: { from: string; to: string }): number[] =>
         [20.5, 15.5, 10.5, 5.5].map((h) => timeX(Date.now() - h * HOUR, Date.parse(w.from), Date.parse(w.to)));
       // Positions follow the window; a few seconds of test time move them by less than a pixel.

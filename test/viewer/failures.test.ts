@@ -98,6 +98,18 @@ describe('Failures', () => {
     expect(res.text).toContain('Wait a minute.');
   });
 
+  it('offers to try a 503 again instead of a link back into the same failure; a 4xx links back to the log', async () => {
+    const { app } = appThatFails(() => coded('ERR_ELMAH_STORE_UNAVAILABLE'));
+    const res = await request(app).get('/page?q=a');
+    expect(res.status).toBe(503);
+    expect(res.text).toContain('<a class="button" href="/page?q=a">Try again</a>');
+    expect(res.text).not.toContain('Back to the error log');
+    const missing = appThatFails(() => coded('ERR_ELMAH_NOT_FOUND'));
+    const notFound = await request(missing.app).get('/page');
+    expect(notFound.text).toContain('Back to the error log');
+    expect(notFound.text).not.toContain('Try again');
+  });
+
   it('answers in JSON on /json and for key-header requests', async () => {
     const { app } = appThatFails(() => coded('ERR_ELMAH_NOT_FOUND'));
     const res = await request(app).get('/json/abc');

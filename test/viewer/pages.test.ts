@@ -19,9 +19,14 @@ describe('viewer pages', () => {
       expect(rows(res.text)).toBe(15);
       expect(res.text).toMatch(/Errors <strong>1<\/strong> to <strong>15<\/strong> of <strong>30<\/strong>/);
       expect(res.text.indexOf('Order 0 failed')).toBeLessThan(res.text.indexOf('Order 1 failed'));
-      for (const col of ['Host', 'Status', 'Type', 'Error', 'User', 'Time (UTC)']) expect(res.text).toContain(`>${col}</th>`);
-      expect(res.text).toContain('web-1');
+      for (const col of ['Log', 'Status', 'Type', 'Error', 'User', 'Time (UTC)']) expect(res.text).toContain(`>${col}</th>`);
       expect(res.text).toContain('user0');
+      // One host on the whole page: no column of the same value on every row, but a line that says it.
+      expect(res.text).not.toContain('>Host</th>');
+      expect(res.text).toContain('<p class="muted same-values">Every error on this page: host web-1.</p>');
+      const billing = await request(t.app).get('/elmah.axd/?log=billing');
+      expect(billing.text).not.toContain('>Log</th>');
+      expect(billing.text).toContain('Every error on this page: log billing · host web-1.');
     });
 
     it('pages with ?page and ?size', async () => {
@@ -103,9 +108,14 @@ describe('viewer pages', () => {
 
     it('offers the chart, CSV download and auto-refresh of the first page', async () => {
       const res = await request(t.app).get('/elmah.axd/?q=Order');
-      expect(res.text).toContain('<img src="/elmah.axd/chart.svg?q=Order"');
+      // The chart is drawn in the page (wide and narrow); its bars link to the list of their time range.
+      expect(res.text).toContain('<div class="chart-wide"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 960 120" class="chart-svg"');
+      expect(res.text).toContain(
+        '<div class="chart-narrow"><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 150" class="chart-svg"',
+      );
+      expect(res.text).toMatch(/<a class="chart-link" href="\/elmah.axd\/\?q=%28Order%29\+AND\+dateTime%3A%5B2\d{3}-/);
       expect(res.text).toContain('href="/elmah.axd/download?q=Order"');
-      expect(res.text).toMatch(/data-poll-url="\/elmah.axd\/poll\?q=Order" data-newest="[0-9A-Z]+" data-refresh="15"/);
+      expect(res.text).toMatch(/data-poll-url="\/elmah.axd\/poll\?q=Order" data-newest="[0-9A-Z]+" data-refresh="15" data-total="30"/);
       const page2 = await request(t.app).get('/elmah.axd/?page=2');
       expect(page2.text).not.toContain('data-poll-url');
       const off = await createViewerApp({ viewer: { refreshSeconds: 0 } });
@@ -145,6 +155,35 @@ describe('viewer pages', () => {
       expect(day.text).toContain('0 errors from');
     });
 
+    it('links each bar of the chart to the list of its time range, which lists exactly its errors', async () => {
+      const res = await request(t.app).get('/elmah.axd/');
+      const links = [...res.text.matchAll(/<div class="chart-wide">[\s\S]*?<\/div>/g)][0]![0].matchAll(
+        /<a class="chart-link" href="([^"]+)"><title>[^<]*: (\d+) errors?<\/title>/g,
+      );
+      let listed = 0;
+      let bars = 0;
+      for (const [, link, count] of links) {
+        const page = await request(t.app).get(link!.replace(/&amp;/g, '&') + '&size=100');
+        expect(page.status).toBe(200);
+        expect(rows(page.text)).toBe(Number(count));
+        listed += Number(count);
+        bars++;
+      }
+      // 30 errors an hour apart: a week in 2-hour bars is mostly empty, so the chart is drawn in hours.
+      expect(bars).toBe(30);
+      expect(listed).toBe(30);
+      expect(res.text).toContain('one bar per 1 hour');
+    });
+
+    it('says "No errors in the last 7 days" instead of drawing an empty chart', async () => {
+      const old = await createViewerApp({ count: 0, extra: [{ dateTime: new Date(Date.now() - 20 * 86_400_000).toISOString() }] });
+      const res = await request(old.app).get('/elmah.axd/');
+      expect(res.text).toContain('<p class="chart-empty">No errors in the last 7 days.</p>');
+      expect(res.text).not.toContain('<figure class="chart">');
+      const day = await request(t.app).get('/elmah.axd/?since=1h');
+      expect(day.text).toContain('No errors in the last hour.');
+    });
+
     it('draws a sparkline for a group and 404s an unknown one', async () => {
       const fp = t.messages[0]!.fingerprint;
       const res = await svg(t.app, `/elmah.axd/spark.svg?log=default&fingerprint=${fp}`);
@@ -163,15 +202,53 @@ describe('viewer pages', () => {
       expect(res.text).toContain(`${m.dateTime.slice(0, 10)} ${m.dateTime.slice(11, 19)} UTC`);
       expect(res.text).toContain('5 hours ago');
       expect(res.text).toContain('<ol class="frames app">');
-      expect(res.text).toContain('<span class="file">/app/src/routes/orders.js</span>');
+      // In-app paths relative to the app root (the folder above node_modules), the full path on hover.
+      expect(res.text).toContain('<span class="file" title="/app/src/routes/orders.js">src/routes/orders.js</span>');
+      expect(res.text).toContain('Paths relative to <span class="mono">/app/</span>');
+      expect(res.text).toContain('<pre id="stack-raw" hidden>Error: Something failed');
+      expect(res.text).toContain('<button type="button" id="copy-stack" class="small" hidden>Copy stack</button>');
       expect(res.text).toContain('<details class="frames lib">');
       expect(res.text).toContain('1 library frame');
-      for (const h of ['Server variables', 'Query string', 'Form', 'Cookies', 'Data'])
-        expect(res.text).toContain(`>${h} <span class="count">`);
+      // Empty sections are one line, not five empty tables.
+      expect(res.text).toContain('<p class="muted no-pairs">No server variables, query string, form, cookies or data.</p>');
+      expect(res.text).not.toContain('<span class="count">');
       expect(res.text).toContain(`href="/elmah.axd/json/${m.id}?log=default"`);
       expect(res.text).toContain('rel="prev"');
       expect(res.text).toContain('rel="next"');
       expect(res.text).toMatch(/href="\/elmah.axd\/\?q=fingerprint%3A[^"]+&amp;log=default">\d+ occurrences/);
+    });
+
+    it('names the type once, shows [Filtered] as a badge, and tables only the sections that have pairs', async () => {
+      const a = await createViewerApp({
+        count: 0,
+        extra: [
+          {
+            type: 'Error',
+            title: 'Error: connect ECONNREFUSED',
+            severity: 'Error',
+            cookies: [{ key: 'sid', value: '[Filtered]' }],
+            form: [{ key: 'qty', value: '2' }],
+          },
+          { type: 'TimeoutError', title: 'Payment provider did not answer', severity: 'Warning' },
+        ],
+      });
+      const [first, second] = a.messages;
+      const one = await request(a.app).get(`/elmah.axd/detail/${first!.id}?log=default`);
+      expect(one.text).not.toContain('<span class="type">Error</span>');
+      expect(one.text).not.toContain('class="sev');
+      expect(one.text).toContain('<h1 id="detail-title" class="title">Error: connect ECONNREFUSED</h1>');
+      expect(one.text).toContain('<span class="badge filtered" title="Removed before it was logged">filtered</span>');
+      expect(one.text).not.toContain('>[Filtered]<');
+      expect(one.text).toContain('>Form <span class="count">1</span>');
+      expect(one.text).toContain('>Cookies <span class="count">1</span>');
+      expect(one.text).toContain('No server variables, query string or data.');
+      const two = await request(a.app).get(`/elmah.axd/detail/${second!.id}?log=default`);
+      expect(two.text).toContain('<span class="type">TimeoutError</span>');
+      expect(two.text).toContain('<span class="sev sev-warning" title="Severity">Warning</span>');
+      // Nobody signed in on either: no User column of blanks.
+      const list = await request(a.app).get('/elmah.axd/');
+      expect(list.text).toContain('>Error</th>');
+      expect(list.text).not.toContain('>User</th>');
     });
 
     it('finds the log of a message when the URL does not name it', async () => {
@@ -309,7 +386,7 @@ describe('viewer pages', () => {
       expect(res.status).toBe(200);
       expect(res.text).toContain(`href="${base}/assets/viewer.css"`);
       expect(res.text).toContain(`href="${base}/detail/${a.messages[0]!.id}?log=default"`);
-      expect(res.text).toContain(`<img src="${base}/chart.svg"`);
+      expect(res.text).toContain(`<a class="chart-link" href="${base}/?q=dateTime%3A%5B`);
       const detail = await request(a.app).get(`${base}/detail/${a.messages[0]!.id}?log=default`);
       expect(detail.status).toBe(200);
       expect(detail.text).toContain(`href="${base}/"`);

@@ -2,12 +2,12 @@
 // session sealing and CSRF tokens, and template formatting.
 import type { ErrorGroup, LogClient } from '../../src/client/types';
 import type { Deployment } from '../../src/model/deployment';
-import { barChart, sparkline } from '../../src/viewer/chart';
+import { NARROW, barChart, chartWindow, mostlyEmpty, sparkline, timeTicks, withTimeRange } from '../../src/viewer/chart';
 import { MAX_GROUPS_WALKED, deploymentWindows, versionPerformance, windowQuery } from '../../src/viewer/deployments';
 import { csvCell, csvRow, rssDocument, xml } from '../../src/viewer/feeds';
-import { composeQuery } from '../../src/viewer/filters';
+import { composeQuery, withTerm } from '../../src/viewer/filters';
 import { fmt, findPackageRoot } from '../../src/viewer/render';
-import { stackView } from '../../src/viewer/routes/message';
+import { appRoot, relativeFile, stackView } from '../../src/viewer/routes/message';
 import { SessionCodec, parseCookies } from '../../src/viewer/session';
 import { AttemptLimiter } from '../../src/viewer/access';
 import { parseQuery } from '../../src/model/query';
@@ -29,7 +29,7 @@ describe('charts', () => {
     expect(c.bars[1]!.h).toBe(Math.round((c.bottom - c.top) / 2));
     expect(c.bars[3]!.h).toBeGreaterThanOrEqual(2);
     expect(c.bars[1]!.label).toBe('2026-01-01 06:00 UTC to 2026-01-01 12:00 UTC: 5 errors');
-    expect(c.ticks[0]!.text).toBe('00:00');
+    expect(c.ticks.map((t) => t.text)).toEqual(['Jan 01', '06:00', '12:00', '18:00', 'Jan 02']);
     expect(c.summary).toContain('16 errors');
   });
 
@@ -70,6 +70,52 @@ describe('charts', () => {
       deployment('a'.repeat(100), '2026-01-01T06:00:00.000Z'),
     ]);
     expect(long.markers[0]!.label).toBe(`${'a'.repeat(15)}…`);
+  });
+
+  it('puts day labels at UTC midnight, equally spaced, whatever the hour of the window', () => {
+    const from = Date.parse('2026-11-22T14:00:00.000Z');
+    const ticks = timeTicks(from, from + 7 * 86_400_000, 8);
+    expect(ticks.map((t) => t.text)).toEqual(['Nov 23', 'Nov 24', 'Nov 25', 'Nov 26', 'Nov 27', 'Nov 28', 'Nov 29']);
+    expect(ticks.every((t) => t.t % 86_400_000 === 0)).toBe(true);
+    const narrow = timeTicks(from, from + 7 * 86_400_000, NARROW.maxTicks);
+    expect(narrow.map((t) => t.text)).toEqual(['Nov 23', 'Nov 25', 'Nov 27', 'Nov 29']);
+    const day = timeTicks(Date.parse('2026-11-28T14:30:00.000Z'), Date.parse('2026-11-29T14:30:00.000Z'), 8);
+    expect(day.map((t) => t.text)).toEqual(['15:00', '18:00', '21:00', 'Nov 29', '03:00', '06:00', '09:00', '12:00']);
+    const c = barChart({
+      from: new Date(from).toISOString(),
+      to: new Date(from + 7 * 86_400_000).toISOString(),
+      bucketMs: 7_200_000,
+      counts: new Array(84).fill(1),
+    });
+    const gaps = c.ticks.slice(1).map((t, i) => Math.round((t.x - c.ticks[i]!.x) * 10));
+    expect(new Set(gaps).size).toBe(1);
+  });
+
+  it('links bars with errors to their time range, and narrows a search to it', () => {
+    const c = barChart(
+      { from: '2026-01-01T00:00:00.000Z', to: '2026-01-01T03:00:00.000Z', bucketMs: 3_600_000, counts: [0, 2, 0] },
+      [],
+      undefined,
+      (a, b) => `${a}/${b}`,
+    );
+    expect(c.bars.map((b) => b.href)).toEqual(['', '2026-01-01T01:00:00.000Z/2026-01-01T02:00:00.000Z', '']);
+    const q = withTimeRange('a OR b', '2026-01-01T01:00:00.000Z', '2026-01-01T02:00:00.000Z');
+    expect(q).toBe('(a OR b) AND dateTime:[2026-01-01T01:00:00Z TO 2026-01-01T02:00:00Z}');
+    expect(parseQuery(q)).toMatchObject({
+      kind: 'and',
+      children: [{ kind: 'or' }, { kind: 'range', field: 'dateTime', hiInclusive: false }],
+    });
+  });
+
+  it('uses hour buckets for a mostly empty week, and never more than 240 buckets', () => {
+    expect(mostlyEmpty([0, 0, 0, 0, 0, 0, 0, 3])).toBe(true);
+    expect(mostlyEmpty([0, 0, 0, 0, 0, 0, 0, 0])).toBe(false);
+    expect(mostlyEmpty([1, 1, 0, 0])).toBe(false);
+    const now = new Date('2026-11-29T20:10:00.000Z');
+    expect(chartWindow('', now).buckets).toBe(84);
+    expect(chartWindow('', now, true)).toEqual({ from: '2026-11-22T21:00:00.000Z', to: '2026-11-29T21:00:00.000Z', buckets: 168 });
+    expect(chartWindow('90d', now, true).buckets).toBe(240);
+    expect(chartWindow('24h', now, true).buckets).toBe(48);
   });
 
   it('makes sparkline points inside the box', () => {
@@ -218,6 +264,20 @@ describe('stack view', () => {
     ]);
     expect(stackView(undefined)).toEqual([]);
   });
+
+  it('finds the app root of a stack: above node_modules, or the folder the in-app frames share', () => {
+    const lib = stackView('Error: x\n    at a (/srv/shop/src/a.js:1:1)\n    at b (/srv/shop/node_modules/express/x.js:2:2)');
+    expect(appRoot(lib)).toBe('/srv/shop/');
+    expect(relativeFile('/srv/shop/src/a.js', '/srv/shop/')).toBe('src/a.js');
+    expect(relativeFile('file:///srv/shop/src/a.js', '/srv/shop/')).toBe('src/a.js');
+    expect(relativeFile('/elsewhere/a.js', '/srv/shop/')).toBe('/elsewhere/a.js');
+    const app = stackView('Error: x\n    at a (/srv/shop/src/routes/a.js:1:1)\n    at b (/srv/shop/src/app.js:2:2)');
+    expect(appRoot(app)).toBe('/srv/shop/src/');
+    expect(appRoot(stackView('Error: x\n    at a (/srv/shop/src/a.js:1:1)'))).toBe('');
+    expect(appRoot(stackView('Error: x\n    at a (C:\\app\\src\\a.js:1:1)\n    at b (C:\\app\\node_modules\\x\\y.js:1:1)'))).toBe(
+      'C:\\app\\',
+    );
+  });
 });
 
 describe('sessions and CSRF', () => {
@@ -285,10 +345,24 @@ describe('templates and filters', () => {
   });
 
   it('composes the search with quick filters into one valid query', () => {
-    const q = composeQuery({ q: 'a OR b', status: '5xx', type: 'My "odd" \\ Type' })!;
-    expect(q).toBe('(a OR b) AND statusCode:[500 TO 599] AND type:"My \\"odd\\" \\\\ Type"');
-    expect(parseQuery(q).kind).toBe('and');
-    expect(composeQuery({ q: '', status: '', type: '' })).toBeUndefined();
+    const q = composeQuery({ q: withTerm('a OR b', 'type', 'My "odd" \\ Type'), status: '5xx' })!;
+    expect(q).toBe('((a OR b) type:"My \\"odd\\" \\\\ Type") AND statusCode:[500 TO 599]');
+    expect(parseQuery(q)).toMatchObject({
+      kind: 'and',
+      children: [
+        { kind: 'and', children: [{ kind: 'or' }, { kind: 'term', field: 'type', value: 'My "odd" \\ Type' }] },
+        { kind: 'range' },
+      ],
+    });
+    expect(composeQuery({ q: '', status: '' })).toBeUndefined();
+  });
+
+  it('adds a term to a search once, quoting a value only where it must', () => {
+    expect(withTerm('', 'type', 'TypeError')).toBe('type:TypeError');
+    expect(withTerm('timeout', 'type', 'TypeError')).toBe('timeout type:TypeError');
+    expect(withTerm('timeout type:TypeError', 'type', 'TypeError')).toBe('timeout type:TypeError');
+    expect(withTerm('', 'type', 'OR')).toBe('type:"OR"');
+    expect(withTerm('', 'type', 'a:b (c)')).toBe('type:"a:b (c)"');
   });
 
   it('finds the package root holding views/', () => {

@@ -1,10 +1,10 @@
-// express-elmah viewer: the one script. It adds "new errors" to the first page of the list, by asking /poll
-// for the newest id, and a tick-all box to the groups view; everything else works without it. Same-origin,
-// no inline code.
-/* global document, window, fetch, setInterval */
+// express-elmah viewer: the one script. It adds comforts to pages that work without it: "/" and Enter for the
+// search, "copy stack" on the detail page, a tick-all box in the groups view, and "new errors" on the first page
+// of the list (asking /poll for the newest id). Same-origin, no inline code.
+/* global document, window, fetch, setInterval, navigator */
 (function () {
   'use strict';
-  // "/" focuses the search box, as on many tools; Escape leaves it.
+  // "/" focuses the search box, as on many tools; Escape leaves it; Enter runs the search (Shift+Enter breaks the line).
   document.addEventListener('keydown', function (e) {
     var q = document.getElementById('q');
     if (!q) return;
@@ -15,8 +15,41 @@
       q.select();
     } else if (e.key === 'Escape' && document.activeElement === q) {
       q.blur();
+    } else if (e.key === 'Enter' && document.activeElement === q && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      if (q.form && typeof q.form.requestSubmit === 'function') q.form.requestSubmit();
+      else if (q.form) q.form.submit();
     }
   });
+
+  // "Copy stack": the button is hidden until this script can make it work.
+  var copyButton = document.getElementById('copy-stack');
+  var raw = document.getElementById('stack-raw');
+  if (copyButton && raw) {
+    copyButton.hidden = false;
+    copyButton.addEventListener('click', function () {
+      var text = raw.textContent || '';
+      var done = function (ok) {
+        copyButton.textContent = ok ? 'Copied' : 'Copy failed: select the stack by hand';
+        window.setTimeout(function () { copyButton.textContent = 'Copy stack'; }, 2000);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+        return;
+      }
+      // Plain http on another host: the older way, through a selection.
+      var area = document.createElement('textarea');
+      area.value = text;
+      area.setAttribute('readonly', '');
+      area.className = 'offscreen';
+      document.body.appendChild(area);
+      area.select();
+      var ok;
+      try { ok = document.execCommand('copy'); } catch (err) { ok = false; }
+      document.body.removeChild(area);
+      done(ok);
+    });
+  }
 
   // The groups view's boxes: a box that ticks every row of the page, and a count of the ticked rows.
   // Without this script the boxes and buttons work the same; only the page-wide box is missing.
@@ -46,8 +79,10 @@
   var url = body.getAttribute('data-poll-url');
   var seconds = Number(body.getAttribute('data-refresh'));
   var shown = body.getAttribute('data-newest') || '';
+  var shownTotal = Number(body.getAttribute('data-total'));
   if (!url || !(seconds > 0) || typeof fetch !== 'function') return;
   var banner = document.getElementById('new-errors');
+  var bannerText = document.getElementById('new-errors-text');
   var busy = false;
 
   function userIsBusy() {
@@ -63,9 +98,12 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data || !data.newest || data.newest === shown) return;
-        // Reload quietly when the reader is idle at the top; otherwise offer the new errors.
-        if (!userIsBusy()) window.location.reload();
-        else if (banner) banner.hidden = false;
+        // Reload quietly when the reader is idle at the top; otherwise offer the new errors, saying how many.
+        if (!userIsBusy()) { window.location.reload(); return; }
+        if (!banner) return;
+        var n = typeof data.total === 'number' && shownTotal >= 0 ? data.total - shownTotal : 0;
+        if (bannerText) bannerText.textContent = n > 0 ? (n === 1 ? '1 new error arrived.' : n + ' new errors arrived.') : 'New errors arrived.';
+        banner.hidden = false;
       })
       .catch(function () { /* offline or signed out: try again later */ })
       .then(function () { busy = false; });

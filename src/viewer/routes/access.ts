@@ -16,6 +16,39 @@ import { SESSION_COOKIE, parseCookies, setCookie, type SessionData } from '../se
 /** Routes that also take an API key in a header, for scripts. */
 const KEY_HEADER_ROUTES = /^\/(json\/[^/]+|download)\/?$/;
 
+/** The headers the viewer sets on every response (helmet's and its own). */
+const VIEWER_HEADERS = [
+  'cache-control',
+  'x-robots-tag',
+  'content-security-policy',
+  'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+  'origin-agent-cluster',
+  'referrer-policy',
+  'x-content-type-options',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-frame-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+] as const;
+
+/** Each response's headers as they were before the viewer set its own. */
+const appHeaders = new WeakMap<Response, Map<string, string | number | string[] | undefined>>();
+
+/**
+ * Puts back the headers the app had set before the viewer's: for a response that the app's own error handling
+ * answers (the test error), whose page the viewer's CSP would break (its inline styles blocked).
+ */
+export function restoreAppHeaders(res: Response): void {
+  const before = appHeaders.get(res);
+  if (!before || res.headersSent) return;
+  for (const [name, value] of before) {
+    if (value === undefined) res.removeHeader(name);
+    else res.setHeader(name, value);
+  }
+}
+
 /** Strict CSP (nothing inline, nothing from elsewhere), no-store, noindex, no-referrer. HSTS is the app's call. */
 export function viewerHeaders(): RequestHandler {
   const helmetMiddleware = helmet({
@@ -37,6 +70,7 @@ export function viewerHeaders(): RequestHandler {
     strictTransportSecurity: false,
   });
   return function viewerHeadersMiddleware(req: Request, res: Response, next: NextFunction) {
+    appHeaders.set(res, new Map(VIEWER_HEADERS.map((name) => [name, res.getHeader(name)])));
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('X-Robots-Tag', 'noindex, nofollow');
     helmetMiddleware(req, res, next);

@@ -2,7 +2,8 @@
 import type { Router } from 'express';
 import { ElmahError } from '../../model/errors.js';
 import { isLogName } from '../../model/message.js';
-import { barChart, chartWindow, sparkline } from '../chart.js';
+import { IS_VALUES, KEYWORD_FIELDS, TEXT_FIELDS } from '../../model/query.js';
+import { NARROW, WIDE, barChart, bucketLabel, chartWindow, mostlyEmpty, rangeLabel, sparkline, withTimeRange } from '../chart.js';
 import type { ViewerContext } from '../context.js';
 import { deploymentsBetween, deploymentsToShow } from '../deployments.js';
 import { baseOf, href } from '../links.js';
@@ -16,10 +17,18 @@ import {
   readListParams,
   statesOf,
   versionQuery,
+  withTerm,
   type ListParams,
   type ParamProblem,
   type Since,
 } from '../filters.js';
+
+/** The fields of the search language, as the search help lists them. */
+const SEARCH_FIELDS = {
+  text: [...TEXT_FIELDS, 'message'],
+  keyword: KEYWORD_FIELDS.filter((f) => f !== 'dateTime'),
+  is: IS_VALUES,
+};
 
 /** The occurrences an "ignore for N more" button names (groups view and detail page). */
 export const IGNORE_MORE = 100;
@@ -30,6 +39,20 @@ const SPARK_BUCKETS = 28;
 /** ERR_ELMAH_QUERY for parameters that the list page would show as problems. */
 export function queryError(problems: readonly ParamProblem[]): ElmahError {
   return new ElmahError('ERR_ELMAH_QUERY', problems.map((p) => p.message).join(' '));
+}
+
+/** The counts of the chart of a filter: the list's range in its usual buckets, or in finer ones where those are mostly empty. */
+async function chartCounts(
+  caches: ViewerContext['caches'],
+  client: ReturnType<ViewerContext['requests']['of']>['client'],
+  filter: ReturnType<typeof filterOf>,
+  since: Since | '',
+  now: Date,
+) {
+  const h = await caches.histogram(client, { ...filter, ...chartWindow(since, now) });
+  const fine = chartWindow(since, now, true);
+  if (fine.buckets === h.counts.length || !mostlyEmpty(h.counts)) return h;
+  return caches.histogram(client, { ...filter, ...fine });
 }
 
 /** What the groups view says after its buttons changed the state of the ticked groups (`triaged`, `changed`). */
@@ -66,6 +89,9 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
         deleted,
         triaged,
         pageSizes: PAGE_SIZES,
+        defaultSize: o.pageSize,
+        searchFields: SEARCH_FIELDS,
+        refine: withTerm,
         sinceOptions: Object.keys(SINCE),
         stateFilters: STATE_FILTERS,
         linkTo: (change: Partial<ListParams>) => href(base, '/', listQuery({ ...params, page: 1, ...change }, o.pageSize, o.log)),
@@ -86,14 +112,29 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
           first: 0,
           last: 0,
           pages: 0,
-          chartSrc: '',
+          chart: undefined,
         });
         return;
       }
       const filter = filterOf(params, now);
-      const w = chartWindow(params.since, now);
-      common.chartDeployments = deploymentsBetween(await deploymentsToShow(ctx.client, ctx.who, caches, filter.log), w.from, w.to);
-      const chartSrc = href(base, '/chart.svg', listQuery({ ...params, page: 1, view: 'list', size: o.pageSize }, o.pageSize, o.log));
+      const [h, allDeployments] = await Promise.all([
+        chartCounts(caches, ctx.client, filter, params.since, now),
+        deploymentsToShow(ctx.client, ctx.who, caches, filter.log),
+      ]);
+      common.chartDeployments = deploymentsBetween(allDeployments, h.from, h.to);
+      // A bar links to the list of its time range: the search narrowed by dateTime, the other filters kept.
+      const barLink = (from: string, to: string) =>
+        href(
+          base,
+          '/',
+          listQuery({ ...params, q: withTimeRange(params.q, from, to), since: '', page: 1, view: 'list' }, o.pageSize, o.log),
+        );
+      const chart = {
+        wide: barChart(h, allDeployments, WIDE, barLink),
+        narrow: barChart(h, allDeployments, NARROW, barLink),
+        range: rangeLabel(params.since),
+        bucket: bucketLabel(h.bucketMs),
+      };
       const offset = (params.page - 1) * params.size;
       if (params.view === 'groups') {
         const r = await ctx.client.groups({ ...filter, status: statesOf(params), page: params.page - 1, size: params.size });
@@ -110,7 +151,7 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
           first: r.groups.length > 0 ? offset + 1 : 0,
           last: offset + r.groups.length,
           pages: Math.max(1, Math.ceil(r.total / params.size)),
-          chartSrc,
+          chart,
           sparkSrc: (g: { log: string; fingerprint: string }) =>
             href(base, '/spark.svg', { log: g.log, fingerprint: g.fingerprint, ...(params.since ? { since: params.since } : {}) }),
         });
@@ -129,11 +170,12 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
         first: r.messages.length > 0 ? offset + 1 : 0,
         last: offset + r.messages.length,
         pages: Math.max(1, Math.ceil(r.total / params.size)),
-        chartSrc,
+        chart,
         poll: refresh
           ? {
               url: href(base, '/poll', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
               newest: r.messages[0]?.id ?? '',
+              total: r.total,
               seconds: o.refreshSeconds,
             }
           : undefined,
@@ -161,7 +203,7 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
       const ctx = requests.of(req);
       const filter = filterOf(params, now);
       const [h, deployments] = await Promise.all([
-        caches.histogram(ctx.client, { ...filter, ...chartWindow(params.since, now) }),
+        chartCounts(caches, ctx.client, filter, params.since, now),
         deploymentsToShow(ctx.client, ctx.who, caches, filter.log),
       ]);
       res.type('image/svg+xml').send(await pages.svg('chart', { chart: barChart(h, deployments) }));

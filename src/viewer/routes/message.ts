@@ -11,6 +11,7 @@ import { OPEN_STATE } from '../../model/triage.js';
 import type { ViewerContext } from '../context.js';
 import { baseOf, href } from '../links.js';
 import { MAX_SIZE, filterOf, listQuery, param, readListParams } from '../filters.js';
+import { restoreAppHeaders } from './access.js';
 import { IGNORE_MORE, queryError } from './list.js';
 
 /** The error `/test` raises through `next(err)`, so the app's own error logger records it. */
@@ -39,6 +40,47 @@ export function stackView(detail: string | undefined): StackPart[] {
     else parts.push({ kind: 'frames', inApp: frame.inApp, frames: [frame] });
   }
   return parts;
+}
+
+/**
+ * The app's root folder as a stack shows it: the folder above the first `node_modules` of any frame, or else the
+ * deepest folder that every in-app frame shares (when there are two files or more). '' when neither is known.
+ */
+export function appRoot(parts: readonly StackPart[]): string {
+  const files = parts.flatMap((p) => (p.kind === 'frames' ? p.frames.map((f) => f.file ?? '') : [])).filter((f) => f !== '');
+  for (const f of files) {
+    const m = /^(.*?[\\/])node_modules[\\/]/.exec(f);
+    if (m && m[1] !== '/') return m[1]!;
+  }
+  const app = [
+    ...new Set(parts.flatMap((p) => (p.kind === 'frames' && p.inApp ? p.frames.map((f) => f.file ?? '') : [])).filter((f) => f !== '')),
+  ];
+  if (app.length < 2) return '';
+  let prefix = app[0]!;
+  for (const f of app) while (!f.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  const cut = Math.max(prefix.lastIndexOf('/'), prefix.lastIndexOf('\\'));
+  return cut > 0 ? prefix.slice(0, cut + 1) : '';
+}
+
+/** A frame's file relative to the app root (`src/routes/orders.js`), or as it is where it lies elsewhere. */
+export function relativeFile(file: string | undefined, root: string): string {
+  if (!file) return '';
+  const plain = file.startsWith('file://') ? file.slice(7) : file;
+  return root && plain.startsWith(root) && plain.length > root.length ? plain.slice(root.length) : file;
+}
+
+/** Sections of the detail page that hold name/value pairs, in the order shown. */
+const PAIR_SECTIONS = [
+  ['serverVariables', 'Server variables'],
+  ['queryString', 'Query string'],
+  ['form', 'Form'],
+  ['cookies', 'Cookies'],
+  ['data', 'Data'],
+] as const;
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]!}`;
 }
 
 /** The message id of the URL; a malformed one is simply not found. */
@@ -171,11 +213,21 @@ export function messageRoutes(
         // The aggregate, not a filtered search: only it knows the occurrences counted but not kept in full.
         ctx.client.group(log, message.fingerprint),
       ]);
+      const stack = stackView(message.detail);
+      const root = appRoot(stack);
+      const sections = PAIR_SECTIONS.map(([key, heading]) => ({ key, heading, rows: message[key] ?? [] }));
+      const empty = sections.filter((x) => x.rows.length === 0).map((x) => x.heading.toLowerCase());
       await pages.render(req, res, 200, 'detail', {
         pageTitle: message.title || message.type,
         nav: 'list',
         m: message,
-        stack: stackView(message.detail),
+        // The type once: not again before a title that starts with it (`Error: …`, or a title that is the type).
+        typeInTitle: !!message.title && message.title.startsWith(message.type),
+        stack,
+        appRoot: root,
+        shortFile: (file: string | undefined) => relativeFile(file, root),
+        pairSections: sections.filter((x) => x.rows.length > 0),
+        noPairs: empty.length > 0 ? `No ${orList(empty)}.` : '',
         near,
         sameCount: same.total,
         sameExact: same.totalExact,
@@ -319,7 +371,9 @@ export function messageRoutes(
       void failures.fail(req, res, err).catch(next);
       return;
     }
-    // Through the app's own error handling, so that its errorLogger records it like any other error.
+    // Through the app's own error handling, so that its errorLogger records it like any other error; its error
+    // page is the app's, so it goes out with the app's headers, not the viewer's strict CSP.
+    restoreAppHeaders(res);
     next(new ElmahTestError());
   });
 }
