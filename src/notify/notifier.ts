@@ -278,7 +278,9 @@ export class Notifier {
   private dispatch(): void {
     clearTimeout(this.digestTimer);
     this.digestTimer = undefined;
-    if (this.pending.length === 0) return;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    if (this.pending.length === 0) return this.wake();
     const all = this.pending;
     this.pending = [];
     this.lastSentAt = this.now();
