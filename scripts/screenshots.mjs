@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run screenshots`: runs the browser test (which writes build/screenshots/*.png, never tracked files),
+// `npm run screenshots`: runs the browser tests (which write build/screenshots/*.png, never tracked files),
 // then copies into docs/images/ each screenshot that README.md or docs/*.md shows. Needs /usr/bin/chromium.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +15,9 @@ if (!existsSync('/usr/bin/chromium')) {
   process.exit(1);
 }
 
-const jest = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), 'test/viewer/browser.test.ts'], {
+// The viewer's pages, and the alert mail rendered from its HTML part.
+const TESTS = ['test/viewer/browser.test.ts', 'test/notify/mail.test.ts'];
+const jest = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...TESTS], {
   cwd: ROOT,
   stdio: 'inherit',
 });
