@@ -72,6 +72,23 @@ export function notifyOptionOf(flags: NotifyFlags, env: Readonly<Record<string, 
   return baseUrl ? { ...options, baseUrl } : options;
 }
 
+/** Where alerts go, in a few words, for the line `serve` prints at start (no secrets: origins and addresses only). */
+export function describeNotify(option: NotifyOptions): string {
+  const parts: string[] = [];
+  if (option.mail) parts.push(`mail to ${Array.isArray(option.mail.to) ? option.mail.to.join(', ') : option.mail.to}`);
+  const hooks = option.webhook === undefined ? [] : Array.isArray(option.webhook) ? option.webhook : [option.webhook];
+  for (const h of hooks) {
+    let where = 'an invalid URL';
+    try {
+      where = new URL(h.url).origin;
+    } catch {
+      // Refused when the collector checks it.
+    }
+    parts.push(`${h.format ?? 'json'} webhook ${where}`);
+  }
+  return parts.join('; ');
+}
+
 /** The sample that `notify test` sends. */
 export function sampleNotification(config: NotifyConfig): Notification {
   const id = newMessageId();

@@ -11,7 +11,7 @@ import { openStore } from '../stores/open.js';
 import type { Store } from '../stores/types.js';
 import { isCollectorUrl, redactUrl } from '../stores/url.js';
 import { storeUrlFor } from './context.js';
-import { addNotifyOptions, notifyOptionOf, type NotifyFlags } from './notify.js';
+import { addNotifyOptions, describeNotify, notifyOptionOf, type NotifyFlags } from './notify.js';
 import { usageError, type CliIo } from './output.js';
 
 /** Options of {@link startServer}. */
@@ -174,6 +174,8 @@ export function registerServe(program: Command): void {
       });
     }
     const viewerKey = flags.viewerKey ?? (io.env.ELMAH_READ_KEY || undefined);
+    // Flags over the environment; nothing configured: no alerts.
+    const notify = notifyOptionOf(flags, io.env) ?? false;
     const running = await startServer({
       port,
       host: flags.host,
@@ -181,12 +183,12 @@ export function registerServe(program: Command): void {
       viewerKey,
       viewerAccess: flags.viewerAccess,
       rateLimit: perSecond > 0 ? { perSecond, burst: Math.max(1, perSecond * 2) } : false,
-      // Flags over the environment; nothing configured: no alerts.
-      notify: notifyOptionOf(flags, io.env) ?? false,
+      notify,
     });
     io.stdout.write(
       `express-elmah collector listening on ${running.url} (store ${running.store}${running.viewerUrl ? `; viewer at ${running.viewerUrl}` : ''})\n`,
     );
+    if (notify) io.stdout.write(`express-elmah collector: alerts by ${describeNotify(notify)}\n`);
 
     const shutdown = (signal: string): void => {
       process.off('SIGTERM', onTerm);

@@ -1,6 +1,12 @@
 // `express-elmah notify test` (a sample through each configured channel, real SMTP server and HTTP receiver),
 // the alert flags shared with `serve` (a flag overrides its ELMAH_* variable), and `serve` alerting.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../../src/stores/open';
+import { addKey } from '../helpers/keys';
 import type { AddressInfo } from 'node:net';
 import { notifyOptionOf } from '../../src/cli/notify';
 import { startServer } from '../../src/cli/serve';
@@ -112,4 +118,62 @@ describe('alert flags of serve', () => {
     }
     expect(hook.requests).toHaveLength(1);
   });
+});
+
+describe('express-elmah serve with alert flags', () => {
+  it('says where alerts go when it starts, and alerts on a new group', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'elmah-serve-alerts-'));
+    const hook = await startReceiver();
+    const file = join(dir, 'elmah.db');
+    const setup = await openStore(`sqlite:${file}`);
+    const write = await addKey(setup, ['messages_write']);
+    await setup.close();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'serve',
+        '--port',
+        '0',
+        '--store',
+        `sqlite:${file}`,
+        '--webhook-format',
+        'slack',
+        '--base-url',
+        'https://ops.example/elmah.axd',
+      ],
+      {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, ELMAH_WEBHOOK_URL: hook.url, ELMAH_SMTP_URL: '', NODE_OPTIONS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      let stdout = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      const deadline = Date.now() + 25_000;
+      while (!/alerts by/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      expect(stdout).toMatch(/alerts by slack webhook http:\/\/127\.0\.0\.1:\d+\n/);
+      expect(stdout).not.toContain('/hook');
+      const url = /listening on (http:\S+)/.exec(stdout)![1]!;
+      const res = await fetch(`${url}v3/messages/api`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', api_key: write },
+        body: JSON.stringify({ title: 'served', type: 'Error' }),
+      });
+      expect(res.status).toBe(201);
+      const [got] = await hook.waitFor(1, 15_000);
+      const body = JSON.parse(got!.body);
+      expect(body.text).toBe('[api] New error: served');
+      expect(JSON.stringify(body.blocks)).toContain('https://ops.example/elmah.axd/detail/');
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+      await hook.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
