@@ -57,7 +57,9 @@ export class Notifier {
   private lastSentAt = -Infinity;
   private readonly throttle = new Map<string, number>();
   private readonly windows = new Map<string, Window>();
-  private counts = { alerts: 0, throttled: 0, dropped: 0, sent: 0, failed: 0 };
+  private counts = { alerts: 0, throttled: 0, omitted: 0, dropped: 0, sent: 0, failed: 0 };
+  /** Alerts beyond maxQueue since the last notification: not held, counted into its `omitted`. */
+  private overflow = 0;
   private droppedReported = 0;
   private waiters: Array<() => void> = [];
   private sleepers = new Set<() => void>();
@@ -79,7 +81,7 @@ export class Notifier {
 
   /** Counters; see {@link NotifierStats}. */
   stats(): NotifierStats {
-    const queued = this.pending.length + this.channels.reduce((n, o) => n + o.queue.length, 0);
+    const queued = this.pending.length + this.overflow + this.channels.reduce((n, o) => n + o.queue.length, 0);
     return { ...this.counts, queued };
   }
 
@@ -147,7 +149,9 @@ export class Notifier {
       if (this.throttle.size > MAX_TRACKED) this.throttle.delete(this.throttle.keys().next().value!);
     }
     if (this.pending.length >= this.config.maxQueue) {
-      this.drop(1, 'too many alerts waiting');
+      // A storm: the next notification says "and N more" rather than holding every alert.
+      this.overflow++;
+      this.counts.omitted++;
       return false;
     }
     this.pending.push(alert);
@@ -282,13 +286,16 @@ export class Notifier {
     this.immediate = undefined;
     if (this.pending.length === 0) return this.wake();
     const all = this.pending;
+    const total = all.length + this.overflow;
     this.pending = [];
+    this.overflow = 0;
     this.lastSentAt = this.now();
     const alerts = all.slice(0, MAX_LISTED);
-    const n: Notification = { id: newMessageId(), subject: subjectOf(alerts, all.length), alerts, omitted: all.length - alerts.length };
+    this.counts.omitted += all.length - alerts.length;
+    const n: Notification = { id: newMessageId(), subject: subjectOf(alerts, total), alerts, omitted: total - alerts.length };
     for (const o of this.channels) {
       if (o.queue.length >= MAX_OUTBOX) {
-        this.drop(all.length, `the ${o.channel.name} channel is behind`);
+        this.drop(total, `the ${o.channel.name} channel is behind`);
         continue;
       }
       o.queue.push(n);
@@ -367,14 +374,16 @@ export class Notifier {
       this.droppedReported = this.counts.dropped;
       this.options.report(
         new ElmahError('ERR_ELMAH_NOTIFY_DROPPED', `${n} alert(s) were dropped: ${why} (${this.counts.dropped} in all).`, {
-          help: 'The errors are in the log; only their alerts were lost. Check the channels, or raise notify.maxQueue.',
+          help: 'The errors are in the log; only their alerts were lost. Check the channels, or give close() more time.',
         }),
       );
     }
   }
 
   private idle(): boolean {
-    return this.pending.length === 0 && !this.immediate && this.channels.every((o) => !o.busy && o.queue.length === 0);
+    return (
+      this.pending.length === 0 && this.overflow === 0 && !this.immediate && this.channels.every((o) => !o.busy && o.queue.length === 0)
+    );
   }
 
   private wake(): void {

@@ -63,7 +63,7 @@ export interface NotifyOptions {
   throttleMinutes?: number;
   /** Alerts that follow a notification within this many seconds wait and go out together as one digest. Default 60. 0: none. */
   digestSeconds?: number;
-  /** Most alerts held waiting; more are dropped and counted. Default 1000. */
+  /** Most alerts held waiting; more are only counted, into the next notification's "and N more". Default 1000. */
   maxQueue?: number;
   /** Tries per notification and channel. Default 5. */
   maxAttempts?: number;

@@ -48,7 +48,9 @@ export interface NotifierStats {
   alerts: number;
   /** Alerts not sent because their group had one within the throttle window. */
   throttled: number;
-  /** Alerts dropped because too many were waiting, or at close. */
+  /** Alerts counted into a digest's "and N more" without being listed (past the 20 listed, or past `maxQueue` waiting). */
+  omitted: number;
+  /** Alerts not sent in any form: their channel was too far behind, or the notifier closed first. */
   dropped: number;
   /** Notifications delivered, counted once per channel. */
   sent: number;

@@ -176,7 +176,7 @@ describe('Notifier throttle and digest', () => {
     regress();
     await notifier.flush(2000);
     expect(got.flatMap((n) => n.alerts)).toHaveLength(2);
-    expect(notifier.stats()).toMatchObject({ alerts: 4, throttled: 2, sent: 2 });
+    expect(notifier.stats()).toMatchObject({ alerts: 4, throttled: 2, sent: 2, omitted: 0 });
   });
 
   it('turns a storm of new groups into one digest that lists 20 and counts the rest', async () => {
@@ -191,6 +191,7 @@ describe('Notifier throttle and digest', () => {
     expect(got[0]!.alerts).toHaveLength(20);
     expect(got[0]!.omitted).toBe(10);
     expect(got[0]!.subject).toBe('[shop] 30 alerts: failure in fp-0 and more');
+    expect(notifier.stats()).toMatchObject({ alerts: 30, omitted: 10, sent: 1 });
   });
 
   it('sends the first alert at once and gathers those within the digest window into the next', async () => {
@@ -213,8 +214,8 @@ describe('Notifier throttle and digest', () => {
     expect(got[1]!.alerts.map((a) => a.fingerprint)).toEqual(['fp-2', 'fp-3']);
   });
 
-  it('holds at most maxQueue alerts and drops the rest, counted and reported', async () => {
-    const { notifier, errors } = make({ maxQueue: 5, digestSeconds: 60 });
+  it('holds at most maxQueue alerts; the rest are counted into the digest as "and N more"', async () => {
+    const { notifier, got, errors } = make({ maxQueue: 5, digestSeconds: 60 });
     const first = message('fp-first');
     notifier.observe([first], [created(first, 'new')]);
     await notifier.flush(2000);
@@ -223,8 +224,13 @@ describe('Notifier throttle and digest', () => {
       ms,
       ms.map((m) => created(m, 'new')),
     );
-    expect(notifier.stats()).toMatchObject({ queued: 5, dropped: 7 });
-    expect(errors.map((e) => e.code)).toContain('ERR_ELMAH_NOTIFY_DROPPED');
+    expect(notifier.stats()).toMatchObject({ queued: 12, omitted: 7, dropped: 0 });
+    await notifier.flush(2000);
+    expect(got).toHaveLength(2);
+    expect(got[1]!.alerts).toHaveLength(5);
+    expect(got[1]!.omitted).toBe(7);
+    expect(got[1]!.subject).toBe('[shop] 12 alerts: failure in fp-0 and more');
+    expect(errors).toEqual([]);
   });
 });
 
