@@ -2,6 +2,7 @@
 // request path through a LogClient, with a write-only key. It wires three parts: the recorder (a thrown
 // value and its request become an occurrence), the shipper (queue.ts) and the writer (the checked log).
 import type { NextFunction, Request, Response } from 'express';
+import { isLogClient } from '../client/types.js';
 import { ElmahConfigError, type ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN } from '../model/message.js';
@@ -139,7 +140,9 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
  */
 function notifierOf(options: ErrorLoggerOptions, report: (error: ElmahError) => void): Notifier | undefined {
   const store = options.store ?? process.env.ELMAH_STORE;
-  const toCollector = typeof store === 'string' && /^https?:\/\//i.test(store.trim());
+  // A collector URL, or a RemoteLogClient passed as the store.
+  const toCollector =
+    typeof store === 'string' ? /^https?:\/\//i.test(store.trim()) : isLogClient(store) && (store as { kind?: string }).kind === 'remote';
   if (toCollector) {
     if (options.notify) {
       throw new ElmahConfigError(

@@ -1,6 +1,7 @@
 // The notify option: checked when the factory is called (coded errors naming the fix), completed from the
 // environment only when absent, and refused on a logger that ships to a collector (the collector alerts).
 import { errorLogger } from '../../src/capture/logger';
+import { RemoteLogClient } from '../../src/client/remote';
 import { collector } from '../../src/collector/collector';
 import { MemoryStore } from '../../src/stores/memory';
 import { notifyConfig, notifyFromEnv, resolveNotify } from '../../src/notify/options';
@@ -102,6 +103,12 @@ describe('a logger that ships to a collector', () => {
     );
     expect(err.code).toBe('ERR_ELMAH_NOTIFY_CONFIG');
     expect(err.message).toMatch(/ships to a collector/);
+  });
+
+  it('counts a RemoteLogClient as a collector', () => {
+    const remote = new RemoteLogClient('http://127.0.0.1:1/', 'elmah_abcdefgh_x');
+    const err = configError(() => errorLogger({ store: remote, notify: { webhook: { url: 'https://hooks.example/x' } } }));
+    expect(err.code).toBe('ERR_ELMAH_NOTIFY_CONFIG');
   });
 
   it('ignores the alert environment (which the collector may share)', () => {
