@@ -155,16 +155,24 @@ export function slackBody(n: Notification): string {
   return JSON.stringify({ text: s(n.subject), blocks });
 }
 
-/** Escapes text for an Adaptive Card TextBlock, whose text is Markdown: markup characters get a backslash. */
+/**
+ * Escapes text for an Adaptive Card TextBlock, whose text is Markdown (a subset: emphasis, links, lists):
+ * the characters of emphasis, links, code and autolinks get a backslash, and so does a list or heading
+ * marker at the start. Other punctuation is left alone, so that it does not show as `\.` where a renderer
+ * ignores escapes.
+ */
 export function escapeTeams(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>~&]/g, (c) => `\\${c}`);
+  return text
+    .replace(/[\\`*_[\]()~<>&]/g, (c) => `\\${c}`)
+    .replace(/^(\s*)([-+#])/, '$1\\$2')
+    .replace(/^(\s*\d+)\./, '$1\\.');
 }
 
 /** A Microsoft Teams incoming-webhook message carrying an Adaptive Card. */
 export function teamsBody(n: Notification): string {
   const t = escapeTeams;
   const body: unknown[] = [{ type: 'TextBlock', size: 'Medium', weight: 'Bolder', wrap: true, text: t(n.subject) }];
-  if (n.test) body.push({ type: 'TextBlock', isSubtle: true, wrap: true, text: 'This is a test notification from express-elmah\\.' });
+  if (n.test) body.push({ type: 'TextBlock', isSubtle: true, wrap: true, text: 'This is a test notification from express-elmah.' });
   const actions: unknown[] = [];
   for (const alert of n.alerts.slice(0, 10)) {
     body.push(
@@ -174,7 +182,7 @@ export function teamsBody(n: Notification): string {
     if (alert.link && actions.length < 5) actions.push({ type: 'Action.OpenUrl', title: 'View in the error log', url: alert.link });
   }
   const more = n.omitted + Math.max(0, n.alerts.length - 10);
-  if (more > 0) body.push({ type: 'TextBlock', isSubtle: true, wrap: true, text: `…and ${more} more alert\\(s\\)\\.` });
+  if (more > 0) body.push({ type: 'TextBlock', isSubtle: true, wrap: true, text: `…and ${more} more alert\\(s\\).` });
   const card = { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.4', body, actions };
   return JSON.stringify({
     type: 'message',

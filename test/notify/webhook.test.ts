@@ -2,6 +2,7 @@
 // with verifySignature(); Slack and Teams bodies are checked against their documented shapes; faults (500,
 // 429 with Retry-After, no answer) are retried or reported while the app answers and the log keeps every error.
 import request from 'supertest';
+import { escapeTeams } from '../../src/notify/format';
 import { verifySignature } from '../../src/notify/signature';
 import type { NotifyOptions, WebhookChannelOptions } from '../../src/notify/options';
 import { createApp } from '../helpers/app';
@@ -173,7 +174,9 @@ describe('Slack and Teams webhooks', () => {
     expect(card.body[0]).toMatchObject({ type: 'TextBlock', weight: 'Bolder', wrap: true });
     expect(card.body.map((b: { type: string }) => b.type)).toEqual(['TextBlock', 'TextBlock', 'FactSet']);
     const titleBlock = card.body[1].text as string;
-    expect(titleBlock).toContain('\\*bold\\* \\& \\<https://evil\\.example\\|click here\\> \\[x\\]\\(http://evil\\.example\\) \\_i\\_');
+    expect(titleBlock).toBe(
+      'New error: \\<@channel\\> \\<!here\\> \\*bold\\* \\& \\<https://evil.example|click here\\> \\[x\\]\\(http://evil.example\\) \\_i\\_',
+    );
     expect(card.body[2].facts).toContainEqual({ title: 'Type', value: 'TypeError' });
     expect(card.actions).toEqual([
       {
@@ -182,5 +185,15 @@ describe('Slack and Teams webhooks', () => {
         url: expect.stringMatching(/^https:\/\/ops\.example\.com\/elmah\.axd\/detail\//),
       },
     ]);
+  });
+});
+
+describe('escapeTeams', () => {
+  it('escapes emphasis, links, code and a leading list or heading marker, and leaves other punctuation', () => {
+    expect(escapeTeams('a_b*c [d](e) `f` ~g~ <h> & i.j-k!')).toBe('a\\_b\\*c \\[d\\]\\(e\\) \\`f\\` \\~g\\~ \\<h\\> \\& i.j-k!');
+    expect(escapeTeams('- item')).toBe('\\- item');
+    expect(escapeTeams('# heading')).toBe('\\# heading');
+    expect(escapeTeams('12. step')).toBe('12\\. step');
+    expect(escapeTeams('path\\to')).toBe('path\\\\to');
   });
 });
