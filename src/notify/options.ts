@@ -29,11 +29,11 @@ export interface NotifyRule {
 
 /** Mail over SMTP. */
 export interface MailChannelOptions {
-  /** `smtp://user:pass@host:port` or `smtps://…`. Default: ELMAH_SMTP_URL. */
-  url?: string;
+  /** `smtp://user:pass@host:port` or `smtps://…` (e.g. `process.env.ELMAH_SMTP_URL`). */
+  url: string;
   /** Who receives the alerts. */
   to: string | string[];
-  /** The sender. Default: ELMAH_MAIL_FROM, else `express-elmah@<this host>`. */
+  /** The sender. Default: `express-elmah@<this host>`. */
   from?: string;
 }
 
@@ -49,7 +49,7 @@ export interface WebhookChannelOptions {
 
 /** The `notify` option. */
 export interface NotifyOptions {
-  /** The viewer's address, e.g. `https://ops.example.com/elmah.axd`: each alert links to the error there. Default: ELMAH_VIEWER_URL. */
+  /** The viewer's address, e.g. `https://ops.example.com/elmah.axd`: each alert links to the error there. */
   baseUrl?: string;
   /** Mail over SMTP. */
   mail?: MailChannelOptions;
@@ -172,7 +172,7 @@ function httpUrl(where: string, what: string, value: unknown): string {
 
 function smtpUrl(where: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') {
-    fail(where, 'mail needs an SMTP URL', 'Set mail.url or ELMAH_SMTP_URL to smtp://user:pass@host:port.');
+    fail(where, 'mail needs an SMTP URL', 'Set mail.url (e.g. to process.env.ELMAH_SMTP_URL) to smtp://user:pass@host:port.');
   }
   let url: URL;
   try {
@@ -245,8 +245,9 @@ function resolveRule(where: string, rule: unknown, index: number): ResolvedRule 
 }
 
 /**
- * Checks a `notify` option and completes it with the environment and the defaults. `where` names the
- * factory for messages ("errorLogger()"). Throws ERR_ELMAH_NOTIFY_CONFIG with a fix for each mistake.
+ * Checks a `notify` option and completes it with the defaults (and with `env`, which {@link notifyConfig}
+ * passes only for an option made from the environment). `where` names the factory for messages
+ * ("errorLogger()"). Throws ERR_ELMAH_NOTIFY_CONFIG with a fix for each mistake.
  */
 export function resolveNotify(where: string, input: unknown, env: NodeJS.ProcessEnv = process.env): NotifyConfig {
   if (!isObject(input)) fail(where, 'must be an object (or false to turn alerts off)', 'See docs/alerts.md.');
@@ -346,7 +347,9 @@ export function notifyConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): NotifyConfig | undefined {
   if (option === false) return undefined;
-  const input = option ?? notifyFromEnv(env);
+  // The environment is read only when the option is absent: an option says everything itself.
+  if (option !== undefined) return resolveNotify(where, option, {});
+  const input = notifyFromEnv(env);
   return input === undefined ? undefined : resolveNotify(where, input, env);
 }
 

@@ -85,6 +85,14 @@ describe('notify from the environment', () => {
     const c = notifyConfig('test', { webhook: { url: 'https://other.example/hook' } }, env)!;
     expect(c.mail).toBeUndefined();
     expect(c.webhooks.map((w) => w.url)).toEqual(['https://other.example/hook']);
+    // An option is read as it is: nothing in it comes from the environment.
+    const given = notifyConfig('test', { mail: { url: 'smtp://127.0.0.1:25', to: 'a@example.com' } }, env)!;
+    expect(given.mail!.from).toMatch(/^express-elmah@/);
+    expect(given.baseUrl).toBeUndefined();
+    expect(given.webhooks).toEqual([]);
+    expect(configError(() => notifyConfig('test', { mail: { to: 'a@example.com' } as never }, env)).message).toMatch(
+      /mail needs an SMTP URL/,
+    );
     expect(notifyConfig('test', false, env)).toBeUndefined();
     expect(notifyConfig('test', undefined, {})).toBeUndefined();
   });
