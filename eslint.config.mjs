@@ -12,6 +12,7 @@ function forbid(...layers) {
     viewer: 'Faces do not import each other',
     collector: 'Faces do not import each other',
     cli: 'Nothing imports the CLI',
+    notify: 'Alerts are sent by the writing faces (capture, collector, CLI); the model, stores, client and viewer know nothing of them',
   };
   return [
     'error',
@@ -45,11 +46,16 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
     },
   },
-  { files: ['src/model/**'], rules: { 'no-restricted-imports': forbid('stores', 'client', 'capture', 'viewer', 'collector', 'cli') } },
-  { files: ['src/stores/**'], rules: { 'no-restricted-imports': forbid('client', 'capture', 'viewer', 'collector', 'cli') } },
-  { files: ['src/client/**'], rules: { 'no-restricted-imports': forbid('capture', 'viewer', 'collector', 'cli') } },
+  {
+    files: ['src/model/**'],
+    rules: { 'no-restricted-imports': forbid('stores', 'client', 'capture', 'viewer', 'collector', 'cli', 'notify') },
+  },
+  { files: ['src/stores/**'], rules: { 'no-restricted-imports': forbid('client', 'capture', 'viewer', 'collector', 'cli', 'notify') } },
+  { files: ['src/client/**'], rules: { 'no-restricted-imports': forbid('capture', 'viewer', 'collector', 'cli', 'notify') } },
   { files: ['src/capture/**'], rules: { 'no-restricted-imports': forbid('stores', 'viewer', 'collector', 'cli') } },
-  { files: ['src/viewer/**'], rules: { 'no-restricted-imports': forbid('stores', 'capture', 'collector', 'cli') } },
+  { files: ['src/viewer/**'], rules: { 'no-restricted-imports': forbid('stores', 'capture', 'collector', 'cli', 'notify') } },
+  // Alerts sit beside the faces: they read the model and the client's types, and no face.
+  { files: ['src/notify/**'], rules: { 'no-restricted-imports': forbid('stores', 'capture', 'viewer', 'collector', 'cli') } },
   { files: ['src/collector/**'], rules: { 'no-restricted-imports': forbid('stores', 'capture', 'viewer', 'cli') } },
   {
     files: ['test/**', 'bench/**'],

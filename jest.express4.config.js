@@ -8,6 +8,7 @@ module.exports = {
     '**/viewer/**/*.test.ts',
     '**/collector/**/*.test.ts',
     '**/client/**/*.test.ts',
+    '**/notify/**/*.test.ts',
     '**/cli/serve.test.ts',
   ],
   moduleNameMapper: { ...base.moduleNameMapper, '^express$': 'express4' },

@@ -15,7 +15,9 @@ if (!existsSync('/usr/bin/chromium')) {
   process.exit(1);
 }
 
-const jest = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), 'test/viewer/browser'], {
+// The viewer's pages (every browser test), and the alert mail rendered from its HTML part.
+const TESTS = ['test/viewer/browser', 'test/notify/mail.test.ts'];
+const jest = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...TESTS], {
   cwd: ROOT,
   stdio: 'inherit',
 });

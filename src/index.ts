@@ -57,5 +57,18 @@ export {
   redactMessage,
 } from './model/redact.js';
 export type { RedactOptions, NameRule } from './model/redact.js';
+export { verifySignature, SIGNATURE_HEADER, DEFAULT_RULES } from './notify/index.js';
+export type {
+  NotifyOptions,
+  NotifyRule,
+  RuleEvent,
+  MailChannelOptions,
+  WebhookChannelOptions,
+  VerifySignatureOptions,
+  Alert,
+  AlertKind,
+  Notification,
+  NotifierStats,
+} from './notify/index.js';
 export { errorViewer, ElmahTestError } from './viewer/index.js';
 export type { ErrorViewer, ErrorViewerOptions, ViewerAccessFunction } from './viewer/index.js';

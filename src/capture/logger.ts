@@ -2,10 +2,14 @@
 // request path through a LogClient, with a write-only key. It wires three parts: the recorder (a thrown
 // value and its request become an occurrence), the shipper (queue.ts) and the writer (the checked log).
 import type { NextFunction, Request, Response } from 'express';
-import { ElmahConfigError } from '../model/errors.js';
+import { isLogClient } from '../client/types.js';
+import { ElmahConfigError, type ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN } from '../model/message.js';
 import { looksLikeExpressCall, notCalledError, validateOptions } from '../model/options.js';
+import { Notifier } from '../notify/notifier.js';
+import { notifyConfig } from '../notify/options.js';
+import type { NotifierStats } from '../notify/types.js';
 import { CAPTURE_DEFAULTS, ERROR_LOGGER_SCHEMA, type ErrorLoggerOptions } from './options.js';
 import { Shipper, type ShipperOptions, type ShipperStats } from './queue.js';
 import { Recorder } from './recorder.js';
@@ -25,8 +29,8 @@ export interface ErrorLogger {
   close(ms?: number): Promise<boolean>;
   /** Resolves with the key's public info once the store is open and the key may write; rejects on a bad key or store. */
   readonly ready: Promise<KeyInfo>;
-  /** Counters: `kept` (stored in full), `counted` (counted only), `lost` (`dropped + failed`), `queued`, `sent` (`kept + counted`); see ShipperStats. */
-  stats(): ShipperStats;
+  /** Counters: `kept` (stored in full), `counted` (counted only), `lost` (`dropped + failed`), `queued`, `sent` (`kept + counted`); see ShipperStats. With alerts, `alerts` counts them. */
+  stats(): ShipperStats & { alerts?: NotifierStats };
 }
 
 /** Default batch size when a worker thread writes a SQLite store: an append of 100 stays well under 100 ms at 1M messages. */
@@ -53,6 +57,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   }
   const key = options.key ?? process.env.ELMAH_WRITE_KEY ?? undefined;
   const report = createReporter(options.onError);
+  const notifier = notifierOf(options, report);
   const writer = new CaptureWriter({
     store: options.store,
     key,
@@ -61,7 +66,13 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     report,
     onRefused: (err) => shipper.stop(err),
   });
-  const shipper = new Shipper({ client: () => writer.writer(), report, ...shipperSettings(options, writer.onWorker) });
+  const shipper = new Shipper({
+    client: () => writer.writer(),
+    report,
+    ...shipperSettings(options, writer.onWorker),
+    onStored: notifier && ((messages, results) => notifier.observe(messages, results)),
+    onTallied: notifier && ((tallies, results) => notifier.observeTallies(tallies, results)),
+  });
   const recorder = new Recorder({
     log,
     key,
@@ -76,7 +87,11 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     user: options.user,
   });
 
-  const flush = async (ms = 5000): Promise<boolean> => shipper.flush(await recorder.settle(ms));
+  const flush = async (ms = 5000): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    const shipped = await shipper.flush(await recorder.settle(ms));
+    return notifier ? (await notifier.flush(Math.max(0, deadline - Date.now()))) && shipped : shipped;
+  };
   const uninstall = options.captureUncaught
     ? installUncaught({
         record: (value, origin) => void recorder.record(value, undefined, 'Fatal', origin),
@@ -88,10 +103,13 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
   const close = (ms = 5000): Promise<boolean> =>
     (closing ??= (async () => {
       uninstall?.();
+      const deadline = Date.now() + ms;
       // The shipper's own close flushes, and counts what cannot be written in full before the deadline.
       const ok = await shipper.close(await recorder.settle(ms));
       await writer.close();
-      return ok;
+      // Alerts of what was just written go out within what is left of the deadline.
+      const alerted = notifier ? await notifier.close(Math.max(0, deadline - Date.now())) : true;
+      return ok && alerted;
     })());
 
   const logger = function errorLoggerMiddleware(err: unknown, req: Request, _res: Response, next: NextFunction): void {
@@ -111,9 +129,34 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     flush: { value: flush },
     close: { value: close },
     ready: { value: writer.ready, enumerable: true },
-    stats: { value: () => shipper.stats() },
+    stats: { value: () => (notifier ? { ...shipper.stats(), alerts: notifier.stats() } : shipper.stats()) },
   });
   return logger;
+}
+
+/**
+ * The logger's alerts, if any. A logger that ships to a collector sends none: the collector hears every app's
+ * appends and is the one that alerts, so a `notify` option there is a mistake and the environment is ignored.
+ */
+function notifierOf(options: ErrorLoggerOptions, report: (error: ElmahError) => void): Notifier | undefined {
+  const store = options.store ?? process.env.ELMAH_STORE;
+  // A collector URL, or a RemoteLogClient passed as the store.
+  const toCollector =
+    typeof store === 'string' ? /^https?:\/\//i.test(store.trim()) : isLogClient(store) && (store as { kind?: string }).kind === 'remote';
+  if (toCollector) {
+    if (options.notify) {
+      throw new ElmahConfigError(
+        'ERR_ELMAH_NOTIFY_CONFIG',
+        'errorLogger(): notify is set, but the logger ships to a collector, which sends the alerts.',
+        {
+          help: 'Configure notify on the collector (collector({ notify }) or `express-elmah serve` with ELMAH_SMTP_URL / --mail-to), and remove it here.',
+        },
+      );
+    }
+    return undefined;
+  }
+  const config = notifyConfig('errorLogger()', options.notify);
+  return config && new Notifier(config, { report });
 }
 
 /** The shipper's settings: the options, else their defaults. */

@@ -5,6 +5,7 @@ import type { ElmahError } from '../model/errors.js';
 import type { ErrorMessage, Severity } from '../model/message.js';
 import type { OptionSchema } from '../model/options.js';
 import type { RedactOptions } from '../model/redact.js';
+import { notifyOptionRule, type NotifyOptions } from '../notify/options.js';
 
 /** What `beforeLog` may return: the (edited) message, or `null`/`false` to drop it. */
 export type BeforeLogResult = ErrorMessage | null | false | undefined | void;
@@ -55,6 +56,12 @@ export interface ErrorLoggerOptions {
    * failure of `ready`; `false` always writes in-process. Other stores are always written in-process.
    */
   worker?: boolean;
+  /**
+   * Alerts (mail, webhooks, a function) for new groups, regressions, spikes; see docs/alerts.md. Default: from
+   * ELMAH_SMTP_URL / ELMAH_WEBHOOK_URL when set; `false` turns alerts off. Not with a collector as `store`:
+   * there the collector sends the alerts.
+   */
+  notify?: NotifyOptions | false;
 }
 
 const nameRules = (value: unknown): boolean => Array.isArray(value) && value.every((v) => typeof v === 'string' || v instanceof RegExp);
@@ -100,6 +107,7 @@ export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
   exitFlushMs: { kinds: ['number'], min: 0, max: 60_000 },
   severity: { kinds: ['string'], oneOf: ['Verbose', 'Debug', 'Information', 'Warning', 'Error', 'Fatal'] },
   worker: { kinds: ['boolean'] },
+  notify: notifyOptionRule,
 };
 
 /** Defaults of the shipping options. */

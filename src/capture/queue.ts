@@ -54,6 +54,10 @@ export interface ShipperOptions {
   maxGroups?: number;
   /** Random source for jitter, for tests. */
   random?: () => number;
+  /** Hears each append's messages and results once the store answered (alerts); must be synchronous and quick. */
+  onStored?: ((messages: readonly ErrorMessage[], results: readonly ClientAppendResult[]) => void) | undefined;
+  /** Hears each tally append's tallies and results, like `onStored`. */
+  onTallied?: ((tallies: readonly OccurrenceTally[], results: readonly ClientAppendResult[]) => void) | undefined;
 }
 
 /**
@@ -557,6 +561,7 @@ export class Shipper {
   }
 
   private settle(batch: ErrorMessage[], results: ClientAppendResult[]): void {
+    this.hear(this.options.onStored, batch, results);
     this.attempts = 0;
     this.maxBatch = this.options.batchSize;
     const rejected: ErrorMessage[] = [];
@@ -582,6 +587,20 @@ export class Shipper {
     }
   }
 
+  /** Passes an append's results to a listener; the listener's failure never touches shipping. */
+  private hear<T>(
+    listener: ((items: readonly T[], results: readonly ClientAppendResult[]) => void) | undefined,
+    items: T[],
+    results: ClientAppendResult[],
+  ): void {
+    if (!listener || !Array.isArray(results)) return;
+    try {
+      listener(items, results);
+    } catch {
+      // Alerts report their own failures.
+    }
+  }
+
   /** Removes a settled chunk from the outstanding tallies. */
   private release(chunk: readonly OccurrenceTally[]): number {
     this.outstanding.splice(0, chunk.length);
@@ -591,6 +610,7 @@ export class Shipper {
   }
 
   private settleTallies(chunk: OccurrenceTally[], results: ClientAppendResult[]): void {
+    this.hear(this.options.onTallied, chunk, results);
     this.attempts = 0;
     this.tallyChunk = TALLY_CHUNK;
     this.release(chunk);

@@ -4,6 +4,7 @@ import { version } from '../../package.json';
 import { registerDeploy } from './deploy.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
+import { registerNotify } from './notify.js';
 import { EXIT_USAGE, reportFailure, usageError, type CliIo } from './output.js';
 import { registerPrune } from './prune.js';
 import { registerServe } from './serve.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo): Command {
   registerKeys(program, io);
   registerPrune(program, io);
   registerDeploy(program, io);
+  registerNotify(program, io);
   // --- serve: the standalone collector registers itself here (src/cli/serve.ts). ---
   registerServe(program);
   return program;

@@ -6,10 +6,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { collector } from '../collector/collector.js';
 import type { RateLimitOptions } from '../collector/rate-limit.js';
 import { ElmahError } from '../model/errors.js';
+import type { NotifyOptions } from '../notify/options.js';
 import { openStore } from '../stores/open.js';
 import type { Store } from '../stores/types.js';
 import { isCollectorUrl, redactUrl } from '../stores/url.js';
 import { storeUrlFor } from './context.js';
+import { addNotifyOptions, describeNotify, notifyOptionOf, type NotifyFlags } from './notify.js';
 import { usageError, type CliIo } from './output.js';
 
 /** Options of {@link startServer}. */
@@ -28,6 +30,8 @@ export interface ServeOptions {
   rateLimit?: RateLimitOptions | false;
   /** How long close() waits for requests in flight before cutting connections, ms. Default 10,000. */
   graceMs?: number;
+  /** Alerts for every app that ships here (the collector's `notify` option). Default: from the environment. */
+  notify?: NotifyOptions | false | undefined;
 }
 
 /** A running server. */
@@ -59,7 +63,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     const app = express();
     app.disable('x-powered-by');
-    const api = collector({ store, rateLimit: options.rateLimit ?? {} });
+    const api = collector({
+      store,
+      rateLimit: options.rateLimit ?? {},
+      ...(options.notify === undefined ? {} : { notify: options.notify }),
+    });
     closers.push(() => api.close());
     app.use(api);
     if (options.viewerKey) {
@@ -115,7 +123,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 }
 
-interface ServeFlags {
+interface ServeFlags extends NotifyFlags {
   port: string;
   host: string;
   store?: string;
@@ -130,7 +138,7 @@ function processIo(): CliIo {
 
 /** Adds `express-elmah serve` to the program. */
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('run a standalone collector over HTTP (and the viewer at /elmah.axd with --viewer-key)')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '4000')
@@ -150,53 +158,57 @@ export function registerServe(program: Command): void {
         'who may use the viewer: local (this machine) or key (sign in with a read key); default key when NODE_ENV=production, else local',
       ).choices(['local', 'key']),
     )
-    .option('--rate-limit <perSecond>', 'requests per second per API key, bursts of twice that (0 turns the limit off)', '100')
-    .action(async function serveAction(flags: ServeFlags): Promise<void> {
-      const io = processIo();
-      const port = Number(flags.port);
-      if (!/^\d{1,5}$/.test(flags.port) || port > 65535)
-        throw usageError(`--port needs a port number from 0 to 65535, got "${flags.port}".`, 'Example: --port 4000.');
-      const perSecond = Number(flags.rateLimit);
-      if (!/^\d+(\.\d+)?$/.test(flags.rateLimit))
-        throw usageError(`--rate-limit needs a number, got "${flags.rateLimit}".`, 'Example: --rate-limit 100, or 0 for no limit.');
-      const storeUrl = storeUrlFor(flags.store, io);
-      if (isCollectorUrl(storeUrl)) {
-        throw new ElmahError('ERR_ELMAH_STORE_URL', `"${redactUrl(storeUrl)}" is a collector URL; serve needs a store of its own.`, {
-          help: 'Use --store sqlite:PATH, postgres://… or memory:.',
-        });
-      }
-      const viewerKey = flags.viewerKey ?? (io.env.ELMAH_READ_KEY || undefined);
-      const running = await startServer({
-        port,
-        host: flags.host,
-        store: storeUrl,
-        viewerKey,
-        viewerAccess: flags.viewerAccess,
-        rateLimit: perSecond > 0 ? { perSecond, burst: Math.max(1, perSecond * 2) } : false,
+    .option('--rate-limit <perSecond>', 'requests per second per API key, bursts of twice that (0 turns the limit off)', '100');
+  addNotifyOptions(command).action(async function serveAction(flags: ServeFlags): Promise<void> {
+    const io = processIo();
+    const port = Number(flags.port);
+    if (!/^\d{1,5}$/.test(flags.port) || port > 65535)
+      throw usageError(`--port needs a port number from 0 to 65535, got "${flags.port}".`, 'Example: --port 4000.');
+    const perSecond = Number(flags.rateLimit);
+    if (!/^\d+(\.\d+)?$/.test(flags.rateLimit))
+      throw usageError(`--rate-limit needs a number, got "${flags.rateLimit}".`, 'Example: --rate-limit 100, or 0 for no limit.');
+    const storeUrl = storeUrlFor(flags.store, io);
+    if (isCollectorUrl(storeUrl)) {
+      throw new ElmahError('ERR_ELMAH_STORE_URL', `"${redactUrl(storeUrl)}" is a collector URL; serve needs a store of its own.`, {
+        help: 'Use --store sqlite:PATH, postgres://… or memory:.',
       });
-      io.stdout.write(
-        `express-elmah collector listening on ${running.url} (store ${running.store}${running.viewerUrl ? `; viewer at ${running.viewerUrl}` : ''})\n`,
-      );
-
-      const shutdown = (signal: string): void => {
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onInt);
-        io.stderr.write(`express-elmah collector: ${signal}, finishing requests in flight and closing the store\n`);
-        running.close().then(
-          () => {
-            process.exitCode = process.exitCode ?? 0;
-            // Anything the store or a driver left open must not keep the process alive after a clean stop.
-            setTimeout(() => process.exit(), 1000).unref();
-          },
-          (err: unknown) => {
-            io.stderr.write(`express-elmah collector: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      const onTerm = (): void => shutdown('SIGTERM');
-      const onInt = (): void => shutdown('SIGINT');
-      process.on('SIGTERM', onTerm);
-      process.on('SIGINT', onInt);
+    }
+    const viewerKey = flags.viewerKey ?? (io.env.ELMAH_READ_KEY || undefined);
+    // Flags over the environment; nothing configured: no alerts.
+    const notify = notifyOptionOf(flags, io.env) ?? false;
+    const running = await startServer({
+      port,
+      host: flags.host,
+      store: storeUrl,
+      viewerKey,
+      viewerAccess: flags.viewerAccess,
+      rateLimit: perSecond > 0 ? { perSecond, burst: Math.max(1, perSecond * 2) } : false,
+      notify,
     });
+    io.stdout.write(
+      `express-elmah collector listening on ${running.url} (store ${running.store}${running.viewerUrl ? `; viewer at ${running.viewerUrl}` : ''})\n`,
+    );
+    if (notify) io.stdout.write(`express-elmah collector: alerts by ${describeNotify(notify)}\n`);
+
+    const shutdown = (signal: string): void => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      io.stderr.write(`express-elmah collector: ${signal}, finishing requests in flight and closing the store\n`);
+      running.close().then(
+        () => {
+          process.exitCode = process.exitCode ?? 0;
+          // Anything the store or a driver left open must not keep the process alive after a clean stop.
+          setTimeout(() => process.exit(), 1000).unref();
+        },
+        (err: unknown) => {
+          io.stderr.write(`express-elmah collector: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    const onTerm = (): void => shutdown('SIGTERM');
+    const onInt = (): void => shutdown('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
 }

@@ -11,6 +11,8 @@ import type { KeyInfo } from '../model/keys.js';
 import { isLogName, MAX_MESSAGE_BYTES } from '../model/message.js';
 import { requirePermission, type Permission } from '../model/permissions.js';
 import { looksLikeExpressCall, notCalledError, validateOptions, type OptionSchema } from '../model/options.js';
+import { Notifier } from '../notify/notifier.js';
+import { notifyConfig, notifyOptionRule, type NotifyOptions } from '../notify/options.js';
 import { bodyUnread, readJson } from './body.js';
 import { BodyBudget, type BodyClaim } from './in-flight.js';
 import { requestKey, searchParams } from './key.js';
@@ -34,6 +36,11 @@ export interface CollectorOptions {
   maxBytesInFlight?: number;
   /** Called with unexpected failures (answered 500). Default: one `console.error` line. Never receives API keys. */
   onError?: (err: unknown) => void;
+  /**
+   * Alerts (mail, webhooks, a function) for new groups, regressions, spikes, for every app that ships here;
+   * see docs/alerts.md. Default: from ELMAH_SMTP_URL / ELMAH_WEBHOOK_URL when set; `false` turns alerts off.
+   */
+  notify?: NotifyOptions | false;
 }
 
 /** The router {@link collector} returns, with its store's life cycle. */
@@ -79,6 +86,7 @@ const SCHEMA: OptionSchema<CollectorOptions> = {
   maxBulkBytes: { kinds: ['number'], min: 1024, max: 1024 * 1024 * 1024 },
   maxBytesInFlight: { kinds: ['number'], min: 1024, max: 16 * 1024 * 1024 * 1024 },
   onError: { kinds: ['function'] },
+  notify: notifyOptionRule,
 };
 
 type Handler = (req: Request, res: Response, client: LogClient, claim: BodyClaim) => Promise<void>;
@@ -205,6 +213,9 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
     );
   }
   const onError = options.onError ?? defaultOnError;
+  // Alerts for every app that ships here: the store tells which append made or reopened a group.
+  const alerts = notifyConfig('collector()', options.notify);
+  const notifier = alerts && new Notifier(alerts, { report: (e) => onError(e) });
   const buckets = options.rateLimit === false ? undefined : new TokenBuckets(options.rateLimit ?? {});
   const keyFailures = new TokenBuckets(KEY_FAILURES);
   /** Keys (by bucket name) that worked recently, with when: they pass an address's failure limit. */
@@ -328,12 +339,10 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
       const results = [];
       for (let i = 0; i < body.length; i += BULK_SLICE) {
         await nextTurn();
-        results.push(
-          ...(await client.append(
-            body.slice(i, i + BULK_SLICE).map((m) => redactIncoming(m, log, now)),
-            log,
-          )),
-        );
+        const slice = body.slice(i, i + BULK_SLICE).map((m) => redactIncoming(m, log, now));
+        const sliceResults = await client.append(slice, log);
+        notifier?.observe(slice, sliceResults);
+        results.push(...sliceResults);
       }
       sendJson(
         res,
@@ -376,6 +385,10 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
         });
       }
       const results = await client.tally(tallies, log);
+      notifier?.observeTallies(
+        tallies.map((t) => ({ ...(t as object), log })),
+        results,
+      );
       sendJson(
         res,
         200,
@@ -398,7 +411,9 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
           details: [{ field: '', problem: 'expected an object' }],
         });
       }
-      const [result] = await client.append([redactIncoming(body, log, new Date())], log);
+      const message = redactIncoming(body, log, new Date());
+      const [result] = await client.append([message], log);
+      if (result) notifier?.observe([message], [result]);
       if (!result || result.status === 'rejected') {
         const error =
           result?.status === 'rejected' ? result.error : { code: 'ERR_ELMAH_INVALID_MESSAGE', message: 'The message was not stored.' };
@@ -627,7 +642,8 @@ export function collector(...args: unknown[]): CollectorRouter | undefined {
   });
 
   Object.defineProperty(router, 'ready', { value: opened, enumerable: false });
-  router.close = function closeCollector(): Promise<void> {
+  router.close = async function closeCollector(): Promise<void> {
+    await notifier?.close();
     return log.close();
   };
   return router;
