@@ -355,7 +355,35 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         out.serverVariables = list.map((kv) => ({ key: text(kv.key), value: text(headerValue(kv.key, kv.value)) }));
       else out[field] = entries(list, field === 'data' ? key : param);
     }
+    if (Array.isArray(message.breadcrumbs))
+      out.breadcrumbs = message.breadcrumbs.map((b) => ({
+        ...b,
+        action: text(b.action),
+        message: text(b.message),
+        ...(b.data ? { data: entries(b.data, key) } : {}),
+      }));
+    if (Array.isArray(message.sourceContext))
+      out.sourceContext = message.sourceContext.map((c) => ({ ...c, file: text(c.file), lines: c.lines.map(text) }));
+    if (typeof message.jsonBody === 'string') out.jsonBody = jsonText(message.jsonBody);
     return out;
+  };
+
+  /** A JSON value with every member whose name is secret filtered and every string redacted as text. */
+  const jsonValue = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return text(value);
+    if (value === null || typeof value !== 'object' || depth > 64) return value;
+    if (Array.isArray(value)) return value.map((v) => jsonValue(v, depth + 1));
+    // Without a prototype, a member named __proto__ stays a member.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) out[name] = param(name) ? FILTERED : jsonValue(v, depth + 1);
+    return out;
+  };
+  const jsonText = (body: string): string => {
+    try {
+      return JSON.stringify(jsonValue(JSON.parse(body), 0));
+    } catch {
+      return FILTERED;
+    }
   };
 
   return { header, key, param, url, headerValue, text, scrub };
