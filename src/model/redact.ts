@@ -382,7 +382,7 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     try {
       return JSON.stringify(jsonValue(JSON.parse(body), 0));
     } catch {
-      return FILTERED;
+      return JSON.stringify(FILTERED);
     }
   };
 
