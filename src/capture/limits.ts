@@ -151,12 +151,10 @@ function fitContext(m: ErrorMessage): void {
         message: truncate(String(b.message ?? ''), L.breadcrumbMessage),
         ...(Array.isArray(b.data)
           ? {
-              data: b.data
-                .slice(0, L.breadcrumbData)
-                .map((kv) => ({
-                  key: truncate(String(kv.key), L.breadcrumbDataKey),
-                  value: truncate(String(kv.value), L.breadcrumbDataValue),
-                })),
+              data: b.data.slice(0, L.breadcrumbData).map((kv) => ({
+                key: truncate(String(kv.key), L.breadcrumbDataKey),
+                value: truncate(String(kv.value), L.breadcrumbDataValue),
+              })),
             }
           : {}),
       }));

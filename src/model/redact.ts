@@ -106,6 +106,8 @@ const JSON_MEMBER = /"([A-Za-z][\w-]{0,63})"([ \t]{0,4}[:,][ \t]{0,4})"((?:[^"\\
 // urlencoded bodies quoted in messages). Quoted values are bounded, so an unclosed quote costs little.
 const ASSIGNMENT =
   /([?&#;,\s"'{([]|^)([A-Za-z_][\w.%[\]-]{0,127})([ \t]{0,8}=[ \t]{0,8})("[^"\\\n]{0,256}"?|'[^'\\\n]{0,256}'?|\{[^}\n]{0,256}\}?|[^&#\s"'<>;,()\\]*)/g;
+// `name: 'value'` in source code (an object literal's member, quoted or not): redacted in source lines only.
+const CODE_MEMBER = /([A-Za-z_$][\w$-]{0,63})(["']?[ \t]{0,4}:[ \t]{0,4})(["'`])((?:[^"'`\\\n]|\\.){0,512})\3/g;
 // A path after a segment that names a token-bearing route; see pathTokens().
 const TOKEN_PATH = /\/([^/\s?#"'<>\\]*)((?:\/[^/\s?#"'<>\\]*)+)/g;
 
@@ -363,9 +365,19 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         ...(b.data ? { data: entries(b.data, key) } : {}),
       }));
     if (Array.isArray(message.sourceContext))
-      out.sourceContext = message.sourceContext.map((c) => ({ ...c, file: text(c.file), lines: c.lines.map(text) }));
+      out.sourceContext = message.sourceContext.map((c) => ({ ...c, file: text(c.file), lines: c.lines.map(codeLine) }));
     if (typeof message.jsonBody === 'string') out.jsonBody = jsonText(message.jsonBody);
     return out;
+  };
+
+  /** A line of source: the text rules, and object members whose name is secret (`apiKey: 'sk_…'`). */
+  const codeLine = (line: string): string => {
+    const out = text(line);
+    return out.includes(':')
+      ? out.replace(CODE_MEMBER, (all, name: string, sep: string, quote: string, value: string) =>
+          value !== '' && value !== FILTERED && key(name) ? `${name}${sep}${quote}${FILTERED}${quote}` : all,
+        )
+      : out;
   };
 
   /** A JSON value with every member whose name is secret filtered and every string redacted as text. */
