@@ -9,6 +9,7 @@ import { requirePermission } from '../../model/permissions.js';
 import { parseFrame, type StackFrame } from '../../model/stack.js';
 import { OPEN_STATE } from '../../model/triage.js';
 import type { ViewerContext } from '../context.js';
+import { contextView } from '../context-view.js';
 import { baseOf, href } from '../links.js';
 import { filterOf, listQuery, param, readListParams } from '../filters.js';
 import { queryError } from './list.js';
@@ -150,6 +151,7 @@ export function messageRoutes(
         nav: 'list',
         m: message,
         stack: stackView(message.detail),
+        context: contextView(message),
         near,
         sameCount: same.total,
         sameExact: same.totalExact,
