@@ -150,11 +150,8 @@ describeIf('detail page capture context in a browser', () => {
       expect(await page.locator('.json-tree .json-string').first().textContent()).toBe('"7"');
       expect(await page.locator('.json-tree .json-boolean').textContent()).toBe('false');
       // Styled by the stylesheet (not inline styles): the marked line has its own background.
-      const marked = await page.locator('.source-lines li.current').evaluate((el) => getComputedStyle(el).backgroundColor);
-      const plain = await page
-        .locator('.source-lines li')
-        .first()
-        .evaluate((el) => getComputedStyle(el).backgroundColor);
+      const marked = await page.evaluate("getComputedStyle(document.querySelector('.source-lines li.current')).backgroundColor");
+      const plain = await page.evaluate("getComputedStyle(document.querySelector('.source-lines li')).backgroundColor");
       expect(marked).not.toBe(plain);
       // Hostile text in source lines, breadcrumbs and the body is shown as text, never run.
       expect(await page.evaluate('window.__xss')).toBeUndefined();
