@@ -333,6 +333,32 @@ describe('typed JSON bodies', () => {
     expect(parsed.list.at(-1)).toBe('[… 20 more items]');
   });
 
+  it('never throws on hostile bodies: throwing getters and proxies, cycles, huge keys', () => {
+    const getter = Object.defineProperty({ ok: 1 }, 'bad', {
+      enumerable: true,
+      get() {
+        throw new Error('getter throws');
+      },
+    });
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error('ownKeys throws');
+        },
+      },
+    );
+    const cycle: Record<string, unknown> = { name: 'loop' };
+    cycle.self = cycle;
+    const redactor = createRedactor();
+    for (const body of [getter, proxy, cycle, { ['k'.repeat(100_000)]: 'v' }, [new Array(1e6).fill(0)]]) {
+      const text = typedBody(body, redactor);
+      expect(text === undefined || text.length <= 16_384).toBe(true);
+      if (text !== undefined) expect(() => JSON.parse(text) as unknown).not.toThrow();
+    }
+    expect(JSON.parse(typedBody(cycle, redactor)!)).toMatchObject({ name: 'loop', self: { name: 'loop' } });
+  });
+
   it('applies the text rules inside a stored JSON body, as the collector does', async () => {
     const { store, logger } = await createMemoryLogger();
     const app = express();
