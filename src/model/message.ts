@@ -233,7 +233,7 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
   for (const field of LIST_FIELDS) lists[field] = keyValues(raw[field], field, errors);
   if (sentDateTime !== undefined) lists.data.push({ key: SENT_DATE_TIME_KEY, value: sentDateTime });
 
-  const breadcrumbs = breadcrumbsOf(raw.breadcrumbs, errors);
+  const breadcrumbs = breadcrumbsOf(raw.breadcrumbs, errors, now);
   const sourceContext = sourceContextOf(raw.sourceContext, errors);
   let jsonBody: string | undefined;
   if (raw.jsonBody !== undefined && raw.jsonBody !== null) {
@@ -340,7 +340,7 @@ function boundedText(value: unknown, field: string, max: number, errors: FieldEr
 }
 
 /** The `breadcrumbs` of an incoming message: elmah.io's `{ dateTime, severity, action, message, data }`, checked and bounded. */
-function breadcrumbsOf(value: unknown, errors: FieldError[]): Breadcrumb[] | undefined {
+function breadcrumbsOf(value: unknown, errors: FieldError[], now: Date): Breadcrumb[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
     errors.push({ field: 'breadcrumbs', problem: 'expected a list of { dateTime, severity, action, message }' });
@@ -360,7 +360,8 @@ function breadcrumbsOf(value: unknown, errors: FieldError[]): Breadcrumb[] | und
     }
     const b = item as Record<string, unknown>;
     const before = errors.length;
-    const when = typeof b.dateTime === 'string' ? new Date(b.dateTime) : undefined;
+    // A breadcrumb without a time gets the time of receipt; one with a time must have a readable one.
+    const when = b.dateTime === undefined || b.dateTime === null ? now : typeof b.dateTime === 'string' ? new Date(b.dateTime) : undefined;
     if (!when || Number.isNaN(when.getTime())) errors.push({ field: `${field}.dateTime`, problem: 'expected an ISO 8601 date' });
     const severity = b.severity === undefined || b.severity === null ? 'Information' : parseSeverity(b.severity);
     if (!severity) errors.push({ field: `${field}.severity`, problem: `expected one of ${SEVERITIES.join(', ')}` });

@@ -100,6 +100,11 @@ describe('normalizeMessage', () => {
     expect(m.sourceContext).toEqual([{ file: '/app/a.ts', line: 3, startLine: 1, lines: ['a', 'b', 'c'] }]);
     expect(m.jsonBody).toBe('{"quantity":2}');
     expect(normalizeMessage({ title: 't' }, 'default')).not.toHaveProperty('breadcrumbs');
+    // elmah.io's browser client sends { severity, action, message }: the time of receipt stands in.
+    const now = new Date('2026-02-02T00:00:00.000Z');
+    expect(normalizeMessage({ title: 't', breadcrumbs: [{ action: 'Log', message: 'm' }] }, 'default', now).breadcrumbs).toEqual([
+      { dateTime: '2026-02-02T00:00:00.000Z', severity: 'Information', action: 'Log', message: 'm' },
+    ]);
   });
 
   it('refuses malformed or oversized breadcrumbs, source context and JSON bodies, naming each field', () => {
@@ -113,6 +118,7 @@ describe('normalizeMessage', () => {
     };
     expect(fields({ breadcrumbs: 'x' })).toEqual(['breadcrumbs']);
     expect(fields({ breadcrumbs: Array.from({ length: 101 }, () => ({ dateTime: '2026-01-01T00:00:00Z' })) })).toEqual(['breadcrumbs']);
+    expect(fields({ breadcrumbs: [{ dateTime: 7 }] })).toEqual(['breadcrumbs[0].dateTime']);
     expect(fields({ breadcrumbs: [{ dateTime: 'soon', severity: 'loud', message: 'x'.repeat(5000), data: 'no' }] })).toEqual([
       'breadcrumbs[0].dateTime',
       'breadcrumbs[0].severity',
