@@ -51,6 +51,10 @@ interface Delivered {
 const VARIANTS: Variant[] = [
   { name: 'none', label: 'no logger (plain 500 handler)' },
   { name: 'elmah', label: 'express-elmah, SQLite store (default: appends on a worker thread)' },
+  {
+    name: 'elmah-bare',
+    label: 'express-elmah, SQLite store, without breadcrumbs and source lines (breadcrumbs: false, sourceContext: false)',
+  },
   { name: 'elmah-inprocess', label: 'express-elmah, SQLite store, in-process appends batched per event-loop turn (worker: false)' },
   {
     name: 'elmah-inprocess-timer',
@@ -102,7 +106,12 @@ async function groupSum(store: Pick<ReturnType<typeof pkg>['MemoryStore']['proto
   return sum;
 }
 
-async function elmahSetup(extra: { worker?: boolean; flushIntervalMs?: number }): Promise<Setup> {
+async function elmahSetup(extra: {
+  worker?: boolean;
+  flushIntervalMs?: number;
+  breadcrumbs?: boolean;
+  sourceContext?: boolean;
+}): Promise<Setup> {
   const { errorLogger } = pkg();
   const { url, key } = await sqliteWithKey();
   const logger = errorLogger({ store: url, key, ...extra, onError: (e) => console.error(`  (${e.code}: ${e.message})`) });
@@ -139,6 +148,8 @@ const SETUPS: Record<string, () => Promise<Setup>> = {
   none: async () => ({ delivered: async (thrown) => ({ thrown, stored: 0, note: 'nothing recorded' }) }),
 
   elmah: async () => elmahSetup({}),
+
+  'elmah-bare': async () => elmahSetup({ breadcrumbs: false, sourceContext: false }),
 
   'elmah-inprocess': async () => elmahSetup({ worker: false }),
 

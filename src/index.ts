@@ -6,7 +6,7 @@ export type { Permission } from './model/permissions.js';
 export { createKey, parseKey, keyIdOf, KEY_PATTERN } from './model/keys.js';
 export type { KeyRecord, KeyInfo, NewKey, CreateKeyOptions } from './model/keys.js';
 export { SEVERITIES, normalizeMessage, MAX_MESSAGE_BYTES, MAX_FORM_BYTES } from './model/message.js';
-export type { ErrorMessage, MessageInput, KeyValue, Severity, FieldError } from './model/message.js';
+export type { ErrorMessage, MessageInput, KeyValue, Severity, FieldError, Breadcrumb, SourceContext } from './model/message.js';
 export { newMessageId } from './model/id.js';
 export { computeFingerprint } from './model/fingerprint.js';
 export { parseStack } from './model/stack.js';
@@ -47,6 +47,8 @@ export type { CollectorOptions, CollectorRouter, RateLimitOptions } from './coll
 export { errorLogger } from './capture/logger.js';
 export type { ErrorLogger } from './capture/logger.js';
 export type { ErrorLoggerOptions, BeforeLogResult } from './capture/options.js';
+export { addBreadcrumb, withBreadcrumbs } from './capture/breadcrumbs.js';
+export type { BreadcrumbInput } from './capture/breadcrumbs.js';
 export type { ShipperStats } from './capture/queue.js';
 export { classifyFailure } from './capture/queue.js';
 export {

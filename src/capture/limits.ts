@@ -1,6 +1,6 @@
 // Size limits: one error must not hurt the app or the store. Fields are cut with a visible marker so that
 // every captured message passes normalizeMessage (field lengths, 256 KiB serialized, form 10 KiB).
-import { LIST_FIELDS, MAX_FORM_BYTES, MAX_MESSAGE_BYTES, type ErrorMessage, type KeyValue } from '../model/message.js';
+import { CONTEXT_LIMITS, LIST_FIELDS, MAX_FORM_BYTES, MAX_MESSAGE_BYTES, type ErrorMessage, type KeyValue } from '../model/message.js';
 import { MARK_ROOM, cutStringFields, truncate } from '../model/truncate.js';
 
 /** Longest key of a list entry, in characters. */
@@ -101,6 +101,7 @@ export function clipList(list: readonly KeyValue[], maxBytes: number): KeyValue[
 export function fitMessage(message: ErrorMessage): ErrorMessage {
   const m = { ...message } as ErrorMessage & Record<string, unknown>;
   cutStringFields(m);
+  fitContext(m);
   for (const field of LIST_FIELDS) {
     m[field] = limitList(m[field], field === 'form' ? MAX_FORM_BYTES : MAX_MESSAGE_BYTES);
   }
@@ -135,13 +136,58 @@ export function fitMessage(message: ErrorMessage): ErrorMessage {
   return m;
 }
 
+/**
+ * The structured fields held to the limits a collector accepts (CONTEXT_LIMITS): what `beforeLog` added
+ * included. They are small by construction (tens of KiB at most), so the size loop above cuts other parts.
+ */
+function fitContext(m: ErrorMessage): void {
+  const L = CONTEXT_LIMITS;
+  if (m.breadcrumbs !== undefined) {
+    if (!Array.isArray(m.breadcrumbs) || m.breadcrumbs.length === 0) delete m.breadcrumbs;
+    else
+      m.breadcrumbs = m.breadcrumbs.slice(-L.breadcrumbs).map((b) => ({
+        ...b,
+        action: truncate(String(b.action ?? ''), L.breadcrumbAction),
+        message: truncate(String(b.message ?? ''), L.breadcrumbMessage),
+        ...(Array.isArray(b.data)
+          ? {
+              data: b.data.slice(0, L.breadcrumbData).map((kv) => ({
+                key: truncate(String(kv.key), L.breadcrumbDataKey),
+                value: truncate(String(kv.value), L.breadcrumbDataValue),
+              })),
+            }
+          : {}),
+      }));
+  }
+  if (m.sourceContext !== undefined) {
+    if (!Array.isArray(m.sourceContext) || m.sourceContext.length === 0) delete m.sourceContext;
+    else
+      m.sourceContext = m.sourceContext.slice(0, L.sourceFrames).map((c) => ({
+        ...c,
+        file: truncate(String(c.file ?? ''), L.sourceFile),
+        lines: (Array.isArray(c.lines) ? c.lines : []).slice(0, L.sourceLines).map((l) => truncate(String(l), L.sourceLineLength)),
+      }));
+  }
+  if (m.jsonBody !== undefined && (typeof m.jsonBody !== 'string' || m.jsonBody.length > L.jsonBody)) {
+    // Cut JSON is no JSON: a body too large for the field is kept as a string that says so.
+    m.jsonBody = typeof m.jsonBody === 'string' ? JSON.stringify(truncate(m.jsonBody, L.jsonBody / 2)) : undefined;
+    if (m.jsonBody === undefined) delete m.jsonBody;
+  }
+}
+
 /** An upper bound of the serialized size of a message (6 bytes per UTF-16 unit, generous punctuation). */
 function sizeBound(m: ErrorMessage & Record<string, unknown>): number {
   let bound = 512;
   for (const value of Object.values(m)) {
     if (typeof value === 'string') bound += value.length * 6 + 32;
-    else if (Array.isArray(value)) for (const kv of value as KeyValue[]) bound += (kv.key.length + kv.value.length) * 6 + 20;
-    else bound += 32;
+    else if (Array.isArray(value)) {
+      for (const item of value as unknown[]) {
+        const kv = item as Partial<KeyValue>;
+        if (typeof kv.key === 'string' && typeof kv.value === 'string') bound += (kv.key.length + kv.value.length) * 6 + 20;
+        // Breadcrumbs and source context: objects of bounded size.
+        else bound += JSON.stringify(item).length * 6 + 20;
+      }
+    } else bound += 32;
   }
   return bound;
 }

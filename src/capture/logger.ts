@@ -12,7 +12,8 @@ import { notifyConfig } from '../notify/options.js';
 import type { NotifierStats } from '../notify/types.js';
 import { CAPTURE_DEFAULTS, ERROR_LOGGER_SCHEMA, type ErrorLoggerOptions } from './options.js';
 import { Shipper, type ShipperOptions, type ShipperStats } from './queue.js';
-import { Recorder } from './recorder.js';
+import { installBreadcrumbs } from './breadcrumbs.js';
+import { Recorder, SOURCE_CONTEXT_DEFAULTS } from './recorder.js';
 import { createReporter } from './report.js';
 import { installUncaught } from './uncaught.js';
 import { CaptureWriter } from './writer.js';
@@ -85,7 +86,14 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     application: options.application,
     version: options.version,
     user: options.user,
+    sourceContext:
+      options.sourceContext === false
+        ? false
+        : { ...SOURCE_CONTEXT_DEFAULTS, ...(typeof options.sourceContext === 'object' ? options.sourceContext : {}) },
+    breadcrumbs: options.breadcrumbs !== false,
   });
+  const uninstallBreadcrumbs =
+    options.breadcrumbs === false ? undefined : installBreadcrumbs(typeof options.breadcrumbs === 'object' ? options.breadcrumbs : {});
 
   const flush = async (ms = 5000): Promise<boolean> => {
     const deadline = Date.now() + ms;
@@ -104,6 +112,7 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     (closing ??= (async () => {
       uninstall?.();
       const deadline = Date.now() + ms;
+      uninstallBreadcrumbs?.();
       // The shipper's own close flushes, and counts what cannot be written in full before the deadline.
       const ok = await shipper.close(await recorder.settle(ms));
       await writer.close();

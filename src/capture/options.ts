@@ -62,7 +62,36 @@ export interface ErrorLoggerOptions {
    * there the collector sends the alerts.
    */
   notify?: NotifyOptions | false;
+  /**
+   * The lines of the app's own source around each in-app frame of the stack (read once per file, off the
+   * request path, only below the app's root and never from node_modules). `false` keeps none. Default
+   * `{ lines: 3, frames: 5 }`: 3 lines either side, for the top 5 in-app frames.
+   */
+  sourceContext?: boolean | { lines?: number; frames?: number };
+  /**
+   * The last events of a failing request (console calls, outgoing HTTP requests, addBreadcrumb), stored with its
+   * error. `false` records none. Default `{ maxCount: 30, maxBytes: 16384, console: true, http: true }`.
+   */
+  breadcrumbs?: boolean | { maxCount?: number; maxBytes?: number; console?: boolean; http?: boolean };
 }
+
+/** Checks an object option's members: each known, and of its kind (a check and what it wants). */
+function members(value: unknown, rules: Record<string, [(v: unknown) => boolean, string]>): string | undefined {
+  if (typeof value === 'boolean') return undefined;
+  const r = value as Record<string, unknown>;
+  for (const name of Object.keys(r)) {
+    const rule = rules[name];
+    if (!rule) return `has an unknown member "${name}" (known: ${Object.keys(rules).join(', ')})`;
+    if (r[name] !== undefined && !rule[0](r[name])) return `member "${name}" must be ${rule[1]}`;
+  }
+  return undefined;
+}
+
+const wholeIn = (min: number, max: number): [(v: unknown) => boolean, string] => [
+  (v) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max,
+  `a whole number from ${min} to ${max}`,
+];
+const isBoolean: [(v: unknown) => boolean, string] = [(v) => typeof v === 'boolean', 'a boolean'];
 
 const nameRules = (value: unknown): boolean => Array.isArray(value) && value.every((v) => typeof v === 'string' || v instanceof RegExp);
 
@@ -108,6 +137,16 @@ export const ERROR_LOGGER_SCHEMA: OptionSchema<ErrorLoggerOptions> = {
   severity: { kinds: ['string'], oneOf: ['Verbose', 'Debug', 'Information', 'Warning', 'Error', 'Fatal'] },
   worker: { kinds: ['boolean'] },
   notify: notifyOptionRule,
+  sourceContext: {
+    kinds: ['boolean', 'object'],
+    describe: 'a boolean or { lines?, frames? }',
+    check: (v) => members(v, { lines: wholeIn(0, 10), frames: wholeIn(1, 10) }),
+  },
+  breadcrumbs: {
+    kinds: ['boolean', 'object'],
+    describe: 'a boolean or { maxCount?, maxBytes?, console?, http? }',
+    check: (v) => members(v, { maxCount: wholeIn(1, 100), maxBytes: wholeIn(256, 1_048_576), console: isBoolean, http: isBoolean }),
+  },
 };
 
 /** Defaults of the shipping options. */

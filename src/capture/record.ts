@@ -239,6 +239,45 @@ function dataOf(value: unknown, redactor: Redactor): KeyValue[] {
   return out;
 }
 
+/**
+ * The own properties of each error in the cause chain and of AggregateError members, named by where they
+ * sit (`cause.code`, `errors[0].code`, `cause.errors[1].code`): a wrapped database error's `code` is kept
+ * as the top error's own `code` is.
+ */
+function chainData(value: unknown, redactor: Redactor): KeyValue[] {
+  if (value === null || typeof value !== 'object') return [];
+  const out: KeyValue[] = [];
+  const seen = new Set<unknown>([value]);
+  const add = (err: unknown, prefix: string, depth: number): void => {
+    if (err === null || typeof err !== 'object' || seen.has(err) || depth > MAX_CAUSES || out.length >= MAX_ENTRIES) return;
+    seen.add(err);
+    for (const kv of dataOf(err, redactor)) out.push({ key: clip(prefix + kv.key, MAX_ENTRY_KEY), value: kv.value });
+    walk(err, prefix, depth);
+  };
+  const walk = (err: object, prefix: string, depth: number): void => {
+    const members = safeGet(err, 'errors');
+    let isList: boolean;
+    try {
+      isList = Array.isArray(members);
+    } catch {
+      isList = false;
+    }
+    if (isList) {
+      const n = Math.min(Number(safeGet(members, 'length')) || 0, MAX_MEMBERS);
+      for (let i = 0; i < n; i++) add(safeGet(members, i), `${prefix}errors[${i}].`, depth + 1);
+    }
+    let hasCause: boolean;
+    try {
+      hasCause = 'cause' in err;
+    } catch {
+      hasCause = false;
+    }
+    if (hasCause) add(safeGet(err, 'cause'), `${prefix}cause.`, depth + 1);
+  };
+  walk(value, '', 0);
+  return out;
+}
+
 /** Type, title, detail, source, status and data from any thrown value. Never throws. */
 export function describeError(value: unknown, redactor: Redactor): ErrorParts {
   const type = clip(typeOf(value), STRING_FIELDS.type);
@@ -249,7 +288,14 @@ export function describeError(value: unknown, redactor: Redactor): ErrorParts {
       ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET), STRING_FIELDS.detail)
       : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
   }
-  return { type, title, detail, source: sourceOf(detail), statusCode: statusOf(value), data: dataOf(value, redactor) };
+  return {
+    type,
+    title,
+    detail,
+    source: sourceOf(detail),
+    statusCode: statusOf(value),
+    data: isErrorLike(value) ? [...dataOf(value, redactor), ...chainData(value, redactor)] : dataOf(value, redactor),
+  };
 }
 
 function headerText(value: unknown): string | undefined {
@@ -306,6 +352,75 @@ function flatten(value: unknown, redactor: Redactor): KeyValue[] {
   };
   walk(value, '', false, 0);
   return out;
+}
+
+/** Limits of a typed JSON body, tried largest first until its text fits {@link MAX_JSON_BODY}. */
+const JSON_BODY_LIMITS = [
+  { depth: 8, members: 100, string: 2048, nodes: 2000 },
+  { depth: 6, members: 30, string: 256, nodes: 400 },
+  { depth: 4, members: 10, string: 64, nodes: 100 },
+] as const;
+/** Characters of a typed JSON body's text. */
+const MAX_JSON_BODY = 16_384;
+
+/**
+ * A parsed JSON body as JSON text with its types kept (`2` stays a number, `"2"` a string), members whose
+ * name is secret filtered at every depth, and visible marks where it was cut: a string ends with
+ * `…[truncated N bytes]`, a list with `"[… N more items]"`, an object with a `"…"` member, a level too deep
+ * reads `"[Object]"` or `"[Array]"`. Undefined when the body is not a JSON object or list.
+ */
+export function typedBody(body: unknown, redactor: Redactor): string | undefined {
+  for (const limits of JSON_BODY_LIMITS) {
+    let nodes = 0;
+    const copy = (v: unknown, depth: number): unknown => {
+      nodes++;
+      if (typeof v === 'string') return v.length > limits.string ? truncate(v, limits.string) : v;
+      if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
+      if (typeof v === 'boolean' || v === null) return v;
+      if (typeof v !== 'object') return v === undefined ? null : safeText(v, limits.string);
+      if (Buffer.isBuffer(v)) return `[${v.length} bytes]`;
+      let isArray: boolean;
+      try {
+        isArray = Array.isArray(v);
+      } catch {
+        return '[Unreadable]';
+      }
+      if (depth >= limits.depth || nodes >= limits.nodes) return isArray ? '[Array]' : '[Object]';
+      if (isArray) {
+        const n = Number(safeGet(v, 'length')) || 0;
+        const out: unknown[] = [];
+        for (let i = 0; i < Math.min(n, limits.members) && nodes < limits.nodes; i++) out.push(copy(safeGet(v, i), depth + 1));
+        if (out.length < n) out.push(`[… ${n - out.length} more items]`);
+        return out;
+      }
+      const keys = safeKeys(v);
+      // Without a prototype, a member named __proto__ stays a member.
+      const out = Object.create(null) as Record<string, unknown>;
+      let kept = 0;
+      for (const key of keys) {
+        if (kept >= limits.members || nodes >= limits.nodes) break;
+        const name = clip(key, MAX_ENTRY_KEY);
+        out[name] = redactor.param(name) ? FILTERED : copy(safeGet(v, key), depth + 1);
+        kept++;
+      }
+      if (kept < keys.length) out['…'] = `[${keys.length - kept} more members]`;
+      return out;
+    };
+    let text: string;
+    try {
+      text = JSON.stringify(copy(body, 0));
+    } catch {
+      return undefined;
+    }
+    if (text.length <= MAX_JSON_BODY) return text;
+  }
+  return JSON.stringify('[JSON body too large to show]');
+}
+
+/** True when the request says its body is JSON (`application/json`, `application/*+json`). */
+function isJsonRequest(headers: Record<string, unknown>): boolean {
+  const type = headerText(headers['content-type']);
+  return type !== undefined && /^\s*application\/(?:[\w.+-]*\+)?json\s*(?:;|$)/i.test(type.slice(0, 256));
 }
 
 function formOf(req: Request, redactor: Redactor): KeyValue[] {
@@ -400,14 +515,19 @@ function requestParts(req: Request, ctx: RecordContext): Partial<ErrorMessage> {
   const rawUrl = typeof originalUrl === 'string' ? originalUrl : safeGet(req, 'url');
   const url = typeof rawUrl === 'string' ? rawUrl : undefined;
   const method = safeGet(req, 'method');
+  // A parsed JSON body is kept as JSON, with its types; any other body is flattened into the form table.
+  const body: unknown = safeGet(req, 'body');
+  const jsonBody =
+    body !== null && typeof body === 'object' && !Buffer.isBuffer(body) && isJsonRequest(headers) ? typedBody(body, r) : undefined;
   return {
+    jsonBody,
     url: url === undefined ? undefined : r.url(clip(url, STRING_FIELDS.url)),
     method: typeof method === 'string' ? method : undefined,
     user: userOf(req, ctx.user),
     correlationId: correlationIdOf(headers),
     serverVariables: clipList(serverVariables, MAX_MESSAGE_BYTES),
     cookies: cookiesOf(req, headers),
-    form: clipList(formOf(req, r), MAX_FORM_BYTES),
+    form: jsonBody === undefined ? clipList(formOf(req, r), MAX_FORM_BYTES) : [],
     queryString: url === undefined ? [] : clipList(queryOf(clip(url, MAX_MESSAGE_BYTES), r), MAX_MESSAGE_BYTES),
   };
 }
@@ -477,5 +597,6 @@ export function buildMessage(value: unknown, req: Request | undefined, ctx: Reco
     queryString: request.queryString ?? [],
     data: clipList(parts.data, MAX_MESSAGE_BYTES),
     fingerprint: fingerprintOf(parts, req, ctx.sourceLine),
+    ...(request.jsonBody === undefined ? {} : { jsonBody: request.jsonBody }),
   };
 }

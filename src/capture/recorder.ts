@@ -4,14 +4,16 @@
 // over the cheap occurrence a tally needs. It reads the request's fields only, so any request-like object does.
 import type { Request } from 'express';
 import type { SourceLineReader } from '../model/fingerprint.js';
-import type { ErrorMessage, Severity } from '../model/message.js';
+import { CONTEXT_LIMITS, type ErrorMessage, type Severity, type SourceContext } from '../model/message.js';
 import { createRedactor, type Redactor } from '../model/redact.js';
 import { fitMessage } from './limits.js';
 import type { BeforeLogResult, ErrorLoggerOptions } from './options.js';
 import type { Occurrence, Shipper } from './queue.js';
 import { buildMessage, claimedStatus, describeError, fingerprintOf } from './record.js';
 import { asElmahError, type Report } from './report.js';
-import { createSourceReader, findAppRoot } from './source.js';
+import { parseStack } from '../model/stack.js';
+import { currentBreadcrumbs } from './breadcrumbs.js';
+import { createSourceReader, findAppRoot, type SourceReader } from './source.js';
 
 /** What the recorder hands occurrences to: the {@link Shipper}, or a stand-in in tests. */
 export type OccurrenceSink = Pick<Shipper, 'admission' | 'enqueue' | 'count'>;
@@ -26,8 +28,23 @@ export interface RecorderOptions extends Pick<ErrorLoggerOptions, 'application' 
   key?: string | undefined;
   sink: OccurrenceSink;
   report: Report;
-  /** Reads the app's source lines for grouping anonymous frames. Default: the app's own files. */
+  /** Reads the app's source lines for grouping anonymous frames. Default: {@link RecorderOptions.sourceReader}. */
   sourceLine?: SourceLineReader | undefined;
+  /** Reads the app's source files for the lines around in-app frames. Default: the app's own files. */
+  sourceReader?: SourceReader | undefined;
+  /** Lines either side of each in-app frame's line to keep (and how many frames), or false for none. Default 3 lines, 5 frames. */
+  sourceContext?: { lines: number; frames: number } | false | undefined;
+  /** Copy the request's breadcrumbs into its messages. Default false (errorLogger turns it on). */
+  breadcrumbs?: boolean | undefined;
+}
+
+/** Default lines either side of a frame's line, and frames, of the source context. */
+export const SOURCE_CONTEXT_DEFAULTS = { lines: 3, frames: 5 } as const;
+
+/** A frame whose lines are shown: file and line. */
+interface SourceFrame {
+  file: string;
+  line: number;
 }
 
 function isThenable(value: unknown): value is PromiseLike<BeforeLogResult> {
@@ -38,13 +55,15 @@ function isThenable(value: unknown): value is PromiseLike<BeforeLogResult> {
 export class Recorder {
   private readonly redactor: Redactor;
   private readonly sourceLine: SourceLineReader;
+  private readonly source: SourceReader;
   /** beforeLog hooks still running. */
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly options: RecorderOptions) {
     this.redactor = createRedactor(options.redact, options.key);
     // Anonymous frames are grouped by their line's text, read from the app's own files only.
-    this.sourceLine = options.sourceLine ?? createSourceReader(findAppRoot());
+    this.source = options.sourceReader ?? createSourceReader(findAppRoot());
+    this.sourceLine = options.sourceLine ?? this.source;
   }
 
   /** Whether the middleware logs this error: `filter`, else status >= 500 or none. A throwing filter is reported and the error logged. */
@@ -85,25 +104,89 @@ export class Recorder {
         version: this.options.version,
         user: this.options.user,
       });
-      if (!beforeLog) return this.finish(message, message);
-      let result: BeforeLogResult | Promise<BeforeLogResult>;
-      try {
-        result = beforeLog(message, err, req);
-      } catch (hookError) {
-        return this.unedited(message, hookError, 'threw');
+      // Read now: the request's trail is the one of the code running now.
+      const breadcrumbs = this.options.breadcrumbs ? currentBreadcrumbs() : undefined;
+      if (breadcrumbs) message.breadcrumbs = breadcrumbs.slice(-CONTEXT_LIMITS.breadcrumbs);
+      const frames = this.sourceFrames(message);
+      if (frames.every((f) => this.source.known(f.file))) {
+        this.attachSource(message, frames);
+        return this.edit(message, err, req);
       }
-      if (!isThenable(result)) return this.finish(message, result);
-      const done = Promise.resolve(result).then(
-        (edited) => this.finish(message, edited),
-        (hookError: unknown) => this.unedited(message, hookError, 'rejected'),
-      );
-      this.pending.add(done);
-      void done.finally(() => this.pending.delete(done));
+      // A file not read yet is read without blocking the request; the message is queued once it is.
+      const done = this.source.load(frames.map((f) => f.file)).then(() => {
+        try {
+          this.attachSource(message, frames);
+          this.edit(message, err, req);
+        } catch (recordError) {
+          this.options.report(asElmahError(recordError, 'ERR_ELMAH_DROPPED', 'An error could not be recorded'));
+        }
+      });
+      this.track(done);
       return message.id;
     } catch (recordError) {
       this.options.report(asElmahError(recordError, 'ERR_ELMAH_DROPPED', 'An error could not be recorded'));
       return undefined;
     }
+  }
+
+  /** beforeLog, then the scrub and the queue: the id, or undefined when the message was dropped or only counted. */
+  private edit(message: ErrorMessage, err: unknown, req: Request | undefined): string | undefined {
+    const { beforeLog } = this.options;
+    if (!beforeLog) return this.finish(message, message);
+    let result: BeforeLogResult | Promise<BeforeLogResult>;
+    try {
+      result = beforeLog(message, err, req);
+    } catch (hookError) {
+      return this.unedited(message, hookError, 'threw');
+    }
+    if (!isThenable(result)) return this.finish(message, result);
+    this.track(
+      Promise.resolve(result).then(
+        (edited) => this.finish(message, edited),
+        (hookError: unknown) => this.unedited(message, hookError, 'rejected'),
+      ),
+    );
+    return message.id;
+  }
+
+  /** Keeps `done` in the pending set until it settles, so that flush waits for it. */
+  private track(done: Promise<unknown>): void {
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+
+  /** The in-app frames of the top error (not its causes or members) whose lines are shown, at most the configured number. */
+  private sourceFrames(message: ErrorMessage): SourceFrame[] {
+    const settings = this.options.sourceContext === undefined ? SOURCE_CONTEXT_DEFAULTS : this.options.sourceContext;
+    if (!settings || !message.detail) return [];
+    const detail = message.detail;
+    const cause = detail.indexOf('\nCaused by: ');
+    const member = detail.indexOf('[errors 0] ');
+    const ends = [cause, member].filter((i) => i >= 0);
+    const own = ends.length > 0 ? detail.slice(0, Math.min(...ends)) : detail;
+    const out: SourceFrame[] = [];
+    const seen = new Set<string>();
+    for (const frame of parseStack(own)) {
+      if (out.length >= Math.min(settings.frames, CONTEXT_LIMITS.sourceFrames)) break;
+      if (!frame.inApp || !frame.file || frame.line === undefined) continue;
+      const key = `${frame.file}:${frame.line}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ file: frame.file, line: frame.line });
+    }
+    return out;
+  }
+
+  /** The lines around each frame, from the reader's memory (files it could not read give none). */
+  private attachSource(message: ErrorMessage, frames: SourceFrame[]): void {
+    const settings = this.options.sourceContext || SOURCE_CONTEXT_DEFAULTS;
+    const radius = Math.min(settings.lines, (CONTEXT_LIMITS.sourceLines - 1) / 2);
+    const context: SourceContext[] = [];
+    for (const f of frames) {
+      const window = this.source.around(f.file, f.line, radius);
+      if (window) context.push({ file: f.file, line: f.line, ...window });
+    }
+    if (context.length > 0) message.sourceContext = context;
   }
 
   /** Waits up to `ms` for beforeLog hooks still running, so that what they return is queued; resolves with what is left of `ms`. */

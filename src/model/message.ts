@@ -48,7 +48,51 @@ export interface ErrorMessage {
   data: KeyValue[];
   /** Grouping hash of type + in-app frames. */
   fingerprint: string;
+  /** What the failing request did before it failed, oldest first (elmah.io's shape). */
+  breadcrumbs?: Breadcrumb[] | undefined;
+  /** Lines of the app's source around the in-app frames of the stack, top frame first. */
+  sourceContext?: SourceContext[] | undefined;
+  /** The request's JSON body with its types, redacted and cut to size, as JSON text. */
+  jsonBody?: string | undefined;
 }
+
+/** One event of the failing request (elmah.io's breadcrumb: `dateTime`, `severity`, `action`, `message`, `data`). */
+export interface Breadcrumb {
+  /** ISO 8601 UTC time of the event. */
+  dateTime: string;
+  severity: Severity;
+  /** What kind of event: `Log` (console), `Request` (outgoing HTTP), or a word the app chose. */
+  action: string;
+  message: string;
+  /** Details (method, url, status, duration…). */
+  data?: KeyValue[] | undefined;
+}
+
+/** Lines of one source file around a stack frame's line. */
+export interface SourceContext {
+  /** The file as the frame names it. */
+  file: string;
+  /** The frame's line (1-based): the one marked. */
+  line: number;
+  /** Number of the first line in `lines`. */
+  startLine: number;
+  lines: string[];
+}
+
+/** Limits of the structured fields: what a collector accepts and what capture keeps. */
+export const CONTEXT_LIMITS = {
+  breadcrumbs: 100,
+  breadcrumbAction: 100,
+  breadcrumbMessage: 2048,
+  breadcrumbData: 20,
+  breadcrumbDataKey: 256,
+  breadcrumbDataValue: 2048,
+  sourceFrames: 10,
+  sourceLines: 21,
+  sourceLineLength: 1000,
+  sourceFile: 2048,
+  jsonBody: 32_768,
+} as const;
 
 /** What a client may send: everything optional but `title`; the rest is filled in by {@link normalizeMessage}. */
 export type MessageInput = Partial<ErrorMessage> & { title?: string };
@@ -189,6 +233,17 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
   for (const field of LIST_FIELDS) lists[field] = keyValues(raw[field], field, errors);
   if (sentDateTime !== undefined) lists.data.push({ key: SENT_DATE_TIME_KEY, value: sentDateTime });
 
+  const breadcrumbs = breadcrumbsOf(raw.breadcrumbs, errors, now);
+  const sourceContext = sourceContextOf(raw.sourceContext, errors);
+  let jsonBody: string | undefined;
+  if (raw.jsonBody !== undefined && raw.jsonBody !== null) {
+    if (typeof raw.jsonBody !== 'string') errors.push({ field: 'jsonBody', problem: `expected JSON text, got ${typeName(raw.jsonBody)}` });
+    else if (raw.jsonBody.length > CONTEXT_LIMITS.jsonBody)
+      errors.push({ field: 'jsonBody', problem: `longer than ${CONTEXT_LIMITS.jsonBody} characters` });
+    else if (!isJsonText(raw.jsonBody)) errors.push({ field: 'jsonBody', problem: 'expected JSON text' });
+    else jsonBody = raw.jsonBody;
+  }
+
   let fingerprint: string | undefined;
   if (raw.fingerprint !== undefined && raw.fingerprint !== null) {
     if (typeof raw.fingerprint !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(raw.fingerprint)) {
@@ -217,6 +272,9 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
     ...lists,
     fingerprint: '',
   };
+  if (breadcrumbs) message.breadcrumbs = breadcrumbs;
+  if (sourceContext) message.sourceContext = sourceContext;
+  if (jsonBody !== undefined) message.jsonBody = jsonBody;
   if (errors.length > 0) {
     throw new ElmahError(
       'ERR_ELMAH_INVALID_MESSAGE',
@@ -247,13 +305,117 @@ function upperBoundBytes(message: ErrorMessage): number {
     fields++;
     if (typeof value === 'string') chars += value.length;
     else if (Array.isArray(value)) {
-      for (const kv of value as KeyValue[]) {
-        chars += kv.key.length + kv.value.length;
+      for (const item of value as unknown[]) {
+        const kv = item as Partial<KeyValue>;
+        // Breadcrumbs and source context are bounded objects: their JSON length stands for them.
+        if (typeof kv.key === 'string' && typeof kv.value === 'string') chars += kv.key.length + kv.value.length;
+        else chars += JSON.stringify(item).length;
         fields += 2;
       }
     }
   }
   return chars * 6 + fields * 40;
+}
+
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A string field of an incoming object, checked against its limit; undefined (and an error) when it does not fit. */
+function boundedText(value: unknown, field: string, max: number, errors: FieldError[]): string | undefined {
+  if (typeof value !== 'string') {
+    errors.push({ field, problem: `expected a string, got ${typeName(value)}` });
+    return undefined;
+  }
+  if (value.length > max) {
+    errors.push({ field, problem: `longer than ${max} characters` });
+    return undefined;
+  }
+  return value;
+}
+
+/** The `breadcrumbs` of an incoming message: elmah.io's `{ dateTime, severity, action, message, data }`, checked and bounded. */
+function breadcrumbsOf(value: unknown, errors: FieldError[], now: Date): Breadcrumb[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    errors.push({ field: 'breadcrumbs', problem: 'expected a list of { dateTime, severity, action, message }' });
+    return undefined;
+  }
+  if (value.length > CONTEXT_LIMITS.breadcrumbs) {
+    errors.push({ field: 'breadcrumbs', problem: `more than ${CONTEXT_LIMITS.breadcrumbs} breadcrumbs` });
+    return undefined;
+  }
+  const L = CONTEXT_LIMITS;
+  const out: Breadcrumb[] = [];
+  value.forEach((item: unknown, i) => {
+    const field = `breadcrumbs[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      errors.push({ field, problem: 'expected { dateTime, severity, action, message }' });
+      return;
+    }
+    const b = item as Record<string, unknown>;
+    const before = errors.length;
+    // A breadcrumb without a time gets the time of receipt; one with a time must have a readable one.
+    const when = b.dateTime === undefined || b.dateTime === null ? now : typeof b.dateTime === 'string' ? new Date(b.dateTime) : undefined;
+    if (!when || Number.isNaN(when.getTime())) errors.push({ field: `${field}.dateTime`, problem: 'expected an ISO 8601 date' });
+    const severity = b.severity === undefined || b.severity === null ? 'Information' : parseSeverity(b.severity);
+    if (!severity) errors.push({ field: `${field}.severity`, problem: `expected one of ${SEVERITIES.join(', ')}` });
+    const action = b.action === undefined || b.action === null ? '' : boundedText(b.action, `${field}.action`, L.breadcrumbAction, errors);
+    const message =
+      b.message === undefined || b.message === null ? '' : boundedText(b.message, `${field}.message`, L.breadcrumbMessage, errors);
+    let data: KeyValue[] | undefined;
+    if (b.data !== undefined && b.data !== null) {
+      data = keyValues(b.data, `${field}.data`, errors);
+      if (data.length > L.breadcrumbData) errors.push({ field: `${field}.data`, problem: `more than ${L.breadcrumbData} entries` });
+      else if (data.some((kv) => kv.key.length > L.breadcrumbDataKey || kv.value.length > L.breadcrumbDataValue))
+        errors.push({
+          field: `${field}.data`,
+          problem: `an entry longer than ${L.breadcrumbDataKey} / ${L.breadcrumbDataValue} characters`,
+        });
+    }
+    if (errors.length > before) return;
+    out.push({ dateTime: when!.toISOString(), severity: severity!, action: action!, message: message!, ...(data?.length ? { data } : {}) });
+  });
+  return out.length > 0 ? out : undefined;
+}
+
+/** The `sourceContext` of an incoming message, checked and bounded. */
+function sourceContextOf(value: unknown, errors: FieldError[]): SourceContext[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const L = CONTEXT_LIMITS;
+  if (!Array.isArray(value) || value.length > L.sourceFrames) {
+    errors.push({ field: 'sourceContext', problem: `expected a list of at most ${L.sourceFrames} { file, line, startLine, lines }` });
+    return undefined;
+  }
+  const out: SourceContext[] = [];
+  const lineNumber = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000_000;
+  value.forEach((item: unknown, i) => {
+    const field = `sourceContext[${i}]`;
+    const c = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const before = errors.length;
+    const file = boundedText(c.file, `${field}.file`, L.sourceFile, errors);
+    if (!lineNumber(c.line)) errors.push({ field: `${field}.line`, problem: 'expected a line number' });
+    if (!lineNumber(c.startLine)) errors.push({ field: `${field}.startLine`, problem: 'expected a line number' });
+    const lines = c.lines;
+    if (
+      !Array.isArray(lines) ||
+      lines.length > L.sourceLines ||
+      !lines.every((l) => typeof l === 'string' && l.length <= L.sourceLineLength)
+    ) {
+      errors.push({
+        field: `${field}.lines`,
+        problem: `expected at most ${L.sourceLines} strings of at most ${L.sourceLineLength} characters`,
+      });
+    }
+    if (errors.length > before) return;
+    out.push({ file: file!, line: c.line as number, startLine: c.startLine as number, lines: lines as string[] });
+  });
+  return out.length > 0 ? out : undefined;
 }
 
 function keyValues(value: unknown, field: string, errors: FieldError[]): KeyValue[] {
@@ -284,4 +446,25 @@ function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   return typeof value;
+}
+
+/** The structured fields of a message (breadcrumbs, source context, JSON body) as one JSON text for a store column; null when it has none. */
+export function encodeContext(m: Pick<ErrorMessage, 'breadcrumbs' | 'sourceContext' | 'jsonBody'>): string | null {
+  if (!m.breadcrumbs?.length && !m.sourceContext?.length && m.jsonBody === undefined) return null;
+  return JSON.stringify({ breadcrumbs: m.breadcrumbs, sourceContext: m.sourceContext, jsonBody: m.jsonBody });
+}
+
+/** The inverse of {@link encodeContext}: only the fields that are present (an unreadable column gives none). */
+export function decodeContext(text: unknown): Pick<ErrorMessage, 'breadcrumbs' | 'sourceContext' | 'jsonBody'> {
+  if (typeof text !== 'string' || text === '') return {};
+  try {
+    const c = JSON.parse(text) as Pick<ErrorMessage, 'breadcrumbs' | 'sourceContext' | 'jsonBody'>;
+    return {
+      ...(Array.isArray(c.breadcrumbs) ? { breadcrumbs: c.breadcrumbs } : {}),
+      ...(Array.isArray(c.sourceContext) ? { sourceContext: c.sourceContext } : {}),
+      ...(typeof c.jsonBody === 'string' ? { jsonBody: c.jsonBody } : {}),
+    };
+  } catch {
+    return {};
+  }
 }

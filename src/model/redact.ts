@@ -106,6 +106,8 @@ const JSON_MEMBER = /"([A-Za-z][\w-]{0,63})"([ \t]{0,4}[:,][ \t]{0,4})"((?:[^"\\
 // urlencoded bodies quoted in messages). Quoted values are bounded, so an unclosed quote costs little.
 const ASSIGNMENT =
   /([?&#;,\s"'{([]|^)([A-Za-z_][\w.%[\]-]{0,127})([ \t]{0,8}=[ \t]{0,8})("[^"\\\n]{0,256}"?|'[^'\\\n]{0,256}'?|\{[^}\n]{0,256}\}?|[^&#\s"'<>;,()\\]*)/g;
+// `name: 'value'` in source code (an object literal's member, quoted or not): redacted in source lines only.
+const CODE_MEMBER = /([A-Za-z_$][\w$-]{0,63})(["']?[ \t]{0,4}:[ \t]{0,4})(["'`])((?:[^"'`\\\n]|\\.){0,512})\3/g;
 // A path after a segment that names a token-bearing route; see pathTokens().
 const TOKEN_PATH = /\/([^/\s?#"'<>\\]*)((?:\/[^/\s?#"'<>\\]*)+)/g;
 
@@ -355,7 +357,45 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         out.serverVariables = list.map((kv) => ({ key: text(kv.key), value: text(headerValue(kv.key, kv.value)) }));
       else out[field] = entries(list, field === 'data' ? key : param);
     }
+    if (Array.isArray(message.breadcrumbs))
+      out.breadcrumbs = message.breadcrumbs.map((b) => ({
+        ...b,
+        action: text(b.action),
+        message: text(b.message),
+        ...(b.data ? { data: entries(b.data, key) } : {}),
+      }));
+    if (Array.isArray(message.sourceContext))
+      out.sourceContext = message.sourceContext.map((c) => ({ ...c, file: text(c.file), lines: c.lines.map(codeLine) }));
+    if (typeof message.jsonBody === 'string') out.jsonBody = jsonText(message.jsonBody);
     return out;
+  };
+
+  /** A line of source: the text rules, and object members whose name is secret (`apiKey: 'sk_…'`). */
+  const codeLine = (line: string): string => {
+    const out = text(line);
+    return out.includes(':')
+      ? out.replace(CODE_MEMBER, (all, name: string, sep: string, quote: string, value: string) =>
+          value !== '' && value !== FILTERED && key(name) ? `${name}${sep}${quote}${FILTERED}${quote}` : all,
+        )
+      : out;
+  };
+
+  /** A JSON value with every member whose name is secret filtered and every string redacted as text. */
+  const jsonValue = (value: unknown, depth: number): unknown => {
+    if (typeof value === 'string') return text(value);
+    if (value === null || typeof value !== 'object' || depth > 64) return value;
+    if (Array.isArray(value)) return value.map((v) => jsonValue(v, depth + 1));
+    // Without a prototype, a member named __proto__ stays a member.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) out[name] = param(name) ? FILTERED : jsonValue(v, depth + 1);
+    return out;
+  };
+  const jsonText = (body: string): string => {
+    try {
+      return JSON.stringify(jsonValue(JSON.parse(body), 0));
+    } catch {
+      return JSON.stringify(FILTERED);
+    }
   };
 
   return { header, key, param, url, headerValue, text, scrub };

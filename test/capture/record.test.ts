@@ -432,14 +432,33 @@ describe('size limits', () => {
 
   it('a posted 900 KB body is stored as at most 10 KiB of form, marked', async () => {
     const { store, logger } = await createMemoryLogger();
-    const body = { note: 'n'.repeat(900 * 1024), other: 'kept?' };
-    await request(createApp({ logger })).post('/form').send(body).expect(500);
+    await request(createApp({ logger }))
+      .post('/form')
+      .type('form')
+      .send(`note=${'n'.repeat(900 * 1024)}&other=kept%3F`)
+      .expect(500);
     await logger.flush(5000);
     const [m] = await storedMessages(store);
     expect(Buffer.byteLength(JSON.stringify(m!.form))).toBeLessThanOrEqual(MAX_FORM_BYTES);
     expect(m!.form[0]!.key).toBe('note');
     expect(m!.form[0]!.value).toMatch(/^n+…\[truncated \d+ bytes\]$/);
     expect(m!.form.map((kv) => kv.key)).toEqual(['note', 'other']);
+    expect(m!.jsonBody).toBeUndefined();
+  });
+
+  it('a posted 900 KB JSON body is kept as typed JSON of at most 16 KiB, each cut marked', async () => {
+    const { store, logger } = await createMemoryLogger();
+    const body = { note: 'n'.repeat(900 * 1024), items: Array.from({ length: 500 }, (_, i) => ({ sku: i, qty: 2 })), other: 'kept' };
+    await request(createApp({ logger })).post('/form').send(body).expect(500);
+    await logger.flush(5000);
+    const [m] = await storedMessages(store);
+    expect(m!.form).toEqual([]);
+    expect(m!.jsonBody!.length).toBeLessThanOrEqual(16_384);
+    const parsed = JSON.parse(m!.jsonBody!) as { note: string; items: unknown[]; other: string };
+    expect(parsed.note).toMatch(/^n+…\[truncated \d+ bytes\]$/);
+    expect(parsed.items[0]).toEqual({ sku: 0, qty: 2 });
+    expect(parsed.items.at(-1)).toMatch(/^\[… \d+ more items\]$/);
+    expect(parsed.other).toBe('kept');
   });
 
   it('a message larger than 256 KiB is cut, largest part first, and still passes normalizeMessage', () => {

@@ -37,7 +37,10 @@ describe('collector: POST /v3/messages/:log', () => {
       serverVariables: [{ key: 'HTTP_USER_AGENT', value: 'curl/8' }],
       data: [{ key: 'X-ELMAHIO-APPLICATION', value: 'shop' }],
     });
-    expect(stored).not.toHaveProperty('breadcrumbs');
+    // elmah.io's breadcrumbs are kept (severity completed); other extra fields are ignored.
+    expect(stored?.breadcrumbs).toEqual([
+      { dateTime: '2026-01-01T00:00:00.000Z', severity: 'Information', action: 'Navigation', message: 'home' },
+    ]);
     expect(stored?.fingerprint).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(Date.parse(stored!.dateTime)).toBeGreaterThan(Date.now() - 60_000);
   });

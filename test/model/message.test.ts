@@ -74,6 +74,66 @@ describe('normalizeMessage', () => {
     ]);
   });
 
+  it("accepts elmah.io's breadcrumbs, source context and a JSON body, checked and normalized", () => {
+    const m = normalizeMessage(
+      {
+        title: 't',
+        breadcrumbs: [
+          { dateTime: '2026-01-01T00:00:00Z', severity: 'warning', action: 'Navigation', message: 'to /cart' },
+          { dateTime: '2026-01-01T00:00:01Z', action: 'Request', message: 'GET /x', data: [{ key: 'status', value: 200 }] },
+        ],
+        sourceContext: [{ file: '/app/a.ts', line: 3, startLine: 1, lines: ['a', 'b', 'c'] }],
+        jsonBody: '{"quantity":2}',
+      },
+      'default',
+    );
+    expect(m.breadcrumbs).toEqual([
+      { dateTime: '2026-01-01T00:00:00.000Z', severity: 'Warning', action: 'Navigation', message: 'to /cart' },
+      {
+        dateTime: '2026-01-01T00:00:01.000Z',
+        severity: 'Information',
+        action: 'Request',
+        message: 'GET /x',
+        data: [{ key: 'status', value: '200' }],
+      },
+    ]);
+    expect(m.sourceContext).toEqual([{ file: '/app/a.ts', line: 3, startLine: 1, lines: ['a', 'b', 'c'] }]);
+    expect(m.jsonBody).toBe('{"quantity":2}');
+    expect(normalizeMessage({ title: 't' }, 'default')).not.toHaveProperty('breadcrumbs');
+    // elmah.io's browser client sends { severity, action, message }: the time of receipt stands in.
+    const now = new Date('2026-02-02T00:00:00.000Z');
+    expect(normalizeMessage({ title: 't', breadcrumbs: [{ action: 'Log', message: 'm' }] }, 'default', now).breadcrumbs).toEqual([
+      { dateTime: '2026-02-02T00:00:00.000Z', severity: 'Information', action: 'Log', message: 'm' },
+    ]);
+  });
+
+  it('refuses malformed or oversized breadcrumbs, source context and JSON bodies, naming each field', () => {
+    const fields = (input: Record<string, unknown>): string[] => {
+      try {
+        normalizeMessage({ title: 't', ...input }, 'default');
+        return [];
+      } catch (e) {
+        return (e as { details: { field: string }[] }).details.map((d) => d.field);
+      }
+    };
+    expect(fields({ breadcrumbs: 'x' })).toEqual(['breadcrumbs']);
+    expect(fields({ breadcrumbs: Array.from({ length: 101 }, () => ({ dateTime: '2026-01-01T00:00:00Z' })) })).toEqual(['breadcrumbs']);
+    expect(fields({ breadcrumbs: [{ dateTime: 7 }] })).toEqual(['breadcrumbs[0].dateTime']);
+    expect(fields({ breadcrumbs: [{ dateTime: 'soon', severity: 'loud', message: 'x'.repeat(5000), data: 'no' }] })).toEqual([
+      'breadcrumbs[0].dateTime',
+      'breadcrumbs[0].severity',
+      'breadcrumbs[0].message',
+      'breadcrumbs[0].data',
+    ]);
+    expect(fields({ sourceContext: [{ file: 'a.ts', line: 0, startLine: 1, lines: [1] }] })).toEqual([
+      'sourceContext[0].line',
+      'sourceContext[0].lines',
+    ]);
+    expect(fields({ jsonBody: '{"a":' })).toEqual(['jsonBody']);
+    expect(fields({ jsonBody: { a: 1 } })).toEqual(['jsonBody']);
+    expect(fields({ jsonBody: `"${'x'.repeat(40_000)}"` })).toEqual(['jsonBody']);
+  });
+
   it('refuses a message over the size limit with ERR_ELMAH_TOO_LARGE', () => {
     const data = Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(8000) }));
     expect(() => normalizeMessage({ title: 'x', data }, 'default')).toThrow(

@@ -52,6 +52,35 @@ export function storeConformance(name: string, factory: () => Promise<Store>, op
         expect(await store.get('default', m.id)).toEqual(m);
       });
 
+      it('round-trips breadcrumbs, source context and the JSON body, and a message without them has none', async () => {
+        const m = makeMessage({
+          breadcrumbs: [
+            { dateTime: '2026-03-01T10:00:00.000Z', severity: 'Information', action: 'Log', message: 'loading cart 7' },
+            {
+              dateTime: '2026-03-01T10:00:00.120Z',
+              severity: 'Error',
+              action: 'Request',
+              message: 'GET https://payments.test/charge?[Filtered]',
+              data: [
+                { key: 'status', value: '502' },
+                { key: 'durationMs', value: '118' },
+              ],
+            },
+          ],
+          sourceContext: [
+            { file: '/app/src/orders.ts', line: 12, startLine: 10, lines: ['a', '  const qty = body.quantity.trim();', 'é\u0000ü'] },
+          ],
+          jsonBody: '{"quantity":2,"note":null,"tags":["a",true],"nested":{"price":1.5}}',
+        });
+        const plain = makeMessage();
+        await store.append([m, plain]);
+        expect(await store.get('default', m.id)).toEqual(m);
+        const back = await store.get('default', plain.id);
+        expect(back).toEqual(plain);
+        expect(back).not.toHaveProperty('breadcrumbs');
+        expect(back).not.toHaveProperty('jsonBody');
+      });
+
       it('is idempotent by id: a second append is a duplicate and stores nothing new', async () => {
         const m = makeMessage();
         await store.append([m]);

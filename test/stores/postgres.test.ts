@@ -558,12 +558,14 @@ pg('PostgresStore', () => {
     await pool.query(`INSERT INTO ${t.migrations} (version, description) VALUES (1, 'messages, group aggregate, keys')`);
     const older = makeMessage({ fingerprint: 'fpOld', title: 'older one', dateTime: '2026-03-01T00:00:00.000Z' });
     const newer = makeMessage({ fingerprint: 'fpOld', title: 'newer one', statusCode: 502, dateTime: '2026-03-02T00:00:00.000Z' });
+    // Version 1 had no context column (added by version 6).
+    const v1Columns = INSERT_COLUMNS.filter((c) => c.name !== 'context');
     for (const m of [older, newer]) {
       const tk = tokensOfMessage(m);
-      const exprs = INSERT_COLUMNS.map((c, i) => (c.expr ?? `$::${c.type}`).replace('$', `$${i + 1}`));
+      const exprs = v1Columns.map((c, i) => (c.expr ?? `$::${c.type}`).replace('$', `$${i + 1}`));
       await pool.query(
-        `INSERT INTO ${t.messages} (${INSERT_COLUMNS.map((c) => c.name).join(', ')}) VALUES (${exprs.join(', ')})`,
-        INSERT_COLUMNS.map((c) => c.value(m, tk)),
+        `INSERT INTO ${t.messages} (${v1Columns.map((c) => c.name).join(', ')}) VALUES (${exprs.join(', ')})`,
+        v1Columns.map((c) => c.value(m, tk)),
       );
     }
     await pool.query(

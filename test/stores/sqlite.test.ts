@@ -410,6 +410,27 @@ describe('SqliteStore write path', () => {
     expect((await s.append([makeMessage({ fingerprint: 'fpV3', dateTime: '2026-07-01T00:00:00.000Z' })]))[0]?.group).toBe('regressed');
   });
 
+  it('migrates a version-4 file to message context: old messages read without it, new ones keep it', async () => {
+    const file = tempFile();
+    const first = await store(file);
+    const old = makeMessage({ title: 'before context' });
+    await first.append([old]);
+    await first.close();
+    // Version 4 as it was: no context column.
+    const raw = new Database(file);
+    raw.exec("ALTER TABLE elmah_messages DROP COLUMN context; UPDATE elmah_meta SET value = '4' WHERE key = 'schema_version';");
+    raw.close();
+    const s = await store(file);
+    expect(count(file, "SELECT value FROM elmah_meta WHERE key = 'schema_version'")).toBe(String(SCHEMA_VERSION));
+    expect(await s.get('default', old.id)).toEqual(old);
+    const m = makeMessage({
+      jsonBody: '{"quantity":2}',
+      breadcrumbs: [{ dateTime: old.dateTime, severity: 'Debug', action: 'Log', message: 'hi' }],
+    });
+    await s.append([m]);
+    expect(await s.get('default', m.id)).toEqual(m);
+  });
+
   it('removes at most pruneStep messages per append while a log is over its limit, and keeps it near the limit', async () => {
     // The retention clock (Date.now) is faked; message times are relative to the real time, as the age limit is.
     let now = Date.now();

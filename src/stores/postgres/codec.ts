@@ -2,7 +2,7 @@
 // becomes the tokens and lexemes that search reads.
 import { tokenize } from '../../model/query.js';
 import type { KeyRecord } from '../../model/keys.js';
-import type { ErrorMessage, KeyValue, Severity } from '../../model/message.js';
+import { decodeContext, encodeContext, type ErrorMessage, type KeyValue, type Severity } from '../../model/message.js';
 import type { Permission } from '../../model/permissions.js';
 import { decodeState } from '../shared.js';
 import type { ErrorGroup } from '../types.js';
@@ -143,6 +143,7 @@ export const INSERT_COLUMNS: InsertColumn[] = [
   { name: 'form', type: 'text', value: (m) => list(m.form), expr: '$::jsonb' },
   { name: 'query_string', type: 'text', value: (m) => list(m.queryString), expr: '$::jsonb' },
   { name: 'data', type: 'text', value: (m) => list(m.data), expr: '$::jsonb' },
+  { name: 'context', type: 'text', value: (m) => encodeContext(m) },
   { name: 'tk_title', type: 'text', value: (_, tk) => tokenText(tk.title) },
   { name: 'tk_type', type: 'text', value: (_, tk) => tokenText(tk.type) },
   { name: 'tk_detail', type: 'text', value: (_, tk) => tokenText(tk.detail) },
@@ -187,6 +188,7 @@ export const MESSAGE_COLUMNS = [
   'form',
   'query_string',
   'data',
+  'context',
 ]
   .map((c) => `m.${c}`)
   .join(', ');
@@ -222,6 +224,7 @@ export function toMessage(r: Row): ErrorMessage {
     queryString: kvList(r.query_string),
     data: kvList(r.data),
     fingerprint: String(r.fingerprint),
+    ...decodeContext(r.context),
   };
 }
 

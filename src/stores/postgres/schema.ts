@@ -196,6 +196,13 @@ export const MIGRATIONS: readonly Migration[] = [
         ADD COLUMN triage text`,
     ],
   },
+  {
+    version: 6,
+    description: 'message context (breadcrumbs, source lines, JSON body)',
+    // One JSON text (text, not jsonb: kept exactly as written, and never searched): NULL for a message without
+    // them, which every message written before is.
+    statements: (t) => [`ALTER TABLE ${t.messages} ADD COLUMN context text`],
+  },
 ];
 
 /** The newest schema version this code knows. */

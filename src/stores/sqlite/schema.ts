@@ -3,7 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ElmahError } from '../../model/errors.js';
 
 /** The schema version this code writes and reads. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const TOKENIZER = "tokenize = 'unicode61 remove_diacritics 2'";
 
@@ -154,6 +154,18 @@ function addTriage(db: BetterSqlite3.Database): void {
   if (!columns.some((c) => c.name === 'status')) db.exec(TRIAGE_COLUMNS);
 }
 
+/**
+ * Version 5: the structured fields of a message (breadcrumbs, source context, JSON body) as one JSON text,
+ * NULL for a message without them (every message written before).
+ */
+const CONTEXT_COLUMN = 'ALTER TABLE elmah_messages ADD COLUMN context TEXT;';
+
+/** Adds the context column unless it is there: the copy from version 1 writes through code that needs it. */
+function addContext(db: BetterSqlite3.Database): void {
+  const columns = db.prepare('PRAGMA table_info(elmah_messages)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'context')) db.exec(CONTEXT_COLUMN);
+}
+
 /** A migration step: SQL, or a function for steps that rewrite rows (run inside the migration's transaction). */
 type Migration = string | ((db: BetterSqlite3.Database) => void);
 
@@ -182,6 +194,7 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
     `);
     db.exec(V2_TABLES);
     addTriage(db);
+    addContext(db);
     db.exec(SESSIONS_TABLE);
     copyV1(db);
     db.exec('DROP TABLE elmah_v1_messages; DROP TABLE elmah_v1_texts; DROP TABLE elmah_v1_groups; DROP TABLE elmah_v1_logs;');
@@ -191,10 +204,11 @@ function fromV1(copyV1: (db: BetterSqlite3.Database) => void): Migration {
 /** Migrations; index i brings a database from version i to i + 1. */
 function migrations(copyV1: (db: BetterSqlite3.Database) => void): readonly Migration[] {
   return [
-    `CREATE TABLE IF NOT EXISTS elmah_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; ${V2_TABLES} ${KEYS_TABLE} ${DEPLOYMENTS_TABLE} ${TRIAGE_COLUMNS}`,
+    `CREATE TABLE IF NOT EXISTS elmah_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID; ${V2_TABLES} ${KEYS_TABLE} ${DEPLOYMENTS_TABLE} ${TRIAGE_COLUMNS} ${CONTEXT_COLUMN}`,
     fromV1(copyV1),
     DEPLOYMENTS_TABLE,
     addTriage,
+    addContext,
   ];
 }
 

@@ -5,7 +5,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { deploymentPageSize, type Deployment, type DeploymentQuery } from '../../model/deployment.js';
 import { ElmahError } from '../../model/errors.js';
 import type { KeyRecord } from '../../model/keys.js';
-import { SEVERITIES, type ErrorMessage, type Severity } from '../../model/message.js';
+import { SEVERITIES, decodeContext, encodeContext, type ErrorMessage, type Severity } from '../../model/message.js';
 import type { Permission } from '../../model/permissions.js';
 import type { QueryNode } from '../../model/query.js';
 import { textMatches as wordsMatch } from '../../model/query-eval.js';
@@ -154,6 +154,7 @@ interface MessageRow {
   category: string | null;
   fingerprint: string;
   lists: string | null;
+  context: string | null;
 }
 
 interface StackRow {
@@ -213,7 +214,7 @@ interface UpsertedGroup {
 
 const MESSAGE_COLUMNS =
   'm.rid, m.log, m.id, m.date_time, m.sid, m.shape, m.title, m.head, m.status_code, m.severity, m.url, m.method, m.user_name, m.hostname, ' +
-  'm.application, m.version, m.correlation_id, m.category, m.fingerprint, m.lists';
+  'm.application, m.version, m.correlation_id, m.category, m.fingerprint, m.lists, m.context';
 const REMOVED_COLUMNS = 'rid, sid, log, id, date_time, fingerprint, shape, title, head, url, user_name, hostname';
 
 /** A filtered search with at most this many matches sorts them all; above it, it walks the newest-first index. */
@@ -303,7 +304,7 @@ export class SqliteStore implements Store {
       stackRead: p('SELECT type, source, frames FROM elmah_stacks WHERE sid = ?'),
       insert: p(
         'INSERT OR IGNORE INTO elmah_messages (log, id, date_time, sid, shape, title, head, status_code, severity, url, method, user_name, hostname, ' +
-          'application, version, correlation_id, category, fingerprint, lists) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          'application, version, correlation_id, category, fingerprint, lists, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       messageFts: p('INSERT INTO elmah_messages_fts (rowid, title, head, url, user_name, hostname) VALUES (?, ?, ?, ?, ?, ?)'),
       ftsMerge: p(`INSERT INTO elmah_messages_fts (elmah_messages_fts, rank) VALUES ('merge', ${FTS_MERGE_PAGES})`),
@@ -610,6 +611,7 @@ export class SqliteStore implements Store {
         m.category ?? null,
         m.fingerprint,
         this.lists.encode(m),
+        encodeContext(m),
       );
       if (info.changes === 0) {
         out.push({ id: m.id, status: 'duplicate' });
@@ -839,6 +841,7 @@ export class SqliteStore implements Store {
       category: opt(row.category),
       ...this.lists.decode(row.lists),
       fingerprint: row.fingerprint,
+      ...decodeContext(row.context),
     };
   }
 

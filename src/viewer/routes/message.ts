@@ -9,6 +9,7 @@ import { requirePermission } from '../../model/permissions.js';
 import { parseFrame, type StackFrame } from '../../model/stack.js';
 import { OPEN_STATE } from '../../model/triage.js';
 import type { ViewerContext } from '../context.js';
+import { contextView } from '../context-view.js';
 import { baseOf, href } from '../links.js';
 import { MAX_SIZE, filterOf, listQuery, param, readListParams } from '../filters.js';
 import { restoreAppHeaders } from './access.js';
@@ -228,6 +229,7 @@ export function messageRoutes(
         shortFile: (file: string | undefined) => relativeFile(file, root),
         pairSections: sections.filter((x) => x.rows.length > 0),
         noPairs: empty.length > 0 ? `No ${orList(empty)}.` : '',
+        context: contextView(message),
         near,
         sameCount: same.total,
         sameExact: same.totalExact,
