@@ -139,6 +139,20 @@ describe('source context', () => {
 });
 
 describe('breadcrumbs', () => {
+  // What the app writes to the console still reaches the console (the breadcrumb wrapper calls it); here the
+  // console underneath is a quiet one that keeps the lines, so that the test run prints nothing.
+  const printed: string[] = [];
+  const loud = { debug: console.debug, info: console.info };
+  beforeEach(() => {
+    printed.length = 0;
+    console.debug = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+    console.info = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+  });
+  afterEach(() => {
+    console.debug = loud.debug;
+    console.info = loud.info;
+  });
+
   /** An upstream on 127.0.0.1 that answers 200, or 503 on /down. */
   async function upstream(): Promise<{ url: string; close: () => Promise<void> }> {
     const server = http.createServer((req, res) => {
@@ -258,6 +272,7 @@ describe('breadcrumbs', () => {
     expect(console.info).not.toBe(before);
     const crumbs = withBreadcrumbs(() => {
       console.info('job %d started', 42);
+      expect(printed).toContain('job %d started 42');
       addBreadcrumb({ message: 'step', data: [{ key: 'n', value: '1' }] });
       return currentBreadcrumbs();
     });
