@@ -102,6 +102,13 @@ describe('detail page', () => {
     expect(page.text).toContain(`href="/elmah.axd/?q=fingerprint%3A${m.fingerprint}+version%3A%221.1.0%22&amp;log=default"`);
   });
 
+  it('leaves out whom the group reached when its errors name no user and no version', async () => {
+    const t = await createViewerApp({ count: 0, extra: [{ title: 'Anonymous', user: undefined, version: undefined }] });
+    const page = await request(t.app).get(`/elmah.axd/detail/${t.messages[0]!.id}?log=default`);
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain('<dt>Reached</dt>');
+  });
+
   it('shows how long an ignore lasts', async () => {
     const t = await createViewerApp({ count: 2 });
     const m = t.messages[0]!;
