@@ -152,6 +152,15 @@ function stackOf(err: object, type: string, title: string): string {
   return `${type}: ${title.slice(0, MAX_STACK_HEAD)}`;
 }
 
+/** Array.isArray that a hostile Proxy (whose check throws) cannot break: such a value is no list. */
+function isArray(value: unknown): value is unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The stack, then AggregateError members and the cause chain, with cycles and depth bounded. Members and
  * causes stop once the text has reached `budget` characters: a wide tree of errors cannot make it huge.
@@ -162,13 +171,7 @@ function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number
   let text = stackOf(err, type, titleOf(err, type));
   const indent = '    '.repeat(depth + 1);
   const members = safeGet(err, 'errors');
-  let isList: boolean;
-  try {
-    isList = Array.isArray(members);
-  } catch {
-    isList = false;
-  }
-  if (isList && depth < MAX_CAUSES) {
+  if (isArray(members) && depth < MAX_CAUSES) {
     const list = members as unknown[];
     const n = Number(safeGet(list, 'length')) || 0;
     for (let i = 0; i < Math.min(n, MAX_MEMBERS); i++) {
@@ -256,13 +259,7 @@ function chainData(value: unknown, redactor: Redactor): KeyValue[] {
   };
   const walk = (err: object, prefix: string, depth: number): void => {
     const members = safeGet(err, 'errors');
-    let isList: boolean;
-    try {
-      isList = Array.isArray(members);
-    } catch {
-      isList = false;
-    }
-    if (isList) {
+    if (isArray(members)) {
       const n = Math.min(Number(safeGet(members, 'length')) || 0, MAX_MEMBERS);
       for (let i = 0; i < n; i++) add(safeGet(members, i), `${prefix}errors[${i}].`, depth + 1);
     }

@@ -2,28 +2,18 @@
 // the alert flags shared with `serve` (a flag overrides its ELMAH_* variable), and `serve` alerting.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/stores/open';
 import { addKey } from '../helpers/keys';
-import type { AddressInfo } from 'node:net';
 import { notifyOptionOf } from '../../src/cli/notify';
 import { startServer } from '../../src/cli/serve';
 import { verifySignature } from '../../src/notify/signature';
 import { withKeys } from '../helpers/keys';
-import { startReceiver, startSmtp } from '../helpers/notify';
+import { startReceiver, startSmtp, closedPort } from '../helpers/notify';
 import { cliErrorCode, cliJson, runCli } from '../helpers/run-cli';
 
 const SECRET = 'whsec_0123456789abcdef0123';
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('express-elmah notify test', () => {
   it('sends one sample through each channel the environment and flags name, and says how each went', async () => {

@@ -166,3 +166,12 @@ export async function startReceiver(answers: Answer[] = [{ status: 200 }]): Prom
       }),
   };
 }
+
+/** A TCP port on 127.0.0.1 that nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -3,15 +3,14 @@
 // the viewer). Faults: SMTP down, slow, refusing, failing once — the app keeps answering and the log keeps
 // every error. The HTML part is rendered in Chromium for the README's screenshot (build/screenshots/).
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { ErrorLoggerOptions } from '../../src/capture/options';
 import type { NotifyOptions } from '../../src/notify/options';
 import { createApp } from '../helpers/app';
 import { closeLoggers, createMemoryLogger, storedMessages } from '../helpers/capture';
-import { startSmtp, type TestSmtp } from '../helpers/notify';
+import { startSmtp, type TestSmtp, closedPort } from '../helpers/notify';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium';
 
 const BASE = 'http://127.0.0.1:3000/elmah.axd';
 const HOSTILE = '<img src=x onerror="window.__xss=1"> *bold* & <b>tag</b> <https://evil.example|click>';
@@ -49,15 +48,6 @@ async function appMailing(
   });
   const app = createApp({ logger: made.logger, value: () => new TypeError(title) });
   return { ...made, app };
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('alert mail over SMTP', () => {
@@ -109,27 +99,13 @@ describe('alert mail over SMTP', () => {
   });
 
   it('renders the HTML part in a browser for the README (build/screenshots/alert-mail.png)', async () => {
-    if (!existsSync('/usr/bin/chromium')) {
-      console.log('alert mail screenshot skipped: /usr/bin/chromium is absent');
-      return;
-    }
+    if (!chromiumAvailable('alert mail screenshot')) return;
     const server = await smtp();
     const { app, logger } = await appMailing(server.url, { digestSeconds: 0 }, "Cannot read properties of undefined (reading 'total')");
     await request(app).get('/value?cart=7f3a').set('user-agent', 'Mozilla/5.0').expect(500);
     await logger.flush(10_000);
     const [mail] = await server.waitFor(1);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 760, height: 420 } });
       // No network: the mail's HTML has no remote parts, and none may load.

@@ -1,25 +1,16 @@
 // The detail page's capture context in a real browser (Chromium through playwright-core): source lines with the
 // failing line marked, the breadcrumb timeline, the typed JSON body and the non-Error note, light and dark, with
 // hostile text that must never run. Skipped where Chromium is absent. Screenshots go to build/screenshots/.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { ErrorMessage } from '../../src/model/message';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const available = existsSync(CHROMIUM);
-if (!available) console.log(`viewer capture browser test skipped: ${CHROMIUM} is absent (CI installs Chromium)`);
+const available = chromiumAvailable('viewer capture browser test');
 
 const XSS = '<img class="xss-injected" src=x onerror="window.__xss=1">';
 
@@ -105,8 +96,7 @@ describeIf('detail page capture context in a browser', () => {
     server = http.createServer(t.app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

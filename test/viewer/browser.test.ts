@@ -9,19 +9,10 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { demoMessages } from '../fixtures/demo-messages';
 import { makeMessage } from '../helpers/messages';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium';
 import { createViewerApp, type TestApp } from '../helpers/viewer-app';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const available = existsSync(CHROMIUM);
-if (!available) console.log(`viewer browser test skipped: ${CHROMIUM} is absent (CI installs Chromium)`);
+const available = chromiumAvailable('viewer browser test');
 
 /** Each payload, if it ran, would set window.__xss, open a dialog, or add an element with class xss-injected. */
 const PAYLOADS = [
@@ -77,8 +68,7 @@ describeIf('viewer in a browser', () => {
     demoServer = http.createServer(demo.app);
     await new Promise<void>((resolve) => demoServer.listen(0, '127.0.0.1', resolve));
     demoOrigin = `http://127.0.0.1:${(demoServer.address() as AddressInfo).port}`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     t = await createViewerApp({
       count: 40,
       permissions: ['messages_read', 'deployments_read'],
