@@ -1,62 +1,17 @@
 // Exactly once, everywhere: two app processes write one PostgreSQL database at the same moment, each with
 // mail alerts to this test's SMTP server. The store tells exactly one writer that it made each group (and,
 // after the groups are resolved, that it reopened each), so the mails name each group once.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Pool } from 'pg';
 import { createKey } from '../../src/model/keys';
 import { PostgresStore } from '../../src/stores/postgres';
 import { startSmtp, type TestSmtp } from '../helpers/notify';
+import { expectLine, schemaOfOwn, startProc, type Proc } from '../helpers/procs';
 
 const url = process.env.ELMAH_TEST_POSTGRES_URL;
 const run = url ? describe : describe.skip;
 if (!url) console.log('alert exactly-once test skipped: ELMAH_TEST_POSTGRES_URL is not set');
 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'notify-proc.ts');
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  next(): Promise<Record<string, unknown>>;
-  send(value: unknown): void;
-}
-
-function start(name: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
-    env: { ...process.env, ...env, ELMAH_NOTIFY_NAME: name, ELMAH_STORE: '', ELMAH_SMTP_URL: '', ELMAH_WEBHOOK_URL: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const queue: Record<string, unknown>[] = [];
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    const w = waiters.shift();
-    if (w) w(value);
-    else queue.push(value);
-  });
-  child.on('exit', (code) => {
-    for (const w of waiters.splice(0)) w({ fatal: `${name} exited with ${code}: ${err.slice(-2000)}` });
-  });
-  return {
-    child,
-    next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiters.push(resolve))),
-    send: (value) => child.stdin.write(`${JSON.stringify(value)}\n`),
-  };
-}
-
-async function expectLine(p: Proc, key: string): Promise<Record<string, unknown>> {
-  const line = await p.next();
-  if (!(key in line)) throw new Error(`expected "${key}", got ${JSON.stringify(line).slice(0, 2000)}`);
-  return line;
-}
 
 /** The alerts the mails list, as "<what>: <type>" lines, from each mail's text part. */
 function alertsIn(smtp: TestSmtp): string[] {
@@ -74,22 +29,13 @@ function alertsIn(smtp: TestSmtp): string[] {
 }
 
 run('alerts from two processes on one PostgreSQL database', () => {
-  const schema = `elmah_alerts_${randomBytes(5).toString('hex')}`;
-  const storeUrl = (() => {
-    if (!url) return '';
-    const u = new URL(url);
-    u.searchParams.set('schema', schema);
-    return u.toString();
-  })();
+  const { storeUrl, cleanUp } = schemaOfOwn(url, 'elmah_alerts');
   const procs: Proc[] = [];
   let smtp: TestSmtp | undefined;
 
   afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
+    await cleanUp(procs);
     await smtp?.close();
-    const admin = new Pool({ connectionString: url, max: 1 });
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
   });
 
   it('mails each new group once, and each regression once, whichever process wrote first', async () => {
@@ -98,7 +44,7 @@ run('alerts from two processes on one PostgreSQL database', () => {
     const writer = createKey({ name: 'apps', permissions: ['messages_write'] });
     await admin.putKey(writer.record);
     const env = { ELMAH_NOTIFY_STORE: storeUrl, ELMAH_NOTIFY_KEY: writer.key, ELMAH_NOTIFY_SMTP: smtp.url, ELMAH_NOTIFY_REQUESTS: '60' };
-    procs.push(start('app-1', env), start('app-2', env));
+    procs.push(...['app-1', 'app-2'].map((name) => startProc(FIXTURE, name, { env: { ...env, ELMAH_NOTIFY_NAME: name } })));
     await Promise.all(procs.map((p) => expectLine(p, 'ready')));
 
     // Round 1: both fail at once across three throw sites; three groups are made.

@@ -1,13 +1,10 @@
 // Many instances, one PostgreSQL log: two apps log straight into PostgreSQL and two ship through collectors,
 // all starting together (one migration) and failing at once; then one viewer client reads every message once.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { Pool } from 'pg';
 import { createKey } from '../../src/model/keys';
 import { PostgresStore } from '../../src/stores/postgres';
 import { MIGRATIONS } from '../../src/stores/postgres/schema';
+import { expectLine, schemaOfOwn, startProc, type Proc } from '../helpers/procs';
 
 const url = process.env.ELMAH_TEST_POSTGRES_URL;
 const run = url ? describe : describe.skip;
@@ -16,70 +13,19 @@ if (!url) console.log('multi-instance tests skipped: ELMAH_TEST_POSTGRES_URL is 
 const FIXTURE = join(__dirname, '..', 'fixtures', 'multi-instance-proc.ts');
 const REQUESTS = 120;
 
-/** A running fixture process and its JSON lines. */
-interface Proc {
-  name: string;
-  child: ChildProcessWithoutNullStreams;
-  next(): Promise<Record<string, unknown>>;
-  send(value: unknown): void;
-  stderr(): string;
-}
-
 function start(role: string, name: string, storeUrl: string): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, role], {
-    env: { ...process.env, ELMAH_MULTI_URL: storeUrl, ELMAH_MULTI_NAME: name, ELMAH_MULTI_REQUESTS: String(REQUESTS), ELMAH_STORE: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
+  return startProc(FIXTURE, name, {
+    args: [role],
+    env: { ELMAH_MULTI_URL: storeUrl, ELMAH_MULTI_NAME: name, ELMAH_MULTI_REQUESTS: String(REQUESTS) },
+    skip: (line) => 'loggerError' in line,
   });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const queue: Record<string, unknown>[] = [];
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    if ('loggerError' in value) return;
-    const w = waiters.shift();
-    if (w) w(value);
-    else queue.push(value);
-  });
-  child.on('exit', (code) => {
-    for (const w of waiters.splice(0)) w({ fatal: `${name} exited with ${code}: ${err.slice(-2000)}` });
-  });
-  return {
-    name,
-    child,
-    next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiters.push(resolve))),
-    send: (value) => child.stdin.write(`${JSON.stringify(value)}\n`),
-    stderr: () => err,
-  };
-}
-
-async function expectLine(p: Proc, key: string): Promise<Record<string, unknown>> {
-  const line = await p.next();
-  if (!(key in line)) throw new Error(`${p.name}: expected "${key}", got ${JSON.stringify(line).slice(0, 2000)}`);
-  return line;
 }
 
 run('several instances on one PostgreSQL database', () => {
-  const schema = `elmah_multi_${randomBytes(5).toString('hex')}`;
-  const storeUrl = (() => {
-    if (!url) return '';
-    const u = new URL(url);
-    u.searchParams.set('schema', schema);
-    return u.toString();
-  })();
+  const { storeUrl, cleanUp } = schemaOfOwn(url, 'elmah_multi');
   const procs: Proc[] = [];
 
-  afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
-    const admin = new Pool({ connectionString: url, max: 1 });
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  });
+  afterAll(() => cleanUp(procs));
 
   it('stores every message exactly once with matching group counts', async () => {
     // All start together; the four that open the store race to migrate it.
