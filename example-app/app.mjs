@@ -2,7 +2,7 @@
 import express from 'express';
 // The package by its own name, exactly as an app that installed it would write it. Inside this repository
 // Node resolves the name to the root package's `exports` (a package may import itself by name).
-import { errorLogger, errorViewer } from 'express-elmah';
+import { addBreadcrumb, errorLogger, errorViewer } from 'express-elmah';
 
 const orders = new Map([
   ['1', { id: '1', item: 'Coffee beans, 1 kg', total: 24.5 }],
@@ -143,7 +143,11 @@ function signUp(req) {
 }
 
 function createOrder(req) {
-  const { quantity } = req.body ?? {};
+  const { item, quantity } = req.body ?? {};
+  // What the request did before it failed shows as a timeline on the error's page: console lines, outgoing
+  // HTTP requests, and steps the app names itself.
+  console.info(`new order: ${quantity} x ${item}`);
+  addBreadcrumb({ action: 'Checkout', message: 'validating the order', data: { item: String(item) } });
   // A validation bug: `quantity` is a number, so `.trim` is not a function.
   if (quantity.trim() === '') throw new Error('quantity is required');
 }

@@ -250,6 +250,12 @@ describeBuilt('example-app', () => {
     expect(top!.file).toMatch(/app\.mjs$/);
     expect(top!.lines[top!.line - top!.startLine]).toContain('quantity.trim()');
     expect(JSON.stringify(body)).not.toMatch(/hunter2|4111 1111/);
+    // The breadcrumbs that led up to it: the console line and the step the app named, in order.
+    const crumbs = body.breadcrumbs as { action: string; message: string; severity: string }[];
+    expect(crumbs.map((b) => [b.action, b.message])).toEqual([
+      ['Log', 'new order: 2 x coffee'],
+      ['Checkout', 'validating the order'],
+    ]);
   }, 30_000);
 
   test('the viewer is served locally, with its own test page', async () => {
