@@ -132,6 +132,30 @@ export interface Redactor {
 /** Names longer than this are judged by their start (the stored name is cut far shorter). */
 const MAX_NAME = 2048;
 
+/** Most judgments of names one memo keeps before it starts over. */
+const MEMO_SIZE = 2048;
+/** Names longer than this are judged anew each time, not kept. */
+const MEMO_NAME = 128;
+
+/**
+ * A judgment of names that remembers its answers: the same header, form and data names come back in every
+ * message, and each judgment lowercases the name and tests it against every rule. Bounded: a stream of
+ * distinct names only makes the memo start over.
+ */
+function memo(judge: (name: string) => boolean): (name: string) => boolean {
+  let known = new Map<string, boolean>();
+  return (name) => {
+    if (name.length > MEMO_NAME) return judge(name);
+    let answer = known.get(name);
+    if (answer === undefined) {
+      answer = judge(name);
+      if (known.size >= MEMO_SIZE) known = new Map();
+      known.set(name, answer);
+    }
+    return answer;
+  };
+}
+
 function matcher(rules: readonly NameRule[], exact: boolean): (name: string) => boolean {
   const strings = rules.filter((r): r is string => typeof r === 'string').map((s) => s.toLowerCase());
   const regexps = rules.filter((r): r is RegExp => r instanceof RegExp);
@@ -211,19 +235,16 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
   const pathWords = options.replace ? [] : DEFAULT_TOKEN_PATH_WORDS;
   // A header rule also covers an entry of that name (`cookie` inside an HTTP client's error), and the
   // CGI spelling of a server variable (`HTTP_COOKIE`) counts as the header it stands for.
-  const header = (name: string): boolean => headerExact(name) || keyPart(name) || (name.includes('_') && headerExact(headerNameOf(name)));
+  const header = memo((name) => headerExact(name) || keyPart(name) || (name.includes('_') && headerExact(headerNameOf(name))));
   const key = header;
-  const param = (name: string): boolean => key(name) || paramExact(name);
+  const param = memo((name) => key(name) || paramExact(name));
   // A text in which no name rule's word occurs cannot hold a secret assignment: most texts skip that scan.
   const ruleWords = [...headerRules, ...keyRules, ...(options.replace ? [] : DEFAULT_REDACT_PARAMS)];
   const words = ruleWords.every((r) => typeof r === 'string')
     ? [...new Set(ruleWords.flatMap((w) => [(w as string).toLowerCase(), (w as string).toLowerCase().replace(/-/g, '_')]))]
     : undefined;
-  const mayNameSecret = (value: string): boolean => {
-    if (!words) return true;
-    const lower = value.toLowerCase();
-    return words.some((w) => lower.includes(w));
-  };
+  /** False when `lower` (a lowercased text) holds no word of a name rule. */
+  const mayNameSecret = (lower: string): boolean => !words || words.some((w) => lower.includes(w));
 
   const secrets = [...(options.values ?? [])].filter((v) => v.length >= 4);
   if (ownKey) {
@@ -263,10 +284,9 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
 
   // A line `Name: value` is a header line only for a secret header's name, or a dashed name with a secret
   // part (`X-Session-Id`): "TokenExpiredError: jwt expired" is a message, not a header.
+  const secretHeaderLine = memo((name) => headerExact(name) || headerExact(headerNameOf(name)) || (/[-_]/.test(name) && keyPart(name)));
   const headerLine = (all: string, start: string, indent: string, name: string, colon: string, value: string): string =>
-    value !== '' && value !== FILTERED && (headerExact(name) || headerExact(headerNameOf(name)) || (/[-_]/.test(name) && keyPart(name)))
-      ? `${start}${indent}${name}${colon}${FILTERED}`
-      : all;
+    value !== '' && value !== FILTERED && secretHeaderLine(name) ? `${start}${indent}${name}${colon}${FILTERED}` : all;
   const headerLines = (value: string): string => {
     const raw = value.replace(HEADER_LINE, headerLine);
     return raw.includes('\\n') ? raw.replace(ESCAPED_HEADER_LINE, headerLine) : raw;
@@ -299,7 +319,21 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     });
   };
 
+  // Short texts (names, host names, methods, small values) repeat in every message: those the rules leave
+  // alone are remembered as such. A text the rules changed is not kept: the memo never holds a secret they found.
+  let cleanTexts = new Set<string>();
   const text = (value: string): string => {
+    if (value.length > MEMO_NAME) return textOf(value);
+    if (cleanTexts.has(value)) return value;
+    const out = textOf(value);
+    if (out === value) {
+      if (cleanTexts.size >= MEMO_SIZE) cleanTexts = new Set();
+      cleanTexts.add(value);
+    }
+    return out;
+  };
+
+  const textOf = (value: string): string => {
     let out = value;
     if (secretPattern) out = out.replace(secretPattern, FILTERED);
     if (encodedPattern) out = out.replace(encodedPattern, FILTERED);
@@ -313,8 +347,13 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         looksLikeCredential(word) ? `${scheme}${space}${FILTERED}` : all,
       );
     if (out.includes('://')) out = urlPasswords(out);
-    if (out.includes('=') && mayNameSecret(out)) out = assignments(out);
-    if (out.includes('/')) out = out.replace(TOKEN_PATH, (all: string) => pathTokens(all));
+    const hasAssignment = out.includes('=');
+    const hasPath = out.includes('/') && pathWords.length > 0;
+    if (!hasAssignment && !hasPath) return out;
+    // Lowercased once for both word checks; the steps below only put `[Filtered]` in, which holds no rule word.
+    const lower = out.toLowerCase();
+    if (hasAssignment && mayNameSecret(lower)) out = assignments(out);
+    if (hasPath && pathWords.some((w) => lower.includes(w))) out = out.replace(TOKEN_PATH, (all: string) => pathTokens(all));
     return out;
   };
 

@@ -225,3 +225,24 @@ describe('the secrets corpus at capture', () => {
     expect(plain.url('/reset/8f3a9c2b7d1e4f6a9b0c?code=1&pin=2')).toBe('/reset/8f3a9c2b7d1e4f6a9b0c?code=1&pin=[Filtered]');
   });
 });
+
+describe('the redactor remembers names and clean short texts', () => {
+  it('answers the same for a name or text seen before, after many distinct ones, and never remembers a secret text', () => {
+    const r = createRedactor({ keys: [/^x-tenant-secret$/i] });
+    const bearer = 'Bearer abcdEFGH1234ijkl5678';
+    expect(r.text(bearer)).toBe('Bearer [Filtered]');
+    expect(r.header('X-Tenant-Secret')).toBe(true);
+    // Far more distinct names and texts than a memo keeps: it starts over and keeps judging right.
+    for (let i = 0; i < 10_000; i++) {
+      expect(r.param(`field${i}`)).toBe(false);
+      expect(r.text(`host-${i}`)).toBe(`host-${i}`);
+    }
+    expect(r.header('X-Tenant-Secret')).toBe(true);
+    expect(r.param('code')).toBe(true);
+    expect(r.key('code')).toBe(false);
+    expect(r.text(bearer)).toBe('Bearer [Filtered]');
+    expect(r.text(bearer)).toBe('Bearer [Filtered]');
+    // Long names are judged by the rules every time.
+    expect(r.key(`${'a'.repeat(300)}password`)).toBe(true);
+  });
+});
