@@ -186,9 +186,12 @@ describe('viewer deployments', () => {
 
   describe('on the chart', () => {
     it('marks each deployment of the window at its time, with its version escaped', async () => {
-      const before = chartWindow('', new Date());
+      // The chart draws hour bars when the week is mostly empty (as here): its window then ends on the next hour,
+      // not on the next two-hour bucket. Either window, taken before or after the request, places the markers.
+      const windows = (d: Date) => [chartWindow('', d), chartWindow('', d, true)];
+      const before = windows(new Date());
       const res = await svg(t.app, '/elmah.axd/chart.svg');
-      const after = chartWindow('', new Date());
+      const after = windows(new Date());
       expect(res.status).toBe(200);
       expect((res.text.match(/<g class="deployment">/g) ?? []).length).toBe(4);
       const xs = [...res.text.matchAll(/<g class="deployment"><title>[^<]*<\/title><line class="chart-deploy" x1="([\d.]+)"/g)].map((m) =>
@@ -198,7 +201,7 @@ describe('viewer deployments', () => {
         [20.5, 15.5, 10.5, 5.5].map((h) => timeX(Date.now() - h * HOUR, Date.parse(w.from), Date.parse(w.to)));
       // Positions follow the window; a few seconds of test time move them by less than a pixel.
       const near = (w: { from: string; to: string }) => expected(w).every((x, i) => Math.abs(x - xs[i]!) < 1);
-      expect(near(before) || near(after)).toBe(true);
+      expect([...before, ...after].some(near)).toBe(true);
       expect(res.text).toContain('<title>Deployed &lt;img src=x onerror=alert(1)&gt; at ');
       expect(res.text).not.toContain('<img');
       expect(res.text).toMatch(/aria-label="[^"]*Deployments: 1\.0\.0 at /);
