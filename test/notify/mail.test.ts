@@ -130,6 +130,12 @@ describe('alert mail over SMTP', () => {
     await server.waitFor(1);
     expect(server.refused).toBe(1);
     expect(errors.filter((e) => e.code.startsWith('ERR_ELMAH_NOTIFY'))).toEqual([]);
+    // The Message-ID is the notification's id, the same on the refused try and the retry.
+    const ids = server.attempts.map((raw) => /^Message-ID: (.*)$/im.exec(raw)?.[1]?.trim());
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toMatch(/^<[0-9A-Za-z_-]+@express-elmah>$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(server.mails[0]!.messageId).toBe(ids[0]);
   });
 
   it('SMTP down: the app keeps answering, the log keeps the error, the failure is reported with a code', async () => {
