@@ -22,7 +22,7 @@ export interface TestSmtp {
   mails: ParsedMail[];
   /** Raw MIME text of each mail. */
   raw: string[];
-  /** Raw MIME text of every message sent, refused ones included, in order. */
+  /** Raw MIME text of every message received (before any delay), refused ones included, in order. */
   attempts: string[];
   /** Messages refused with a temporary failure. */
   refused: number;
@@ -58,8 +58,8 @@ export async function startSmtp(behaviour: SmtpBehaviour = {}): Promise<TestSmtp
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        attempts.push(Buffer.concat(chunks).toString('utf8'));
         const finish = (): void => {
-          attempts.push(Buffer.concat(chunks).toString('utf8'));
           if (behaviour.failFirst !== undefined && state.refused < behaviour.failFirst) {
             state.refused++;
             const err = new Error('Try again later') as Error & { responseCode: number };
