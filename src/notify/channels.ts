@@ -182,14 +182,17 @@ function withDeadline(ms: number, outer: AbortSignal | undefined): { signal: Abo
  */
 function fetchFailure(err: unknown, timeoutMs: number, closing: AbortSignal | undefined): [string, boolean] {
   if (closing?.aborted) return ['stopped: the notifier closed', false];
-  const e = err as { name?: unknown; cause?: { code?: unknown; name?: unknown } };
+  const e = err as { name?: unknown; cause?: { code?: unknown; message?: unknown } };
   if (e?.name === 'TimeoutError') return [`no answer within ${timeoutMs} ms`, true];
   const code = e?.cause?.code;
   if (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code)) return [`network error ${code}`, true];
-  // A network failure whose cause has no code (a reset, a bad answer) may pass; a request fetch would not even
-  // build (a TypeError without a cause) will fail the same way again.
+  // A network failure whose cause has no code (a reset, a refused port) may pass; a request fetch would not even
+  // build (a TypeError without a cause) will fail the same way again. The cause's text is kept only when it is
+  // short and cannot hold a path, a query or credentials ("bad port").
   const name = typeof e?.name === 'string' && /^\w{1,40}$/.test(e.name) ? e.name : 'Error';
-  return e?.cause !== undefined ? [`network error (${name})`, true] : [`the request could not be made (${name})`, false];
+  if (e?.cause === undefined) return [`the request could not be made (${name})`, false];
+  const text = e.cause.message;
+  return [`network error (${typeof text === 'string' && /^[\w .,:-]{1,80}$/.test(text) ? text : name})`, true];
 }
 
 /** The `handler` option: a function given each notification. */

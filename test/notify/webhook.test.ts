@@ -170,6 +170,11 @@ describe('webhook channel faults', () => {
     const err = await failure(channel.send(SAMPLE, 2000));
     expect(err.transient).toBe(true);
     expect(err.message).toBe(`Posting the alert to http://127.0.0.1:${port} failed: network error ECONNREFUSED`);
+    // A cause without a code keeps its text only when it can hold no path: fetch refuses port 1 as "bad port".
+    const bad = await failure(
+      webhookChannel({ url: 'http://127.0.0.1:1/T0/secret-path', format: 'json', secret: undefined }).send(SAMPLE, 2000),
+    );
+    expect(bad.message).toBe('Posting the alert to http://127.0.0.1:1 failed: network error (bad port)');
   });
 
   it('does not read the answer: an endless body is let go of at once', async () => {
