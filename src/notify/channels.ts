@@ -11,8 +11,11 @@ import type { Notification } from './types.js';
 export interface Channel {
   /** For messages: `mail`, `webhook https://hooks.example.com` (no path, which may hold a secret), `handler`. */
   readonly name: string;
-  /** Sends once; rejects with an ElmahError whose `transient` says whether to try again. */
-  send(notification: Notification, timeoutMs: number): Promise<void>;
+  /**
+   * Sends once; rejects with an ElmahError whose `transient` says whether to try again. `signal` aborts when the
+   * notifier closes without waiting any longer: a channel then drops its connection.
+   */
+  send(notification: Notification, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -80,7 +83,7 @@ export function mailChannel(mail: NonNullable<NotifyConfig['mail']>): Channel {
   }
   return {
     name: `mail via ${host}`,
-    async send(n, timeoutMs) {
+    async send(n, timeoutMs, signal) {
       if (!transport) {
         const nodemailer = await loadNodemailer();
         const u = new URL(mail.url);
@@ -88,6 +91,7 @@ export function mailChannel(mail: NonNullable<NotifyConfig['mail']>): Channel {
           host: u.hostname,
           port: u.port ? Number(u.port) : u.protocol === 'smtps:' ? 465 : 587,
           secure: u.protocol === 'smtps:',
+          // The URL's escapes were checked when the option was resolved.
           ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
           connectionTimeout: timeoutMs,
           greetingTimeout: timeoutMs,
@@ -95,8 +99,19 @@ export function mailChannel(mail: NonNullable<NotifyConfig['mail']>): Channel {
         });
       }
       try {
-        await transport.sendMail({ from: mail.from, to: mail.to, subject: n.subject, text: mailText(n), html: mailHtml(n) });
+        await transport.sendMail({
+          from: mail.from,
+          to: mail.to,
+          subject: n.subject,
+          text: mailText(n),
+          html: mailHtml(n),
+          // The notification's id, the same on every retry: a mail system (or reader) can tell a repeat.
+          messageId: `<${n.id}@express-elmah>`,
+          // Aborting closes the SMTP connection of this send.
+          ...(signal ? { signal } : {}),
+        });
       } catch (err) {
+        if (signal?.aborted) throw failed(`Sending the alert mail via ${host} was stopped: the notifier closed.`, false, err);
         const e = err as { message?: unknown };
         throw failed(`Sending the alert mail via ${host} failed: ${String(e.message ?? err)}`, smtpTransient(err), err);
       }
@@ -114,21 +129,24 @@ export function webhookChannel(hook: NotifyConfig['webhooks'][number]): Channel 
   const where = origin(hook.url);
   return {
     name: `${hook.format} webhook ${where}`,
-    async send(n, timeoutMs) {
+    async send(n, timeoutMs, signal) {
       const body = render(n);
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'express-elmah' };
       // Signed afresh on each try, so that a retry is not refused as a replay.
       if (hook.secret) headers[SIGNATURE_HEADER] = signBody(body, hook.secret);
+      const { signal: both, release } = withDeadline(timeoutMs, signal);
       let res: Response;
       try {
-        res = await fetch(hook.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+        res = await fetch(hook.url, { method: 'POST', headers, body, redirect: 'error', signal: both });
       } catch (err) {
-        const e = err as { name?: string; message?: string };
-        const what = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(e.message ?? err);
-        throw failed(`Posting the alert to ${where} failed: ${what}`, true, err);
+        // Never the error's text: fetch quotes the whole URL, whose path (Slack, Teams) is the secret.
+        const [what, transient] = fetchFailure(err, timeoutMs, signal);
+        throw failed(`Posting the alert to ${where} failed: ${what}`, transient);
+      } finally {
+        release();
       }
-      // The answer is not needed; reading it frees the connection.
-      await res.arrayBuffer().catch(() => undefined);
+      // The answer is not needed: its body is not read (it could be of any size), only let go of.
+      await res.body?.cancel().catch(() => undefined);
       if (res.ok) return;
       const transient = res.status >= 500 || res.status === 408 || res.status === 429;
       throw failed(
@@ -139,6 +157,42 @@ export function webhookChannel(hook: NotifyConfig['webhooks'][number]): Channel 
       );
     },
   };
+}
+
+/** A signal that aborts after `ms` (a TimeoutError) or when `outer` aborts; release() clears its timer. */
+function withDeadline(ms: number, outer: AbortSignal | undefined): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const onOuter = (): void => controller.abort(outer?.reason);
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms);
+  timer.unref();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  if (outer?.aborted) onOuter();
+  return {
+    signal: controller.signal,
+    release: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuter);
+    },
+  };
+}
+
+/**
+ * What a failed fetch says, and whether a retry may cure it, without its message (which names the URL): the
+ * timeout, the close, the network error's code (ECONNREFUSED, ENOTFOUND …), or the error's name.
+ */
+function fetchFailure(err: unknown, timeoutMs: number, closing: AbortSignal | undefined): [string, boolean] {
+  if (closing?.aborted) return ['stopped: the notifier closed', false];
+  const e = err as { name?: unknown; cause?: { code?: unknown; message?: unknown } };
+  if (e?.name === 'TimeoutError') return [`no answer within ${timeoutMs} ms`, true];
+  const code = e?.cause?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code)) return [`network error ${code}`, true];
+  // A network failure whose cause has no code (a reset, a refused port) may pass; a request fetch would not even
+  // build (a TypeError without a cause) will fail the same way again. The cause's text is kept only when it is
+  // short and cannot hold a path, a query or credentials ("bad port").
+  const name = typeof e?.name === 'string' && /^\w{1,40}$/.test(e.name) ? e.name : 'Error';
+  if (e?.cause === undefined) return [`the request could not be made (${name})`, false];
+  const text = e.cause.message;
+  return [`network error (${typeof text === 'string' && /^[\w .,:-]{1,80}$/.test(text) ? text : name})`, true];
 }
 
 /** The `handler` option: a function given each notification. */

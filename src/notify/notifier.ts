@@ -65,6 +65,8 @@ export class Notifier {
   private sleepers = new Set<() => void>();
   private closed = false;
   private abandoned = false;
+  /** Aborted when close() gives up: stops the sends in flight, so that nothing holds the process open. */
+  private readonly abort = new AbortController();
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly needsEvery: boolean;
@@ -102,7 +104,7 @@ export class Notifier {
         this.consider({ ...m, id: r.id }, group, 1);
       }
     } catch (err) {
-      this.options.report(asFailure(err));
+      this.report(asFailure(err));
     }
   }
 
@@ -128,7 +130,7 @@ export class Notifier {
         this.consider(m, group, Math.max(1, Math.floor(t.count) || 1));
       }
     } catch (err) {
-      this.options.report(asFailure(err));
+      this.report(asFailure(err));
     }
   }
 
@@ -165,23 +167,38 @@ export class Notifier {
     return this.drained(ms);
   }
 
-  /** Flushes for up to `ms`, then drops what is left (reported), stops and releases the channels. */
+  /**
+   * Flushes for up to `ms`, then drops what is left (reported), aborts the sends in flight, stops and releases
+   * the channels. The process stays alive for the length of the call, so that a script ending with
+   * `await close()` learns the outcome.
+   */
   async close(ms = 5000): Promise<boolean> {
     if (this.closed) return this.abandoned ? false : this.drained(0);
     this.closed = true;
-    clearTimeout(this.digestTimer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.dispatch();
-    const ok = await this.drained(ms);
-    if (!ok) {
-      this.abandoned = true;
-      const left = this.channels.reduce((n, o) => n + o.queue.reduce((k, q) => k + q.alerts.length + q.omitted, 0), 0);
-      for (const o of this.channels) o.queue = [];
-      for (const wake of this.sleepers) wake();
-      if (left > 0) this.drop(left, 'closed before they could be sent');
+    // Every other handle of the notifier is unref'd (a retry's wait, the deadline below): without this one, a
+    // process with nothing else to do would exit with close() still pending, the alerts neither sent nor dropped.
+    const keepAlive = setTimeout(() => undefined, Math.min(ms + 1000, 2 ** 31 - 1));
+    try {
+      clearTimeout(this.digestTimer);
+      if (this.immediate) clearImmediate(this.immediate);
+      this.dispatch();
+      const ok = await this.drained(ms);
+      if (!ok) {
+        this.abandoned = true;
+        // A notification waits in every channel's queue; its alerts are counted once.
+        const waiting = new Set(this.channels.flatMap((o) => o.queue));
+        let left = 0;
+        for (const q of waiting) left += q.alerts.length + q.omitted;
+        for (const o of this.channels) o.queue = [];
+        for (const wake of this.sleepers) wake();
+        this.abort.abort();
+        if (left > 0) this.drop(left, 'closed before they could be sent');
+      }
+      await Promise.all(this.channels.map((o) => o.channel.close?.().catch(() => undefined)));
+      return ok;
+    } finally {
+      clearTimeout(keepAlive);
     }
-    await Promise.all(this.channels.map((o) => o.channel.close?.().catch(() => undefined)));
-    return ok;
   }
 
   /** Sends one notification through every channel now, bypassing rules, throttle and digest; for `notify test`. */
@@ -264,11 +281,12 @@ export class Notifier {
     const wait = this.lastSentAt + this.config.digestMs - this.now();
     if (wait <= 0) {
       // Off the append: the rest of this batch joins the same notification.
+      // Kept ref'd (it runs once, at once): an unref'd immediate does not stop the loop blocking in poll, so an
+      // idle app would send the alert only when some unrelated I/O or timer woke it.
       this.immediate = setImmediate(() => {
         this.immediate = undefined;
         this.dispatch();
       });
-      this.immediate.unref?.();
     } else {
       this.digestTimer = setTimeout(() => {
         this.digestTimer = undefined;
@@ -293,14 +311,17 @@ export class Notifier {
     const alerts = all.slice(0, MAX_LISTED);
     this.counts.omitted += all.length - alerts.length;
     const n: Notification = { id: newMessageId(), subject: subjectOf(alerts, total), alerts, omitted: total - alerts.length };
+    const behind: string[] = [];
     for (const o of this.channels) {
       if (o.queue.length >= MAX_OUTBOX) {
-        this.drop(total, `the ${o.channel.name} channel is behind`);
+        behind.push(o.channel.name);
         continue;
       }
       o.queue.push(n);
       void this.run(o);
     }
+    // Counted once, however many channels lost them.
+    if (behind.length > 0) this.drop(total, `not queued for ${behind.join(', ')}, which ${behind.length > 1 ? 'are' : 'is'} behind`);
   }
 
   /** One channel's sender: one notification at a time, each tried up to maxAttempts times. */
@@ -315,7 +336,7 @@ export class Notifier {
         o.queue.shift();
         if (error) {
           this.counts.failed++;
-          this.options.report(
+          this.report(
             new ElmahError(
               'ERR_ELMAH_NOTIFY_FAILED',
               `An alert (${n.alerts.length + n.omitted} event(s)) was not delivered: ${error.message}`,
@@ -338,7 +359,8 @@ export class Notifier {
     let last: ElmahError | undefined;
     for (let attempt = 1; attempt <= this.config.maxAttempts && !this.abandoned; attempt++) {
       try {
-        await withTimeout(o.channel.send(n, this.config.timeoutMs), this.config.timeoutMs + 1000, o.channel.name);
+        const { signal } = this.abort;
+        await withTimeout(o.channel.send(n, this.config.timeoutMs, signal), this.config.timeoutMs + 1000, o.channel.name, signal);
         return undefined;
       } catch (err) {
         last = asFailure(err);
@@ -367,12 +389,21 @@ export class Notifier {
     });
   }
 
+  /** Hands a failure to the owner's report; a report that throws is not let out (it would be an unhandled rejection). */
+  private report(error: ElmahError): void {
+    try {
+      this.options.report(error);
+    } catch {
+      // Nowhere left to say it: the owner's own error handler failed.
+    }
+  }
+
   private drop(n: number, why: string): void {
     this.counts.dropped += n;
     // One report per burst: the first drop, then again once the count has doubled.
     if (this.counts.dropped >= this.droppedReported * 2 || this.droppedReported === 0) {
       this.droppedReported = this.counts.dropped;
-      this.options.report(
+      this.report(
         new ElmahError('ERR_ELMAH_NOTIFY_DROPPED', `${n} alert(s) were dropped: ${why} (${this.counts.dropped} in all).`, {
           help: 'The errors are in the log; only their alerts were lost. Check the channels, or give close() more time.',
         }),
@@ -435,16 +466,30 @@ function asFailure(err: unknown): ElmahError {
   return new ElmahError('ERR_ELMAH_NOTIFY_FAILED', `Sending an alert failed: ${text.slice(0, 500)}`, { cause: err, transient: true });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, name: string): Promise<T> {
+/** `p`, or a failure once `ms` have passed or `signal` aborts (a channel that ignores its signal is not waited for). */
+function withTimeout<T>(p: Promise<T>, ms: number, name: string, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    const stop = (error: unknown): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      reject(error);
+    };
+    const onAbort = (): void =>
+      stop(new ElmahError('ERR_ELMAH_NOTIFY_FAILED', `The ${name} channel was stopped: the notifier closed.`, { transient: false }));
     const timer = setTimeout(
-      () => reject(new ElmahError('ERR_ELMAH_NOTIFY_FAILED', `The ${name} channel did not finish within ${ms} ms.`, { transient: true })),
+      () => stop(new ElmahError('ERR_ELMAH_NOTIFY_FAILED', `The ${name} channel did not finish within ${ms} ms.`, { transient: true })),
       ms,
     );
     timer.unref();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e)),
+      (v) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => stop(e),
     );
   });
 }

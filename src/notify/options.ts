@@ -167,6 +167,15 @@ function httpUrl(where: string, what: string, value: unknown): string {
     fail(where, `${what} is not a valid URL`, 'Give an http:// or https:// URL.');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(where, `${what} must be http or https`, `Got ${url.protocol}.`);
+  // Never echoed: a URL with a password is a secret. fetch refuses such a URL on every send, and a link with
+  // one would hand it to every reader of an alert.
+  if (url.username !== '' || url.password !== '') {
+    fail(
+      where,
+      `${what} must not hold a user name or password (user:pass@)`,
+      'Remove them from the URL; a webhook proves itself with `secret` (the X-Elmah-Signature header) or a token in its path.',
+    );
+  }
   return value;
 }
 
@@ -182,6 +191,17 @@ function smtpUrl(where: string, value: unknown): string {
   }
   if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
     fail(where, `mail.url must be smtp:// or smtps://, got ${url.protocol}`, 'Use smtp://user:pass@host:port.');
+  }
+  // Decoded here once, as each send decodes them: a stray % would otherwise fail every send.
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    fail(
+      where,
+      'mail.url has a user name or password with a malformed %-escape',
+      'Percent-encode the special characters of the user name and password (a % itself is %25, @ is %40, : is %3A).',
+    );
   }
   return value;
 }
@@ -234,6 +254,13 @@ function resolveRule(where: string, rule: unknown, index: number): ResolvedRule 
     } catch (err) {
       fail(where, `${what}.query cannot be parsed: ${(err as Error).message}`, 'Use the search language of the viewer (docs/search.md).');
     }
+    if (hasStateTerm(query)) {
+      fail(
+        where,
+        `${what}.query holds a group state term (is: or status:), which a rule cannot test`,
+        "A rule sees each occurrence as it is stored, before anyone resolves or ignores its group: use on: 'new' or on: 'regressed' for a group's state, and the query for the message's own fields.",
+      );
+    }
   }
   if (on !== 'spike' && (rule.count !== undefined || rule.minutes !== undefined)) {
     fail(where, `${what} has count or minutes, which only a 'spike' rule takes`, "Set on: 'spike', or remove count and minutes.");
@@ -242,6 +269,14 @@ function resolveRule(where: string, rule: unknown, index: number): ResolvedRule 
   const minutes = number(where, `${what}.minutes`, rule.minutes, 1, 1440, NOTIFY_DEFAULTS.spikeMinutes);
   if (!Number.isInteger(count)) fail(where, `${what}.count must be a whole number`, `Got ${count}.`);
   return { on, logs, severities, statusCodes, query, count, minutes };
+}
+
+/** True when the query tests the state of a group (`is:resolved`, `status:ignored` …) anywhere. */
+function hasStateTerm(node: QueryNode): boolean {
+  if (node.kind === 'state') return true;
+  if (node.kind === 'and' || node.kind === 'or') return node.children.some(hasStateTerm);
+  if (node.kind === 'not') return hasStateTerm(node.child);
+  return false;
 }
 
 /**

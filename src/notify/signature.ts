@@ -26,10 +26,12 @@ export interface VerifySignatureOptions {
 export function verifySignature(
   body: string | Buffer,
   header: string | undefined | null,
-  secret: string,
+  secret: string | undefined,
   options: VerifySignatureOptions = {},
 ): boolean {
-  if (typeof header !== 'string' || header.length > 1000 || secret === '') return false;
+  // A secret that is not a non-empty string (an unset environment variable) verifies nothing.
+  if (typeof header !== 'string' || header.length > 1000 || typeof secret !== 'string' || secret === '') return false;
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return false;
   let t: number | undefined;
   const macs: string[] = [];
   for (const part of header.split(',')) {

@@ -22,6 +22,8 @@ export interface TestSmtp {
   mails: ParsedMail[];
   /** Raw MIME text of each mail. */
   raw: string[];
+  /** Raw MIME text of every message received (before any delay), refused ones included, in order. */
+  attempts: string[];
   /** Messages refused with a temporary failure. */
   refused: number;
   /** Resolves once `n` mails arrived, or rejects after `ms`. */
@@ -33,6 +35,7 @@ export interface TestSmtp {
 export async function startSmtp(behaviour: SmtpBehaviour = {}): Promise<TestSmtp> {
   const mails: ParsedMail[] = [];
   const raw: string[] = [];
+  const attempts: string[] = [];
   const waiters: Array<() => void> = [];
   const state = { refused: 0 };
   const server = new SMTPServer({
@@ -55,6 +58,7 @@ export async function startSmtp(behaviour: SmtpBehaviour = {}): Promise<TestSmtp
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        attempts.push(Buffer.concat(chunks).toString('utf8'));
         const finish = (): void => {
           if (behaviour.failFirst !== undefined && state.refused < behaviour.failFirst) {
             state.refused++;
@@ -85,6 +89,7 @@ export async function startSmtp(behaviour: SmtpBehaviour = {}): Promise<TestSmtp
     url: `smtp://alerts:secret@127.0.0.1:${port}`,
     mails,
     raw,
+    attempts,
     get refused() {
       return state.refused;
     },

@@ -6,6 +6,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { ErrorLoggerOptions } from '../../src/capture/options';
+import type { ElmahError } from '../../src/model/errors';
+import { mailChannel } from '../../src/notify/channels';
 import type { NotifyOptions } from '../../src/notify/options';
 import { createApp } from '../helpers/app';
 import { closeLoggers, createMemoryLogger, storedMessages } from '../helpers/capture';
@@ -130,6 +132,12 @@ describe('alert mail over SMTP', () => {
     await server.waitFor(1);
     expect(server.refused).toBe(1);
     expect(errors.filter((e) => e.code.startsWith('ERR_ELMAH_NOTIFY'))).toEqual([]);
+    // The Message-ID is the notification's id, the same on the refused try and the retry.
+    const ids = server.attempts.map((raw) => /^Message-ID: (.*)$/im.exec(raw)?.[1]?.trim());
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toMatch(/^<[0-9A-Za-z_-]+@express-elmah>$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(server.mails[0]!.messageId).toBe(ids[0]);
   });
 
   it('SMTP down: the app keeps answering, the log keeps the error, the failure is reported with a code', async () => {
@@ -178,4 +186,23 @@ describe('alert mail over SMTP', () => {
     expect(await logger.close(10_000)).toBe(true);
     expect(server.mails).toHaveLength(1);
   });
+
+  it('a send stopped by its signal (close() giving up) ends at once and is not retried', async () => {
+    const server = await smtp({ delayMs: 60_000 });
+    const channel = mailChannel({ url: server.url, to: ['ops@example.com'], from: 'alerts@example.com' });
+    const controller = new AbortController();
+    const outcome = channel.send({ id: 'n1', subject: 'x', alerts: [], omitted: 0 }, 60_000, controller.signal).then(
+      () => undefined,
+      (e: unknown) => e as ElmahError,
+    );
+    // Once the server holds the message, waiting on its answer.
+    for (let i = 0; i < 250 && server.attempts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(server.attempts).toHaveLength(1);
+    controller.abort();
+    const err = await outcome;
+    expect(err?.code).toBe('ERR_ELMAH_NOTIFY_FAILED');
+    expect(err?.transient).toBe(false);
+    expect(err?.message).toMatch(/^Sending the alert mail via 127\.0\.0\.1:\d+ was stopped: the notifier closed\.$/);
+    await channel.close!();
+  }, 15_000);
 });

@@ -2,6 +2,7 @@
 // per-group throttle, bounded queues and retries, through a `handler` channel that records what it gets.
 import type { ClientAppendResult } from '../../src/client/types';
 import type { ElmahError } from '../../src/model/errors';
+import type { Channel } from '../../src/notify/channels';
 import { Notifier } from '../../src/notify/notifier';
 import { resolveNotify, type NotifyOptions } from '../../src/notify/options';
 import type { Notification } from '../../src/notify/types';
@@ -260,6 +261,29 @@ describe('Notifier sending', () => {
     // Closed: further appends raise nothing.
     notifier.observe([message('fp-i')], [created(m, 'new')]);
     expect(notifier.stats().alerts).toBe(1);
+  });
+
+  it('close() counts an alert lost by several channels once, and aborts the sends in flight', async () => {
+    const signals: AbortSignal[] = [];
+    const stuck = (name: string): Channel => ({
+      name,
+      send: (_n, _ms, signal) => {
+        signals.push(signal!);
+        return new Promise<void>(() => undefined);
+      },
+    });
+    const errors: ElmahError[] = [];
+    const config = resolveNotify('test', { handler: () => undefined, digestSeconds: 0, maxAttempts: 1, timeoutMs: 60_000 }, {});
+    const notifier = new Notifier(config, { report: (e) => errors.push(e), channels: [stuck('one'), stuck('two')] });
+    const a = message('fp-x');
+    const b = message('fp-y');
+    notifier.observe([a, b], [created(a, 'new'), created(b, 'new')]);
+    expect(await notifier.close(100)).toBe(false);
+    // Two alerts in one notification, waiting on two channels: two alerts lost, not four.
+    expect(notifier.stats()).toMatchObject({ alerts: 2, dropped: 2, queued: 0 });
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^2 alert\(s\) were dropped/)]);
+    expect(signals).toHaveLength(2);
+    expect(signals.every((s) => s.aborted)).toBe(true);
   });
 
   it('survives a message that is not an object and a throwing handler', async () => {

@@ -38,10 +38,34 @@ describe('notify option checks', () => {
     [{ mail: MAIL, rules: [{ on: 'spike', count: 1 }] }, /"rules\[0\]\.count" must be a number from 2/],
     [{ mail: MAIL, baseUrl: 'elmah.axd' }, /baseUrl is not a valid URL/],
     [{ mail: MAIL, digestSeconds: -1 }, /digestSeconds/],
+    [{ webhook: { url: 'https://hook:s3cr3t-pw@hooks.example.com/T0/B0/xyz' } }, /webhook\.url must not hold a user name or password/],
+    [{ webhook: [{ url: 'https://x.example' }, { url: 'https://user@x.example/h' }] }, /webhook\[1\]\.url must not hold a user/],
+    [{ mail: MAIL, baseUrl: 'https://admin:pw@ops.example/elmah.axd' }, /baseUrl must not hold a user name or password/],
+    [{ mail: { ...MAIL, url: 'smtp://alerts:100%zz@127.0.0.1:2525' } }, /malformed %-escape/],
+    [{ mail: { ...MAIL, url: 'smtp://%E0%A4%A@127.0.0.1:2525' } }, /malformed %-escape/],
+    [{ mail: MAIL, rules: [{ on: 'new', query: 'is:resolved' }] }, /rules\[0\]\.query holds a group state term/],
+    [{ mail: MAIL, rules: [{ on: 'every', query: 'type:TypeError AND NOT status:ignored' }] }, /group state term/],
   ])('%j is refused with ERR_ELMAH_NOTIFY_CONFIG', (notify, message) => {
     const err = configError(() => resolveNotify('errorLogger()', notify, {}));
     expect(err.code).toBe('ERR_ELMAH_NOTIFY_CONFIG');
     expect(err.message).toMatch(message);
+  });
+
+  it('never echoes a webhook URL that holds a password', () => {
+    const err = configError(() =>
+      resolveNotify('collector()', { webhook: { url: 'https://hook:s3cr3t-pw@hooks.example.com/T0/xyz' } }, {}),
+    );
+    expect(`${err.message} ${(err as { help?: string }).help}`).not.toMatch(/s3cr3t|xyz|hooks\.example/);
+  });
+
+  it('accepts a percent-encoded SMTP password, and a query with fields of the message itself', () => {
+    const c = resolveNotify(
+      'test',
+      { mail: { ...MAIL, url: 'smtp://alerts:50%25off%40x@127.0.0.1:2525' }, rules: [{ on: 'new', query: 'NOT type:TypeError' }] },
+      {},
+    );
+    expect(c.mail!.url).toBe('smtp://alerts:50%25off%40x@127.0.0.1:2525');
+    expect(c.rules[0]!.query).toBeDefined();
   });
 
   it('completes a valid option with defaults', () => {

@@ -1,13 +1,18 @@
 // Webhook alerts end to end: a real HTTP receiver on 127.0.0.1 checks the signature of the generic JSON body
 // with verifySignature(); Slack and Teams bodies are checked against their documented shapes; faults (500,
 // 429 with Retry-After, no answer) are retried or reported while the app answers and the log keeps every error.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
+import type { ElmahError } from '../../src/model/errors';
+import { webhookChannel } from '../../src/notify/channels';
 import { escapeTeams } from '../../src/notify/format';
 import { verifySignature } from '../../src/notify/signature';
 import type { NotifyOptions, WebhookChannelOptions } from '../../src/notify/options';
 import { createApp } from '../helpers/app';
 import { closeLoggers, createMemoryLogger, storedMessages } from '../helpers/capture';
-import { startReceiver, type Answer, type TestReceiver } from '../helpers/notify';
+import { closedPort, startReceiver, type Answer, type TestReceiver } from '../helpers/notify';
+import type { Notification } from '../../src/notify/types';
 
 const SECRET = 'whsec_0123456789abcdef0123';
 const HOSTILE = '<@channel> <!here> *bold* & <https://evil.example|click here> [x](http://evil.example) _i_';
@@ -131,6 +136,90 @@ describe('generic JSON webhook', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]!.message).toMatch(/no answer within 200 ms/);
     expect(logger.stats()).toMatchObject({ kept: 2, lost: 0 });
+  });
+});
+
+const SAMPLE: Notification = { id: 'n1', subject: '[shop] New error: boom', alerts: [], omitted: 0 };
+
+/** The failure a send rejects with. */
+async function failure(p: Promise<void>): Promise<ElmahError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ElmahError;
+  }
+  throw new Error('expected the send to fail');
+}
+
+describe('webhook channel faults', () => {
+  it('a URL with user:password fails without quoting the URL, and is not retried', async () => {
+    // The option check refuses such a URL; the channel must still never copy fetch's text (which quotes it).
+    const port = await closedPort();
+    const channel = webhookChannel({ url: `http://hook:s3cr3t-pw@127.0.0.1:${port}/T0/secret-path`, format: 'json', secret: undefined });
+    const err = await failure(channel.send(SAMPLE, 2000));
+    expect(err.code).toBe('ERR_ELMAH_NOTIFY_FAILED');
+    expect(err.transient).toBe(false);
+    expect(err.message).toMatch(new RegExp(`^Posting the alert to http://127\\.0\\.0\\.1:${port} failed: the request could not be made`));
+    expect(`${err.message} ${err.help}`).not.toMatch(/s3cr3t|secret-path|hook:/);
+    expect(err.cause).toBeUndefined();
+  });
+
+  it('a refused connection names the network error and the origin only, and may be retried', async () => {
+    const port = await closedPort();
+    const channel = webhookChannel({ url: `http://127.0.0.1:${port}/services/T0/secret-path`, format: 'slack', secret: undefined });
+    const err = await failure(channel.send(SAMPLE, 2000));
+    expect(err.transient).toBe(true);
+    expect(err.message).toBe(`Posting the alert to http://127.0.0.1:${port} failed: network error ECONNREFUSED`);
+    // A cause without a code keeps its text only when it can hold no path: fetch refuses port 1 as "bad port".
+    const bad = await failure(
+      webhookChannel({ url: 'http://127.0.0.1:1/T0/secret-path', format: 'json', secret: undefined }).send(SAMPLE, 2000),
+    );
+    expect(bad.message).toBe('Posting the alert to http://127.0.0.1:1 failed: network error (bad port)');
+  });
+
+  it('does not read the answer: an endless body is let go of at once', async () => {
+    let chunks = 0;
+    let cancelled = false;
+    const open = new Set<ServerResponse>();
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        open.add(res);
+        // 64 KB every 10 ms for up to 3 s (about 19 MB), unless the client goes away first.
+        const timer = setInterval(() => {
+          if (++chunks >= 300) {
+            clearInterval(timer);
+            res.end();
+          } else res.write(Buffer.alloc(65_536, 120));
+        }, 10);
+        res.on('close', () => {
+          clearInterval(timer);
+          if (!res.writableEnded) cancelled = true;
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const channel = webhookChannel({ url: `http://127.0.0.1:${port}/hook`, format: 'json', secret: undefined });
+      await channel.send(SAMPLE, 10_000);
+      // The client closes the connection well before the server has written it all.
+      for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(cancelled).toBe(true);
+      expect(chunks).toBeLessThan(300);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('verifySignature says false (does not throw) when the secret is missing or not a string', () => {
+    const header = 't=1700000000,v1=' + 'a'.repeat(64);
+    const unset = process.env.ELMAH_TEST_UNSET_SECRET_VARIABLE;
+    expect(verifySignature('{}', header, unset)).toBe(false);
+    expect(verifySignature('{}', header, 42 as unknown as string)).toBe(false);
+    expect(verifySignature(undefined as unknown as string, header, SECRET, { now: 1700000000_000 })).toBe(false);
   });
 });
 
