@@ -141,10 +141,15 @@ export class Recorder {
     }
     if (!isThenable(result)) return this.finish(message, result);
     this.track(
-      Promise.resolve(result).then(
-        (edited) => this.finish(message, edited),
-        (hookError: unknown) => this.unedited(message, hookError, 'rejected'),
-      ),
+      Promise.resolve(result)
+        .then(
+          (edited) => this.finish(message, edited),
+          (hookError: unknown) => this.unedited(message, hookError, 'rejected'),
+        )
+        .catch((recordError: unknown) => {
+          // What beforeLog returned could not be scrubbed or queued: reported, never an unhandled rejection.
+          this.options.report(asElmahError(recordError, 'ERR_ELMAH_DROPPED', 'An error could not be recorded after beforeLog'));
+        }),
     );
     return message.id;
   }
@@ -152,7 +157,10 @@ export class Recorder {
   /** Keeps `done` in the pending set until it settles, so that flush waits for it. */
   private track(done: Promise<unknown>): void {
     this.pending.add(done);
-    void done.finally(() => this.pending.delete(done));
+    const settled = (): void => {
+      this.pending.delete(done);
+    };
+    done.then(settled, settled);
   }
 
   /** The in-app frames of the top error (not its causes or members) whose lines are shown, at most the configured number. */

@@ -220,6 +220,16 @@ function urlPasswords(text: string): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null;
+}
+
+/** A field's value as text: strings as they are, numbers and booleans written out, anything else empty. */
+function textOfField(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : '';
+}
+
 /** True for a path segment that looks like a random token: long, of URL-safe characters, letters and digits mixed. */
 function looksLikeToken(segment: string): boolean {
   return segment.length >= 16 && /^[A-Za-z0-9._~%+=-]+$/.test(segment) && /[0-9]/.test(segment) && /[A-Za-z]/.test(segment);
@@ -380,7 +390,10 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
   };
 
   const entries = (list: KeyValue[], secret: (name: string) => boolean): KeyValue[] =>
-    list.map((kv) => ({ key: text(kv.key), value: secret(kv.key) ? FILTERED : text(kv.value) }));
+    list.filter(isObject).map((kv) => {
+      const name = textOfField(kv.key);
+      return { key: text(name), value: secret(name) ? FILTERED : text(textOfField(kv.value)) };
+    });
 
   const scrub = (message: ErrorMessage): ErrorMessage => {
     const out = { ...message } as ErrorMessage & Record<string, unknown>;
@@ -396,18 +409,28 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         out.serverVariables = list.map((kv) => ({ key: text(kv.key), value: text(headerValue(kv.key, kv.value)) }));
       else out[field] = entries(list, field === 'data' ? key : param);
     }
+    // Breadcrumbs and source windows may come from beforeLog in any shape: a malformed field is coerced or
+    // dropped, never allowed to lose the message.
     if (Array.isArray(message.breadcrumbs))
-      out.breadcrumbs = message.breadcrumbs.map((b) => ({
+      out.breadcrumbs = message.breadcrumbs.filter(isObject).map(({ data, ...b }) => ({
         ...b,
-        action: text(b.action),
-        message: text(b.message),
-        ...(b.data ? { data: entries(b.data, key) } : {}),
+        action: text(textOfField(b.action)),
+        message: crumbText(textOfField(b.message)),
+        ...(Array.isArray(data) ? { data: entries(data, key) } : {}),
       }));
     if (Array.isArray(message.sourceContext))
-      out.sourceContext = message.sourceContext.map((c) => ({ ...c, file: text(c.file), lines: c.lines.map(codeLine) }));
+      out.sourceContext = message.sourceContext
+        .filter(isObject)
+        .map((c) => ({
+          ...c,
+          file: text(textOfField(c.file)),
+          lines: Array.isArray(c.lines) ? c.lines.map((l) => codeLine(textOfField(l))) : [],
+        }));
     if (typeof message.jsonBody === 'string') out.jsonBody = jsonText(message.jsonBody);
     return out;
   };
+
+  const crumbText = text;
 
   /** A line of source: the text rules, and object members whose name is secret (`apiKey: 'sk_…'`). */
   const codeLine = (line: string): string => {
