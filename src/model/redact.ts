@@ -419,13 +419,11 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         ...(Array.isArray(data) ? { data: entries(data, key) } : {}),
       }));
     if (Array.isArray(message.sourceContext))
-      out.sourceContext = message.sourceContext
-        .filter(isObject)
-        .map((c) => ({
-          ...c,
-          file: text(textOfField(c.file)),
-          lines: Array.isArray(c.lines) ? c.lines.map((l) => codeLine(textOfField(l))) : [],
-        }));
+      out.sourceContext = message.sourceContext.filter(isObject).map((c) => ({
+        ...c,
+        file: text(textOfField(c.file)),
+        lines: Array.isArray(c.lines) ? c.lines.map((l) => codeLine(textOfField(l))) : [],
+      }));
     if (typeof message.jsonBody === 'string') out.jsonBody = jsonText(message.jsonBody);
     return out;
   };

@@ -287,6 +287,55 @@ describe('breadcrumbs', () => {
   it('redacts query values and user info from recorded URLs', () => {
     expect(redactedUrl('https://u:p@api.test/a/b?x=1&token=2#frag')).toBe('https://api.test/a/b?x=[Filtered]&token=[Filtered]');
     expect(redactedUrl('http://127.0.0.1:80/plain')).toBe('http://127.0.0.1:80/plain');
+    // A password holding `@` goes whole: the user info ends at the last `@` before the path.
+    expect(redactedUrl('http://u:p@ss@host/x')).toBe('http://host/x');
+    expect(redactedUrl('http://u:p@ss@host')).toBe('http://host');
+    expect(redactedUrl('http://host/a@b')).toBe('http://host/a@b');
+  });
+
+  it('filters secret members of console arguments by name before formatting them, at any shown depth', () => {
+    const undo = installBreadcrumbs({ console: true });
+    const config = { host: 'db', pass: 'p4ss', nested: { deeper: { apiKey: 12345678, list: [{ token: 'abc' }] } } };
+    const cyclic: Record<string, unknown> = { name: 'loop', secret: 's3cr3t' };
+    cyclic.self = cyclic;
+    const crumbs = withBreadcrumbs(() => {
+      console.info({ user: 'bob', password: 'hunter2' });
+      console.info({ 'x-api-key': 'sk_live_abcdef123' });
+      console.info('db config', config);
+      console.info('%o', cyclic);
+      return currentBreadcrumbs();
+    });
+    undo();
+    const text = crumbs!.map((b) => b.message).join('\n');
+    for (const secret of ['hunter2', 'sk_live_abcdef123', 'p4ss', '12345678', "'abc'", 's3cr3t']) expect(text).not.toContain(secret);
+    expect(crumbs!.map((b) => b.message)).toEqual([
+      "{ user: 'bob', password: '[Filtered]' }",
+      "{ 'x-api-key': '[Filtered]' }",
+      "db config { host: 'db', pass: '[Filtered]', nested: { deeper: { apiKey: '[Filtered]', list: [Array] } } }",
+      expect.stringContaining("secret: '[Filtered]'"),
+    ]);
+    expect(crumbs![3]!.message).toContain('[Circular *1]');
+    // The console itself gets the arguments as they were, and they are not changed.
+    expect(config.pass).toBe('p4ss');
+    expect(printed[0]).toBe('[object Object]');
+  });
+
+  it('filters secret members nested in addBreadcrumb data, as error data is', () => {
+    const undo = installBreadcrumbs({ console: false });
+    const crumbs = withBreadcrumbs(() => {
+      addBreadcrumb({
+        message: 'x',
+        data: { user: { name: 'bob', apiKey: 12345678, tokens: ['abc-secret-tok'], secret: { v: 's3cr3t' } } },
+      });
+      addBreadcrumb({ message: 'y', data: [{ key: 'account', value: { id: 7, password: 'hunter2' } as unknown as string }] });
+      return currentBreadcrumbs();
+    });
+    undo();
+    const data = crumbs!.map((b) => b.data);
+    expect(data).toEqual([
+      [{ key: 'user', value: '{"name":"bob","apiKey":"[Filtered]","tokens":"[Filtered]","secret":"[Filtered]"}' }],
+      [{ key: 'account', value: '{"id":7,"password":"[Filtered]"}' }],
+    ]);
   });
 });
 
