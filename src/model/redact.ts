@@ -108,6 +108,12 @@ const ASSIGNMENT =
   /([?&#;,\s"'{([]|^)([A-Za-z_][\w.%[\]-]{0,127})([ \t]{0,8}=[ \t]{0,8})("[^"\\\n]{0,256}"?|'[^'\\\n]{0,256}'?|\{[^}\n]{0,256}\}?|[^&#\s"'<>;,()\\]*)/g;
 // `name: 'value'` in source code (an object literal's member, quoted or not): redacted in source lines only.
 const CODE_MEMBER = /([A-Za-z_$][\w$-]{0,63})(["']?[ \t]{0,4}:[ \t]{0,4})(["'`])((?:[^"'`\\\n]|\\.){0,512})\3/g;
+// `name: value`, `'name': value` and `'name' => value` as util.inspect writes an object's members and a Map's
+// or URLSearchParams' entries, and `name: value` labels in log lines (`password: hunter2`): redacted in
+// breadcrumb messages, where console output lands. The name runs at most 64 characters and a quoted value
+// at most 512, to its closing quote or the line's end, so no text is scanned more than a bounded number of times.
+const INSPECT_MEMBER =
+  /(^|[\s{,([])(['"]?)([A-Za-z_$][\w$.-]{0,63})\2([ \t]{0,4}(?::|=>)[ \t]{0,4})('(?:[^'\\\n]|\\.){0,512}'?|"(?:[^"\\\n]|\\.){0,512}"?|[^\s,;'"{}[\]()]{1,256})/g;
 // A path after a segment that names a token-bearing route; see pathTokens().
 const TOKEN_PATH = /\/([^/\s?#"'<>\\]*)((?:\/[^/\s?#"'<>\\]*)+)/g;
 
@@ -125,6 +131,8 @@ export interface Redactor {
   headerValue(name: string, value: string): string;
   /** A text with the own key, the extra values, auth tokens, header lines, secret assignments and URL passwords removed. */
   text(text: string): string;
+  /** A breadcrumb's message or data value: {@link Redactor.text}, and members and labels with a secret name as console output shows them. */
+  breadcrumbText(text: string): string;
   /** The message with every rule applied: names in the lists, URLs, and {@link Redactor.text} on every string. Idempotent. */
   scrub(message: ErrorMessage): ErrorMessage;
 }
@@ -207,7 +215,9 @@ function urlPasswords(text: string): string {
   for (let at = text.indexOf('://'); at >= 0; at = text.indexOf('://', at + 3)) {
     let s = at;
     while (s > 0 && at - s < 64 && isSchemeChar(text.charCodeAt(s - 1))) s--;
-    if (s === at || !isLetter(text.charCodeAt(s))) continue;
+    // A scheme starts with a letter: digits or signs glued before it (`…:8080http://`) are not part of it.
+    while (s < at && !isLetter(text.charCodeAt(s))) s++;
+    if (s === at) continue;
     AUTHORITY_END.lastIndex = at + 3;
     const end = AUTHORITY_END.exec(text)?.index ?? text.length;
     const authority = text.slice(at + 3, end);
@@ -389,10 +399,10 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     return URL_HEADERS.has(lower) ? url(value) : value;
   };
 
-  const entries = (list: KeyValue[], secret: (name: string) => boolean): KeyValue[] =>
+  const entries = (list: KeyValue[], secret: (name: string) => boolean, valueText = text): KeyValue[] =>
     list.filter(isObject).map((kv) => {
       const name = textOfField(kv.key);
-      return { key: text(name), value: secret(name) ? FILTERED : text(textOfField(kv.value)) };
+      return { key: text(name), value: secret(name) ? FILTERED : valueText(textOfField(kv.value)) };
     });
 
   const scrub = (message: ErrorMessage): ErrorMessage => {
@@ -416,7 +426,7 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         ...b,
         action: text(textOfField(b.action)),
         message: crumbText(textOfField(b.message)),
-        ...(Array.isArray(data) ? { data: entries(data, key) } : {}),
+        ...(Array.isArray(data) ? { data: entries(data, key, crumbText) } : {}),
       }));
     if (Array.isArray(message.sourceContext))
       out.sourceContext = message.sourceContext.filter(isObject).map((c) => ({
@@ -428,7 +438,21 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     return out;
   };
 
-  const crumbText = text;
+  /**
+   * A breadcrumb's message or data value: the text rules, and members and labels whose name is secret, as
+   * console output shows them (`{ password: 'hunter2' }`, `password: hunter2`). Names of errors
+   * (`TokenExpiredError: jwt expired`) are not labels.
+   */
+  const crumbText = (value: string): string => {
+    const out = text(value);
+    if ((!out.includes(':') && !out.includes('=>')) || !mayNameSecret(out.toLowerCase())) return out;
+    return out.replace(INSPECT_MEMBER, (all, before: string, quote: string, name: string, sep: string, raw: string) => {
+      const inner = raw[0] === "'" || raw[0] === '"' ? raw.slice(1) : raw;
+      if (inner === '' || inner.startsWith('[Filtered') || /(?:Error|Exception)$/.test(name) || !key(name)) return all;
+      const closing = raw[0] === "'" || raw[0] === '"' ? raw[0] : '';
+      return `${before}${quote}${name}${quote}${sep}${closing}${FILTERED}${closing}`;
+    });
+  };
 
   /** A line of source: the text rules, and object members whose name is secret (`apiKey: 'sk_…'`). */
   const codeLine = (line: string): string => {
@@ -458,7 +482,7 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     }
   };
 
-  return { header, key, param, url, headerValue, text, scrub };
+  return { header, key, param, url, headerValue, text, breadcrumbText: crumbText, scrub };
 }
 
 let defaultRedactor: Redactor | undefined;
