@@ -2,7 +2,7 @@
 // message is queued (and when a collector receives one), and the logger's own API key never appears anywhere
 // in a message. Every rule is linear in its input: scanners or patterns that cannot backtrack over a run of
 // text more than once, so a hostile value cannot stall the app.
-import { LIST_FIELDS, STRING_FIELDS, type ErrorMessage, type KeyValue } from './message.js';
+import { CONTEXT_LIMITS, LIST_FIELDS, STRING_FIELDS, TOO_DEEP, type ErrorMessage, type KeyValue } from './message.js';
 
 /** A header or field name rule: a string matches case-insensitively as a part of the name, a RegExp is tested. */
 export type NameRule = string | RegExp;
@@ -464,10 +464,14 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
       : out;
   };
 
-  /** A JSON value with every member whose name is secret filtered and every string redacted as text. */
+  /**
+   * A JSON value with every member whose name is secret filtered and every string redacted as text. Arrays
+   * and objects nested deeper than the kept depth become a visible mark, never kept unredacted.
+   */
   const jsonValue = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return text(value);
-    if (value === null || typeof value !== 'object' || depth > 64) return value;
+    if (value === null || typeof value !== 'object') return value;
+    if (depth >= CONTEXT_LIMITS.jsonBodyKeptDepth) return TOO_DEEP;
     if (Array.isArray(value)) return value.map((v) => jsonValue(v, depth + 1));
     // Without a prototype, a member named __proto__ stays a member.
     const out = Object.create(null) as Record<string, unknown>;

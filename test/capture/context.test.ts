@@ -470,4 +470,21 @@ describe('redaction of what collector clients send', () => {
     expect(JSON.parse(once.jsonBody!)).toEqual({ user: { password: '[Filtered]', name: 'Ann' }, items: [{ api_key: '[Filtered]' }] });
     expect(redactMessage(once)).toEqual(once);
   });
+
+  it('replaces what a JSON body nests past the kept depth with a mark, so no secret down there is stored', () => {
+    let deep: unknown = { password: 'deep-secret', name: 'Ann' };
+    for (let i = 0; i < 40; i++) deep = { level: i, child: deep };
+    const m = normalizeMessage({ title: 't', jsonBody: JSON.stringify(deep) }, 'default');
+    const once = redactMessage(m);
+    expect(once.jsonBody).not.toContain('deep-secret');
+    expect(once.jsonBody).toContain('"child":"[Filtered: too deep]"');
+    let v = JSON.parse(once.jsonBody!) as Record<string, unknown>;
+    let levels = 0;
+    while (typeof v.child === 'object') {
+      v = v.child as Record<string, unknown>;
+      levels++;
+    }
+    expect(levels).toBe(15);
+    expect(redactMessage(once)).toEqual(once);
+  });
 });
