@@ -9,7 +9,7 @@ import { createRedactor, type Redactor } from '../model/redact.js';
 import { fitMessage } from './limits.js';
 import type { BeforeLogResult, ErrorLoggerOptions } from './options.js';
 import type { Occurrence, Shipper } from './queue.js';
-import { buildMessage, claimedStatus, describeError, fingerprintOf } from './record.js';
+import { buildMessage, claimedStatus, describeError, fingerprintOf, framesStartOf } from './record.js';
 import { asElmahError, type Report } from './report.js';
 import { parseStack } from '../model/stack.js';
 import { currentBreadcrumbs } from './breadcrumbs.js';
@@ -167,7 +167,9 @@ export class Recorder {
   private sourceFrames(message: ErrorMessage): SourceFrame[] {
     const settings = this.options.sourceContext === undefined ? SOURCE_CONTEXT_DEFAULTS : this.options.sourceContext;
     if (!settings || !message.detail) return [];
-    const detail = message.detail;
+    // Frames start after the error's own `Name: message` header: lines of the message shaped like frames
+    // (`…\n    at evil (/app/src/config.js:4:1)`) never choose which files are read.
+    const detail = message.detail.slice(framesStartOf(message));
     const cause = detail.indexOf('\nCaused by: ');
     const member = detail.indexOf('[errors 0] ');
     const ends = [cause, member].filter((i) => i >= 0);

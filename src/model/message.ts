@@ -1,6 +1,7 @@
 // The error message record (elmah.io CreateMessage field names) and its validation for incoming data.
 import { ElmahError } from './errors.js';
 import { computeFingerprint, routeKey } from './fingerprint.js';
+import { headerEnd } from './stack.js';
 import { newMessageId } from './id.js';
 
 /** Severity names, least to most severe (elmah.io's). */
@@ -165,7 +166,9 @@ export function parseSeverity(value: unknown): Severity | undefined {
  * readable here, so the route is what tells its inline handlers apart.
  */
 export function fingerprintOfMessage(m: Pick<ErrorMessage, 'type' | 'detail' | 'title' | 'method' | 'url'>): string {
-  return computeFingerprint(m.type, m.detail, m.title, { route: routeKey(m.method, undefined, m.url) });
+  // Lines of the message shaped like frames are not frames: the frames start after the header.
+  const detail = m.detail && m.title ? m.detail.slice(headerEnd(m.detail, m.title)) : m.detail;
+  return computeFingerprint(m.type, detail, m.title, { route: routeKey(m.method, undefined, m.url) });
 }
 
 /**

@@ -93,6 +93,32 @@ describe('source context', () => {
     expect(() => normalizeMessage(queued[0], 'default')).not.toThrow();
   });
 
+  it("never takes lines of the error's message for frames: no file is read, grouped or named for them", async () => {
+    const config = join(root, 'src', 'config.js');
+    writeFileSync(config, Array.from({ length: 10 }, (_, i) => `const internalHost${i} = 'db-${i}.internal';`).join('\n'));
+    const file = join(root, 'src', 'orders.ts');
+    const fake = `\n    at evil (${config}:4:1)\n    at evil2 (${config}:8:1)`;
+    const { recorder, queued } = recorderWith({ sourceReader: createSourceReader(root) });
+    const plain = errorAt('Invalid quantity: abc', `${file}:11`);
+    recorder.record(errorAt('Invalid quantity: abc' + fake, `${file}:11`), undefined);
+    // A message too long to keep whole: its header is shortened, and its frame-shaped tail still is no frame.
+    recorder.record(errorAt('x'.repeat(9000) + fake, `${file}:11`), undefined);
+    recorder.record(plain, undefined);
+    await recorder.settle(2000);
+    expect(queued).toHaveLength(3);
+    for (const m of queued) {
+      expect(m.sourceContext!.map((c) => [c.file, c.line])).toEqual([[file, 11]]);
+      expect(m.source).toBe(`${file}:11:7`);
+      expect(JSON.stringify(m)).not.toContain('.internal');
+      expect(m.fingerprint).toBe(queued[2]!.fingerprint);
+    }
+    expect(queued[0]!.detail).toContain('at evil (');
+    // A collector computing the fingerprint of such a message from another client skips the header as well.
+    const sent = (title: string) =>
+      normalizeMessage({ title, type: 'Error', detail: `Error: ${title}\n    at fn0 (${file}:11:7)` }, 'default').fingerprint;
+    expect(sent('Invalid quantity: abc' + fake)).toBe(sent('Invalid quantity: abc'));
+  });
+
   it('reads nothing outside the app root, from node_modules, through links out of the root or from non-code files', async () => {
     const reader = createSourceReader(root);
     const { recorder, queued } = recorderWith({ sourceReader: reader });
