@@ -44,6 +44,8 @@ export interface ErrorParts {
   detail?: string | undefined;
   /** Where the top error's frames start in `detail`: after its `Name: message` header (0 when unknown). */
   framesAt?: number | undefined;
+  /** The frame lines of `detail` without any error's header (its own, its causes' and members'): what groups it. */
+  frames?: string | undefined;
   source?: string | undefined;
   statusCode: number;
   data: KeyValue[];
@@ -176,12 +178,20 @@ function isArray(value: unknown): value is unknown[] {
  * The stack, then AggregateError members and the cause chain, with cycles and depth bounded. Members and
  * causes stop once the text has reached `budget` characters: a wide tree of errors cannot make it huge.
  */
-function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number, top?: { framesAt: number }): string {
+function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number, out: { framesAt: number; frames: string }): string {
   seen.add(err);
   const type = typeOf(err);
   const own = stackOf(err, type, titleOf(err, type));
-  if (top) top.framesAt = own.framesAt;
+  out.framesAt = own.framesAt;
+  out.frames = own.text.slice(own.framesAt);
   let text = own.text;
+  /** A nested error's detail; its frames (without its header) are added to this one's. */
+  const nested = (inner: object): string => {
+    const innerOut = { framesAt: 0, frames: '' };
+    const body = detailOf(inner, seen, depth + 1, budget - text.length, innerOut);
+    out.frames += `\n${innerOut.frames}`;
+    return body;
+  };
   const indent = '    '.repeat(depth + 1);
   const members = safeGet(err, 'errors');
   if (isArray(members) && depth < MAX_CAUSES) {
@@ -196,7 +206,7 @@ function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number
       const body = isErrorLike(member)
         ? seen.has(member)
           ? '[Circular]'
-          : detailOf(member, seen, depth + 1, budget - text.length)
+          : nested(member)
         : `${typeOf(member)}: ${safeText(member, 1024)}`;
       text += `\n${indent}[errors ${i}] ${body.replace(/\n/g, `\n${indent}`)}`;
     }
@@ -213,7 +223,7 @@ function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number
   if (hasCause && cause !== undefined) {
     if (depth >= MAX_CAUSES || text.length >= budget) text += '\nCaused by: […deeper causes left out]';
     else if (seen.has(cause)) text += '\nCaused by: [Circular cause]';
-    else if (isErrorLike(cause)) text += `\nCaused by: ${detailOf(cause, seen, depth + 1, budget - text.length)}`;
+    else if (isErrorLike(cause)) text += `\nCaused by: ${nested(cause)}`;
     else text += `\nCaused by: ${typeOf(cause)}: ${safeText(cause, 1024)}`;
   }
   return text;
@@ -293,7 +303,7 @@ export function describeError(value: unknown, redactor: Redactor): ErrorParts {
   const type = clip(typeOf(value), STRING_FIELDS.type);
   const title = clip(titleOf(value, type), STRING_FIELDS.title);
   let detail: string | undefined;
-  const top = { framesAt: 0 };
+  const top = { framesAt: 0, frames: '' };
   if (value !== null && typeof value === 'object') {
     detail = isErrorLike(value)
       ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET, top), STRING_FIELDS.detail)
@@ -305,6 +315,7 @@ export function describeError(value: unknown, redactor: Redactor): ErrorParts {
     title,
     detail,
     framesAt,
+    frames: isErrorLike(value) ? clip(top.frames, STRING_FIELDS.detail) : undefined,
     source: sourceOf(detail, framesAt),
     statusCode: statusOf(value),
     data: isErrorLike(value) ? [...dataOf(value, redactor), ...chainData(value, redactor)] : dataOf(value, redactor),
@@ -567,7 +578,7 @@ export function fingerprintOf(parts: ErrorParts, req: Request | undefined, sourc
     route = undefined;
   }
   // Only lines after the header are frames: a message's frame-shaped lines neither group nor read files.
-  const detail = parts.framesAt ? parts.detail?.slice(parts.framesAt) : parts.detail;
+  const detail = parts.frames ?? (parts.framesAt ? parts.detail?.slice(parts.framesAt) : parts.detail);
   return computeFingerprint(parts.type, detail, parts.title, { route, sourceLine });
 }
 

@@ -113,6 +113,18 @@ describe('source context', () => {
       expect(m.fingerprint).toBe(queued[2]!.fingerprint);
     }
     expect(queued[0]!.detail).toContain('at evil (');
+    // Nor do the messages of its causes and AggregateError members group it.
+    const wrapped = (message: string): Error => {
+      const outer = new AggregateError([errorAt(message, `${file}:3`)], 'outer', { cause: errorAt(message, `${file}:11`) });
+      outer.stack = `AggregateError: outer\n    at lib (${join(root, 'node_modules', 'lib', 'index.js')}:1:1)`;
+      return outer;
+    };
+    const grouped = recorderWith({ sourceContext: false });
+    grouped.recorder.record(wrapped('bad' + fake), undefined);
+    grouped.recorder.record(wrapped('bad'), undefined);
+    expect(grouped.queued).toHaveLength(2);
+    expect(grouped.queued[0]!.detail).toContain('at evil (');
+    expect(grouped.queued[0]!.fingerprint).toBe(grouped.queued[1]!.fingerprint);
     // A collector computing the fingerprint of such a message from another client skips the header as well.
     const sent = (title: string) =>
       normalizeMessage({ title, type: 'Error', detail: `Error: ${title}\n    at fn0 (${file}:11:7)` }, 'default').fingerprint;
