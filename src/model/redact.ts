@@ -447,9 +447,10 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     const out = text(value);
     if ((!out.includes(':') && !out.includes('=>')) || !mayNameSecret(out.toLowerCase())) return out;
     return out.replace(INSPECT_MEMBER, (all, before: string, quote: string, name: string, sep: string, raw: string) => {
-      const inner = raw[0] === "'" || raw[0] === '"' ? raw.slice(1) : raw;
-      if (inner === '' || inner.startsWith('[Filtered') || /(?:Error|Exception)$/.test(name) || !key(name)) return all;
       const closing = raw[0] === "'" || raw[0] === '"' ? raw[0] : '';
+      const inner = closing ? raw.slice(1, raw.length > 1 && raw.endsWith(closing) ? -1 : undefined) : raw;
+      // An empty value holds no secret (`password: ''` says there is none).
+      if (inner === '' || inner.startsWith('[Filtered') || /(?:Error|Exception)$/.test(name) || !key(name)) return all;
       return `${before}${quote}${name}${quote}${sep}${closing}${FILTERED}${closing}`;
     });
   };

@@ -222,6 +222,7 @@ describe('console output in breadcrumbs', () => {
       'TokenExpiredError: jwt expired',
       'AuthenticationError: bad credentials for bob',
       "{ user: 'bob', count: 3 }",
+      "{ username: '', password: '' }",
       'the password was rejected: try again',
       'GET /orders → 200 (12 ms)',
     ];
