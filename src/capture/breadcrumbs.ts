@@ -188,6 +188,7 @@ const MAX_ARG_MEMBERS = 1000;
  * the depth the formatting shows. Other objects (class instances, Maps, URLs) are left to the scrub's text rules.
  */
 function redactedArgs(args: unknown[]): unknown[] {
+  if (!args.some((arg) => arg !== null && typeof arg === 'object')) return args;
   const copies = new Map<object, unknown>();
   let budget = MAX_ARG_MEMBERS;
   const copy = (value: unknown, depth: number): unknown => {
