@@ -6,8 +6,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
 import { formatWithOptions } from 'node:util';
 import { SEVERITIES, type Breadcrumb, type KeyValue, type Severity } from '../model/message.js';
+import { createRedactor, FILTERED } from '../model/redact.js';
 import { truncate } from '../model/truncate.js';
-import { safeGet, safeKeys, safeText } from './safe.js';
+import { isErrorLike, safeGet, safeJson, safeKeys, safeText } from './safe.js';
 
 /** Limits of one request's trail. */
 export interface BreadcrumbLimits {
@@ -75,6 +76,11 @@ class Trail {
 
 const storage = new AsyncLocalStorage<Trail>();
 let limits: BreadcrumbLimits = BREADCRUMB_DEFAULTS;
+let builtInKey: ((name: string) => boolean) | undefined;
+/** The built-in name rules: what marks a data entry or an object member as secret when no logger gave its own. */
+const defaultRedactKey = (name: string): boolean => (builtInKey ??= createRedactor().key)(name);
+/** Names whose values are secret: the latest logger's rules (`redact.keys`), else the built-in ones. */
+let redactKey: (name: string) => boolean = defaultRedactKey;
 let installs = 0;
 let uninstallAll: (() => void) | undefined;
 
@@ -84,20 +90,28 @@ export function currentBreadcrumbs(): Breadcrumb[] | undefined {
   return list && list.length > 0 ? list : undefined;
 }
 
+/** A data value as text: nested objects as JSON whose secret members (by name, at any depth) are filtered. */
+function valueText(key: string, v: unknown): string {
+  if (redactKey(key)) return FILTERED;
+  const text =
+    typeof v === 'string'
+      ? v
+      : v !== null && typeof v === 'object' && !isErrorLike(v)
+        ? safeJson(v, { maxLength: MAX_VALUE * 2, redactKey })
+        : safeText(v, MAX_VALUE * 2);
+  return truncate(text, MAX_VALUE);
+}
+
 function entries(data: BreadcrumbInput['data']): KeyValue[] | undefined {
   if (data === undefined || data === null || typeof data !== 'object') return undefined;
   const out: KeyValue[] = [];
   if (Array.isArray(data)) {
     for (const kv of data.slice(0, MAX_DATA)) {
       const key = safeGet(kv, 'key');
-      if (typeof key === 'string')
-        out.push({ key: truncate(key, 100), value: truncate(safeText(safeGet(kv, 'value'), MAX_VALUE * 2), MAX_VALUE) });
+      if (typeof key === 'string') out.push({ key: truncate(key, 100), value: valueText(key, safeGet(kv, 'value')) });
     }
   } else {
-    for (const key of safeKeys(data).slice(0, MAX_DATA)) {
-      const v = safeGet(data, key);
-      out.push({ key: truncate(key, 100), value: truncate(typeof v === 'string' ? v : safeText(v, MAX_VALUE * 2), MAX_VALUE) });
-    }
+    for (const key of safeKeys(data).slice(0, MAX_DATA)) out.push({ key: truncate(key, 100), value: valueText(key, safeGet(data, key)) });
   }
   return out.length > 0 ? out : undefined;
 }
@@ -130,11 +144,22 @@ export function addBreadcrumb(crumb: BreadcrumbInput | string): void {
   }
 }
 
+/** `scheme://user:pass@host/…` without its user info: everything up to the last `@` before the path goes. */
+function withoutUserInfo(base: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(base);
+  if (!scheme) return base;
+  const start = scheme[0].length;
+  const slash = base.indexOf('/', start);
+  const authority = base.slice(start, slash < 0 ? undefined : slash);
+  const at = authority.lastIndexOf('@');
+  return at < 0 ? base : base.slice(0, start) + base.slice(start + at + 1);
+}
+
 /** A URL with each query value filtered (the names stay: they tell which call it was) and without user info. */
 export function redactedUrl(url: string): string {
   const q = url.indexOf('?');
   const hash = url.indexOf('#');
-  const base = (q < 0 ? (hash < 0 ? url : url.slice(0, hash)) : url.slice(0, q)).replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+  const base = withoutUserInfo(q < 0 ? (hash < 0 ? url : url.slice(0, hash)) : url.slice(0, q));
   if (q < 0) return base;
   const query = url.slice(q + 1, hash > q ? hash : undefined);
   const names = query
@@ -152,6 +177,42 @@ const CONSOLE_SEVERITY: Record<string, Severity> = {
   error: 'Error',
 };
 
+/** Levels of a console argument copied with its secrets filtered: as deep as the breadcrumb's formatting shows. */
+const MAX_ARG_DEPTH = 3;
+/** Members copied across one console call's arguments; past it, objects are left out as `[…]`. */
+const MAX_ARG_MEMBERS = 1000;
+
+/**
+ * A console argument with the value of every member whose name is secret filtered, for formatting: plain
+ * objects and arrays are copied (cycles kept as cycles, accessors left as they are, never called), down to
+ * the depth the formatting shows. Other objects (class instances, Maps, URLs) are left to the scrub's text rules.
+ */
+function redactedArgs(args: unknown[]): unknown[] {
+  if (!args.some((arg) => arg !== null && typeof arg === 'object')) return args;
+  const copies = new Map<object, unknown>();
+  let budget = MAX_ARG_MEMBERS;
+  const copy = (value: unknown, depth: number): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    const known = copies.get(value);
+    if (known !== undefined) return known;
+    const isArray = Array.isArray(value);
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (!isArray && proto !== Object.prototype && proto !== null) return value;
+    if (depth > MAX_ARG_DEPTH) return value;
+    const out = (isArray ? [] : Object.create(proto as object | null)) as Record<PropertyKey, unknown>;
+    copies.set(value, out);
+    for (const key of Reflect.ownKeys(value)) {
+      if (--budget < 0) return '[…]';
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, key)!;
+      if ('value' in descriptor)
+        descriptor.value = typeof key === 'string' && redactKey(key) ? FILTERED : copy(descriptor.value as unknown, depth + 1);
+      Reflect.defineProperty(out, key, descriptor);
+    }
+    return out;
+  };
+  return args.map((arg) => copy(arg, 0));
+}
+
 function installConsole(): () => void {
   const originals = new Map<string, (...args: unknown[]) => void>();
   const wrappers = new Map<string, (...args: unknown[]) => void>();
@@ -163,7 +224,8 @@ function installConsole(): () => void {
       const trail = limits.console ? storage.getStore() : undefined;
       if (trail) {
         try {
-          push(trail, severity, 'Log', formatWithOptions({ depth: 2, breakLength: Infinity, maxStringLength: MAX_MESSAGE }, ...args));
+          const shown = redactedArgs(args);
+          push(trail, severity, 'Log', formatWithOptions({ depth: 2, breakLength: Infinity, maxStringLength: MAX_MESSAGE }, ...shown));
         } catch {
           // An argument that cannot be formatted is left out of the trail, not out of the console.
         }
@@ -249,11 +311,13 @@ function installChannels(): () => void {
 }
 
 /**
- * Starts recording breadcrumbs with `settings` (the latest call's settings apply to every logger). Counted:
+ * Starts recording breadcrumbs with `settings` and `secretKey`, the names whose values are filtered from
+ * breadcrumb data and console arguments (the latest call's apply to every logger). Counted:
  * the hooks come off when every install has been undone. Returns the undo.
  */
-export function installBreadcrumbs(settings: Partial<BreadcrumbLimits> = {}): () => void {
+export function installBreadcrumbs(settings: Partial<BreadcrumbLimits> = {}, secretKey?: (name: string) => boolean): () => void {
   limits = { ...BREADCRUMB_DEFAULTS };
+  redactKey = secretKey ?? defaultRedactKey;
   for (const [name, value] of Object.entries(settings))
     if (value !== undefined) (limits as unknown as Record<string, unknown>)[name] = value;
   if (installs++ === 0) {
@@ -272,6 +336,7 @@ export function installBreadcrumbs(settings: Partial<BreadcrumbLimits> = {}): ()
       uninstallAll?.();
       uninstallAll = undefined;
       limits = BREADCRUMB_DEFAULTS;
+      redactKey = defaultRedactKey;
     }
   };
 }

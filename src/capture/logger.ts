@@ -3,6 +3,7 @@
 // value and its request become an occurrence), the shipper (queue.ts) and the writer (the checked log).
 import type { NextFunction, Request, Response } from 'express';
 import { isLogClient } from '../client/types.js';
+import { createRedactor } from '../model/redact.js';
 import { ElmahConfigError, type ElmahError } from '../model/errors.js';
 import type { KeyInfo } from '../model/keys.js';
 import { LOG_NAME_PATTERN } from '../model/message.js';
@@ -93,7 +94,9 @@ export function errorLogger(...args: unknown[]): ErrorLogger | undefined {
     breadcrumbs: options.breadcrumbs !== false,
   });
   const uninstallBreadcrumbs =
-    options.breadcrumbs === false ? undefined : installBreadcrumbs(typeof options.breadcrumbs === 'object' ? options.breadcrumbs : {});
+    options.breadcrumbs === false
+      ? undefined
+      : installBreadcrumbs(typeof options.breadcrumbs === 'object' ? options.breadcrumbs : {}, createRedactor(options.redact, key).key);
 
   const flush = async (ms = 5000): Promise<boolean> => {
     const deadline = Date.now() + ms;

@@ -7,7 +7,7 @@ import { computeFingerprint, routeKey, type SourceLineReader } from '../model/fi
 import { newMessageId } from '../model/id.js';
 import { MAX_FORM_BYTES, MAX_MESSAGE_BYTES, STRING_FIELDS, type ErrorMessage, type KeyValue, type Severity } from '../model/message.js';
 import { FILTERED, type Redactor } from '../model/redact.js';
-import { firstFrameLine, parseFrame } from '../model/stack.js';
+import { firstFrameLine, headerEnd, parseFrame } from '../model/stack.js';
 import { truncate } from '../model/truncate.js';
 import { clip, clipList, MAX_ENTRIES, MAX_ENTRY_KEY, MAX_ENTRY_VALUE } from './limits.js';
 import { constructorName, isErrorLike, primitiveType, safeGet, safeJson, safeKeys, safeText } from './safe.js';
@@ -42,6 +42,10 @@ export interface ErrorParts {
   type: string;
   title: string;
   detail?: string | undefined;
+  /** Where the top error's frames start in `detail`: after its `Name: message` header (0 when unknown). */
+  framesAt?: number | undefined;
+  /** The frame lines of `detail` without any error's header (its own, its causes' and members'): what groups it. */
+  frames?: string | undefined;
   source?: string | undefined;
   statusCode: number;
   data: KeyValue[];
@@ -135,21 +139,30 @@ function titleOf(value: unknown, type: string): string {
   return safeText(value);
 }
 
-/** A stack text with an over-long message part shortened, so the frames survive the detail limit. */
-function clipStack(stack: string): string {
-  if (stack.length <= MAX_STACK_HEAD) return stack;
-  const frameLine = firstFrameLine(stack);
+/**
+ * A stack text with an over-long message part shortened, so the frames survive the detail limit, and where
+ * its frames start. The frames are looked for after `from`, the end of the `Name: message` header.
+ */
+function clipStack(stack: string, from: number): { text: string; framesAt: number } {
+  if (stack.length <= MAX_STACK_HEAD) return { text: stack, framesAt: from };
+  const frameLine = firstFrameLine(stack, from);
   const firstFrame = frameLine < 0 ? -1 : frameLine - 1;
   const head = firstFrame < 0 ? stack : stack.slice(0, firstFrame);
   // Long frame lists are cut later, with a marker, by fitMessage.
-  if (head.length <= MAX_STACK_HEAD) return clip(stack, STRING_FIELDS.detail);
-  return truncate(head, MAX_STACK_HEAD) + (firstFrame < 0 ? '' : clip(stack.slice(firstFrame), STRING_FIELDS.detail));
+  if (head.length <= MAX_STACK_HEAD) return { text: clip(stack, STRING_FIELDS.detail), framesAt: from };
+  const shortHead = truncate(head, MAX_STACK_HEAD);
+  return {
+    text: shortHead + (firstFrame < 0 ? '' : clip(stack.slice(firstFrame), STRING_FIELDS.detail)),
+    framesAt: shortHead.length,
+  };
 }
 
-function stackOf(err: object, type: string, title: string): string {
+function stackOf(err: object, type: string, title: string): { text: string; framesAt: number } {
   const stack = safeGet(err, 'stack');
-  if (typeof stack === 'string' && stack) return clipStack(stack);
-  return `${type}: ${title.slice(0, MAX_STACK_HEAD)}`;
+  // A message of several lines may hold frame-shaped lines: the frames start after the header holding it.
+  if (typeof stack === 'string' && stack) return clipStack(stack, headerEnd(stack, title));
+  const text = `${type}: ${title.slice(0, MAX_STACK_HEAD)}`;
+  return { text, framesAt: text.length };
 }
 
 /** Array.isArray that a hostile Proxy (whose check throws) cannot break: such a value is no list. */
@@ -165,10 +178,20 @@ function isArray(value: unknown): value is unknown[] {
  * The stack, then AggregateError members and the cause chain, with cycles and depth bounded. Members and
  * causes stop once the text has reached `budget` characters: a wide tree of errors cannot make it huge.
  */
-function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number): string {
+function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number, out: { framesAt: number; frames: string }): string {
   seen.add(err);
   const type = typeOf(err);
-  let text = stackOf(err, type, titleOf(err, type));
+  const own = stackOf(err, type, titleOf(err, type));
+  out.framesAt = own.framesAt;
+  out.frames = own.text.slice(own.framesAt);
+  let text = own.text;
+  /** A nested error's detail; its frames (without its header) are added to this one's. */
+  const nested = (inner: object): string => {
+    const innerOut = { framesAt: 0, frames: '' };
+    const body = detailOf(inner, seen, depth + 1, budget - text.length, innerOut);
+    out.frames += `\n${innerOut.frames}`;
+    return body;
+  };
   const indent = '    '.repeat(depth + 1);
   const members = safeGet(err, 'errors');
   if (isArray(members) && depth < MAX_CAUSES) {
@@ -183,7 +206,7 @@ function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number
       const body = isErrorLike(member)
         ? seen.has(member)
           ? '[Circular]'
-          : detailOf(member, seen, depth + 1, budget - text.length)
+          : nested(member)
         : `${typeOf(member)}: ${safeText(member, 1024)}`;
       text += `\n${indent}[errors ${i}] ${body.replace(/\n/g, `\n${indent}`)}`;
     }
@@ -200,18 +223,18 @@ function detailOf(err: object, seen: Set<unknown>, depth: number, budget: number
   if (hasCause && cause !== undefined) {
     if (depth >= MAX_CAUSES || text.length >= budget) text += '\nCaused by: […deeper causes left out]';
     else if (seen.has(cause)) text += '\nCaused by: [Circular cause]';
-    else if (isErrorLike(cause)) text += `\nCaused by: ${detailOf(cause, seen, depth + 1, budget - text.length)}`;
+    else if (isErrorLike(cause)) text += `\nCaused by: ${nested(cause)}`;
     else text += `\nCaused by: ${typeOf(cause)}: ${safeText(cause, 1024)}`;
   }
   return text;
 }
 
 /** The top stack frame as `file:line:col`, or the function name. */
-function sourceOf(detail: string | undefined): string | undefined {
+function sourceOf(detail: string | undefined, framesAt: number): string | undefined {
   if (!detail) return undefined;
   // Only the first frame line is parsed; the rest of the stack is not needed here.
-  const at = firstFrameLine(detail);
-  const firstCause = detail.indexOf('\nCaused by: ');
+  const at = firstFrameLine(detail, framesAt);
+  const firstCause = detail.indexOf('\nCaused by: ', framesAt);
   if (at < 0 || (firstCause >= 0 && at > firstCause)) return undefined;
   const end = detail.indexOf('\n', at);
   const frame = parseFrame(detail.slice(at, end < 0 ? undefined : end));
@@ -280,16 +303,20 @@ export function describeError(value: unknown, redactor: Redactor): ErrorParts {
   const type = clip(typeOf(value), STRING_FIELDS.type);
   const title = clip(titleOf(value, type), STRING_FIELDS.title);
   let detail: string | undefined;
+  const top = { framesAt: 0, frames: '' };
   if (value !== null && typeof value === 'object') {
     detail = isErrorLike(value)
-      ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET), STRING_FIELDS.detail)
+      ? clip(detailOf(value, new Set(), 0, DETAIL_BUDGET, top), STRING_FIELDS.detail)
       : `${type}: ${safeJson(value, { maxLength: 16_384, redactKey: redactor.key })}`;
   }
+  const framesAt = detail === undefined ? 0 : Math.min(top.framesAt, detail.length);
   return {
     type,
     title,
     detail,
-    source: sourceOf(detail),
+    framesAt,
+    frames: isErrorLike(value) ? clip(top.frames, STRING_FIELDS.detail) : undefined,
+    source: sourceOf(detail, framesAt),
     statusCode: statusOf(value),
     data: isErrorLike(value) ? [...dataOf(value, redactor), ...chainData(value, redactor)] : dataOf(value, redactor),
   };
@@ -550,7 +577,9 @@ export function fingerprintOf(parts: ErrorParts, req: Request | undefined, sourc
   } catch {
     route = undefined;
   }
-  return computeFingerprint(parts.type, parts.detail, parts.title, { route, sourceLine });
+  // Only lines after the header are frames: a message's frame-shaped lines neither group nor read files.
+  const detail = parts.frames ?? (parts.framesAt ? parts.detail?.slice(parts.framesAt) : parts.detail);
+  return computeFingerprint(parts.type, detail, parts.title, { route, sourceLine });
 }
 
 /**
@@ -558,6 +587,13 @@ export function fingerprintOf(parts: ErrorParts, req: Request | undefined, sourc
  * app context, a new id and the fingerprint. Redacted by `ctx.redactor`; not yet size-limited.
  * Never throws.
  */
+const framesStarts = new WeakMap<ErrorMessage, number>();
+
+/** Where the top error's frames start in the `detail` of a message {@link buildMessage} built (after its header). */
+export function framesStartOf(message: ErrorMessage): number {
+  return framesStarts.get(message) ?? 0;
+}
+
 export function buildMessage(value: unknown, req: Request | undefined, ctx: RecordContext): ErrorMessage {
   const now = ctx.now ?? new Date();
   const parts = describeError(value, ctx.redactor);
@@ -570,7 +606,7 @@ export function buildMessage(value: unknown, req: Request | undefined, ctx: Reco
       request = {};
     }
   }
-  return {
+  const message: ErrorMessage = {
     id: newMessageId(now.getTime()),
     log: ctx.log,
     dateTime: now.toISOString(),
@@ -596,4 +632,6 @@ export function buildMessage(value: unknown, req: Request | undefined, ctx: Reco
     fingerprint: fingerprintOf(parts, req, ctx.sourceLine),
     ...(request.jsonBody === undefined ? {} : { jsonBody: request.jsonBody }),
   };
+  if (parts.framesAt) framesStarts.set(message, parts.framesAt);
+  return message;
 }

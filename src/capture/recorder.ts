@@ -9,7 +9,7 @@ import { createRedactor, type Redactor } from '../model/redact.js';
 import { fitMessage } from './limits.js';
 import type { BeforeLogResult, ErrorLoggerOptions } from './options.js';
 import type { Occurrence, Shipper } from './queue.js';
-import { buildMessage, claimedStatus, describeError, fingerprintOf } from './record.js';
+import { buildMessage, claimedStatus, describeError, fingerprintOf, framesStartOf } from './record.js';
 import { asElmahError, type Report } from './report.js';
 import { parseStack } from '../model/stack.js';
 import { currentBreadcrumbs } from './breadcrumbs.js';
@@ -141,10 +141,15 @@ export class Recorder {
     }
     if (!isThenable(result)) return this.finish(message, result);
     this.track(
-      Promise.resolve(result).then(
-        (edited) => this.finish(message, edited),
-        (hookError: unknown) => this.unedited(message, hookError, 'rejected'),
-      ),
+      Promise.resolve(result)
+        .then(
+          (edited) => this.finish(message, edited),
+          (hookError: unknown) => this.unedited(message, hookError, 'rejected'),
+        )
+        .catch((recordError: unknown) => {
+          // What beforeLog returned could not be scrubbed or queued: reported, never an unhandled rejection.
+          this.options.report(asElmahError(recordError, 'ERR_ELMAH_DROPPED', 'An error could not be recorded after beforeLog'));
+        }),
     );
     return message.id;
   }
@@ -152,14 +157,19 @@ export class Recorder {
   /** Keeps `done` in the pending set until it settles, so that flush waits for it. */
   private track(done: Promise<unknown>): void {
     this.pending.add(done);
-    void done.finally(() => this.pending.delete(done));
+    const settled = (): void => {
+      this.pending.delete(done);
+    };
+    done.then(settled, settled);
   }
 
   /** The in-app frames of the top error (not its causes or members) whose lines are shown, at most the configured number. */
   private sourceFrames(message: ErrorMessage): SourceFrame[] {
     const settings = this.options.sourceContext === undefined ? SOURCE_CONTEXT_DEFAULTS : this.options.sourceContext;
     if (!settings || !message.detail) return [];
-    const detail = message.detail;
+    // Frames start after the error's own `Name: message` header: lines of the message shaped like frames
+    // (`…\n    at evil (/app/src/config.js:4:1)`) never choose which files are read.
+    const detail = message.detail.slice(framesStartOf(message));
     const cause = detail.indexOf('\nCaused by: ');
     const member = detail.indexOf('[errors 0] ');
     const ends = [cause, member].filter((i) => i >= 0);

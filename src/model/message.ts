@@ -1,6 +1,7 @@
 // The error message record (elmah.io CreateMessage field names) and its validation for incoming data.
 import { ElmahError } from './errors.js';
 import { computeFingerprint, routeKey } from './fingerprint.js';
+import { headerEnd } from './stack.js';
 import { newMessageId } from './id.js';
 
 /** Severity names, least to most severe (elmah.io's). */
@@ -92,7 +93,14 @@ export const CONTEXT_LIMITS = {
   sourceLineLength: 1000,
   sourceFile: 2048,
   jsonBody: 32_768,
+  /** Deepest nesting of arrays and objects a `jsonBody` may have; deeper is rejected. */
+  jsonBodyDepth: 64,
+  /** Deepest nesting of a `jsonBody` kept: deeper arrays and objects are stored as {@link TOO_DEEP}. */
+  jsonBodyKeptDepth: 16,
 } as const;
+
+/** What an array or object of a `jsonBody` nested deeper than `CONTEXT_LIMITS.jsonBodyKeptDepth` is stored as. */
+export const TOO_DEEP = '[Filtered: too deep]';
 
 /** What a client may send: everything optional but `title`; the rest is filled in by {@link normalizeMessage}. */
 export type MessageInput = Partial<ErrorMessage> & { title?: string };
@@ -158,7 +166,9 @@ export function parseSeverity(value: unknown): Severity | undefined {
  * readable here, so the route is what tells its inline handlers apart.
  */
 export function fingerprintOfMessage(m: Pick<ErrorMessage, 'type' | 'detail' | 'title' | 'method' | 'url'>): string {
-  return computeFingerprint(m.type, m.detail, m.title, { route: routeKey(m.method, undefined, m.url) });
+  // Lines of the message shaped like frames are not frames: the frames start after the header.
+  const detail = m.detail && m.title ? m.detail.slice(headerEnd(m.detail, m.title)) : m.detail;
+  return computeFingerprint(m.type, detail, m.title, { route: routeKey(m.method, undefined, m.url) });
 }
 
 /**
@@ -241,6 +251,8 @@ export function normalizeMessage(input: unknown, log: string, now: Date = new Da
     else if (raw.jsonBody.length > CONTEXT_LIMITS.jsonBody)
       errors.push({ field: 'jsonBody', problem: `longer than ${CONTEXT_LIMITS.jsonBody} characters` });
     else if (!isJsonText(raw.jsonBody)) errors.push({ field: 'jsonBody', problem: 'expected JSON text' });
+    else if (jsonDepth(raw.jsonBody) > CONTEXT_LIMITS.jsonBodyDepth)
+      errors.push({ field: 'jsonBody', problem: `nested deeper than ${CONTEXT_LIMITS.jsonBodyDepth} levels` });
     else jsonBody = raw.jsonBody;
   }
 
@@ -315,6 +327,24 @@ function upperBoundBytes(message: ErrorMessage): number {
     }
   }
   return chars * 6 + fields * 40;
+}
+
+/** How deeply arrays and objects nest in a JSON text: one pass, brackets inside strings not counted. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return deepest;
 }
 
 function isJsonText(text: string): boolean {

@@ -2,7 +2,7 @@
 // message is queued (and when a collector receives one), and the logger's own API key never appears anywhere
 // in a message. Every rule is linear in its input: scanners or patterns that cannot backtrack over a run of
 // text more than once, so a hostile value cannot stall the app.
-import { LIST_FIELDS, STRING_FIELDS, type ErrorMessage, type KeyValue } from './message.js';
+import { CONTEXT_LIMITS, LIST_FIELDS, STRING_FIELDS, TOO_DEEP, type ErrorMessage, type KeyValue } from './message.js';
 
 /** A header or field name rule: a string matches case-insensitively as a part of the name, a RegExp is tested. */
 export type NameRule = string | RegExp;
@@ -108,6 +108,12 @@ const ASSIGNMENT =
   /([?&#;,\s"'{([]|^)([A-Za-z_][\w.%[\]-]{0,127})([ \t]{0,8}=[ \t]{0,8})("[^"\\\n]{0,256}"?|'[^'\\\n]{0,256}'?|\{[^}\n]{0,256}\}?|[^&#\s"'<>;,()\\]*)/g;
 // `name: 'value'` in source code (an object literal's member, quoted or not): redacted in source lines only.
 const CODE_MEMBER = /([A-Za-z_$][\w$-]{0,63})(["']?[ \t]{0,4}:[ \t]{0,4})(["'`])((?:[^"'`\\\n]|\\.){0,512})\3/g;
+// `name: value`, `'name': value` and `'name' => value` as util.inspect writes an object's members and a Map's
+// or URLSearchParams' entries, and `name: value` labels in log lines (`password: hunter2`): redacted in
+// breadcrumb messages, where console output lands. The name runs at most 64 characters and a quoted value
+// at most 512, to its closing quote or the line's end, so no text is scanned more than a bounded number of times.
+const INSPECT_MEMBER =
+  /(^|[\s{,([])(['"]?)([A-Za-z_$][\w$.-]{0,63})\2([ \t]{0,4}(?::|=>)[ \t]{0,4})('(?:[^'\\\n]|\\.){0,512}'?|"(?:[^"\\\n]|\\.){0,512}"?|[^\s,;'"{}[\]()]{1,256})/g;
 // A path after a segment that names a token-bearing route; see pathTokens().
 const TOKEN_PATH = /\/([^/\s?#"'<>\\]*)((?:\/[^/\s?#"'<>\\]*)+)/g;
 
@@ -125,6 +131,8 @@ export interface Redactor {
   headerValue(name: string, value: string): string;
   /** A text with the own key, the extra values, auth tokens, header lines, secret assignments and URL passwords removed. */
   text(text: string): string;
+  /** A breadcrumb's message or data value: {@link Redactor.text}, and members and labels with a secret name as console output shows them. */
+  breadcrumbText(text: string): string;
   /** The message with every rule applied: names in the lists, URLs, and {@link Redactor.text} on every string. Idempotent. */
   scrub(message: ErrorMessage): ErrorMessage;
 }
@@ -207,7 +215,9 @@ function urlPasswords(text: string): string {
   for (let at = text.indexOf('://'); at >= 0; at = text.indexOf('://', at + 3)) {
     let s = at;
     while (s > 0 && at - s < 64 && isSchemeChar(text.charCodeAt(s - 1))) s--;
-    if (s === at || !isLetter(text.charCodeAt(s))) continue;
+    // A scheme starts with a letter: digits or signs glued before it (`…:8080http://`) are not part of it.
+    while (s < at && !isLetter(text.charCodeAt(s))) s++;
+    if (s === at) continue;
     AUTHORITY_END.lastIndex = at + 3;
     const end = AUTHORITY_END.exec(text)?.index ?? text.length;
     const authority = text.slice(at + 3, end);
@@ -218,6 +228,16 @@ function urlPasswords(text: string): string {
     last = at + 3 + atSign;
   }
   return last === 0 ? text : out + text.slice(last);
+}
+
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null;
+}
+
+/** A field's value as text: strings as they are, numbers and booleans written out, anything else empty. */
+function textOfField(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : '';
 }
 
 /** True for a path segment that looks like a random token: long, of URL-safe characters, letters and digits mixed. */
@@ -379,8 +399,11 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     return URL_HEADERS.has(lower) ? url(value) : value;
   };
 
-  const entries = (list: KeyValue[], secret: (name: string) => boolean): KeyValue[] =>
-    list.map((kv) => ({ key: text(kv.key), value: secret(kv.key) ? FILTERED : text(kv.value) }));
+  const entries = (list: KeyValue[], secret: (name: string) => boolean, valueText = text): KeyValue[] =>
+    list.filter(isObject).map((kv) => {
+      const name = textOfField(kv.key);
+      return { key: text(name), value: secret(name) ? FILTERED : valueText(textOfField(kv.value)) };
+    });
 
   const scrub = (message: ErrorMessage): ErrorMessage => {
     const out = { ...message } as ErrorMessage & Record<string, unknown>;
@@ -396,17 +419,40 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
         out.serverVariables = list.map((kv) => ({ key: text(kv.key), value: text(headerValue(kv.key, kv.value)) }));
       else out[field] = entries(list, field === 'data' ? key : param);
     }
+    // Breadcrumbs and source windows may come from beforeLog in any shape: a malformed field is coerced or
+    // dropped, never allowed to lose the message.
     if (Array.isArray(message.breadcrumbs))
-      out.breadcrumbs = message.breadcrumbs.map((b) => ({
+      out.breadcrumbs = message.breadcrumbs.filter(isObject).map(({ data, ...b }) => ({
         ...b,
-        action: text(b.action),
-        message: text(b.message),
-        ...(b.data ? { data: entries(b.data, key) } : {}),
+        action: text(textOfField(b.action)),
+        message: crumbText(textOfField(b.message)),
+        ...(Array.isArray(data) ? { data: entries(data, key, crumbText) } : {}),
       }));
     if (Array.isArray(message.sourceContext))
-      out.sourceContext = message.sourceContext.map((c) => ({ ...c, file: text(c.file), lines: c.lines.map(codeLine) }));
+      out.sourceContext = message.sourceContext.filter(isObject).map((c) => ({
+        ...c,
+        file: text(textOfField(c.file)),
+        lines: Array.isArray(c.lines) ? c.lines.map((l) => codeLine(textOfField(l))) : [],
+      }));
     if (typeof message.jsonBody === 'string') out.jsonBody = jsonText(message.jsonBody);
     return out;
+  };
+
+  /**
+   * A breadcrumb's message or data value: the text rules, and members and labels whose name is secret, as
+   * console output shows them (`{ password: 'hunter2' }`, `password: hunter2`). Names of errors
+   * (`TokenExpiredError: jwt expired`) are not labels.
+   */
+  const crumbText = (value: string): string => {
+    const out = text(value);
+    if ((!out.includes(':') && !out.includes('=>')) || !mayNameSecret(out.toLowerCase())) return out;
+    return out.replace(INSPECT_MEMBER, (all, before: string, quote: string, name: string, sep: string, raw: string) => {
+      const closing = raw[0] === "'" || raw[0] === '"' ? raw[0] : '';
+      const inner = closing ? raw.slice(1, raw.length > 1 && raw.endsWith(closing) ? -1 : undefined) : raw;
+      // An empty value holds no secret (`password: ''` says there is none).
+      if (inner === '' || inner.startsWith('[Filtered') || /(?:Error|Exception)$/.test(name) || !key(name)) return all;
+      return `${before}${quote}${name}${quote}${sep}${closing}${FILTERED}${closing}`;
+    });
   };
 
   /** A line of source: the text rules, and object members whose name is secret (`apiKey: 'sk_…'`). */
@@ -419,10 +465,14 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
       : out;
   };
 
-  /** A JSON value with every member whose name is secret filtered and every string redacted as text. */
+  /**
+   * A JSON value with every member whose name is secret filtered and every string redacted as text. Arrays
+   * and objects nested deeper than the kept depth become a visible mark, never kept unredacted.
+   */
   const jsonValue = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return text(value);
-    if (value === null || typeof value !== 'object' || depth > 64) return value;
+    if (value === null || typeof value !== 'object') return value;
+    if (depth >= CONTEXT_LIMITS.jsonBodyKeptDepth) return TOO_DEEP;
     if (Array.isArray(value)) return value.map((v) => jsonValue(v, depth + 1));
     // Without a prototype, a member named __proto__ stays a member.
     const out = Object.create(null) as Record<string, unknown>;
@@ -437,7 +487,7 @@ export function createRedactor(options: RedactOptions = {}, ownKey?: string): Re
     }
   };
 
-  return { header, key, param, url, headerValue, text, scrub };
+  return { header, key, param, url, headerValue, text, breadcrumbText: crumbText, scrub };
 }
 
 let defaultRedactor: Redactor | undefined;

@@ -55,6 +55,23 @@ export function firstFrameLine(text: string, from = 0): number {
   return -1;
 }
 
+/** Longest error name (`TypeError [ERR_X]`) before the `: ` of a stack's header. */
+const MAX_HEADER_NAME = 512;
+
+/**
+ * Where the frames of a stack text can start: just after its `Name: message` header when the text starts
+ * with one holding `message`, else 0. A message of several lines may hold lines shaped like frames
+ * (`…\n    at evil (/app/src/config.js:4:1)`): they are part of the message, not of the stack.
+ */
+export function headerEnd(stack: string, message: string): number {
+  if (!message.includes('\n')) return 0;
+  const colon = stack.indexOf(': ');
+  if (colon < 0 || colon > MAX_HEADER_NAME) return 0;
+  const newline = stack.indexOf('\n');
+  if (newline >= 0 && newline < colon) return 0;
+  return stack.startsWith(message, colon + 2) ? colon + 2 + message.length : 0;
+}
+
 /** All frames of a stack text, in order, skipping the message lines. */
 export function parseStack(stack: string | undefined): StackFrame[] {
   if (!stack) return [];

@@ -1,6 +1,6 @@
 // What the detail page shows of a message's context: the source lines around its frames, the breadcrumb
 // timeline, the JSON body with its types, and whether a non-Error was thrown. Text only: the templates escape it.
-import type { Breadcrumb, ErrorMessage } from '../model/message.js';
+import { CONTEXT_LIMITS, TOO_DEEP, type Breadcrumb, type ErrorMessage } from '../model/message.js';
 import { parseStack } from '../model/stack.js';
 
 /** One line of a source window, numbered, and whether it is the frame's own line. */
@@ -53,7 +53,7 @@ const MAX_JSON_LINES = 2000;
 const NON_ERROR_TYPES = new Set(['string', 'number', 'boolean', 'bigint', 'symbol', 'undefined', 'null', 'object', 'function']);
 
 /** Matches the capture's marks in a typed body: `[… 3 more items]`, `[2 more members]`, `[Object]`, `[Array]`, a cut string. */
-const MARK = /^\[(?:… \d+ more items|\d+ more members|Object|Array)\]$|…\[truncated \d+ bytes\]$/;
+const MARK = /^\[(?:… \d+ more items|\d+ more members|Object|Array|Filtered: too deep)\]$|…\[truncated \d+ bytes\]$/;
 
 function gap(ms: number): string {
   if (!Number.isFinite(ms)) return '';
@@ -78,6 +78,11 @@ export function jsonLines(text: string | undefined): { lines: JsonLineView[]; mo
     else more++;
   };
   const walk = (v: unknown, depth: number, key: string | undefined, comma: boolean): void => {
+    // A body stored before its depth was limited: what lies deeper is shown as a mark, not walked.
+    if (v !== null && typeof v === 'object' && depth >= CONTEXT_LIMITS.jsonBodyKeptDepth) {
+      add({ depth, key, kind: 'mark', text: JSON.stringify(TOO_DEEP), comma });
+      return;
+    }
     if (v !== null && typeof v === 'object') {
       const isArray = Array.isArray(v);
       const entries: [string | undefined, unknown][] = isArray ? v.map((x) => [undefined, x]) : Object.entries(v);

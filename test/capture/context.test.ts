@@ -93,6 +93,44 @@ describe('source context', () => {
     expect(() => normalizeMessage(queued[0], 'default')).not.toThrow();
   });
 
+  it("never takes lines of the error's message for frames: no file is read, grouped or named for them", async () => {
+    const config = join(root, 'src', 'config.js');
+    writeFileSync(config, Array.from({ length: 10 }, (_, i) => `const internalHost${i} = 'db-${i}.internal';`).join('\n'));
+    const file = join(root, 'src', 'orders.ts');
+    const fake = `\n    at evil (${config}:4:1)\n    at evil2 (${config}:8:1)`;
+    const { recorder, queued } = recorderWith({ sourceReader: createSourceReader(root) });
+    const plain = errorAt('Invalid quantity: abc', `${file}:11`);
+    recorder.record(errorAt('Invalid quantity: abc' + fake, `${file}:11`), undefined);
+    // A message too long to keep whole: its header is shortened, and its frame-shaped tail still is no frame.
+    recorder.record(errorAt('x'.repeat(9000) + fake, `${file}:11`), undefined);
+    recorder.record(plain, undefined);
+    await recorder.settle(2000);
+    expect(queued).toHaveLength(3);
+    for (const m of queued) {
+      expect(m.sourceContext!.map((c) => [c.file, c.line])).toEqual([[file, 11]]);
+      expect(m.source).toBe(`${file}:11:7`);
+      expect(JSON.stringify(m)).not.toContain('.internal');
+      expect(m.fingerprint).toBe(queued[2]!.fingerprint);
+    }
+    expect(queued[0]!.detail).toContain('at evil (');
+    // Nor do the messages of its causes and AggregateError members group it.
+    const wrapped = (message: string): Error => {
+      const outer = new AggregateError([errorAt(message, `${file}:3`)], 'outer', { cause: errorAt(message, `${file}:11`) });
+      outer.stack = `AggregateError: outer\n    at lib (${join(root, 'node_modules', 'lib', 'index.js')}:1:1)`;
+      return outer;
+    };
+    const grouped = recorderWith({ sourceContext: false });
+    grouped.recorder.record(wrapped('bad' + fake), undefined);
+    grouped.recorder.record(wrapped('bad'), undefined);
+    expect(grouped.queued).toHaveLength(2);
+    expect(grouped.queued[0]!.detail).toContain('at evil (');
+    expect(grouped.queued[0]!.fingerprint).toBe(grouped.queued[1]!.fingerprint);
+    // A collector computing the fingerprint of such a message from another client skips the header as well.
+    const sent = (title: string) =>
+      normalizeMessage({ title, type: 'Error', detail: `Error: ${title}\n    at fn0 (${file}:11:7)` }, 'default').fingerprint;
+    expect(sent('Invalid quantity: abc' + fake)).toBe(sent('Invalid quantity: abc'));
+  });
+
   it('reads nothing outside the app root, from node_modules, through links out of the root or from non-code files', async () => {
     const reader = createSourceReader(root);
     const { recorder, queued } = recorderWith({ sourceReader: reader });
@@ -287,6 +325,55 @@ describe('breadcrumbs', () => {
   it('redacts query values and user info from recorded URLs', () => {
     expect(redactedUrl('https://u:p@api.test/a/b?x=1&token=2#frag')).toBe('https://api.test/a/b?x=[Filtered]&token=[Filtered]');
     expect(redactedUrl('http://127.0.0.1:80/plain')).toBe('http://127.0.0.1:80/plain');
+    // A password holding `@` goes whole: the user info ends at the last `@` before the path.
+    expect(redactedUrl('http://u:p@ss@host/x')).toBe('http://host/x');
+    expect(redactedUrl('http://u:p@ss@host')).toBe('http://host');
+    expect(redactedUrl('http://host/a@b')).toBe('http://host/a@b');
+  });
+
+  it('filters secret members of console arguments by name before formatting them, at any shown depth', () => {
+    const undo = installBreadcrumbs({ console: true });
+    const config = { host: 'db', pass: 'p4ss', nested: { deeper: { apiKey: 12345678, list: [{ token: 'abc' }] } } };
+    const cyclic: Record<string, unknown> = { name: 'loop', secret: 's3cr3t' };
+    cyclic.self = cyclic;
+    const crumbs = withBreadcrumbs(() => {
+      console.info({ user: 'bob', password: 'hunter2' });
+      console.info({ 'x-api-key': 'sk_live_abcdef123' });
+      console.info('db config', config);
+      console.info('%o', cyclic);
+      return currentBreadcrumbs();
+    });
+    undo();
+    const text = crumbs!.map((b) => b.message).join('\n');
+    for (const secret of ['hunter2', 'sk_live_abcdef123', 'p4ss', '12345678', "'abc'", 's3cr3t']) expect(text).not.toContain(secret);
+    expect(crumbs!.map((b) => b.message)).toEqual([
+      "{ user: 'bob', password: '[Filtered]' }",
+      "{ 'x-api-key': '[Filtered]' }",
+      "db config { host: 'db', pass: '[Filtered]', nested: { deeper: { apiKey: '[Filtered]', list: [Array] } } }",
+      expect.stringContaining("secret: '[Filtered]'"),
+    ]);
+    expect(crumbs![3]!.message).toContain('[Circular *1]');
+    // The console itself gets the arguments as they were, and they are not changed.
+    expect(config.pass).toBe('p4ss');
+    expect(printed[0]).toBe('[object Object]');
+  });
+
+  it('filters secret members nested in addBreadcrumb data, as error data is', () => {
+    const undo = installBreadcrumbs({ console: false });
+    const crumbs = withBreadcrumbs(() => {
+      addBreadcrumb({
+        message: 'x',
+        data: { user: { name: 'bob', apiKey: 12345678, tokens: ['abc-secret-tok'], secret: { v: 's3cr3t' } } },
+      });
+      addBreadcrumb({ message: 'y', data: [{ key: 'account', value: { id: 7, password: 'hunter2' } as unknown as string }] });
+      return currentBreadcrumbs();
+    });
+    undo();
+    const data = crumbs!.map((b) => b.data);
+    expect(data).toEqual([
+      [{ key: 'user', value: '{"name":"bob","apiKey":"[Filtered]","tokens":"[Filtered]","secret":"[Filtered]"}' }],
+      [{ key: 'account', value: '{"id":7,"password":"[Filtered]"}' }],
+    ]);
   });
 });
 
@@ -419,6 +506,23 @@ describe('redaction of what collector clients send', () => {
     });
     expect(once.sourceContext![0]!.lines).toEqual(["const client = new Stripe({ apiKey: '[Filtered]' });"]);
     expect(JSON.parse(once.jsonBody!)).toEqual({ user: { password: '[Filtered]', name: 'Ann' }, items: [{ api_key: '[Filtered]' }] });
+    expect(redactMessage(once)).toEqual(once);
+  });
+
+  it('replaces what a JSON body nests past the kept depth with a mark, so no secret down there is stored', () => {
+    let deep: unknown = { password: 'deep-secret', name: 'Ann' };
+    for (let i = 0; i < 40; i++) deep = { level: i, child: deep };
+    const m = normalizeMessage({ title: 't', jsonBody: JSON.stringify(deep) }, 'default');
+    const once = redactMessage(m);
+    expect(once.jsonBody).not.toContain('deep-secret');
+    expect(once.jsonBody).toContain('"child":"[Filtered: too deep]"');
+    let v = JSON.parse(once.jsonBody!) as Record<string, unknown>;
+    let levels = 0;
+    while (typeof v.child === 'object') {
+      v = v.child as Record<string, unknown>;
+      levels++;
+    }
+    expect(levels).toBe(15);
     expect(redactMessage(once)).toEqual(once);
   });
 });

@@ -86,6 +86,7 @@ describe('redaction and fingerprinting are linear on unclipped text', () => {
 
   it('every text rule', () => {
     expect(nonLinear((text) => redactor.text(text))).toEqual([]);
+    expect(nonLinear((text) => redactor.breadcrumbText(text))).toEqual([]);
   });
 
   it('URLs, stack parsing and the fingerprint', () => {
@@ -181,6 +182,10 @@ const PIECES = [
   'user:pass@',
   'postgres',
   'x-api-key',
+  ': ',
+  ' => ',
+  '{ ',
+  ' }',
   '[Filtered]',
   '…[truncated 5 bytes]',
   'AbC123def456GhI789',
@@ -193,6 +198,10 @@ describe('random texts', () => {
   it('redacting twice changes nothing', () => {
     fc.assert(
       fc.property(randomText, (text) => redactor.text(redactor.text(text)) === redactor.text(text)),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(randomText, (text) => redactor.breadcrumbText(redactor.breadcrumbText(text)) === redactor.breadcrumbText(text)),
       { numRuns: 500 },
     );
     fc.assert(

@@ -248,6 +248,39 @@ describe('beforeLog', () => {
     ]);
   });
 
+  it('an async beforeLog that returns malformed breadcrumbs and source windows still gets its message logged', async () => {
+    const { recorder, sink, errors } = createRecorder({
+      beforeLog: async (m) => {
+        const edited = m as unknown as Record<string, unknown>;
+        edited.breadcrumbs = [{ message: 'hi' }, null, 'text', { action: 7, message: { nested: true }, data: 'x' }];
+        edited.sourceContext = [{ file: 'a.js', line: 1, startLine: 1 }, 42];
+        return m;
+      },
+    });
+    const id = recorder.record(new Error('kept'), undefined);
+    await recorder.settle(1000);
+    expect(errors).toEqual([]);
+    expect(sink.queued.map((m) => m.id)).toEqual([id]);
+    const m = sink.queued[0]!;
+    expect(m.breadcrumbs?.map((b) => [b.action, b.message, b.data])).toEqual([
+      ['', 'hi', undefined],
+      ['7', '', undefined],
+    ]);
+    expect(m.sourceContext?.map((c) => [c.file, c.lines])).toEqual([['a.js', []]]);
+  });
+
+  it('a failure after an async beforeLog is reported as a dropped message, not left as an unhandled rejection', async () => {
+    const { recorder, sink, errors } = createRecorder({ beforeLog: async (m) => m });
+    sink.enqueue = () => {
+      throw new Error('queue broke');
+    };
+    recorder.record(new Error('lost'), undefined);
+    await recorder.settle(1000);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['ERR_ELMAH_DROPPED', 'An error could not be recorded after beforeLog: Error: queue broke'],
+    ]);
+  });
+
   it('settle() gives up on a hook that never answers', async () => {
     const { recorder, sink } = createRecorder({ beforeLog: () => new Promise(() => undefined) });
     recorder.record(new Error('hangs'), undefined);

@@ -164,6 +164,72 @@ describe('secrets never reach the store', () => {
     expect(r.text('key elmah_abcdefgh_' + 'A'.repeat(43) + ' leaked')).toBe('key elmah_abcdefgh_[Filtered] leaked');
     expect(r.url('/a?b=1#frag')).toBe('/a?b=1#frag');
     expect(r.url('/a?secret=1#frag')).toBe('/a?secret=[Filtered]#frag');
+    // A URL glued to digits before its scheme (a proxy's target after a port) still loses its password.
+    expect(r.text('via proxy:8080http://user:hunter2@db.internal/x')).toBe('via proxy:8080http://user:[Filtered]@db.internal/x');
+    expect(r.text('see 1http://u:p4ss@h/ and 2https://u:p@ss@h/')).toBe('see 1http://u:[Filtered]@h/ and 2https://u:[Filtered]@h/');
+  });
+});
+
+describe('console output in breadcrumbs', () => {
+  /** A message with one breadcrumb per text, as a collector receives it from any client. */
+  const crumbs = (...texts: string[]) =>
+    redactMessage({
+      id: 'm1',
+      log: 'default',
+      dateTime: '2026-01-01T00:00:00.000Z',
+      title: 't',
+      type: 'Error',
+      severity: 'Error',
+      statusCode: 500,
+      serverVariables: [],
+      cookies: [],
+      form: [],
+      queryString: [],
+      data: [],
+      fingerprint: 'f',
+      breadcrumbs: texts.map((message) => ({
+        dateTime: '2026-01-01T00:00:00.000Z',
+        severity: 'Information' as const,
+        action: 'Log',
+        message,
+        data: [{ key: 'line', value: message }],
+      })),
+    }).breadcrumbs!;
+
+  it("filters members and labels whose name is secret, in util.inspect's forms, in messages and data values", () => {
+    const cases: [string, string][] = [
+      ["{ user: 'bob', password: 'hunter2' }", "{ user: 'bob', password: '[Filtered]' }"],
+      ["{ 'x-api-key': 'sk_live_abcdef123' }", "{ 'x-api-key': '[Filtered]' }"],
+      ["db config { host: 'db', pass: 'p4ss' }", "db config { host: 'db', pass: '[Filtered]' }"],
+      ['password: hunter2b', 'password: [Filtered]'],
+      ['user bob, apiKey: 12345678, retries: 3', 'user bob, apiKey: [Filtered], retries: 3'],
+      ['{ "clientSecret": "abc\\"def" }', '{ "clientSecret": "[Filtered]" }'],
+      [
+        "URL { href: 'https://x/?access_token=tok123', searchParams: URLSearchParams { 'access_token' => 'tok123' } }",
+        "URL { href: 'https://x/?access_token=[Filtered]', searchParams: URLSearchParams { 'access_token' => '[Filtered]' } }",
+      ],
+      ["Map(1) { 'session' => 'abc' }", "Map(1) { 'session' => '[Filtered]' }"],
+      // An unclosed quote: the value is filtered to the line's end (at most 512 characters).
+      ["{ token: 'abc", "{ token: '[Filtered]'"],
+    ];
+    const out = crumbs(...cases.map(([text]) => text));
+    expect(out.map((b) => b.message)).toEqual(cases.map(([, want]) => want));
+    expect(out.map((b) => b.data![0]!.value)).toEqual(cases.map(([, want]) => want));
+  });
+
+  it('leaves error names, prose and other members alone, and redacting twice changes nothing', () => {
+    const texts = [
+      'TokenExpiredError: jwt expired',
+      'AuthenticationError: bad credentials for bob',
+      "{ user: 'bob', count: 3 }",
+      "{ username: '', password: '' }",
+      'the password was rejected: try again',
+      'GET /orders → 200 (12 ms)',
+    ];
+    const out = crumbs(...texts);
+    expect(out.map((b) => b.message)).toEqual(texts);
+    const once = crumbs("{ password: 'hunter2' }", 'password: hunter2b');
+    expect(crumbs(...once.map((b) => b.message)).map((b) => b.message)).toEqual(once.map((b) => b.message));
   });
 });
 

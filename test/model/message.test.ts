@@ -132,6 +132,11 @@ describe('normalizeMessage', () => {
     expect(fields({ jsonBody: '{"a":' })).toEqual(['jsonBody']);
     expect(fields({ jsonBody: { a: 1 } })).toEqual(['jsonBody']);
     expect(fields({ jsonBody: `"${'x'.repeat(40_000)}"` })).toEqual(['jsonBody']);
+    // Nesting: deeper than 64 levels is refused with the field named; brackets inside strings do not count.
+    expect(fields({ jsonBody: '['.repeat(65) + ']'.repeat(65) })).toEqual(['jsonBody']);
+    expect(fields({ jsonBody: '['.repeat(3000) + ']'.repeat(3000) })).toEqual(['jsonBody']);
+    expect(normalizeMessage({ title: 't', jsonBody: '['.repeat(64) + ']'.repeat(64) }, 'default').jsonBody).toHaveLength(128);
+    expect(normalizeMessage({ title: 't', jsonBody: JSON.stringify({ s: '[{'.repeat(100) + '\\"' }) }, 'default').jsonBody).toBeDefined();
   });
 
   it('refuses a message over the size limit with ERR_ELMAH_TOO_LARGE', () => {

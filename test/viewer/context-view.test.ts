@@ -46,6 +46,14 @@ describe('contextView', () => {
     ]);
     expect(jsonLines('not json')).toBeUndefined();
   });
+
+  it('shows a JSON body nested past the kept depth with a mark there, without walking deeper', () => {
+    const { lines } = jsonLines('['.repeat(3000) + ']'.repeat(3000))!;
+    const marks = lines.filter((l) => l.kind === 'mark');
+    expect(marks.map((l) => [l.depth, l.text])).toEqual([[16, '"[Filtered: too deep]"']]);
+    expect(lines).toHaveLength(16 * 2 + 1);
+    expect(Math.max(...lines.map((l) => l.depth))).toBe(16);
+  });
 });
 
 describe('detail page', () => {
@@ -76,5 +84,15 @@ describe('detail page', () => {
     expect(res.text).toContain('class="current" aria-current="true"');
     expect(res.text).toContain('<span class="json-number" title="number">2</span>');
     expect(res.text).toMatch(/<li class="crumb crumb-warning">/);
+  });
+
+  it('renders a stored JSON body nested as deep as intake allows, with a mark past the kept depth', async () => {
+    const t = await createViewerApp({
+      count: 0,
+      extra: [{ id: '01JCTX00000000000000000002', jsonBody: '{"a":'.repeat(64) + '"bottom"' + '}'.repeat(64) }],
+    });
+    const res = await request(t.app).get('/elmah.axd/detail/01JCTX00000000000000000002?log=default').expect(200);
+    expect(res.text).toContain('[Filtered: too deep]');
+    expect(res.text).not.toContain('bottom');
   });
 });
