@@ -2,7 +2,7 @@
 // Only numbers and our own labels come out of here; templates draw them with escaped attributes.
 import type { HistogramResult } from '../client/types.js';
 import type { Deployment } from '../model/deployment.js';
-import { SINCE, type Since } from './filters.js';
+import { SINCE, safeEnd, type Since } from './filters.js';
 import { MONTHS } from './render.js';
 
 /** One bar of the chart. */
@@ -251,7 +251,7 @@ export function mostlyEmpty(counts: readonly number[]): boolean {
 export function withTimeRange(q: string, from: string, to: string): string {
   const short = (iso: string) => iso.replace('.000Z', 'Z');
   const range = `dateTime:[${short(from)} TO ${short(to)}}`;
-  return q ? `(${q}) AND ${range}` : range;
+  return q ? `(${safeEnd(q)}) AND ${range}` : range;
 }
 
 /** The length of a bucket in words: `30 minutes`, `1 hour`, `2 hours`. */

@@ -151,15 +151,28 @@ function quote(value: string): string {
  */
 export function withTerm(q: string, field: string, value: string): string {
   const term = `${field}:${/^[\w.$@/-]+$/.test(value) && !/^(AND|OR|NOT)$/.test(value) ? value : quote(value)}`;
-  if (!q) return term;
-  if (q.split(/\s+/).includes(term)) return q;
-  return `${/\bOR\b|\|\|/.test(q) ? `(${q})` : q} ${term}`;
+  const base = safeEnd(q);
+  if (!base) return term;
+  // Already there only when the search is a plain chain of terms ANDed: under OR, NOT or parentheses the same
+  // term may mean something else, so it is added (ANDed) again.
+  const plain = !/\b(OR|NOT)\b|\|\||[()!]|(^|\s)-/.test(base);
+  if (plain && base.split(/\s+/).includes(term)) return base;
+  return `${plain ? base : `(${base})`} ${term}`;
+}
+
+/**
+ * A search that more can follow: a trailing unpaired backslash (`foo\`) would escape what comes after it, so
+ * it is doubled (a literal backslash, as the search alone read it).
+ */
+export function safeEnd(q: string): string {
+  const trailing = /\\*$/.exec(q)![0].length;
+  return trailing % 2 === 1 ? `${q}\\` : q;
 }
 
 /** The query text the client runs: the search and the quick filters ANDed. Undefined when nothing filters. */
 export function composeQuery(p: Pick<ListParams, 'q' | 'status'>): string | undefined {
   const parts: string[] = [];
-  if (p.q) parts.push(`(${p.q})`);
+  if (p.q) parts.push(`(${safeEnd(p.q)})`);
   if (p.status) parts.push(STATUS[p.status]);
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }

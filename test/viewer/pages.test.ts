@@ -115,7 +115,12 @@ describe('viewer pages', () => {
       );
       expect(res.text).toMatch(/<a class="chart-link" href="\/elmah.axd\/\?q=%28Order%29\+AND\+dateTime%3A%5B2\d{3}-/);
       expect(res.text).toContain('href="/elmah.axd/download?q=Order"');
+      // A keyboard user can pass the bar links at once: the skip link leads to the table.
+      expect(res.text).toContain('<a class="skip-link" href="#results">Skip the chart\'s bar links</a>');
+      expect(res.text).toContain('<span id="results"></span>');
       expect(res.text).toMatch(/data-poll-url="\/elmah.axd\/poll\?q=Order" data-newest="[0-9A-Z]+" data-refresh="15" data-total="30"/);
+      // Over a moving window (since=) the count of new errors is not a difference of totals: none is given.
+      expect((await request(t.app).get('/elmah.axd/?q=Order&since=7d')).text).toMatch(/data-refresh="15" data-total="-1"/);
       const page2 = await request(t.app).get('/elmah.axd/?page=2');
       expect(page2.text).not.toContain('data-poll-url');
       const off = await createViewerApp({ viewer: { refreshSeconds: 0 } });
@@ -230,9 +235,12 @@ describe('viewer pages', () => {
             form: [{ key: 'qty', value: '2' }],
           },
           { type: 'TimeoutError', title: 'Payment provider did not answer', severity: 'Warning' },
+          { type: 'Error', title: 'Errors in checkout' },
         ],
       });
-      const [first, second] = a.messages;
+      const [first, second, third] = a.messages;
+      // A title that merely starts with the type's letters still shows the type.
+      expect((await request(a.app).get(`/elmah.axd/detail/${third!.id}?log=default`)).text).toContain('<span class="type">Error</span>');
       const one = await request(a.app).get(`/elmah.axd/detail/${first!.id}?log=default`);
       expect(one.text).not.toContain('<span class="type">Error</span>');
       expect(one.text).not.toContain('class="sev');

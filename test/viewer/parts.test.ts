@@ -274,6 +274,10 @@ describe('stack view', () => {
     const app = stackView('Error: x\n    at a (/srv/shop/src/routes/a.js:1:1)\n    at b (/srv/shop/src/app.js:2:2)');
     expect(appRoot(app)).toBe('/srv/shop/src/');
     expect(appRoot(stackView('Error: x\n    at a (/srv/shop/src/a.js:1:1)'))).toBe('');
+    // ESM frames name file:// URLs: the root is the plain folder, so their paths come out relative.
+    const esm = stackView('Error: x\n    at a (file:///srv/app/src/a.mjs:1:1)\n    at b (file:///srv/app/node_modules/x/y.js:1:1)');
+    expect(appRoot(esm)).toBe('/srv/app/');
+    expect(relativeFile('file:///srv/app/src/a.mjs', appRoot(esm))).toBe('src/a.mjs');
     expect(appRoot(stackView('Error: x\n    at a (C:\\app\\src\\a.js:1:1)\n    at b (C:\\app\\node_modules\\x\\y.js:1:1)'))).toBe(
       'C:\\app\\',
     );
@@ -363,6 +367,25 @@ describe('templates and filters', () => {
     expect(withTerm('timeout type:TypeError', 'type', 'TypeError')).toBe('timeout type:TypeError');
     expect(withTerm('', 'type', 'OR')).toBe('type:"OR"');
     expect(withTerm('', 'type', 'a:b (c)')).toBe('type:"a:b (c)"');
+  });
+
+  it('adds the term again under OR, NOT or parentheses, where the same text means something else', () => {
+    expect(withTerm('type:X OR type:Y', 'type', 'X')).toBe('(type:X OR type:Y) type:X');
+    expect(withTerm('NOT type:RangeError', 'type', 'RangeError')).toBe('(NOT type:RangeError) type:RangeError');
+    expect(withTerm('-type:X', 'type', 'X')).toBe('(-type:X) type:X');
+    // Each result is one valid query that narrows the search.
+    for (const q of ['type:X OR type:Y', 'NOT type:RangeError', '(a) b']) expect(() => parseQuery(withTerm(q, 'type', 'X'))).not.toThrow();
+  });
+
+  it('keeps a search that ends in a backslash valid when more is added to it', () => {
+    expect(parseQuery('foo\\')).toBeTruthy();
+    for (const q of ['foo\\', 'a b\\', 'x\\\\\\']) {
+      expect(() => parseQuery(withTerm(q, 'type', 'X'))).not.toThrow();
+      expect(() => parseQuery(composeQuery({ q, status: '5xx' })!)).not.toThrow();
+      expect(() => parseQuery(withTimeRange(q, '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z'))).not.toThrow();
+    }
+    // An even run of backslashes is complete: nothing is added.
+    expect(withTerm('a\\\\', 'type', 'X')).toBe('a\\\\ type:X');
   });
 
   it('finds the package root holding views/', () => {

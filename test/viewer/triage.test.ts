@@ -232,6 +232,10 @@ describe('bulk actions in the groups view', () => {
     expect(page.text).toContain('<input type="hidden" name="since" value="7d">');
     expect(page.text).toContain('value="resolve"');
     expect(page.text).not.toContain('value="reopen"');
+    // Enter in the version field presses the first button of the form: "Resolve in version".
+    const bar = page.text.slice(page.text.indexOf('class="bulk-bar"'));
+    expect(bar.indexOf('id="bulk-version"')).toBeLessThan(bar.indexOf('value="resolve-version"'));
+    expect(bar.indexOf('value="resolve-version"')).toBeLessThan(bar.indexOf('value="resolve"'));
     const resolvedView = await request(t.app).get('/elmah.axd/?view=groups&state=resolved');
     expect(resolvedView.text).toContain('No groups match.');
   });

@@ -175,7 +175,9 @@ export function listRoutes(router: Router, v: Pick<ViewerContext, 'o' | 'request
           ? {
               url: href(base, '/poll', listQuery({ ...params, page: 1, view: 'list' }, o.pageSize, o.log)),
               newest: r.messages[0]?.id ?? '',
-              total: r.total,
+              // A count of new errors is the poll's total minus this one only over a fixed start and an exact
+              // count; with `since` old errors leave the window as new ones come, so the notice then names none.
+              total: params.since || !r.totalExact ? -1 : r.total,
               seconds: o.refreshSeconds,
             }
           : undefined,

@@ -48,13 +48,17 @@ export function stackView(detail: string | undefined): StackPart[] {
  * deepest folder that every in-app frame shares (when there are two files or more). '' when neither is known.
  */
 export function appRoot(parts: readonly StackPart[]): string {
-  const files = parts.flatMap((p) => (p.kind === 'frames' ? p.frames.map((f) => f.file ?? '') : [])).filter((f) => f !== '');
+  // ESM frames name `file:///srv/app/…`: the root is a plain path, as relativeFile compares it.
+  const plainFile = (f: string | undefined): string => (f?.startsWith('file://') ? f.slice(7) : (f ?? ''));
+  const files = parts.flatMap((p) => (p.kind === 'frames' ? p.frames.map((f) => plainFile(f.file)) : [])).filter((f) => f !== '');
   for (const f of files) {
     const m = /^(.*?[\\/])node_modules[\\/]/.exec(f);
     if (m && m[1] !== '/') return m[1]!;
   }
   const app = [
-    ...new Set(parts.flatMap((p) => (p.kind === 'frames' && p.inApp ? p.frames.map((f) => f.file ?? '') : [])).filter((f) => f !== '')),
+    ...new Set(
+      parts.flatMap((p) => (p.kind === 'frames' && p.inApp ? p.frames.map((f) => plainFile(f.file)) : [])).filter((f) => f !== ''),
+    ),
   ];
   if (app.length < 2) return '';
   let prefix = app[0]!;
@@ -223,7 +227,7 @@ export function messageRoutes(
         nav: 'list',
         m: message,
         // The type once: not again before a title that starts with it (`Error: …`, or a title that is the type).
-        typeInTitle: !!message.title && message.title.startsWith(message.type),
+        typeInTitle: !!message.title && (message.title === message.type || message.title.startsWith(`${message.type}:`)),
         stack,
         appRoot: root,
         shortFile: (file: string | undefined) => relativeFile(file, root),
