@@ -92,42 +92,44 @@ export class Notifier {
    * `group: 'new'` or `'regressed'` is the store's word that this writer, and no other, made or reopened the group.
    */
   observe(messages: readonly unknown[], results: readonly ClientAppendResult[]): void {
-    if (this.closed) return;
-    try {
-      for (let i = 0; i < messages.length; i++) {
-        const r = results[i];
-        if (!r || r.status !== 'created') continue;
-        const group = 'group' in r ? r.group : undefined;
-        if (group === undefined && !this.needsEvery) continue;
-        const m = messages[i] as Observed;
-        if (typeof m !== 'object' || m === null || typeof m.fingerprint !== 'string') continue;
-        this.consider({ ...m, id: r.id }, group, 1);
-      }
-    } catch (err) {
-      this.report(asFailure(err));
-    }
+    this.hear(messages, results, (item, id) => {
+      const m = item as Observed;
+      return typeof m === 'object' && m !== null && typeof m.fingerprint === 'string' ? { occurrence: { ...m, id }, count: 1 } : undefined;
+    });
   }
 
   /** Hears one tally append (occurrences counted but not kept in full): a tally can make a group too. */
   observeTallies(tallies: readonly unknown[], results: readonly ClientAppendResult[]): void {
+    this.hear(tallies, results, (item) => {
+      const t = item as OccurrenceTally;
+      if (typeof t !== 'object' || t === null || typeof t.fingerprint !== 'string') return undefined;
+      const occurrence: Observed = {
+        log: t.log,
+        fingerprint: t.fingerprint,
+        title: t.title,
+        type: t.type,
+        dateTime: t.lastSeen,
+        ...(t.statusCode === undefined ? {} : { statusCode: t.statusCode }),
+      };
+      return { occurrence, count: Math.max(1, Math.floor(t.count) || 1) };
+    });
+  }
+
+  /** Each created item whose result names a group event (or every one, for an `every` rule), read by `read`. */
+  private hear(
+    items: readonly unknown[],
+    results: readonly ClientAppendResult[],
+    read: (item: unknown, id: string) => { occurrence: Observed; count: number } | undefined,
+  ): void {
     if (this.closed) return;
     try {
-      for (let i = 0; i < tallies.length; i++) {
+      for (let i = 0; i < items.length; i++) {
         const r = results[i];
         if (!r || r.status !== 'created') continue;
         const group = 'group' in r ? r.group : undefined;
         if (group === undefined && !this.needsEvery) continue;
-        const t = tallies[i] as OccurrenceTally;
-        if (typeof t !== 'object' || t === null || typeof t.fingerprint !== 'string') continue;
-        const m: Observed = {
-          log: t.log,
-          fingerprint: t.fingerprint,
-          title: t.title,
-          type: t.type,
-          dateTime: t.lastSeen,
-          ...(t.statusCode === undefined ? {} : { statusCode: t.statusCode }),
-        };
-        this.consider(m, group, Math.max(1, Math.floor(t.count) || 1));
+        const heard = read(items[i], r.id);
+        if (heard) this.consider(heard.occurrence, group, heard.count);
       }
     } catch (err) {
       this.report(asFailure(err));

@@ -204,6 +204,13 @@ export function messageRoutes(
   v: Pick<ViewerContext, 'o' | 'requests' | 'caches' | 'csrf' | 'pages' | 'failures' | 'parseForm'>,
 ): void {
   const { o, requests, caches, csrf, pages, failures, parseForm } = v;
+  /** A form post: its CSRF token checked, then the key's permission; the request's context. */
+  const checkedPost = (req: Request, mayPost: (who: KeyInfo) => void) => {
+    csrf.require(req);
+    const ctx = requests.of(req);
+    mayPost(ctx.who);
+    return ctx;
+  };
 
   router.get(
     '/detail/:id',
@@ -262,9 +269,7 @@ export function messageRoutes(
     '/detail/:id/delete',
     parseForm,
     failures.handle('viewerDeleteOne', async (req, res) => {
-      csrf.require(req);
-      const ctx = requests.of(req);
-      requireDelete(ctx.who);
+      const ctx = checkedPost(req, requireDelete);
       const { id, log } = await postedMessage(req, ctx.client, o.log);
       const n = await ctx.client.delete(log, { ids: [id] });
       caches.invalidate();
@@ -277,9 +282,7 @@ export function messageRoutes(
     '/detail/:id/state',
     parseForm,
     failures.handle('viewerGroupState', async (req, res) => {
-      csrf.require(req);
-      const ctx = requests.of(req);
-      requireTriage(ctx.who);
+      const ctx = checkedPost(req, requireTriage);
       const { id, body, log } = await postedMessage(req, ctx.client, o.log);
       const message = await ctx.client.get(log, id);
       const input = changeOfForm(body, [message.fingerprint], new Date());
@@ -294,9 +297,7 @@ export function messageRoutes(
     '/groups/state',
     parseForm,
     failures.handle('viewerGroupsState', async (req, res) => {
-      csrf.require(req);
-      const ctx = requests.of(req);
-      requireTriage(ctx.who);
+      const ctx = checkedPost(req, requireTriage);
       const body = (req.body ?? {}) as Record<string, unknown>;
       // The view to return to travels in the form, as the delete form's filter does; it goes through the same checks.
       const { params } = readListParams({ query: body } as unknown as Request, { size: o.pageSize, pinnedLog: o.log });
@@ -344,9 +345,7 @@ export function messageRoutes(
     '/delete',
     parseForm,
     failures.handle('viewerDeleteSearch', async (req, res) => {
-      csrf.require(req);
-      const ctx = requests.of(req);
-      requireDelete(ctx.who);
+      const ctx = checkedPost(req, requireDelete);
       // The filter travels in the form body; it goes through the same checks as the URL.
       const { params, problems } = readListParams({ query: req.body ?? {} } as unknown as Request, { size: o.pageSize, pinnedLog: o.log });
       if (problems.length > 0) throw queryError(problems);
